@@ -1,0 +1,99 @@
+#pragma once
+// The config of interface.md as plain structs with defaults, and the one
+// function that loads it strictly.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "groupwatch/config/diagnostics.hpp"
+#include "groupwatch/config/reader.hpp"
+
+namespace groupwatch::config {
+
+using std::chrono::milliseconds;
+
+struct AppConfig {
+  std::string name;
+  std::uint64_t sdkappid = 0;
+  std::string admin;
+  std::string secret_key;        // loaded from secret_key or secret_key_file; never printed
+  std::string secret_key_file;   // as written, when used
+  std::string region;            // empty when endpoint is given
+  std::string endpoint;          // the base URL actually used (from region or endpoint)
+  bool vendor = false;           // endpoint came from a region (qps <= 200 enforced)
+  std::string ca_file;           // resolved path, may be empty
+  bool tls_verify = true;
+  double qps = 200;
+  milliseconds usersig_ttl = std::chrono::hours(24);
+  std::vector<std::string> groups;  // inline + group_files, deduplicated, in first-seen order
+  Mark mark;                        // of the app's mapping
+};
+
+struct PollConfig {
+  milliseconds interval = std::chrono::minutes(4);
+  milliseconds timeout = std::chrono::seconds(5);
+  int connections = 8;
+  int retries = 3;
+  std::optional<double> max_qps;    // global cap across apps
+  milliseconds recheck = std::chrono::hours(1);  // parked groups are asked again after this
+  milliseconds grace = std::chrono::seconds(10); // shutdown grace period
+};
+
+struct AdminConfig {
+  std::string listen;  // host:port; empty = off
+};
+
+struct LogConfig {
+  std::string level = "info";     // debug|info|warn|error
+  std::string format = "logfmt";  // logfmt|json
+};
+
+/// A sink's settings stay raw here; the sink registry parses them (config
+/// does not know the sink types).
+struct SinkConfig {
+  std::string type;
+  YAML::Node node;   // the whole mapping, including `type`
+  std::string file;  // the config file, for diagnostics
+  Mark mark;
+};
+
+struct Config {
+  std::string path;   // the config file as given
+  std::vector<AppConfig> apps;
+  PollConfig poll;
+  AdminConfig admin;
+  LogConfig log;
+  std::string state_dir = "/var/lib/groupwatch";
+  bool strict_permissions = false;
+  std::vector<SinkConfig> sinks;
+
+  std::size_t total_groups() const;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set when there are no errors
+  Diagnostics diagnostics;        // errors and warnings, in file order
+};
+
+/// Loads and validates `path` and every watchlist file it names.
+LoadResult load_config(const std::string& path, const EnvLookup& env = process_env());
+
+/// Reads one watchlist file (YAML list of strings, or text: one ID a line,
+/// '#' comments, blank lines). Appends IDs with their marks; errors to diags.
+struct GroupEntry {
+  std::string id;
+  std::string file;
+  Mark mark;
+};
+void read_group_file(const std::string& path, std::vector<GroupEntry>& out, Diagnostics& diags);
+
+/// Checks one group ID: empty, > 128 bytes, control characters or spaces are
+/// errors (returned message); a missing "@TGS#_" prefix is a warning (sets
+/// *warning). Returns empty string when valid.
+std::string check_group_id(std::string_view id, std::string* warning);
+
+}  // namespace groupwatch::config

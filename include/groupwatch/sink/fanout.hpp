@@ -1,0 +1,52 @@
+#pragma once
+// Delivery: one worker thread and one bounded queue per sink, batching by
+// size and age, retries with backoff, and a checksummed on-disk spool so that
+// nothing fetched is lost when a sink is down, full, or the process dies.
+// push() is called on the polling thread and never blocks on a sink.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "groupwatch/sink/result.hpp"
+#include "groupwatch/sink/sink.hpp"
+
+namespace groupwatch::sink {
+
+struct SinkStats {
+  std::string name;
+  std::string type;
+  std::size_t queue_depth = 0;
+  std::uint64_t spool_bytes = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t dropped = 0;        // at the spool cap (when_full)
+  std::uint64_t failures = 0;       // failed write attempts
+  bool healthy = true;              // last write succeeded (or none tried yet)
+  std::string last_error;
+};
+
+class Fanout {
+ public:
+  /// Starts one worker per sink; replays each sink's spool first. Throws
+  /// std::runtime_error with a clear message when state_dir is unusable.
+  Fanout(std::vector<ParsedSink> sinks, std::string state_dir);
+  ~Fanout();  // stop(default grace)
+
+  /// Non-blocking: copies `r` into every sink's queue (spilling to the
+  /// spool when a queue is full).
+  void push(const Result& r);
+  void forget(const std::string& app, const std::string& group_id);
+
+  /// Flushes every sink within `grace`; whatever is not delivered by then is
+  /// spooled. Returns true when every sink took everything.
+  bool stop(std::chrono::milliseconds grace);
+
+  std::vector<SinkStats> stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace groupwatch::sink

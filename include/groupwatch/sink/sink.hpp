@@ -1,0 +1,93 @@
+#pragma once
+// The sink interface and the registry keyed by the config `type:`.
+// A sink is a folder under src/sinks/<type>/ holding its settings parser and
+// its runtime object, plus one GW_REGISTER_SINK line. The engine never
+// names a sink type.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "groupwatch/config/reader.hpp"
+#include "groupwatch/sink/result.hpp"
+
+namespace groupwatch::sink {
+
+/// The runtime object. `write` runs on the sink's own worker thread, never on
+/// the polling thread, so it may block. It throws std::exception on failure;
+/// the delivery layer retries with backoff and spools meanwhile.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  /// Called once on the worker thread before the first write; throws on failure
+  /// (the delivery layer retries it like a write).
+  virtual void open() {}
+  /// Delivers the batch durably (as durable as the sink can be) or throws.
+  virtual void write(std::span<const Result> batch) = 0;
+  /// A parked group's series should disappear (prometheus); others ignore.
+  virtual void forget(const std::string& /*app*/, const std::string& /*group_id*/) {}
+};
+
+struct SinkContext {
+  std::string state_dir;   // for spools and relative paths
+  std::string name;        // "<type>" or "<type>#<index>" when a type repeats
+};
+
+/// A sink's parsed settings, apart from the runtime object.
+class SinkSpec {
+ public:
+  virtual ~SinkSpec() = default;
+  /// One line for `groupwatch check`, e.g. "sqlite /var/lib/groupwatch/groupwatch.db".
+  virtual std::string describe() const = 0;
+  /// Checks that can only be done on the machine (paths writable, ...).
+  /// Throws std::runtime_error with a clear message.
+  virtual void preflight(const SinkContext&) const {}
+  virtual std::unique_ptr<Sink> create(const SinkContext& ctx) const = 0;
+};
+
+/// Settings common to every sink (read by the delivery layer).
+struct DeliveryOptions {
+  std::size_t batch_size = 500;
+  std::chrono::milliseconds flush_interval = std::chrono::seconds(1);
+  std::size_t queue_size = 10000;                  // results held in memory
+  std::uint64_t spool_max_bytes = 256ull << 20;     // per sink
+  bool drop_oldest = true;                          // when_full: drop_oldest | drop_newest
+  std::chrono::milliseconds retry_min = std::chrono::milliseconds(200);
+  std::chrono::milliseconds retry_max = std::chrono::seconds(30);
+};
+
+struct SinkFactory {
+  std::string_view type;
+  std::string_view summary;  // one line for `groupwatch help sinks`
+  /// Reads the sink's own keys from `r` (`type` and the delivery keys are
+  /// already consumed). Returns nullptr when errors were recorded.
+  std::function<std::unique_ptr<SinkSpec>(config::MapReader& r)> parse;
+};
+
+void register_sink(SinkFactory f);
+const SinkFactory* find_sink(std::string_view type);
+std::vector<std::string_view> sink_types();  // sorted
+
+struct Registrar {
+  explicit Registrar(SinkFactory f) { register_sink(std::move(f)); }
+};
+#define GW_REGISTER_SINK(ident, ...) \
+  static const ::groupwatch::sink::Registrar gw_sink_registrar_##ident { __VA_ARGS__ }
+
+/// A fully parsed sink entry from the config.
+struct ParsedSink {
+  std::string type;
+  std::string name;
+  DeliveryOptions delivery;
+  std::unique_ptr<SinkSpec> spec;
+};
+/// Parses every `sinks:` entry through the registry; an unknown type is an
+/// error listing the known ones.
+std::vector<ParsedSink> parse_sinks(const std::vector<config::SinkConfig>& sinks, config::Diagnostics& diags,
+                                    const config::EnvLookup& env = config::process_env());
+
+}  // namespace groupwatch::sink

@@ -1,0 +1,52 @@
+#pragma once
+// Structured logging: one event per line on stderr, logfmt or JSON.
+// Event names live in events.hpp, one place, so operators and code agree.
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace groupwatch::log {
+
+enum class Level : std::uint8_t { debug, info, warn, error };
+enum class Format : std::uint8_t { logfmt, json };
+
+struct Field {
+  std::string_view key;
+  std::string value;
+  Field(std::string_view k, std::string_view v) : key(k), value(v) {}
+  Field(std::string_view k, const char* v) : key(k), value(v) {}
+  Field(std::string_view k, const std::string& v) : key(k), value(v) {}
+  Field(std::string_view k, std::int64_t v) : key(k), value(std::to_string(v)) {}
+  Field(std::string_view k, std::uint64_t v) : key(k), value(std::to_string(v)) {}
+  Field(std::string_view k, int v) : key(k), value(std::to_string(v)) {}
+  Field(std::string_view k, unsigned v) : key(k), value(std::to_string(v)) {}
+  Field(std::string_view k, double v);
+};
+
+void configure(Level level, Format format);
+std::optional<Level> parse_level(std::string_view);
+std::optional<Format> parse_format(std::string_view);
+bool enabled(Level level);
+
+/// Registers a string that must never appear in output (secret keys,
+/// UserSigs). Any occurrence inside a field value is replaced by "[redacted]".
+void add_secret(std::string_view secret);
+
+/// Writes one event. `event` is one of the names in events.hpp.
+void emit(Level level, std::string_view event, std::string_view msg, std::initializer_list<Field> fields = {});
+
+inline void info(std::string_view event, std::string_view msg, std::initializer_list<Field> f = {}) { emit(Level::info, event, msg, f); }
+inline void warn(std::string_view event, std::string_view msg, std::initializer_list<Field> f = {}) { emit(Level::warn, event, msg, f); }
+inline void error(std::string_view event, std::string_view msg, std::initializer_list<Field> f = {}) { emit(Level::error, event, msg, f); }
+inline void debug(std::string_view event, std::string_view msg, std::initializer_list<Field> f = {}) {
+  if (enabled(Level::debug)) emit(Level::debug, event, msg, f);
+}
+
+/// Formats one line without writing it (for tests).
+std::string format_line(Format format, Level level, std::string_view event, std::string_view msg,
+                        std::initializer_list<Field> fields, std::string_view time);
+
+}  // namespace groupwatch::log

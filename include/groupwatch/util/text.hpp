@@ -1,0 +1,30 @@
+#pragma once
+// Small text helpers shared by every stage: durations as operators write
+// them, RFC 3339 timestamps, JSON string escaping.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace groupwatch {
+
+using Millis = std::chrono::milliseconds;
+
+/// Parses "250ms", "5s", "4m", "1h", "1d" (also combined: "1m30s").
+/// Returns nullopt on anything else, including negative or overflowing values.
+std::optional<Millis> parse_duration(std::string_view text);
+
+/// The shortest exact form of `d` in the same notation ("4m", "1500ms").
+std::string format_duration(Millis d);
+
+/// UTC, RFC 3339 with milliseconds: 2026-11-25T16:40:00.123Z
+std::string format_rfc3339_ms(std::chrono::system_clock::time_point t);
+
+/// Appends `s` as a JSON string literal (with quotes). Control characters are
+/// escaped, bytes >= 0x80 pass through (valid UTF-8 stays valid); invalid
+/// UTF-8 sequences are replaced by U+FFFD so the output is always valid JSON.
+void append_json_string(std::string& out, std::string_view s);
+std::string json_string(std::string_view s);
+
+}  // namespace groupwatch
