@@ -1,0 +1,76 @@
+#pragma once
+// The per-app (and optional global) request limiter. Pure logic on an
+// injected monotonic clock: the engine asks when the next request may go,
+// waits on a timer, then takes the permit right before the send.
+//
+// Why two mechanisms: the vendor counts requests per SDKAppID over a sliding
+// 1 s window. A plain token bucket can only promise burst + rate x (1 s +
+// jitter) per window, so to stay under the cap it must give up capacity. A
+// sliding-window log promises exactly: at most `cap` permits in any window of
+// 1 s + margin, where the margin covers the time from taking a permit to the
+// request arriving. The log alone would allow the whole second's budget in one
+// burst, so a token bucket with a small burst spreads the permits evenly.
+// Sustained rate with a backlog: cap / (1 s + margin), 99.5% of cap at 5 ms.
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace groupwatch::limit {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Duration = Clock::duration;
+
+struct LimiterOptions {
+  double qps = 200;                                     // configured cap
+  Duration margin = std::chrono::milliseconds(5);       // jitter allowance
+  double burst_fraction = 0.02;                         // bucket depth as a fraction of qps (>= 1 permit)
+  // AIMD on rate-limit answers:
+  double decrease_factor = 0.75;                        // multiplicative decrease
+  Duration decrease_hold = std::chrono::seconds(1);     // at most one decrease per hold
+  double increase_per_second = 0.01;                    // additive recovery, fraction of qps per second
+  double min_qps = 1;
+};
+
+class RateLimiter {
+ public:
+  explicit RateLimiter(LimiterOptions opts, TimePoint now);
+
+  /// The earliest time a permit may be taken (<= now when one is available).
+  TimePoint next_available(TimePoint now);
+  /// Takes a permit. Precondition: next_available(now) <= now.
+  void take(TimePoint now);
+  /// Convenience: takes and returns true when available now.
+  bool try_take(TimePoint now);
+
+  /// A rate-limit answer arrived: lower the effective rate (at most once per hold).
+  /// Returns true when the rate was lowered.
+  bool on_rate_limited(TimePoint now);
+  /// The effective rate in permits per second (<= qps).
+  double effective_qps() const { return effective_; }
+  double configured_qps() const { return opts_.qps; }
+  /// A new configured cap (reload). The effective rate is clamped to it.
+  void set_qps(double qps, TimePoint now);
+
+  std::uint64_t permits() const { return permits_; }
+
+ private:
+  void recover(TimePoint now);
+  std::size_t window_cap() const;
+  Duration window() const { return std::chrono::seconds(1) + opts_.margin; }
+
+  LimiterOptions opts_;
+  double effective_;
+  // token bucket
+  double tokens_;
+  TimePoint refilled_;
+  // sliding-window log: ring of the last send times
+  std::vector<TimePoint> ring_;
+  std::size_t head_ = 0;   // index of the oldest entry
+  std::size_t count_ = 0;
+  TimePoint last_decrease_{};
+  TimePoint last_recover_;
+  std::uint64_t permits_ = 0;
+};
+
+}  // namespace groupwatch::limit

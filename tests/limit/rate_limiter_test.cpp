@@ -1,0 +1,130 @@
+#include "groupwatch/limit/rate_limiter.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+#include <random>
+
+using namespace groupwatch::limit;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Largest number of events in any half-open window [t, t + w).
+std::size_t max_in_window(std::vector<TimePoint> ts, Duration w) {
+  std::sort(ts.begin(), ts.end());
+  std::size_t best = 0, lo = 0;
+  for (std::size_t hi = 0; hi < ts.size(); ++hi) {
+    while (ts[hi] - ts[lo] >= w) ++lo;
+    best = std::max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+// Drives the limiter with a permanent backlog: every permit is taken the
+// moment it becomes available.
+std::vector<TimePoint> drain(RateLimiter& lim, TimePoint start, Duration for_how_long) {
+  std::vector<TimePoint> sends;
+  TimePoint now = start;
+  while (now < start + for_how_long) {
+    TimePoint t = lim.next_available(now);
+    if (t > now) now = t;
+    if (now >= start + for_how_long) break;
+    lim.take(now);
+    sends.push_back(now);
+  }
+  return sends;
+}
+
+}  // namespace
+
+TEST(RateLimiter, BacklogStaysUnderCapInEverySlidingSecondWithJitter) {
+  TimePoint t0{};
+  LimiterOptions o;
+  o.qps = 200;
+  RateLimiter lim(o, t0);
+  auto sends = drain(lim, t0, 30s);
+  // Arrivals at the server lag the send by up to the margin.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> jitter_us(0, 5000);
+  std::vector<TimePoint> arrivals;
+  for (auto s : sends) arrivals.push_back(s + std::chrono::microseconds(jitter_us(rng)));
+  EXPECT_LE(max_in_window(arrivals, 1s), 200u);
+  // And not leaving capacity on the table: >= 99% of the cap over 30 s.
+  EXPECT_GE(sends.size(), static_cast<std::size_t>(0.99 * 200 * 30));
+}
+
+TEST(RateLimiter, DoesNotStartWithAFullSecondsBurst) {
+  TimePoint t0{};
+  RateLimiter lim({.qps = 200}, t0);
+  std::size_t immediate = 0;
+  while (lim.try_take(t0)) ++immediate;
+  EXPECT_LE(immediate, 4u);  // burst is a small fraction of the cap, not 200
+}
+
+TEST(RateLimiter, IdleThenBurstStillUnderCap) {
+  TimePoint t0{};
+  RateLimiter lim({.qps = 50}, t0);
+  // Idle for a minute, then a backlog arrives: the bucket must not have
+  // accumulated a second's worth on top of the window.
+  auto sends = drain(lim, t0 + 60s, 5s);
+  EXPECT_LE(max_in_window(sends, 1s + 5ms), 50u);
+  EXPECT_GE(sends.size(), static_cast<std::size_t>(0.98 * 50 * 5));
+}
+
+TEST(RateLimiter, SpreadsPermitsEvenly) {
+  TimePoint t0{};
+  RateLimiter lim({.qps = 100}, t0);
+  auto sends = drain(lim, t0, 10s);
+  // No 100 ms slice holds more than a fair share plus the small burst.
+  EXPECT_LE(max_in_window(sends, 100ms), 10u + 3u);
+}
+
+TEST(RateLimiter, RateLimitAnswersLowerAndThenRecover) {
+  TimePoint t0{};
+  RateLimiter lim({.qps = 100}, t0);
+  EXPECT_TRUE(lim.on_rate_limited(t0 + 1s));
+  EXPECT_DOUBLE_EQ(lim.effective_qps(), 75);
+  // A second answer within the hold does not lower it again.
+  EXPECT_FALSE(lim.on_rate_limited(t0 + 1s + 100ms));
+  EXPECT_NEAR(lim.effective_qps(), 75, 0.2);  // only 100 ms of recovery
+  EXPECT_TRUE(lim.on_rate_limited(t0 + 2s + 100ms));
+  EXPECT_NEAR(lim.effective_qps(), 75 * 0.75, 1.5);
+  double low = lim.effective_qps();
+  // Recovery is gradual: +1% of the cap per second.
+  lim.next_available(t0 + 12s + 100ms);
+  EXPECT_NEAR(lim.effective_qps(), low + 10, 0.5);
+  lim.next_available(t0 + 200s);
+  EXPECT_DOUBLE_EQ(lim.effective_qps(), 100);
+}
+
+TEST(RateLimiter, LoweredRateIsEnforced) {
+  TimePoint t0{};
+  LimiterOptions o;
+  o.qps = 100;
+  o.increase_per_second = 0;  // hold the lowered rate for the measurement
+  RateLimiter lim(o, t0);
+  lim.on_rate_limited(t0);
+  lim.on_rate_limited(t0 + 2s);  // 56.25
+  auto sends = drain(lim, t0 + 2s, 10s);
+  EXPECT_LE(max_in_window(sends, 1s), 56u);
+  EXPECT_GE(sends.size(), 540u);
+}
+
+TEST(RateLimiter, SetQpsShrinksTheWindow) {
+  TimePoint t0{};
+  RateLimiter lim({.qps = 200}, t0);
+  drain(lim, t0, 2s);
+  lim.set_qps(20, t0 + 2s);
+  auto sends = drain(lim, t0 + 2s, 5s);
+  EXPECT_LE(max_in_window(sends, 1s), 20u);
+}
+
+TEST(RateLimiter, FractionalQpsBelowOne) {
+  TimePoint t0{};
+  RateLimiter lim({.qps = 0.5}, t0);
+  auto sends = drain(lim, t0, 20s);
+  EXPECT_LE(sends.size(), 11u);
+  EXPECT_GE(sends.size(), 9u);
+}
