@@ -1,3 +1,224 @@
-// Placeholder until the engine lands.
+// The `groupwatch` command line (interface.md): parsing and the commands.
 #include "groupwatch/app/cli.hpp"
-int groupwatch::app::main(int, char**) { return 0; }
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "app/commands.hpp"
+#include "groupwatch/app/engine.hpp"
+#include "groupwatch/config/config.hpp"
+#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/tencent/errors.hpp"
+#include "groupwatch/tencent/usersig.hpp"
+#include "groupwatch/util/events.hpp"
+#include "groupwatch/util/log.hpp"
+
+namespace groupwatch::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* default_config = "/etc/groupwatch/groupwatch.yaml";
+
+constexpr const char* usage_text = R"(groupwatch - keeps the online-member counts of Tencent Cloud Chat Community groups fresh
+
+Usage:
+  groupwatch run     [--config FILE]              poll every group once per interval, forever (SIGHUP reloads)
+  groupwatch once    [--config FILE] [--quiet]    poll every group exactly once, flush the sinks, exit
+  groupwatch check   [--config FILE]              validate the config and its watchlists, print a summary
+  groupwatch query   [--config FILE] [--app NAME] GROUP_ID...   ask for these groups now, one line each
+  groupwatch usersig [--config FILE] [--app NAME] [--ttl SECONDS]   print a fresh UserSig for the app's admin
+  groupwatch help config                          every config key with its default
+  groupwatch --help | --version
+
+Options:
+  --config FILE   the YAML config (default /etc/groupwatch/groupwatch.yaml)
+  --app NAME      which app (default: the only one, or the first)
+  --quiet         once: no progress line on stderr
+  --ttl SECONDS   usersig: lifetime of the printed signature (default: the app's usersig_ttl)
+
+Exit status:
+  run: 0 after SIGTERM/SIGINT, 2 bad config, 1 fatal runtime error
+  once: 0 every group answered and every sink took it, 1 otherwise, 2 bad config
+  check: 0 valid, 2 invalid      query: 0 all answered OK, 1 otherwise
+)";
+
+struct Args {
+  std::string command;
+  std::string config = default_config;
+  std::string app;
+  std::optional<std::int64_t> ttl;
+  bool quiet = false;
+  std::vector<std::string> positional;
+};
+
+std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      auto eq = s.find('=');
+      if (eq != std::string::npos) return s.substr(eq + 1);
+      if (i + 1 >= argc) {
+        error = fmt::format("{} needs a value", name);
+        return std::nullopt;
+      }
+      return std::string(argv[++i]);
+    };
+    auto is = [&](const char* name) { return s == name || s.rfind(std::string(name) + "=", 0) == 0; };
+    if (s == "--help" || s == "-h") {
+      a.command = "help";
+    } else if (s == "--version" || s == "-V") {
+      a.command = "version";
+    } else if (is("--config") || s == "-c") {
+      auto v = value("--config");
+      if (!v) return std::nullopt;
+      a.config = *v;
+    } else if (is("--app")) {
+      auto v = value("--app");
+      if (!v) return std::nullopt;
+      a.app = *v;
+    } else if (is("--ttl")) {
+      auto v = value("--ttl");
+      if (!v) return std::nullopt;
+      try {
+        std::size_t used = 0;
+        long long t = std::stoll(*v, &used);
+        if (used != v->size() || t <= 0) throw std::invalid_argument("ttl");
+        a.ttl = t;
+      } catch (const std::exception&) {
+        error = "--ttl takes a positive number of seconds";
+        return std::nullopt;
+      }
+    } else if (s == "--quiet" || s == "-q") {
+      a.quiet = true;
+    } else if (s.size() > 1 && s[0] == '-' && s != "-") {
+      error = fmt::format("unknown option '{}'", s);
+      return std::nullopt;
+    } else if (a.command.empty()) {
+      a.command = s;
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+/// Loads the config; prints every diagnostic. nullopt = invalid (exit 2).
+std::optional<config::Config> load_or_report(const std::string& path, std::vector<sink::ParsedSink>* sinks,
+                                             bool print_warnings) {
+  auto res = config::load_config(path);
+  std::vector<sink::ParsedSink> parsed;
+  if (res.config) parsed = sink::parse_sinks(res.config->sinks, res.diagnostics);
+  for (const auto& d : res.diagnostics.all()) {
+    if (d.warning && !print_warnings) continue;
+    std::cerr << d.format() << "\n";
+  }
+  if (!res.config || res.diagnostics.has_errors()) {
+    std::cerr << fmt::format("{}: {} error(s); nothing started\n", path, res.diagnostics.error_count());
+    return std::nullopt;
+  }
+  if (sinks) *sinks = std::move(parsed);
+  return std::move(res.config);
+}
+
+const config::AppConfig* pick_app(const config::Config& cfg, const std::string& name) {
+  if (cfg.apps.empty()) return nullptr;
+  if (name.empty()) return &cfg.apps.front();
+  for (const auto& a : cfg.apps)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+void configure_logging(const config::Config& cfg) {
+  log::configure(log::parse_level(cfg.log.level).value_or(log::Level::info),
+                 log::parse_format(cfg.log.format).value_or(log::Format::logfmt));
+  for (const auto& a : cfg.apps) log::add_secret(a.secret_key);
+}
+
+int cmd_check(const Args& a) {
+  std::vector<sink::ParsedSink> sinks;
+  auto cfg = load_or_report(a.config, &sinks, true);
+  if (!cfg) return 2;
+  std::cout << config::format_summary(*cfg);
+  for (const auto& s : sinks) std::cout << fmt::format("  sink {}: {}\n", s.name, s.spec->describe());
+  for (const auto& s : sinks) {
+    try {
+      s.spec->preflight(sink::SinkContext{cfg->state_dir, s.name});
+    } catch (const std::exception& e) {
+      std::cerr << fmt::format("{}: sink {}: {}\n", a.config, s.name, e.what());
+      return 2;
+    }
+  }
+  std::cout << "config OK\n";
+  return 0;
+}
+
+int cmd_usersig(const Args& a) {
+  auto cfg = load_or_report(a.config, nullptr, false);
+  if (!cfg) return 2;
+  const auto* app = pick_app(*cfg, a.app);
+  if (!app) {
+    std::cerr << fmt::format("{}: no app named '{}'\n", a.config, a.app);
+    return 2;
+  }
+  auto ttl = a.ttl.value_or(std::chrono::duration_cast<std::chrono::seconds>(app->usersig_ttl).count());
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  std::cout << tencent::make_usersig(app->secret_key, app->sdkappid, app->admin, ttl, now.count()) << "\n";
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto args = parse_args(argc, argv, error);
+  if (!args) {
+    std::cerr << "groupwatch: " << error << "\n\n" << usage_text;
+    return 2;
+  }
+  const auto& a = *args;
+  try {
+    if (a.command == "help" && !a.positional.empty() && a.positional[0] == "config") return cmd_help_config();
+    if (a.command == "help" || a.command.empty()) {
+      std::cout << usage_text;
+      return a.command.empty() ? 2 : 0;
+    }
+    if (a.command == "version") {
+      std::cout << "groupwatch " << GW_VERSION << "\n";
+      return 0;
+    }
+    if (a.command == "check") return cmd_check(a);
+    if (a.command == "usersig") return cmd_usersig(a);
+    if (a.command == "run") return cmd_run(a.config);
+    if (a.command == "once") return cmd_once(a.config, a.quiet);
+    if (a.command == "query") {
+      if (a.positional.empty()) {
+        std::cerr << "groupwatch query: name at least one GROUP_ID\n";
+        return 2;
+      }
+      return cmd_query(a.config, a.app, a.positional);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "groupwatch: " << e.what() << "\n";
+    return 1;
+  }
+  std::cerr << fmt::format("groupwatch: unknown command '{}'\n\n{}", a.command, usage_text);
+  return 2;
+}
+
+}  // namespace groupwatch::app

@@ -1,0 +1,96 @@
+#pragma once
+// The polling engine: per app a dispatcher that walks the slot plan, takes a
+// limiter permit right before each send, keeps at most `connections`
+// requests in flight, retries within the cycle and hands exactly one result
+// per group and cycle to the output. Everything runs on one io_context.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "groupwatch/config/config.hpp"
+#include "groupwatch/sink/result.hpp"
+
+namespace groupwatch::app {
+
+/// Where results go (the sink fan-out in production, a recorder in tests).
+class ResultOut {
+ public:
+  virtual ~ResultOut() = default;
+  virtual void push(const sink::Result& r) = 0;
+  /// The group was parked: its series should disappear where that matters.
+  virtual void forget(const std::string& /*app*/, const std::string& /*group_id*/) {}
+};
+
+enum class Mode { run, once };
+
+/// Per-app counters, read by the admin endpoint and by `once`'s progress line.
+struct AppMetrics {
+  std::string name;
+  std::uint64_t sdkappid = 0;
+  double qps_cap = 0;
+  double qps_effective = 0;
+  std::size_t groups = 0;
+  std::size_t parked = 0;
+  std::uint64_t cycle = 0;              // current cycle number (wall-clock aligned)
+  std::size_t cycle_dispatched = 0;     // groups started in the current cycle
+  std::uint64_t overruns = 0;
+  std::uint64_t requests = 0;           // attempts sent (each took a permit)
+  std::uint64_t results = 0;            // final results emitted
+  std::uint64_t results_ok = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t rate_limited = 0;       // rate-limit answers
+  std::uint64_t limiter_waits = 0;      // times the dispatcher waited for a permit
+  std::uint64_t usersig_renewals = 0;
+  std::map<std::int64_t, std::uint64_t> answers_by_code;   // -1 = network failure
+  std::map<std::string, std::uint64_t> failures_by_kind;   // timeout, reset, tls, http_502...
+  std::vector<std::uint64_t> latency_buckets;               // counts per latency_bounds_ms (+Inf last)
+  double latency_sum_s = 0;
+  std::uint64_t connections_opened = 0;
+  std::uint64_t handshakes = 0;
+  std::size_t connections_open = 0;
+  std::size_t in_flight = 0;
+  bool stopped = false;
+  std::string stop_reason;
+  bool paused = false;
+};
+inline constexpr double latency_bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
+class Engine {
+ public:
+  Engine(boost::asio::io_context& io, const config::Config& cfg, ResultOut& out, Mode mode);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Starts every app's dispatcher.
+  void start();
+  /// Applies a new config (SIGHUP): added groups get a slot, removed ones
+  /// stop, unchanged ones keep theirs; apps whose credentials or endpoint
+  /// changed are restarted. The caller has validated `cfg`.
+  void reload(const config::Config& cfg);
+  /// Stops scheduling; in-flight requests may finish until `grace` passes,
+  /// then they are cancelled. `done` is called on the io_context once
+  /// nothing is in flight any more.
+  void stop(std::chrono::milliseconds grace, std::function<void()> done);
+
+  /// once mode: true when every app has finished (all groups answered or the app stopped).
+  bool finished() const;
+  /// once mode: groups that got no final answer (network failure or app stopped).
+  std::size_t unanswered() const;
+  std::size_t total_groups() const;
+  std::vector<AppMetrics> metrics() const;
+  /// Called when every app is finished (once mode).
+  void on_finished(std::function<void()> cb);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace groupwatch::app

@@ -1,0 +1,22 @@
+#pragma once
+// The long-running commands, each in its own file; cli.cpp parses arguments.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "groupwatch/config/config.hpp"
+#include "groupwatch/sink/sink.hpp"
+
+namespace groupwatch::app {
+
+std::optional<config::Config> load_or_report(const std::string& path, std::vector<sink::ParsedSink>* sinks,
+                                             bool print_warnings);
+const config::AppConfig* pick_app(const config::Config& cfg, const std::string& name);
+void configure_logging(const config::Config& cfg);
+
+int cmd_run(const std::string& config_path);
+int cmd_once(const std::string& config_path, bool quiet);
+int cmd_query(const std::string& config_path, const std::string& app, const std::vector<std::string>& groups);
+int cmd_help_config();
+
+}  // namespace groupwatch::app

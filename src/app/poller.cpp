@@ -1,0 +1,523 @@
+#include "app/poller.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "app/spawn.hpp"
+#include "groupwatch/schedule/plan.hpp"
+#include "groupwatch/tencent/answer.hpp"
+#include "groupwatch/tencent/usersig.hpp"
+#include "groupwatch/util/events.hpp"
+#include "groupwatch/util/log.hpp"
+#include "groupwatch/util/text.hpp"
+
+namespace groupwatch::app {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+using wall = std::chrono::system_clock;
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(wall::now().time_since_epoch()).count();
+}
+std::int64_t wall_ms(wall::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Extra attempts that do not count against `retries` (rate limits, signature
+// renewals, pauses) are still bounded, so one group can never loop forever.
+constexpr int max_extra_attempts = 10;
+
+std::string failure_text(const http::Response& r) {
+  switch (r.failure) {
+    case http::Failure::timeout: return "timeout";
+    case http::Failure::reset: return "connection reset";
+    case http::Failure::tls: return r.detail.empty() ? "TLS failure" : "TLS failure: " + r.detail;
+    case http::Failure::resolve: return r.detail.empty() ? "DNS failure" : "DNS failure: " + r.detail;
+    case http::Failure::connect: return r.detail.empty() ? "connect failed" : "connect failed: " + r.detail;
+    case http::Failure::protocol: return "malformed HTTP answer";
+    case http::Failure::too_large: return "answer too large";
+    default: return http::to_string(r.failure);
+  }
+}
+
+std::string stop_hint(std::int64_t code) {
+  switch (code) {
+    case 70016:
+    case 70020: return "the SDKAppID is not served by this region's domain: check `region`/`endpoint`";
+    case 60010:
+    case 70403: return "`admin` is not an App Administrator of this app";
+    case 70009:
+    case 70013:
+    case 70014: return "the UserSig does not match: check `sdkappid`, `admin` and the secret key";
+    case 60004:
+    case 60005:
+    case 70003:
+    case 70005:
+    case 70052: return "the secret key does not sign valid UserSigs for this app: check the key";
+    default: return "check sdkappid, admin, secret key and region";
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- UserSigCache
+
+UserSigCache::UserSigCache(std::string key, std::uint64_t sdkappid, std::string admin, std::int64_t ttl_s)
+    : key_(std::move(key)), sdkappid_(sdkappid), admin_(std::move(admin)), ttl_s_(std::max<std::int64_t>(ttl_s, 2)) {}
+
+const std::string& UserSigCache::get(std::int64_t now_unix) {
+  // Renewed at half life: a request never carries a signature close to expiry.
+  if (sig_.empty() || now_unix >= created_ + ttl_s_ / 2 || now_unix < created_) renew(now_unix);
+  return sig_;
+}
+
+void UserSigCache::renew(std::int64_t now_unix) {
+  if (!sig_.empty()) ++renewals_;
+  sig_ = tencent::make_usersig(key_, sdkappid_, admin_, ttl_s_, now_unix);
+  created_ = now_unix;
+}
+
+// ---------------------------------------------------------------- Poller
+
+Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config::PollConfig& poll, Mode mode,
+               ResultOut& out, std::shared_ptr<limit::RateLimiter> global)
+    : io_(io),
+      app_(app),
+      out_(out),
+      global_(std::move(global)),
+      limiter_(limit::LimiterOptions{.qps = app.qps}, steady::now()),
+      sig_(app.secret_key, app.sdkappid, app.admin,
+           std::chrono::duration_cast<std::chrono::seconds>(app.usersig_ttl).count()),
+      rng_(std::random_device{}()),
+      wake_(io) {
+  settings_.mode = mode;
+  settings_.interval = poll.interval;
+  settings_.recheck = poll.recheck;
+  settings_.retries = poll.retries;
+  settings_.max_in_flight = static_cast<std::size_t>(std::max(1, poll.connections));
+  std::string err;
+  auto ep = tencent::parse_endpoint(app_.endpoint, &err, /*allow_plain=*/true);
+  if (!ep) throw std::runtime_error("app " + app_.name + ": endpoint: " + err);
+  endpoint_ = *ep;
+  http::PoolOptions po;
+  po.host = endpoint_.host;
+  po.port = endpoint_.port;
+  po.tls = endpoint_.tls;
+  po.verify = app_.tls_verify;
+  po.ca_file = app_.ca_file;
+  po.max_connections = settings_.max_in_flight;
+  po.timeout = poll.timeout;
+  pool_ = std::make_unique<http::Pool>(io_.get_executor(), po);
+  // The key is only needed by the signature cache; drop the config's copy.
+  std::fill(app_.secret_key.begin(), app_.secret_key.end(), '\0');
+  app_.secret_key.clear();
+  m_.name = app_.name;
+  m_.sdkappid = app_.sdkappid;
+  m_.latency_buckets.assign(std::size(latency_bounds_ms) + 1, 0);
+  set_groups(std::move(app_.groups));
+  app_.groups.clear();
+  app_.groups.shrink_to_fit();
+}
+
+Poller::~Poller() { *alive_ = false; }
+
+void Poller::start() {
+  if (running_) return;
+  running_ = true;
+  if (!app_.tls_verify)
+    log::warn(events::tls_verify_disabled, "TLS verification is off for this app: answers are not authenticated",
+              {{"app", app_.name}});
+  if (settings_.mode == Mode::run) position_cursor(wall::now());
+  log::info(events::app_started, "polling",
+            {{"app", app_.name},
+             {"groups", static_cast<std::uint64_t>(groups_.size())},
+             {"qps", app_.qps},
+             {"endpoint", endpoint_.url()}});
+  spawn_logged(io_, [self = shared_from_this()]() { return self->dispatch(); }, "dispatcher " + app_.name);
+  check_finished();
+}
+
+void Poller::set_groups(std::vector<std::string> ids) {
+  schedule::sort_by_slot(ids);
+  bool same = ids.size() == groups_.size();
+  for (std::size_t i = 0; same && i < ids.size(); ++i) same = ids[i] == groups_[i].id;
+  if (same) return;
+  std::vector<Group> next;
+  next.reserve(ids.size());
+  // A changed watchlist un-parks every group (interface.md: parked "until
+  // the watchlist changes").
+  for (auto& id : ids) next.push_back(Group{std::move(id), 0});
+  groups_ = std::move(next);
+  if (running_ && settings_.mode == Mode::run) position_cursor(wall::now());
+  notify();
+}
+
+void Poller::set_qps(double qps) {
+  app_.qps = qps;
+  limiter_.set_qps(qps, steady::now());
+}
+
+void Poller::set_interval(std::chrono::milliseconds interval) {
+  if (interval == settings_.interval) return;
+  settings_.interval = interval;
+  if (running_ && settings_.mode == Mode::run) position_cursor(wall::now());
+  notify();
+}
+
+void Poller::stop_dispatch() {
+  stopping_ = true;
+  notify();
+  check_finished();
+}
+
+void Poller::cancel() {
+  stopping_ = true;
+  pool_->shutdown();
+  notify();
+}
+
+std::size_t Poller::unanswered() const {
+  return groups_.size() > once_answered_ ? groups_.size() - once_answered_ : 0;
+}
+
+void Poller::notify() { wake_.cancel(); }
+
+wall::time_point Poller::slot_time(std::uint64_t cycle, std::size_t idx) const {
+  auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.interval);
+  auto start = std::chrono::nanoseconds(interval.count() * static_cast<std::int64_t>(cycle));
+  auto t = start + schedule::slot_offset(idx, groups_.size(), interval);
+  return wall::time_point(std::chrono::duration_cast<wall::duration>(t));
+}
+
+void Poller::position_cursor(wall::time_point now) {
+  auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.interval);
+  auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
+  cycle_ = static_cast<std::uint64_t>(since / interval);
+  cursor_ = schedule::first_slot_at_or_after(since % interval, groups_.size(), interval);
+  m_.cycle = cycle_;
+  m_.cycle_dispatched = cursor_;
+}
+
+Poller::Group* Poller::find_group(const std::string& id) {
+  // Slot order is hash order: a binary search by hash finds the group even
+  // after a reload reshuffled the vector.
+  auto h = schedule::stable_hash(id);
+  auto it = std::lower_bound(groups_.begin(), groups_.end(), std::pair{h, &id}, [](const Group& g, const auto& key) {
+    auto gh = schedule::stable_hash(g.id);
+    return gh < key.first || (gh == key.first && g.id < *key.second);
+  });
+  if (it != groups_.end() && it->id == id) return &*it;
+  return nullptr;
+}
+
+std::chrono::milliseconds Poller::backoff(int attempt) {
+  double base = 100.0 * std::pow(2.0, std::max(0, attempt - 1));
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(base, 5000.0) * jitter(rng_)));
+}
+
+std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
+  auto now = steady::now();
+  if (!retries_.empty()) {
+    if (retries_.top().ready <= now) {
+      Work w = retries_.top();
+      retries_.pop();
+      return w;
+    }
+    wake_at = std::min(wake_at, retries_.top().ready);
+  }
+  if (settings_.mode == Mode::once) {
+    if (cursor_ < groups_.size()) {
+      ++m_.cycle_dispatched;
+      return Work{groups_[cursor_++].id, 0, 0, 0, {}};
+    }
+    return std::nullopt;
+  }
+  if (groups_.empty()) return std::nullopt;  // woken by a reload
+  auto now_wall = wall::now();
+  for (;;) {
+    if (cursor_ >= groups_.size()) {
+      log::info(events::cycle_done, "cycle dispatched",
+                {{"app", app_.name},
+                 {"cycle", cycle_},
+                 {"groups", static_cast<std::uint64_t>(groups_.size())},
+                 {"results", m_.results},
+                 {"ok", m_.results_ok}});
+      ++cycle_;
+      cursor_ = 0;
+      m_.cycle = cycle_;
+      m_.cycle_dispatched = 0;
+      if (!app_.tls_verify)
+        log::warn(events::tls_verify_disabled, "TLS verification is off for this app: answers are not authenticated",
+                  {{"app", app_.name}});
+    }
+    auto due = slot_time(cycle_, cursor_);
+    if (due > now_wall) {
+      wake_at = std::min(wake_at, now + std::chrono::duration_cast<steady::duration>(due - now_wall));
+      return std::nullopt;
+    }
+    if (now_wall >= slot_time(cycle_ + 1, 0) && overrun_logged_cycle_ != cycle_) {
+      overrun_logged_cycle_ = cycle_;
+      ++m_.overruns;
+      log::warn(events::cycle_overrun,
+                "the next cycle began before this one was dispatched: more groups than qps x interval; every group is "
+                "still polled, as fast as the cap allows",
+                {{"app", app_.name},
+                 {"cycle", cycle_},
+                 {"behind", static_cast<std::uint64_t>(groups_.size() - cursor_)},
+                 {"capacity", static_cast<std::uint64_t>(app_.qps * std::chrono::duration<double>(settings_.interval).count())}});
+    }
+    Group& g = groups_[cursor_++];
+    ++m_.cycle_dispatched;
+    if (g.parked_until_ms != 0) {
+      if (wall_ms(now_wall) < g.parked_until_ms) continue;
+      g.parked_until_ms = 0;  // recheck period over: ask again
+    }
+    return Work{g.id, cycle_, 0, 0, {}};
+  }
+}
+
+asio::awaitable<void> Poller::dispatch() {
+  auto self = shared_from_this();
+  std::optional<Work> pending;
+  while (!stopping_ && !stopped_) {
+    auto now = steady::now();
+    auto wake_at = steady::time_point::max();
+    if (paused_until_ > now) {
+      wake_at = paused_until_;
+    } else {
+      if (!pending) pending = next_due(wake_at);
+      if (pending && in_flight_ < settings_.max_in_flight) {
+        auto t = limiter_.next_available(now);
+        if (global_) t = std::max(t, global_->next_available(now));
+        if (t <= now) {
+          limiter_.take(now);
+          if (global_) global_->take(now);
+          ++in_flight_;
+          ++m_.requests;
+          spawn_logged(io_, [self, w = std::move(*pending)]() mutable { return self->attempt(std::move(w)); },
+                       "poll " + app_.name);
+          pending.reset();
+          continue;
+        }
+        ++m_.limiter_waits;
+        wake_at = std::min(wake_at, t);
+      } else if (pending && !retries_.empty()) {
+        wake_at = std::min(wake_at, retries_.top().ready);
+      }
+    }
+    if (settings_.mode == Mode::once && !pending && cursor_ >= groups_.size() && retries_.empty()) break;
+    wake_.expires_at(wake_at);
+    co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  check_finished();
+}
+
+asio::awaitable<void> Poller::attempt(Work w) {
+  auto self = shared_from_this();
+  auto now_unix = unix_now();
+  const std::string& sig = sig_.get(now_unix);
+  auto target =
+      tencent::build_target(endpoint_.base_path, app_.sdkappid, app_.admin, sig, static_cast<std::uint32_t>(rng_()));
+  auto t0 = steady::now();
+  http::Response r = co_await pool_->post(std::move(target), tencent::build_body(w.group_id));
+  double secs = std::chrono::duration<double>(steady::now() - t0).count();
+  --in_flight_;
+  ++w.attempt;
+  notify();
+  if (r.failure == http::Failure::cancelled) {
+    check_finished();
+    co_return;  // shutdown: nothing was fetched
+  }
+  {
+    std::size_t b = 0;
+    while (b < std::size(latency_bounds_ms) && secs * 1000.0 > latency_bounds_ms[b]) ++b;
+    ++m_.latency_buckets[b];
+    m_.latency_sum_s += secs;
+  }
+  auto retry_or_finish = [&](std::string info) {
+    if (w.attempt - w.extra <= settings_.retries && !stopping_) {
+      retry_later(std::move(w), backoff(w.attempt), true);
+    } else {
+      finish(w, std::nullopt, tencent::network_error_code, std::move(info));
+    }
+  };
+  if (r.failure != http::Failure::none) {
+    ++m_.failures_by_kind[http::to_string(r.failure)];
+    retry_or_finish(failure_text(r));
+    co_return;
+  }
+  if (r.status != 200) {
+    ++m_.failures_by_kind["http_" + std::to_string(r.status)];
+    if (r.status >= 500) {
+      retry_or_finish("HTTP " + std::to_string(r.status));
+    } else {
+      finish(w, std::nullopt, tencent::network_error_code, "HTTP " + std::to_string(r.status));
+    }
+    co_return;
+  }
+  auto parsed = tencent::parse_answer(r.body);
+  if (parsed.error != tencent::AnswerError::none) {
+    ++m_.failures_by_kind["invalid_answer"];
+    log::debug(events::answer_invalid, parsed.detail, {{"app", app_.name}, {"group", w.group_id}});
+    retry_or_finish("invalid answer: " + std::string(tencent::to_string(parsed.error)));
+    co_return;
+  }
+  auto& a = parsed.answer;
+  auto info = tencent::classify(a.error_code);
+  auto now = steady::now();
+  ++m_.answers_by_code[a.error_code];
+  switch (info.action) {
+    case tencent::Action::record:
+      finish(w, a.online_member_num, 0, "");
+      break;
+    case tencent::Action::retry:
+      if (w.attempt - w.extra <= settings_.retries && !stopping_)
+        retry_later(std::move(w), backoff(w.attempt), true);
+      else
+        finish(w, std::nullopt, a.error_code, a.error_info);
+      break;
+    case tencent::Action::slow_down:
+      ++m_.rate_limited;
+      if (limiter_.on_rate_limited(now))
+        log::warn(events::app_rate_lowered, "rate-limit answer: lowering the request rate",
+                  {{"app", app_.name}, {"code", a.error_code}, {"qps", limiter_.effective_qps()}});
+      if (w.extra < max_extra_attempts && !stopping_) {
+        ++w.extra;
+        retry_later(std::move(w), backoff(w.extra) + 500ms, false);
+      } else {
+        finish(w, std::nullopt, a.error_code, a.error_info);
+      }
+      break;
+    case tencent::Action::renew_sig:
+      sig_.renew(unix_now());
+      log::info(events::usersig_renewed, "UserSig expired on the server: renewed", {{"app", app_.name}});
+      if (w.extra < max_extra_attempts && !stopping_) {
+        ++w.extra;
+        retry_later(std::move(w), 0ms, false);
+      } else {
+        finish(w, std::nullopt, a.error_code, a.error_info);
+      }
+      break;
+    case tencent::Action::renew_sig_once:
+      if (bad_sig_renewed_at_ != steady::time_point{} && now - bad_sig_renewed_at_ < 60s) {
+        finish(w, std::nullopt, a.error_code, a.error_info);
+        stop_app(fmt::format("signature rejected twice ({} {}): {}", a.error_code, info.meaning,
+                             stop_hint(a.error_code)));
+      } else {
+        bad_sig_renewed_at_ = now;
+        sig_.renew(unix_now());
+        log::warn(events::usersig_rejected, "signature rejected: renewed once", {{"app", app_.name}, {"code", a.error_code}});
+        ++w.extra;
+        retry_later(std::move(w), 0ms, false);
+      }
+      break;
+    case tencent::Action::pause_app:
+      paused_until_ = now + 60s;
+      m_.paused = true;
+      log::warn(events::app_paused, "too many bad signatures: pausing this app for 60 s",
+                {{"app", app_.name}, {"code", a.error_code}});
+      if (w.extra < max_extra_attempts && !stopping_) {
+        ++w.extra;
+        retry_later(std::move(w), 60s, false);
+      } else {
+        finish(w, std::nullopt, a.error_code, a.error_info);
+      }
+      break;
+    case tencent::Action::park_group:
+      finish(w, std::nullopt, a.error_code, a.error_info);
+      park(w.group_id, a.error_code);
+      break;
+    case tencent::Action::stop_app:
+      finish(w, std::nullopt, a.error_code, a.error_info);
+      stop_app(fmt::format("{} {}: {}", a.error_code, info.meaning, stop_hint(a.error_code)));
+      break;
+    case tencent::Action::report:
+      finish(w, std::nullopt, a.error_code, a.error_info);
+      break;
+  }
+  check_finished();
+}
+
+void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info) {
+  sink::Result r;
+  r.time = wall::now();
+  r.app = app_.name;
+  r.sdkappid = app_.sdkappid;
+  r.group_id = std::move(w.group_id);
+  r.online_member_num = code == 0 ? count : std::nullopt;
+  r.error_code = code;
+  r.error_info = std::move(info);
+  ++m_.results;
+  if (code == 0) ++m_.results_ok;
+  ++once_final_;
+  if (code != tencent::network_error_code) ++once_answered_;
+  out_.push(r);
+}
+
+void Poller::retry_later(Work w, std::chrono::milliseconds delay, bool counts) {
+  if (counts) ++m_.retries;
+  w.ready = steady::now() + delay;
+  retries_.push(std::move(w));
+  notify();
+}
+
+void Poller::park(const std::string& id, std::int64_t code) {
+  Group* g = find_group(id);
+  if (!g) return;
+  g->parked_until_ms = wall_ms(wall::now() + settings_.recheck);
+  out_.forget(app_.name, id);
+  log::info(events::group_parked, "group parked until the watchlist changes or the recheck period passes",
+            {{"app", app_.name},
+             {"group", id},
+             {"code", code},
+             {"reason", std::string(tencent::classify(code).meaning)},
+             {"recheck", format_duration(settings_.recheck)}});
+}
+
+void Poller::stop_app(std::string reason) {
+  if (stopped_) return;
+  stopped_ = true;
+  m_.stopped = true;
+  m_.stop_reason = reason;
+  log::error(events::app_stopped, "app stopped: " + reason + "; other apps go on", {{"app", app_.name}});
+  notify();
+}
+
+void Poller::check_finished() {
+  if (finished_) return;
+  bool done = false;
+  if (settings_.mode == Mode::once) done = once_final_ >= groups_.size() && in_flight_ == 0;
+  if ((stopped_ || stopping_) && in_flight_ == 0) done = true;
+  if (!done) return;
+  finished_ = true;
+  if (on_finished_) asio::post(io_, on_finished_);
+}
+
+AppMetrics Poller::metrics() const {
+  AppMetrics m = m_;
+  m.qps_cap = app_.qps;
+  m.qps_effective = limiter_.effective_qps();
+  m.groups = groups_.size();
+  m.parked = static_cast<std::size_t>(std::count_if(groups_.begin(), groups_.end(),
+                                                    [](const Group& g) { return g.parked_until_ms != 0; }));
+  m.usersig_renewals = sig_.renewals();
+  auto ps = pool_->stats();
+  m.connections_opened = ps.connections_opened;
+  m.handshakes = ps.handshakes;
+  m.connections_open = ps.open;
+  m.in_flight = in_flight_;
+  m.paused = paused_until_ > steady::now();
+  return m;
+}
+
+}  // namespace groupwatch::app

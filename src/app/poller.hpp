@@ -1,0 +1,144 @@
+#pragma once
+// One app's polling: slot plan, dispatcher, attempts, retries, parking.
+// Private to the app stage.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "groupwatch/app/engine.hpp"
+#include "groupwatch/config/config.hpp"
+#include "groupwatch/http/pool.hpp"
+#include "groupwatch/limit/rate_limiter.hpp"
+#include "groupwatch/tencent/errors.hpp"
+#include "groupwatch/tencent/request.hpp"
+
+namespace groupwatch::app {
+
+/// A UserSig per app, renewed at half its lifetime so one is never sent
+/// close to expiry.
+class UserSigCache {
+ public:
+  UserSigCache(std::string key, std::uint64_t sdkappid, std::string admin, std::int64_t ttl_s);
+  const std::string& get(std::int64_t now_unix);
+  /// Forces a new signature (70001, bad signature answers).
+  void renew(std::int64_t now_unix);
+  std::uint64_t renewals() const { return renewals_; }
+
+ private:
+  std::string key_;
+  std::uint64_t sdkappid_;
+  std::string admin_;
+  std::int64_t ttl_s_;
+  std::string sig_;
+  std::int64_t created_ = 0;
+  std::uint64_t renewals_ = 0;
+};
+
+struct PollSettings {
+  Mode mode = Mode::run;
+  std::chrono::milliseconds interval{240000};
+  std::chrono::milliseconds recheck{3600000};
+  int retries = 3;
+  std::size_t max_in_flight = 8;
+};
+
+class Poller : public std::enable_shared_from_this<Poller> {
+ public:
+  Poller(boost::asio::io_context& io, const config::AppConfig& app, const config::PollConfig& poll, Mode mode,
+         ResultOut& out, std::shared_ptr<limit::RateLimiter> global);
+  ~Poller();
+
+  void start();
+  /// New watchlist (reload). Keeps slots of unchanged groups by construction
+  /// (slot order is hash order); a changed list un-parks every group.
+  void set_groups(std::vector<std::string> ids);
+  void set_qps(double qps);
+  void set_interval(std::chrono::milliseconds interval);
+  /// Stops dispatching. In-flight attempts still complete and emit.
+  void stop_dispatch();
+  /// Cancels in-flight attempts (end of the grace period).
+  void cancel();
+
+  bool finished() const { return finished_; }
+  std::size_t in_flight() const { return in_flight_; }
+  std::size_t unanswered() const;
+  std::size_t group_count() const { return groups_.size(); }
+  const std::string& name() const { return app_.name; }
+  const config::AppConfig& app_config() const { return app_; }
+  AppMetrics metrics() const;
+  void on_finished(std::function<void()> cb) { on_finished_ = std::move(cb); }
+
+ private:
+  struct Group {
+    std::string id;
+    std::int64_t parked_until_ms = 0;  // wall clock; 0 = active
+  };
+  struct Work {
+    std::string group_id;
+    std::uint64_t cycle = 0;
+    int attempt = 0;         // attempts made so far
+    int extra = 0;           // attempts that did not count against retries
+    std::chrono::steady_clock::time_point ready{};
+    bool operator>(const Work& o) const { return ready > o.ready; }
+  };
+
+  boost::asio::awaitable<void> dispatch();
+  boost::asio::awaitable<void> attempt(Work w);
+  void finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
+  void retry_later(Work w, std::chrono::milliseconds delay, bool counts);
+  void park(const std::string& id, std::int64_t code);
+  void stop_app(std::string reason);
+  void notify();
+  std::optional<Work> next_due(std::chrono::steady_clock::time_point& wake_at);
+  std::chrono::system_clock::time_point slot_time(std::uint64_t cycle, std::size_t idx) const;
+  void position_cursor(std::chrono::system_clock::time_point now);
+  Group* find_group(const std::string& id);
+  std::chrono::milliseconds backoff(int attempt);
+  void check_finished();
+
+  boost::asio::io_context& io_;
+  config::AppConfig app_;
+  PollSettings settings_;
+  ResultOut& out_;
+  std::shared_ptr<limit::RateLimiter> global_;
+  limit::RateLimiter limiter_;
+  std::unique_ptr<http::Pool> pool_;
+  tencent::Endpoint endpoint_;
+  UserSigCache sig_;
+  std::mt19937_64 rng_;
+  boost::asio::steady_timer wake_;
+
+  std::vector<Group> groups_;  // slot order
+  std::uint64_t cycle_ = 0;    // cycle of the cursor
+  std::size_t cursor_ = 0;     // next slot to dispatch in cycle_
+  std::uint64_t overrun_logged_cycle_ = UINT64_MAX;
+  std::priority_queue<Work, std::vector<Work>, std::greater<>> retries_;
+  std::chrono::steady_clock::time_point paused_until_{};
+  std::chrono::steady_clock::time_point bad_sig_renewed_at_{};
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+  bool stopped_ = false;  // app stopped for misconfiguration
+  bool running_ = false;
+  bool finished_ = false;
+  std::size_t once_answered_ = 0;  // once: groups with a final answer
+  std::size_t once_final_ = 0;     // once: groups with any final result
+  std::function<void()> on_finished_;
+  bool tls_warned_cycle_ = false;
+  std::uint64_t tls_warned_for_cycle_ = UINT64_MAX;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  AppMetrics m_;
+};
+
+}  // namespace groupwatch::app

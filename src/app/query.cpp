@@ -1,0 +1,62 @@
+// `groupwatch query`: the given groups, once, through the same poller as
+// `once` (limiter, retries, pool), printed one line each in the order given.
+#include <iostream>
+#include <map>
+
+#include <boost/asio/io_context.hpp>
+#include <fmt/format.h>
+
+#include "app/commands.hpp"
+#include "app/poller.hpp"
+#include "groupwatch/tencent/errors.hpp"
+
+namespace groupwatch::app {
+
+namespace {
+class Recorder : public ResultOut {
+ public:
+  void push(const sink::Result& r) override { results[r.group_id] = r; }
+  std::map<std::string, sink::Result> results;
+};
+}  // namespace
+
+int cmd_query(const std::string& config_path, const std::string& app_name, const std::vector<std::string>& groups) {
+  auto cfg = load_or_report(config_path, nullptr, false);
+  if (!cfg) return 2;
+  configure_logging(*cfg);
+  const auto* app = pick_app(*cfg, app_name);
+  if (!app) {
+    std::cerr << fmt::format("{}: no app named '{}'\n", config_path, app_name);
+    return 2;
+  }
+  config::AppConfig a = *app;
+  a.groups = groups;
+  boost::asio::io_context io(1);
+  Recorder rec;
+  auto poller = std::make_shared<Poller>(io, a, cfg->poll, Mode::once, rec, nullptr);
+  poller->on_finished([&] { io.stop(); });
+  poller->start();
+  io.run();
+  bool all_ok = true;
+  for (const auto& g : groups) {
+    auto it = rec.results.find(g);
+    if (it == rec.results.end()) {
+      std::cout << fmt::format("{}\tno answer\n", g);
+      all_ok = false;
+      continue;
+    }
+    const auto& r = it->second;
+    if (r.error_code == 0 && r.online_member_num) {
+      std::cout << fmt::format("{}\t{}\n", g, *r.online_member_num);
+    } else {
+      all_ok = false;
+      auto meaning = r.error_code == tencent::network_error_code ? std::string_view("no answer")
+                                                                 : tencent::classify(r.error_code).meaning;
+      std::cout << fmt::format("{}\terror {}: {}{}{}\n", g, r.error_code, meaning, r.error_info.empty() ? "" : ": ",
+                               r.error_info);
+    }
+  }
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace groupwatch::app

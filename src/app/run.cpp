@@ -1,0 +1,199 @@
+// `groupwatch run` and `groupwatch once`: config, sinks, engine, signals.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "app/commands.hpp"
+#include "app/hooks.hpp"
+#include "groupwatch/app/engine.hpp"
+#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/util/events.hpp"
+#include "groupwatch/util/log.hpp"
+
+namespace groupwatch::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class FanoutOut : public ResultOut {
+ public:
+  explicit FanoutOut(sink::Fanout& f) : f_(f) {}
+  void push(const sink::Result& r) override { f_.push(r); }
+  void forget(const std::string& app, const std::string& group_id) override { f_.forget(app, group_id); }
+
+ private:
+  sink::Fanout& f_;
+};
+
+void drop_groups(config::Config& cfg) {
+  // The engine has its own copy in slot order; keep one copy in memory.
+  for (auto& a : cfg.apps) {
+    a.groups.clear();
+    a.groups.shrink_to_fit();
+  }
+}
+
+// Writes "\r<progress>" to stderr every 250 ms while `once` runs on a terminal.
+class Progress {
+ public:
+  Progress(asio::io_context& io, const Engine& e) : timer_(io), engine_(e), start_(std::chrono::steady_clock::now()) {}
+  void start() { tick(); }
+  void stop() {
+    stopped_ = true;
+    timer_.cancel();
+    draw();
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  void tick() {
+    if (stopped_) return;
+    draw();
+    timer_.expires_after(std::chrono::milliseconds(250));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) tick();
+    });
+  }
+  void draw() {
+    std::uint64_t done = 0, errors = 0;
+    double cap = 0, eff = 0;
+    for (const auto& m : engine_.metrics()) {
+      done += m.results;
+      errors += m.results - m.results_ok;
+      cap += m.qps_cap;
+      eff += m.qps_effective;
+    }
+    auto total = engine_.total_groups();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    double rate = secs > 0.5 ? static_cast<double>(done) / secs : 0;
+    double left = rate > 0 ? static_cast<double>(total - std::min<std::uint64_t>(done, total)) / rate : 0;
+    std::fprintf(stderr, "\r%llu/%zu groups  %.0f req/s of %.0f cap  %llu errors  %.0fs left   ",
+                 static_cast<unsigned long long>(done), total, rate, cap, static_cast<unsigned long long>(errors),
+                 left);
+    std::fflush(stderr);
+  }
+  asio::steady_timer timer_;
+  const Engine& engine_;
+  std::chrono::steady_clock::time_point start_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+int cmd_run(const std::string& config_path) {
+  std::vector<sink::ParsedSink> sinks;
+  auto cfg = load_or_report(config_path, &sinks, true);
+  if (!cfg) return 2;
+  configure_logging(*cfg);
+  auto grace = cfg->poll.grace;
+  std::unique_ptr<sink::Fanout> fanout;
+  try {
+    fanout = std::make_unique<sink::Fanout>(std::move(sinks), cfg->state_dir);
+  } catch (const std::exception& e) {
+    log::error(events::sink_failed, e.what());
+    return 1;
+  }
+  asio::io_context io(1);
+  FanoutOut out(*fanout);
+  Engine engine(io, *cfg, out, Mode::run);
+  log::info(events::config_loaded, "config loaded",
+            {{"path", config_path},
+             {"apps", static_cast<std::uint64_t>(cfg->apps.size())},
+             {"groups", static_cast<std::uint64_t>(cfg->total_groups())}});
+  RunHooks hooks(io, engine, *cfg, *fanout);
+  drop_groups(*cfg);
+  engine.start();
+  hooks.ready();
+
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  bool stopping = false;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      auto next = load_or_report(config_path, nullptr, true);
+      if (!next) {
+        log::error(events::config_reload_failed, "the new config is invalid (see above): the old one stays in force",
+                   {{"path", config_path}});
+      } else {
+        for (const auto& a : next->apps) log::add_secret(a.secret_key);
+        engine.reload(*next);
+        hooks.reloaded(*next);
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (stopping) {
+      log::warn(events::shutdown_begin, "second signal: exiting now");
+      io.stop();
+      return;
+    }
+    stopping = true;
+    log::info(events::shutdown_begin, "stopping: finishing in-flight requests", {{"signal", sig}});
+    hooks.stopping();
+    engine.stop(grace, [&] {
+      signals.cancel();
+      hooks.close();
+      io.stop();
+    });
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  io.run();
+  bool all = fanout->stop(grace);
+  log::info(events::shutdown_done, all ? "stopped; every result delivered" : "stopped; undelivered results are spooled",
+            {{"state_dir", cfg->state_dir}});
+  return 0;
+}
+
+int cmd_once(const std::string& config_path, bool quiet) {
+  std::vector<sink::ParsedSink> sinks;
+  auto cfg = load_or_report(config_path, &sinks, true);
+  if (!cfg) return 2;
+  configure_logging(*cfg);
+  auto grace = cfg->poll.grace;
+  std::unique_ptr<sink::Fanout> fanout;
+  try {
+    fanout = std::make_unique<sink::Fanout>(std::move(sinks), cfg->state_dir);
+  } catch (const std::exception& e) {
+    log::error(events::sink_failed, e.what());
+    return 1;
+  }
+  asio::io_context io(1);
+  FanoutOut out(*fanout);
+  Engine engine(io, *cfg, out, Mode::once);
+  drop_groups(*cfg);
+  std::unique_ptr<Progress> progress;
+  if (!quiet && ::isatty(STDERR_FILENO)) progress = std::make_unique<Progress>(io, engine);
+  bool interrupted = false;
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  engine.on_finished([&] {
+    signals.cancel();
+    io.stop();
+  });
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    interrupted = true;
+    log::info(events::shutdown_begin, "interrupted: finishing in-flight requests");
+    engine.stop(grace, [&] { io.stop(); });
+  });
+  engine.start();
+  if (progress) progress->start();
+  io.run();
+  if (progress) progress->stop();
+  auto unanswered = engine.unanswered();
+  bool delivered = fanout->stop(grace);
+  if (unanswered > 0)
+    log::warn(events::poll_error, "some groups got no answer", {{"unanswered", static_cast<std::uint64_t>(unanswered)}});
+  if (!delivered) log::warn(events::sink_failed, "not every sink took every result (spooled for the next run)");
+  return (!interrupted && unanswered == 0 && delivered) ? 0 : 1;
+}
+
+}  // namespace groupwatch::app
