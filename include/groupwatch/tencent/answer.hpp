@@ -10,28 +10,28 @@ namespace groupwatch::tencent {
 inline constexpr std::size_t max_answer_bytes = 64 * 1024;
 
 struct Answer {
-  bool action_ok = false;                 // ActionStatus == "OK"
-  std::int64_t error_code = 0;            // ErrorCode
-  std::string error_info;                 // ErrorInfo
+  bool action_ok = false;                          // ActionStatus == "OK"
+  std::int64_t error_code = 0;                     // ErrorCode
+  std::string error_info;                          // ErrorInfo
   std::optional<std::uint64_t> online_member_num;  // present (and sane) on success
 };
 
 enum class AnswerError {
   none,
-  empty,        // zero-length body
-  too_large,    // over max_answer_bytes
-  not_json,     // HTML page, garbage, truncated JSON
-  not_object,   // JSON but not an object
-  missing_field,// no ErrorCode (or no OnlineMemberNum on success)
-  wrong_type,   // a field of the wrong JSON type
-  bad_count,    // OnlineMemberNum negative, fractional or beyond 2^63
+  empty,          // zero-length body
+  too_large,      // over max_answer_bytes
+  not_json,       // HTML page, garbage, truncated JSON
+  not_object,     // JSON but not an object
+  missing_field,  // no ErrorCode (or no OnlineMemberNum on success)
+  wrong_type,     // a field of the wrong JSON type
+  bad_count,      // OnlineMemberNum negative, fractional or beyond 2^63
 };
 std::string_view to_string(AnswerError e);
 
 struct ParsedAnswer {
   AnswerError error = AnswerError::none;
-  Answer answer;        // valid when error == none
-  std::string detail;   // human-readable reason when error != none
+  Answer answer;       // valid when error == none
+  std::string detail;  // human-readable reason when error != none
 };
 ParsedAnswer parse_answer(std::string_view body);
 

@@ -24,9 +24,9 @@ std::optional<Region> find_region(std::string_view name);
 struct Endpoint {
   bool tls = true;
   std::string host;
-  std::string port;        // "443" by default for https, "80" for http
-  std::string base_path;   // without trailing slash; usually empty
-  std::string url() const; // back to text
+  std::string port;         // "443" by default for https, "80" for http
+  std::string base_path;    // without trailing slash; usually empty
+  std::string url() const;  // back to text
 };
 /// Accepts https:// (and http:// only when `allow_plain`). `error` says why not.
 std::optional<Endpoint> parse_endpoint(std::string_view url, std::string* error, bool allow_plain = false);

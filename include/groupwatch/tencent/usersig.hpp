@@ -24,18 +24,19 @@ struct DecodedUserSig {
   std::uint64_t sdkappid = 0;
   std::int64_t time = 0;
   std::int64_t expire = 0;
-  std::string sig;                      // base64 HMAC as carried
-  std::optional<std::string> userbuf;   // decoded bytes, when present
+  std::string sig;                         // base64 HMAC as carried
+  std::optional<std::string> userbuf;      // decoded bytes, when present
+  std::optional<std::string> userbuf_b64;  // TLS.userbuf as carried (what the HMAC covers)
 };
 
 enum class UserSigError {
   none,
-  bad_base64,      // not the url-safe base64 alphabet, or truncated
-  bad_zlib,        // does not inflate
-  bad_json,        // not a JSON object with the documented fields and types
-  wrong_version,   // TLS.ver is not "2.0"
-  bad_signature,   // HMAC does not match the key
-  expired,         // time + expire < now
+  bad_base64,     // not the url-safe base64 alphabet, or truncated
+  bad_zlib,       // does not inflate
+  bad_json,       // not a JSON object with the documented fields and types
+  wrong_version,  // TLS.ver is not "2.0"
+  bad_signature,  // HMAC does not match the key
+  expired,        // time + expire < now
   wrong_identifier,
   wrong_sdkappid,
 };

@@ -1,0 +1,47 @@
+#pragma once
+// Every log event name, in one place, so operators and code agree on them
+// (grep for the constant, not the string). Names are `area.what`.
+#include <string_view>
+
+namespace groupwatch::events {
+
+// Configuration
+inline constexpr std::string_view config_loaded = "config.loaded";
+inline constexpr std::string_view config_invalid = "config.invalid";
+inline constexpr std::string_view config_reload = "config.reload";
+inline constexpr std::string_view config_reload_failed = "config.reload_failed";
+
+// One app (SDKAppID) and its polling
+inline constexpr std::string_view app_started = "app.started";
+inline constexpr std::string_view app_stopped = "app.stopped";
+inline constexpr std::string_view app_paused = "app.paused";
+inline constexpr std::string_view app_resumed = "app.resumed";
+inline constexpr std::string_view app_rate_lowered = "app.rate_lowered";
+inline constexpr std::string_view app_rate_recovered = "app.rate_recovered";
+inline constexpr std::string_view poll_start = "poll.start";
+inline constexpr std::string_view poll_error = "poll.error";
+inline constexpr std::string_view cycle_overrun = "cycle.overrun";
+inline constexpr std::string_view cycle_done = "cycle.done";
+inline constexpr std::string_view group_parked = "group.parked";
+inline constexpr std::string_view answer_invalid = "answer.invalid";
+
+// Sinks
+inline constexpr std::string_view sink_failed = "sink.failed";
+inline constexpr std::string_view sink_recovered = "sink.recovered";
+inline constexpr std::string_view sink_spooled = "sink.spooled";
+inline constexpr std::string_view sink_dropped = "sink.dropped";
+
+// Credentials and transport
+inline constexpr std::string_view usersig_renewed = "usersig.renewed";
+inline constexpr std::string_view usersig_rejected = "usersig.rejected";
+inline constexpr std::string_view tls_verify_disabled = "tls.verify_disabled";
+inline constexpr std::string_view http_error = "http.error";
+
+// Process lifecycle
+inline constexpr std::string_view shutdown_begin = "shutdown.begin";
+inline constexpr std::string_view shutdown_done = "shutdown.done";
+inline constexpr std::string_view admin_listening = "admin.listening";
+inline constexpr std::string_view emulator_listening = "emulator.listening";
+inline constexpr std::string_view task_failed = "task.failed";  // a coroutine ended by an exception
+
+}  // namespace groupwatch::events

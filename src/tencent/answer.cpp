@@ -1,0 +1,227 @@
+#include "groupwatch/tencent/answer.hpp"
+
+#include <simdjson.h>
+#include <limits>
+
+namespace groupwatch::tencent {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// The first bytes of a body an operator can read in a log line (an HTML
+// error page says what went wrong faster than any error code).
+std::string snippet(std::string_view body) {
+  constexpr std::size_t max = 60;
+  std::string out;
+  for (char c : body.substr(0, max)) {
+    auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7f ? c : (c == '\n' || c == '\r' || c == '\t' ? ' ' : '?'));
+  }
+  if (body.size() > max) out.append("...");
+  return out;
+}
+
+ParsedAnswer fail(AnswerError e, std::string detail) {
+  ParsedAnswer p;
+  p.error = e;
+  p.detail = std::move(detail);
+  return p;
+}
+
+enum class CountState { absent, ok, wrong_type, bad };
+
+// simdjson reports big integers and malformed numbers alike, so numbers are
+// checked against the JSON grammar and converted here from the raw token.
+struct Number {
+  enum Kind { malformed, integer, fractional } kind = malformed;
+  bool negative = false;
+  bool fits = false;  // integer magnitude below 2^64
+  std::uint64_t magnitude = 0;
+};
+
+Number read_number(std::string_view tok) {
+  while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t' || tok.back() == '\n' || tok.back() == '\r')) {
+    tok.remove_suffix(1);
+  }
+  Number n;
+  std::size_t i = 0;
+  auto digit = [&](std::size_t k) { return k < tok.size() && tok[k] >= '0' && tok[k] <= '9'; };
+  if (i < tok.size() && tok[i] == '-') {
+    n.negative = true;
+    ++i;
+  }
+  if (!digit(i)) return n;
+  std::size_t int_start = i;
+  if (tok[i] == '0') {
+    ++i;
+  } else {
+    while (digit(i)) ++i;
+  }
+  std::size_t int_end = i;
+  bool frac = false;
+  if (i < tok.size() && tok[i] == '.') {
+    ++i;
+    if (!digit(i)) return n;
+    while (digit(i)) ++i;
+    frac = true;
+  }
+  if (i < tok.size() && (tok[i] == 'e' || tok[i] == 'E')) {
+    ++i;
+    if (i < tok.size() && (tok[i] == '+' || tok[i] == '-')) ++i;
+    if (!digit(i)) return n;
+    while (digit(i)) ++i;
+    frac = true;
+  }
+  if (i != tok.size()) return n;
+  n.kind = frac ? Number::fractional : Number::integer;
+  if (!frac) {
+    n.fits = true;
+    for (std::size_t k = int_start; k < int_end; ++k) {
+      if (__builtin_mul_overflow(n.magnitude, 10u, &n.magnitude) ||
+          __builtin_add_overflow(n.magnitude, static_cast<unsigned>(tok[k] - '0'), &n.magnitude)) {
+        n.fits = false;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+constexpr std::uint64_t int64_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+
+ParsedAnswer parse(std::string_view body) {
+  if (body.empty()) return fail(AnswerError::empty, "empty body");
+  if (body.size() > max_answer_bytes) {
+    return fail(AnswerError::too_large,
+                "body of " + std::to_string(body.size()) + " bytes exceeds " + std::to_string(max_answer_bytes));
+  }
+  simdjson::padded_string padded(body);
+  od::parser parser;
+  od::document doc;
+  auto not_json = [&] { return fail(AnswerError::not_json, "body is not JSON: \"" + snippet(body) + "\""); };
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) return not_json();
+  od::json_type type;
+  if (doc.type().get(type) != simdjson::SUCCESS) return not_json();
+  if (type != od::json_type::object) return fail(AnswerError::not_object, "JSON body is not an object");
+  od::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return not_json();
+
+  Answer a;
+  bool have_code = false;
+  CountState count = CountState::absent;
+  std::uint64_t count_value = 0;
+  std::string wrong;  // name of the first field with a wrong type
+  for (auto field_result : obj) {
+    od::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return not_json();
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return not_json();
+    od::value v = field.value();
+    od::json_type vt;
+    if (v.type().get(vt) != simdjson::SUCCESS) return not_json();
+    if (key == "ActionStatus") {
+      std::string_view s;
+      if (vt != od::json_type::string || v.get_string().get(s) != simdjson::SUCCESS) {
+        if (wrong.empty()) wrong = key;
+        continue;
+      }
+      a.action_ok = s == "OK";
+    } else if (key == "ErrorCode") {
+      if (vt != od::json_type::number) {
+        if (wrong.empty()) wrong = key;
+        continue;
+      }
+      Number n = read_number(v.raw_json_token());
+      if (n.kind == Number::malformed) return not_json();
+      bool in_range = n.kind == Number::integer && n.fits && n.magnitude <= int64_max + (n.negative ? 1 : 0);
+      if (!in_range) {
+        if (wrong.empty()) wrong = key;
+        continue;
+      }
+      a.error_code = n.negative ? static_cast<std::int64_t>(0 - n.magnitude) : static_cast<std::int64_t>(n.magnitude);
+      have_code = true;
+    } else if (key == "ErrorInfo") {
+      std::string_view s;
+      if (vt == od::json_type::null) {
+        a.error_info.clear();
+      } else if (vt != od::json_type::string || v.get_string().get(s) != simdjson::SUCCESS) {
+        if (wrong.empty()) wrong = key;
+      } else {
+        a.error_info = std::string(s);
+      }
+    } else if (key == "OnlineMemberNum") {
+      if (vt != od::json_type::number) {
+        count = CountState::wrong_type;
+        continue;
+      }
+      Number n = read_number(v.raw_json_token());
+      if (n.kind == Number::malformed) return not_json();
+      // Negative, fractional, exponent forms and anything beyond 2^63-1 are bad counts ("-0" is 0).
+      if (n.kind != Number::integer || !n.fits || n.magnitude > int64_max || (n.negative && n.magnitude != 0)) {
+        count = CountState::bad;
+        continue;
+      }
+      count = CountState::ok;
+      count_value = n.magnitude;
+    }
+    // Unknown fields (RequestId and whatever comes next) are skipped.
+  }
+  // Truncated objects fail inside the loop; this catches trailing bytes.
+  const char* loc = nullptr;
+  if (doc.current_location().get(loc) != simdjson::OUT_OF_BOUNDS) return not_json();
+
+  if (!wrong.empty()) return fail(AnswerError::wrong_type, "field " + wrong + " has the wrong JSON type");
+  if (!have_code) return fail(AnswerError::missing_field, "no ErrorCode");
+  if (a.error_code == 0) {
+    switch (count) {
+      case CountState::absent:
+        return fail(AnswerError::missing_field, "ErrorCode 0 without OnlineMemberNum");
+      case CountState::wrong_type:
+        return fail(AnswerError::wrong_type, "field OnlineMemberNum is not a number");
+      case CountState::bad:
+        return fail(AnswerError::bad_count, "OnlineMemberNum is not an integer from 0 to 2^63-1");
+      case CountState::ok:
+        a.online_member_num = count_value;
+        break;
+    }
+  } else if (count == CountState::ok) {
+    a.online_member_num = count_value;  // informational only on failures
+  }
+  ParsedAnswer p;
+  p.answer = std::move(a);
+  return p;
+}
+
+}  // namespace
+
+std::string_view to_string(AnswerError e) {
+  switch (e) {
+    case AnswerError::none:
+      return "none";
+    case AnswerError::empty:
+      return "empty";
+    case AnswerError::too_large:
+      return "too_large";
+    case AnswerError::not_json:
+      return "not_json";
+    case AnswerError::not_object:
+      return "not_object";
+    case AnswerError::missing_field:
+      return "missing_field";
+    case AnswerError::wrong_type:
+      return "wrong_type";
+    case AnswerError::bad_count:
+      return "bad_count";
+  }
+  return "unknown";
+}
+
+ParsedAnswer parse_answer(std::string_view body) {
+  try {
+    return parse(body);
+  } catch (const std::exception& e) {  // allocation failure; nothing else throws here
+    return fail(AnswerError::not_json, std::string("parser failed: ") + e.what());
+  }
+}
+
+}  // namespace groupwatch::tencent

@@ -1,0 +1,281 @@
+#include "groupwatch/tencent/usersig.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <zlib.h>
+
+#include <simdjson.h>
+#include <array>
+#include <limits>
+
+#include "groupwatch/util/text.hpp"
+
+namespace groupwatch::tencent {
+namespace {
+
+// A UserSig is a few hundred bytes; these bounds only stop abuse (zip bombs,
+// huge query strings) before any work is done.
+constexpr std::size_t max_usersig_chars = 16 * 1024;
+constexpr std::size_t max_inflated_bytes = 64 * 1024;
+
+constexpr std::string_view b64_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(in[k])); };
+  for (; i + 3 <= in.size(); i += 3) {
+    std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out.push_back(b64_alphabet[v >> 18 & 63]);
+    out.push_back(b64_alphabet[v >> 12 & 63]);
+    out.push_back(b64_alphabet[v >> 6 & 63]);
+    out.push_back(b64_alphabet[v & 63]);
+  }
+  std::size_t rest = in.size() - i;
+  if (rest == 1) {
+    std::uint32_t v = byte(i) << 16;
+    out.push_back(b64_alphabet[v >> 18 & 63]);
+    out.push_back(b64_alphabet[v >> 12 & 63]);
+    out.append("==");
+  } else if (rest == 2) {
+    std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
+    out.push_back(b64_alphabet[v >> 18 & 63]);
+    out.push_back(b64_alphabet[v >> 12 & 63]);
+    out.push_back(b64_alphabet[v >> 6 & 63]);
+    out.push_back('=');
+  }
+  return out;
+}
+
+// Strict standard base64 with padding; nullopt on anything else.
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::array<int, 256> rev{};
+  rev.fill(-1);
+  for (std::size_t k = 0; k < b64_alphabet.size(); ++k) rev[static_cast<unsigned char>(b64_alphabet[k])] = int(k);
+  std::size_t pad = 0;
+  if (!in.empty() && in.back() == '=') ++pad;
+  if (in.size() >= 2 && in[in.size() - 2] == '=') ++pad;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    bool last = i + 4 == in.size();
+    std::uint32_t v = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      char c = in[i + k];
+      int d = 0;
+      if (c == '=') {
+        if (!last || k < 4 - pad) return std::nullopt;
+      } else {
+        d = rev[static_cast<unsigned char>(c)];
+        if (d < 0) return std::nullopt;
+      }
+      v = v << 6 | static_cast<std::uint32_t>(d);
+    }
+    std::size_t n = last ? 3 - pad : 3;
+    if (n >= 1) out.push_back(static_cast<char>(v >> 16 & 0xFF));
+    if (n >= 2) out.push_back(static_cast<char>(v >> 8 & 0xFF));
+    if (n >= 3) out.push_back(static_cast<char>(v & 0xFF));
+  }
+  return out;
+}
+
+std::string to_url_safe(std::string s) {
+  for (char& c : s) {
+    if (c == '+')
+      c = '*';
+    else if (c == '/')
+      c = '-';
+    else if (c == '=')
+      c = '_';
+  }
+  return s;
+}
+
+std::optional<std::string> from_url_safe(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c == '*')
+      c = '+';
+    else if (c == '-')
+      c = '/';
+    else if (c == '_')
+      c = '=';
+    else if (c == '+' || c == '/' || c == '=')
+      return std::nullopt;  // not of the url-safe alphabet
+  }
+  return out;
+}
+
+std::optional<std::string> zlib_compress(std::string_view in) {
+  uLongf len = compressBound(static_cast<uLong>(in.size()));
+  std::string out(len, '\0');
+  int rc = compress2(reinterpret_cast<Bytef*>(out.data()), &len, reinterpret_cast<const Bytef*>(in.data()),
+                     static_cast<uLong>(in.size()), Z_BEST_COMPRESSION);
+  if (rc != Z_OK) return std::nullopt;
+  out.resize(len);
+  return out;
+}
+
+std::optional<std::string> zlib_inflate(std::string_view in) {
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) return std::nullopt;
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  std::array<char, 4096> buf;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+    zs.avail_out = static_cast<uInt>(buf.size());
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+    out.append(buf.data(), buf.size() - zs.avail_out);
+    if (out.size() > max_inflated_bytes)
+      rc = Z_MEM_ERROR;
+    else if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0)
+      rc = Z_BUF_ERROR;  // truncated stream
+  }
+  bool trailing = zs.avail_in != 0;
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END || trailing) return std::nullopt;
+  return out;
+}
+
+std::string hmac_content(std::string_view identifier, std::uint64_t sdkappid, std::int64_t time, std::int64_t expire,
+                         const std::optional<std::string>& userbuf_b64) {
+  std::string content;
+  content.append("TLS.identifier:").append(identifier).append("\n");
+  content.append("TLS.sdkappid:").append(std::to_string(sdkappid)).append("\n");
+  content.append("TLS.time:").append(std::to_string(time)).append("\n");
+  content.append("TLS.expire:").append(std::to_string(expire)).append("\n");
+  if (userbuf_b64) content.append("TLS.userbuf:").append(*userbuf_b64).append("\n");
+  return content;
+}
+
+std::string hmac_base64(std::string_view key, std::string_view content) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(content.data()),
+       content.size(), md.data(), &md_len);
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(md.data()), md_len));
+}
+
+}  // namespace
+
+std::string_view to_string(UserSigError e) {
+  switch (e) {
+    case UserSigError::none:
+      return "ok";
+    case UserSigError::bad_base64:
+      return "not url-safe base64 (or truncated)";
+    case UserSigError::bad_zlib:
+      return "does not inflate (not a zlib stream)";
+    case UserSigError::bad_json:
+      return "not a JSON object with the TLSSigAPIv2 fields";
+    case UserSigError::wrong_version:
+      return "TLS.ver is not 2.0";
+    case UserSigError::bad_signature:
+      return "signature does not match the secret key";
+    case UserSigError::expired:
+      return "expired";
+    case UserSigError::wrong_identifier:
+      return "made for another identifier";
+    case UserSigError::wrong_sdkappid:
+      return "made for another sdkappid";
+  }
+  return "unknown";
+}
+
+std::string usersig_hmac(std::string_view secret_key, std::string_view identifier, std::uint64_t sdkappid,
+                         std::int64_t time, std::int64_t expire, std::optional<std::string_view> userbuf) {
+  std::optional<std::string> ub;
+  if (userbuf) ub = base64_encode(*userbuf);
+  return hmac_base64(secret_key, hmac_content(identifier, sdkappid, time, expire, ub));
+}
+
+std::string make_usersig(std::string_view secret_key, std::uint64_t sdkappid, std::string_view identifier,
+                         std::int64_t ttl_seconds, std::int64_t now_unix) {
+  std::string sig = usersig_hmac(secret_key, identifier, sdkappid, now_unix, ttl_seconds);
+  std::string json = "{\"TLS.ver\":\"2.0\",\"TLS.identifier\":";
+  append_json_string(json, identifier);
+  json.append(",\"TLS.sdkappid\":").append(std::to_string(sdkappid));
+  json.append(",\"TLS.expire\":").append(std::to_string(ttl_seconds));
+  json.append(",\"TLS.time\":").append(std::to_string(now_unix));
+  json.append(",\"TLS.sig\":");
+  append_json_string(json, sig);
+  json.push_back('}');
+  auto z = zlib_compress(json);
+  if (!z) return {};  // only on allocation failure inside zlib
+  return to_url_safe(base64_encode(*z));
+}
+
+DecodeResult decode_usersig(std::string_view usersig) {
+  DecodeResult r;
+  if (usersig.empty() || usersig.size() > max_usersig_chars) {
+    r.error = UserSigError::bad_base64;
+    return r;
+  }
+  auto std_b64 = from_url_safe(usersig);
+  std::optional<std::string> raw;
+  if (std_b64) raw = base64_decode(*std_b64);
+  if (!raw) {
+    r.error = UserSigError::bad_base64;
+    return r;
+  }
+  auto json = zlib_inflate(*raw);
+  if (!json) {
+    r.error = UserSigError::bad_zlib;
+    return r;
+  }
+
+  r.error = UserSigError::bad_json;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(*json).get(doc) != simdjson::SUCCESS) return r;
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return r;
+  DecodedUserSig& s = r.sig;
+  std::string_view sv;
+  if (obj["TLS.ver"].get_string().get(sv) != simdjson::SUCCESS) return r;
+  s.version = sv;
+  if (obj["TLS.identifier"].get_string().get(sv) != simdjson::SUCCESS) return r;
+  s.identifier = sv;
+  if (obj["TLS.sdkappid"].get_uint64().get(s.sdkappid) != simdjson::SUCCESS) return r;
+  if (obj["TLS.time"].get_int64().get(s.time) != simdjson::SUCCESS || s.time < 0) return r;
+  if (obj["TLS.expire"].get_int64().get(s.expire) != simdjson::SUCCESS || s.expire < 0) return r;
+  if (obj["TLS.sig"].get_string().get(sv) != simdjson::SUCCESS) return r;
+  s.sig = sv;
+  auto userbuf = obj["TLS.userbuf"];
+  if (userbuf.error() != simdjson::NO_SUCH_FIELD) {
+    if (userbuf.get_string().get(sv) != simdjson::SUCCESS) return r;
+    auto bytes = base64_decode(sv);
+    if (!bytes) return r;
+    s.userbuf = std::move(*bytes);
+    s.userbuf_b64 = std::string(sv);
+  }
+  r.error = s.version == "2.0" ? UserSigError::none : UserSigError::wrong_version;
+  return r;
+}
+
+UserSigError verify_usersig(std::string_view usersig, std::string_view secret_key, std::uint64_t sdkappid,
+                            std::string_view identifier, std::int64_t now_unix) {
+  DecodeResult d = decode_usersig(usersig);
+  if (d.error != UserSigError::none) return d.error;
+  const DecodedUserSig& s = d.sig;
+  std::string expected =
+      hmac_base64(secret_key, hmac_content(s.identifier, s.sdkappid, s.time, s.expire, s.userbuf_b64));
+  if (expected.size() != s.sig.size() || CRYPTO_memcmp(expected.data(), s.sig.data(), expected.size()) != 0) {
+    return UserSigError::bad_signature;
+  }
+  if (s.identifier != identifier) return UserSigError::wrong_identifier;
+  if (s.sdkappid != sdkappid) return UserSigError::wrong_sdkappid;
+  // Both are non-negative here; a sum beyond int64 is a sig that never expires.
+  std::int64_t until = 0;
+  if (!__builtin_add_overflow(s.time, s.expire, &until) && until < now_unix) return UserSigError::expired;
+  return UserSigError::none;
+}
+
+}  // namespace groupwatch::tencent

@@ -1,0 +1,184 @@
+#include "groupwatch/util/text.hpp"
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+namespace groupwatch {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  std::int64_t ms;
+};
+// Largest first: parse_duration requires this order, format_duration picks
+// the first unit that divides exactly.
+constexpr std::array<Unit, 5> units{{
+    {"d", 86'400'000},
+    {"h", 3'600'000},
+    {"m", 60'000},
+    {"s", 1'000},
+    {"ms", 1},
+}};
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+}  // namespace
+
+std::optional<Millis> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t next_unit = 0;  // units must appear largest first, each once
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (!is_digit(text[i])) return std::nullopt;
+    std::int64_t n = 0;
+    while (i < text.size() && is_digit(text[i])) {
+      if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, text[i] - '0', &n)) return std::nullopt;
+      ++i;
+    }
+    std::size_t start = i;
+    while (i < text.size() && !is_digit(text[i])) ++i;
+    std::string_view suffix = text.substr(start, i - start);
+    std::size_t u = next_unit;
+    while (u < units.size() && units[u].suffix != suffix) ++u;
+    if (u == units.size()) return std::nullopt;
+    std::int64_t part = 0;
+    if (__builtin_mul_overflow(n, units[u].ms, &part) || __builtin_add_overflow(total, part, &total)) {
+      return std::nullopt;
+    }
+    next_unit = u + 1;
+  }
+  return Millis(total);
+}
+
+std::string format_duration(Millis d) {
+  std::int64_t v = d.count();
+  if (v == 0) return "0s";
+  std::string sign;
+  std::uint64_t mag = static_cast<std::uint64_t>(v);
+  if (v < 0) {
+    sign = "-";
+    mag = 0 - mag;  // well-defined for INT64_MIN too
+  }
+  for (const Unit& u : units) {
+    auto ms = static_cast<std::uint64_t>(u.ms);
+    if (mag % ms == 0) return sign + std::to_string(mag / ms) + std::string(u.suffix);
+  }
+  return sign + std::to_string(mag) + "ms";  // unreachable: ms divides everything
+}
+
+std::string format_rfc3339_ms(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  auto ms_total = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  std::int64_t secs = ms_total / 1000;
+  std::int64_t ms = ms_total % 1000;
+  if (ms < 0) {  // floor for times before 1970
+    ms += 1000;
+    secs -= 1;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid
+// (overlong forms, surrogates, code points beyond U+10FFFF, truncation).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  std::size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds for the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return len;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t len = utf8_sequence_length(s, i);
+      if (len == 0) {
+        out.append("\xEF\xBF\xBD");  // U+FFFD for one bad byte
+        ++i;
+      } else {
+        out.append(s.substr(i, len));
+        i += len;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      default:
+        if (c < 0x20) {
+          out.append("\\u00");
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 0xF]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+}  // namespace groupwatch

@@ -1,0 +1,135 @@
+#include "groupwatch/tencent/request.hpp"
+
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+#include <set>
+
+namespace groupwatch::tencent {
+namespace {
+
+TEST(Regions, TableMatchesTheDoc) {
+  EXPECT_EQ(regions().size(), 9u);
+  std::set<std::string_view> names;
+  for (const Region& r : regions()) {
+    EXPECT_TRUE(names.insert(r.name).second) << r.name;
+    EXPECT_FALSE(r.primary.empty()) << r.name;
+  }
+  auto sg = find_region("singapore");
+  ASSERT_TRUE(sg);
+  EXPECT_EQ(sg->primary, "adminapisgp.im.qcloud.com");
+  EXPECT_EQ(sg->backup, "adminapisgp.my-imcloud.com");
+  auto cn = find_region("china");
+  ASSERT_TRUE(cn);
+  EXPECT_EQ(cn->primary, "console.tim.qq.com");
+  EXPECT_EQ(cn->backup, "adminapi.my-imcloud.com");
+  EXPECT_EQ(find_region("silicon-valley")->primary, "adminapiusa.im.qcloud.com");
+  EXPECT_EQ(find_region("riyadh")->backup, "");
+  EXPECT_FALSE(find_region("mars"));
+  EXPECT_FALSE(find_region("Singapore"));
+}
+
+TEST(Endpoint, RegionEndpointIsHttpsOn443) {
+  Endpoint ep = region_endpoint(*find_region("tokyo"));
+  EXPECT_TRUE(ep.tls);
+  EXPECT_EQ(ep.host, "adminapijpn.im.qcloud.com");
+  EXPECT_EQ(ep.port, "443");
+  EXPECT_EQ(ep.base_path, "");
+  EXPECT_EQ(ep.url(), "https://adminapijpn.im.qcloud.com");
+}
+
+TEST(Endpoint, ParsesHttpsUrls) {
+  std::string err;
+  auto a = parse_endpoint("https://127.0.0.1:18443", &err);
+  ASSERT_TRUE(a) << err;
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, "18443");
+  EXPECT_EQ(a->base_path, "");
+  EXPECT_EQ(a->url(), "https://127.0.0.1:18443");
+
+  auto b = parse_endpoint("HTTPS://proxy.example.com/tim/", &err);
+  ASSERT_TRUE(b) << err;
+  EXPECT_EQ(b->host, "proxy.example.com");
+  EXPECT_EQ(b->port, "443");
+  EXPECT_EQ(b->base_path, "/tim");
+  EXPECT_EQ(b->url(), "https://proxy.example.com/tim");
+
+  auto c = parse_endpoint("https://[::1]:8443/x", &err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->host, "::1");
+  EXPECT_EQ(c->port, "8443");
+  EXPECT_EQ(c->url(), "https://[::1]:8443/x");
+}
+
+TEST(Endpoint, PlainHttpOnlyWhenAllowed) {
+  std::string err;
+  EXPECT_FALSE(parse_endpoint("http://127.0.0.1:8080", &err));
+  EXPECT_NE(err.find("https"), std::string::npos) << err;
+  auto ep = parse_endpoint("http://127.0.0.1:8080", &err, true);
+  ASSERT_TRUE(ep) << err;
+  EXPECT_FALSE(ep->tls);
+  auto dflt = parse_endpoint("http://localhost", &err, true);
+  ASSERT_TRUE(dflt);
+  EXPECT_EQ(dflt->port, "80");
+  EXPECT_EQ(dflt->url(), "http://localhost");
+}
+
+TEST(Endpoint, RejectsMalformedUrls) {
+  for (const char* bad :
+       {"", "127.0.0.1:18443", "ftp://x", "https://", "https://:443", "https://host:", "https://host:0",
+        "https://host:65536", "https://host:12ab", "https://host:+1", "https://user@host", "https://host/p?q=1",
+        "https://host/#f", "https://ho st", "https://[::1", "https://[::1]x", "https://hö.st"}) {
+    std::string err;
+    EXPECT_FALSE(parse_endpoint(bad, &err)) << bad;
+    EXPECT_FALSE(err.empty()) << bad;
+  }
+  EXPECT_FALSE(parse_endpoint("https://", nullptr));  // no error sink is fine
+}
+
+TEST(Target, HasTheFiveQueryParameters) {
+  EXPECT_EQ(build_target("", 1400000001, "administrator", "eJyrVg*-_", 4294967295u),
+            "/v4/million_group_open_http_svc/get_online_member_num?sdkappid=1400000001&identifier=administrator"
+            "&usersig=eJyrVg*-_&random=4294967295&contenttype=json");
+}
+
+TEST(Target, KeepsBasePath) {
+  EXPECT_EQ(build_target("/tim", 1, "a", "s", 0),
+            "/tim/v4/million_group_open_http_svc/get_online_member_num?sdkappid=1&identifier=a&usersig=s&random=0"
+            "&contenttype=json");
+}
+
+TEST(Target, PercentEncodesTheIdentifier) {
+  std::string t = build_target("", 1, "a b&c=d/é?#%+", "s", 7);
+  EXPECT_NE(t.find("&identifier=a%20b%26c%3Dd%2F%C3%A9%3F%23%25%2B&usersig=s&"), std::string::npos) << t;
+  std::string unreserved = build_target("", 1, "Az09-._~", "s", 7);
+  EXPECT_NE(unreserved.find("identifier=Az09-._~&"), std::string::npos) << unreserved;
+}
+
+std::string parse_group_id(const std::string& body) {
+  simdjson::dom::parser p;
+  std::string_view v;
+  auto err = p.parse(body)["GroupId"].get_string().get(v);
+  EXPECT_EQ(err, simdjson::SUCCESS) << body;
+  return std::string(v);
+}
+
+TEST(Body, PlainGroupId) {
+  EXPECT_EQ(build_body("@TGS#_@TGS#cQVLVHIM62CJ"), R"({"GroupId":"@TGS#_@TGS#cQVLVHIM62CJ"})");
+}
+
+TEST(Body, EscapesAndRoundTrips) {
+  EXPECT_EQ(build_body("a\"b\\c"), R"({"GroupId":"a\"b\\c"})");
+  EXPECT_EQ(build_body("x\ny\t\x01"), R"({"GroupId":"x\ny\t\u0001"})");
+  for (std::string id : {std::string("@TGS#_群组"), std::string("q\"uo\\te\r\n"), std::string("\x1f\x7f"),
+                         std::string("@TGS#_😀"), std::string("")}) {
+    EXPECT_EQ(parse_group_id(build_body(id)), id);
+  }
+}
+
+TEST(Body, InvalidUtf8StillGivesValidJson) {
+  std::string body = build_body("bad\xC3(");
+  EXPECT_EQ(parse_group_id(body), "bad\xEF\xBF\xBD(");
+}
+
+}  // namespace
+}  // namespace groupwatch::tencent
