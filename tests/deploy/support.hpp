@@ -1,0 +1,54 @@
+#pragma once
+// Helpers for the deployment tests: run a command, read files, scratch directories,
+// and pick metric names out of PromQL.
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace groupwatch::deploy_test {
+
+struct CommandResult {
+  int status = -1;     // exit status; -1 when the command did not exit normally
+  std::string output;  // stdout and stderr together
+};
+
+/// Runs `command` through /bin/sh with stderr folded into stdout.
+CommandResult run(const std::string& command);
+
+/// True when `program` is found on PATH.
+bool have_program(const std::string& program);
+
+/// Single-quotes `s` for /bin/sh.
+std::string shell_quote(const std::string& s);
+
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& text);
+
+/// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// A systemd unit file: section -> key -> every value given for the key, in order.
+using UnitFile = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
+UnitFile parse_unit(const std::string& text);
+
+/// The metric names a PromQL expression selects (not functions, labels, keywords or
+/// Grafana variables). Throws std::invalid_argument on unbalanced brackets or quotes.
+std::set<std::string> promql_metric_names(const std::string& expr);
+
+/// The source tree's deploy/ directory.
+std::filesystem::path deploy_dir();
+
+}  // namespace groupwatch::deploy_test
