@@ -124,8 +124,9 @@ std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
 std::optional<config::Config> load_or_report(const std::string& path, std::vector<sink::ParsedSink>* sinks,
                                              bool print_warnings) {
   auto res = config::load_config(path);
-  std::vector<sink::ParsedSink> parsed;
-  if (res.config) parsed = sink::parse_sinks(res.config->sinks, res.diagnostics);
+  // Sinks are parsed even when the rest has errors: every problem in one run.
+  auto parsed = sink::parse_sinks(res.config ? res.config->sinks : res.sinks, res.diagnostics);
+  res.diagnostics.sort();
   for (const auto& d : res.diagnostics.all()) {
     if (d.warning && !print_warnings) continue;
     std::cerr << d.format() << "\n";

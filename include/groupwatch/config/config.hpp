@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -20,12 +21,12 @@ struct AppConfig {
   std::string name;
   std::uint64_t sdkappid = 0;
   std::string admin;
-  std::string secret_key;        // loaded from secret_key or secret_key_file; never printed
-  std::string secret_key_file;   // as written, when used
-  std::string region;            // empty when endpoint is given
-  std::string endpoint;          // the base URL actually used (from region or endpoint)
-  bool vendor = false;           // endpoint came from a region (qps <= 200 enforced)
-  std::string ca_file;           // resolved path, may be empty
+  std::string secret_key;       // loaded from secret_key or secret_key_file; never printed
+  std::string secret_key_file;  // as written, when used
+  std::string region;           // empty when endpoint is given
+  std::string endpoint;         // the base URL actually used (from region or endpoint)
+  bool vendor = false;          // a Tencent host (from region, or a vendor host as endpoint): qps <= 200
+  std::string ca_file;          // resolved path, may be empty
   bool tls_verify = true;
   double qps = 200;
   milliseconds usersig_ttl = std::chrono::hours(24);
@@ -38,9 +39,9 @@ struct PollConfig {
   milliseconds timeout = std::chrono::seconds(5);
   int connections = 8;
   int retries = 3;
-  std::optional<double> max_qps;    // global cap across apps
-  milliseconds recheck = std::chrono::hours(1);  // parked groups are asked again after this
-  milliseconds grace = std::chrono::seconds(10); // shutdown grace period
+  std::optional<double> max_qps;                  // global cap across apps
+  milliseconds recheck = std::chrono::hours(1);   // parked groups are asked again after this
+  milliseconds grace = std::chrono::seconds(10);  // shutdown grace period
 };
 
 struct AdminConfig {
@@ -62,7 +63,7 @@ struct SinkConfig {
 };
 
 struct Config {
-  std::string path;   // the config file as given
+  std::string path;  // the config file as given
   std::vector<AppConfig> apps;
   PollConfig poll;
   AdminConfig admin;
@@ -76,7 +77,10 @@ struct Config {
 
 struct LoadResult {
   std::optional<Config> config;  // set when there are no errors
-  Diagnostics diagnostics;        // errors and warnings, in file order
+  Diagnostics diagnostics;       // errors and warnings, in file order
+  /// The raw sink entries, also when there are errors elsewhere, so that the
+  /// sink settings can be checked (sink::parse_sinks) in the same run.
+  std::vector<SinkConfig> sinks;
 };
 
 /// Loads and validates `path` and every watchlist file it names.
@@ -95,5 +99,11 @@ void read_group_file(const std::string& path, std::vector<GroupEntry>& out, Diag
 /// errors (returned message); a missing "@TGS#_" prefix is a warning (sets
 /// *warning). Returns empty string when valid.
 std::string check_group_id(std::string_view id, std::string* warning);
+
+/// The summary `groupwatch check` prints: per app its name, sdkappid,
+/// endpoint, qps, group count and cycle load (groups / (qps x interval)) with
+/// a warning line above 90% and above 100%; totals; sinks; admin listen.
+/// Never contains a secret.
+std::string format_summary(const Config& cfg);
 
 }  // namespace groupwatch::config

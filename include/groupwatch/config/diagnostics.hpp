@@ -27,6 +27,10 @@ class Diagnostics {
   bool has_errors() const { return errors_ > 0; }
   int error_count() const { return errors_; }
   const std::vector<Diagnostic>& all() const { return items_; }
+  /// Stable order: files in order of first appearance, then line and column.
+  void sort();
+  /// Appends every item of `other`.
+  void merge(const Diagnostics& other);
 
  private:
   std::vector<Diagnostic> items_;

@@ -49,11 +49,17 @@ class MapReader {
   bool number(std::string_view key, double& out, double min_exclusive, bool required = false);
   bool boolean(std::string_view key, bool& out, bool required = false);
   bool duration(std::string_view key, std::chrono::milliseconds& out, bool required = false);
-  bool one_of(std::string_view key, std::string& out, const std::vector<std::string_view>& allowed, bool required = false);
+  bool one_of(std::string_view key, std::string& out, const std::vector<std::string_view>& allowed,
+              bool required = false);
   /// A size like 64MiB, 10MB, 4096 (bytes).
   bool bytes(std::string_view key, std::uint64_t& out, bool required = false);
   /// The raw node (marked as known), for nested structures.
   YAML::Node node(std::string_view key);
+
+  /// The value as written in the file (before interpolation, shortened,
+  /// control characters replaced), for "got '...'" in messages: an
+  /// interpolated value may be a secret and never shows.
+  std::string raw(std::string_view key) const;
 
   void error_at(std::string_view key, std::string message);
   void warning_at(std::string_view key, std::string message);

@@ -1,0 +1,505 @@
+#include "groupwatch/config/config.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "config/groups.hpp"
+#include "groupwatch/tencent/request.hpp"
+#include "groupwatch/util/text.hpp"
+
+namespace groupwatch::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kVendorQps = 200;
+
+/// Relative paths in a config are relative to the config file's directory.
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  if (p.empty() || p.front() == '/' || base_dir.empty()) return p;
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+std::string region_names() {
+  std::string out;
+  for (const auto& r : tencent::regions()) {
+    if (!out.empty()) out += '|';
+    out += r.name;
+  }
+  return out;
+}
+
+bool is_vendor_host(std::string_view host) {
+  for (const auto& r : tencent::regions()) {
+    if (host == r.primary || (!r.backup.empty() && host == r.backup)) return true;
+  }
+  return false;
+}
+
+class Loader {
+ public:
+  Loader(const std::string& path, const EnvLookup& env, Diagnostics& diags)
+      : path_(path), dir_(fs::path(path).parent_path().string()), env_(env), diags_(diags) {}
+
+  std::optional<Config> load();
+  std::vector<SinkConfig>& sinks() { return sinks_; }
+
+ private:
+  void read_poll(const YAML::Node& n, PollConfig& poll);
+  void read_admin(const YAML::Node& n, AdminConfig& admin);
+  void read_log(const YAML::Node& n, LogConfig& log);
+  void read_sinks(MapReader& top, std::vector<SinkConfig>& sinks);
+  void read_apps(MapReader& top, Config& cfg);
+  bool read_app(const YAML::Node& n, std::size_t index, bool strict, AppConfig& app, Mark& name_mark);
+  void read_secret(MapReader& r, bool strict, AppConfig& app);
+  void read_target(MapReader& r, AppConfig& app);
+  void read_groups(MapReader& r, AppConfig& app);
+
+  const std::string& path_;
+  std::string dir_;
+  const EnvLookup& env_;
+  Diagnostics& diags_;
+  std::vector<SinkConfig> sinks_;
+};
+
+std::optional<Config> Loader::load() {
+  std::string text;
+  std::string err;
+  if (!read_whole_file(path_, text, err)) {
+    diags_.error(path_, {}, fmt::format("cannot read config: {}", err));
+    return std::nullopt;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    diags_.error(path_, Mark{e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+    return std::nullopt;
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    diags_.error(path_, {}, "config is empty; at least one app is needed");
+    return std::nullopt;
+  }
+  if (!root.IsMap()) {
+    diags_.error(path_, mark_of(root), "the config must be a mapping (apps:, poll:, sinks:, ...)");
+    return std::nullopt;
+  }
+
+  Config cfg;
+  cfg.path = path_;
+  MapReader top(root, path_, diags_, env_, "the config");
+  top.string("state_dir", cfg.state_dir);
+  if (top.has("state_dir") && cfg.state_dir.empty()) top.error_at("state_dir", "'state_dir' must not be empty");
+  cfg.state_dir = resolve(dir_, cfg.state_dir);
+  top.boolean("strict_permissions", cfg.strict_permissions);
+  read_log(top.node("log"), cfg.log);
+  read_poll(top.node("poll"), cfg.poll);
+  read_admin(top.node("admin"), cfg.admin);
+  read_apps(top, cfg);
+  read_sinks(top, cfg.sinks);
+  top.finish();
+  sinks_ = cfg.sinks;
+  if (diags_.has_errors()) return std::nullopt;
+  return cfg;
+}
+
+void Loader::read_log(const YAML::Node& n, LogConfig& log) {
+  MapReader r(n, path_, diags_, env_, "log");
+  r.one_of("level", log.level, {"debug", "info", "warn", "error"});
+  r.one_of("format", log.format, {"logfmt", "json"});
+  r.finish();
+}
+
+void Loader::read_poll(const YAML::Node& n, PollConfig& poll) {
+  MapReader r(n, path_, diags_, env_, "poll");
+  if (r.duration("interval", poll.interval) && poll.interval.count() <= 0) {
+    r.error_at("interval", "'interval' must be greater than 0");
+  }
+  if (r.duration("timeout", poll.timeout)) {
+    if (poll.timeout.count() <= 0) {
+      r.error_at("timeout", "'timeout' must be greater than 0");
+    } else if (poll.timeout <= std::chrono::seconds(3)) {
+      r.warning_at("timeout", fmt::format("'timeout' {} is not above 3s: the vendor's server gives up after about 3s, "
+                                          "so slow answers will be cut off (5s recommended)",
+                                          format_duration(poll.timeout)));
+    }
+  }
+  std::int64_t v = 0;
+  if (r.integer("connections", v, 1, 1024)) poll.connections = static_cast<int>(v);
+  if (r.integer("retries", v, 0, 10)) poll.retries = static_cast<int>(v);
+  double q = 0;
+  if (r.number("max_qps", q, 0)) poll.max_qps = q;
+  if (r.duration("recheck", poll.recheck) && poll.recheck.count() <= 0) {
+    r.error_at("recheck", "'recheck' must be greater than 0");
+  }
+  r.duration("grace", poll.grace);
+  r.finish();
+}
+
+void Loader::read_admin(const YAML::Node& n, AdminConfig& admin) {
+  MapReader r(n, path_, diags_, env_, "admin");
+  std::string listen;
+  if (r.string("listen", listen)) {
+    const auto colon = listen.rfind(':');
+    int port = 0;
+    bool ok = colon != std::string::npos && colon + 1 < listen.size() && listen.size() - colon <= 6;
+    if (ok) {
+      for (std::size_t i = colon + 1; i < listen.size(); ++i) {
+        if (listen[i] < '0' || listen[i] > '9') {
+          ok = false;
+          break;
+        }
+        port = port * 10 + (listen[i] - '0');
+      }
+    }
+    if (!ok || port < 1 || port > 65535) {
+      r.error_at("listen", fmt::format("'listen' must be HOST:PORT (e.g. 127.0.0.1:9108), got '{}'", r.raw("listen")));
+    } else {
+      admin.listen = listen;
+    }
+  }
+  r.finish();
+}
+
+void Loader::read_sinks(MapReader& top, std::vector<SinkConfig>& sinks) {
+  const YAML::Node list = top.node("sinks");
+  if (!list.IsDefined() || list.IsNull()) {
+    diags_.warning(path_, top.mark("sinks"), "no sinks configured: results are not stored anywhere");
+    return;
+  }
+  if (!list.IsSequence()) {
+    top.error_at("sinks", "'sinks' must be a list of mappings, each with a 'type'");
+    return;
+  }
+  for (const auto& item : list) {
+    // Only `type` is read here; the sink registry reads (and checks) the rest.
+    MapReader r(item, path_, diags_, env_, "sink");
+    SinkConfig s;
+    if (!item.IsMap()) {
+      if (item.IsNull()) diags_.error(path_, mark_of(item), "empty sink entry; each sink needs a 'type'");
+      continue;
+    }
+    if (!r.string("type", s.type, true)) continue;
+    if (s.type.empty()) {
+      r.error_at("type", "sink 'type' must not be empty");
+      continue;
+    }
+    s.node = static_cast<const YAML::Node&>(item);
+    s.file = path_;
+    s.mark = mark_of(item);
+    sinks.push_back(std::move(s));
+  }
+}
+
+void Loader::read_apps(MapReader& top, Config& cfg) {
+  const YAML::Node list = top.node("apps");
+  if (!list.IsDefined() || list.IsNull()) {
+    diags_.error(path_, top.mark("apps"), "no apps configured: 'apps' needs at least one entry");
+    return;
+  }
+  if (!list.IsSequence()) {
+    top.error_at("apps", "'apps' must be a list of mappings");
+    return;
+  }
+  if (list.size() == 0) {
+    top.error_at("apps", "no apps configured: 'apps' needs at least one entry");
+    return;
+  }
+  std::size_t index = 0;
+  std::vector<Mark> name_marks;  // parallel to cfg.apps
+  for (const auto& item : list) {
+    AppConfig app;
+    Mark name_mark;
+    if (read_app(item, index++, cfg.strict_permissions, app, name_mark)) {
+      const auto same =
+          std::find_if(cfg.apps.begin(), cfg.apps.end(), [&](const AppConfig& a) { return a.name == app.name; });
+      if (same != cfg.apps.end()) {
+        const Mark first = name_marks[static_cast<std::size_t>(same - cfg.apps.begin())];
+        diags_.error(path_, name_mark,
+                     fmt::format("duplicate app name '{}' (first at {}:{}:{}); names must be unique", app.name, path_,
+                                 first.line, first.col));
+      }
+    }
+    cfg.apps.push_back(std::move(app));
+    name_marks.push_back(name_mark);
+  }
+}
+
+bool Loader::read_app(const YAML::Node& n, std::size_t index, bool strict, AppConfig& app, Mark& name_mark) {
+  app.mark = mark_of(n);
+  if (!n.IsMap()) {
+    diags_.error(path_, app.mark, fmt::format("apps[{}] must be a mapping with name, sdkappid, admin, ...", index));
+    return false;
+  }
+  std::string context = fmt::format("apps[{}]", index);
+  MapReader r(n, path_, diags_, env_, context);
+  bool named = false;
+  name_mark = r.mark("name");
+  if (r.string("name", app.name, true)) {
+    if (app.name.empty()) {
+      r.error_at("name", "app 'name' must not be empty");
+    } else {
+      named = true;
+    }
+  }
+  if (r.uinteger("sdkappid", app.sdkappid, true) && app.sdkappid == 0) {
+    r.error_at("sdkappid", "'sdkappid' must be greater than 0");
+  }
+  if (r.string("admin", app.admin, true) && app.admin.empty()) r.error_at("admin", "'admin' must not be empty");
+  read_secret(r, strict, app);
+  read_target(r, app);
+  r.boolean("tls_verify", app.tls_verify);
+  if (!app.tls_verify) r.warning_at("tls_verify", "'tls_verify: false' turns off certificate checks for this app");
+  if (r.duration("usersig_ttl", app.usersig_ttl) && app.usersig_ttl < std::chrono::seconds(1)) {
+    r.error_at("usersig_ttl", "'usersig_ttl' must be at least 1s");
+  }
+  read_groups(r, app);
+  r.finish();
+  return named;
+}
+
+void Loader::read_secret(MapReader& r, bool strict, AppConfig& app) {
+  const bool has_key = r.has("secret_key");
+  const bool has_file = r.has("secret_key_file");
+  if (has_key && has_file) {
+    r.error_at("secret_key_file", "use either 'secret_key' or 'secret_key_file', not both");
+    r.node("secret_key");
+    r.node("secret_key_file");
+    return;
+  }
+  if (!has_key && !has_file) {
+    r.diags().error(path_, app.mark, "the app needs 'secret_key' or 'secret_key_file'");
+    return;
+  }
+  if (has_key) {
+    if (r.secret("secret_key", app.secret_key) && app.secret_key.empty()) {
+      r.error_at("secret_key", "'secret_key' is empty");
+    }
+    return;
+  }
+  if (!r.string("secret_key_file", app.secret_key_file)) return;
+  if (app.secret_key_file.empty()) {
+    r.error_at("secret_key_file", "'secret_key_file' must not be empty");
+    return;
+  }
+  const std::string file = resolve(dir_, app.secret_key_file);
+  std::string content;
+  std::string err;
+  if (!read_whole_file(file, content, err)) {
+    r.error_at("secret_key_file", fmt::format("cannot read secret_key_file '{}': {}", file, err));
+    return;
+  }
+  while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back()))) content.pop_back();
+  if (content.empty()) {
+    r.error_at("secret_key_file", fmt::format("secret_key_file '{}' is empty", file));
+    return;
+  }
+  app.secret_key = std::move(content);
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    const std::string msg = fmt::format(
+        "secret_key_file '{}' is readable by group or others (mode {:04o}); chmod 600 it", file, st.st_mode & 07777);
+    if (strict) {
+      r.error_at("secret_key_file", msg + " (strict_permissions is on)");
+    } else {
+      r.warning_at("secret_key_file", msg);
+    }
+  }
+}
+
+void Loader::read_target(MapReader& r, AppConfig& app) {
+  const bool has_region = r.has("region");
+  const bool has_endpoint = r.has("endpoint");
+  std::string region, endpoint, ca_file;
+  if (has_region && has_endpoint) {
+    r.error_at("endpoint", "use either 'region' or 'endpoint', not both");
+    r.node("region");
+    r.node("endpoint");
+  } else if (!has_region && !has_endpoint) {
+    r.diags().error(path_, app.mark, fmt::format("the app needs 'region' ({}) or 'endpoint'", region_names()));
+  } else if (has_region) {
+    if (r.string("region", region)) {
+      if (auto reg = tencent::find_region(region)) {
+        app.region = region;
+        app.endpoint = tencent::region_endpoint(*reg).url();
+        app.vendor = true;
+      } else {
+        r.error_at("region", fmt::format("unknown region '{}' (one of {})", r.raw("region"), region_names()));
+      }
+    }
+  } else if (r.string("endpoint", endpoint)) {
+    std::string why;
+    if (!endpoint.starts_with("https://")) {
+      r.error_at("endpoint", fmt::format("'endpoint' must start with https://, got '{}'", r.raw("endpoint")));
+    } else if (auto ep = tencent::parse_endpoint(endpoint, &why); !ep) {
+      r.error_at("endpoint", fmt::format("invalid 'endpoint' '{}': {}", r.raw("endpoint"), why));
+    } else {
+      while (endpoint.size() > 8 && endpoint.back() == '/') endpoint.pop_back();
+      app.endpoint = endpoint;
+      app.vendor = is_vendor_host(ep->host);
+    }
+  }
+  if (r.string("ca_file", ca_file)) app.ca_file = resolve(dir_, ca_file);
+  if (r.number("qps", app.qps, 0) && app.vendor && app.qps > kVendorQps) {
+    r.error_at("qps",
+               fmt::format("'qps' {:g} is above the vendor's cap of {:g} requests/s per app", app.qps, kVendorQps));
+  }
+}
+
+void Loader::read_groups(MapReader& r, AppConfig& app) {
+  GroupSet set(app.groups, diags_);
+  const YAML::Node inline_groups = r.node("groups");
+  if (inline_groups.IsDefined() && !inline_groups.IsNull()) {
+    if (!inline_groups.IsSequence()) {
+      r.error_at("groups", "'groups' must be a list of group IDs");
+    } else {
+      const std::uint32_t here = set.file_index(path_);
+      GroupScanner scanner(path_, diags_);
+      set.reserve(inline_groups.size());
+      for (const auto& item : inline_groups) {
+        const Mark mark = mark_of(item);
+        if (!item.IsScalar()) {
+          diags_.error(path_, mark, "each entry of 'groups' must be a group ID string");
+          continue;
+        }
+        std::string why;
+        auto id = interpolate(item.Scalar(), env_, &why);
+        if (!id) {
+          diags_.error(path_, mark, "group ID: " + why);
+          continue;
+        }
+        if (scanner.check(*id, mark)) set.add(*id, here, mark);
+      }
+      scanner.finish();
+    }
+  }
+  const YAML::Node files = r.node("group_files");
+  if (files.IsDefined() && !files.IsNull()) {
+    if (!files.IsSequence()) {
+      r.error_at("group_files", "'group_files' must be a list of paths");
+    } else {
+      for (const auto& item : files) {
+        const Mark mark = mark_of(item);
+        if (!item.IsScalar()) {
+          diags_.error(path_, mark, "each entry of 'group_files' must be a path");
+          continue;
+        }
+        std::string why;
+        auto name = interpolate(item.Scalar(), env_, &why);
+        if (!name) {
+          diags_.error(path_, mark, "group file: " + why);
+          continue;
+        }
+        const std::string file = resolve(dir_, *name);
+        const std::uint32_t idx = set.file_index(file);
+        std::string data;
+        if (!read_whole_file(file, data, why)) {
+          diags_.error(path_, mark, fmt::format("cannot read group file '{}': {}", file, why));
+          continue;
+        }
+        GroupScanner scanner(file, diags_);
+        auto add = [&](std::string_view id, Mark m) { set.add(id, idx, m); };
+        if (is_yaml_path(file)) {
+          scan_yaml_groups(data, scanner, add);
+        } else {
+          // One ID a line: the newline count bounds the new IDs.
+          // IDs are views into `data`, so they can wait in a batch whose
+          // table slots are prefetched together.
+          set.reserve(static_cast<std::size_t>(std::count(data.begin(), data.end(), '\n')) + 1);
+          GroupSet::Batch batch(set, idx);
+          scan_text_groups(data, scanner, [&](std::string_view id, Mark m) { batch.push(id, m); });
+          batch.flush();
+        }
+        scanner.finish();
+      }
+    }
+  }
+  set.finish(path_, app.mark);
+  if (app.groups.empty()) {
+    diags_.warning(path_, app.mark, fmt::format("app '{}' watches no groups", app.name));
+  }
+}
+
+}  // namespace
+
+std::size_t Config::total_groups() const {
+  std::size_t n = 0;
+  for (const auto& a : apps) n += a.groups.size();
+  return n;
+}
+
+LoadResult load_config(const std::string& path, const EnvLookup& env) {
+  LoadResult result;
+  Loader loader(path, env, result.diagnostics);
+  result.config = loader.load();
+  result.sinks = std::move(loader.sinks());
+  result.diagnostics.sort();
+  return result;
+}
+
+namespace {
+std::string percent(double pct) {
+  if (pct > 0 && pct < 0.1) return "<0.1%";
+  return fmt::format("{:.1f}%", pct);
+}
+}  // namespace
+
+std::string format_summary(const Config& cfg) {
+  std::string out;
+  const double interval_s = static_cast<double>(cfg.poll.interval.count()) / 1000.0;
+  auto load_pct = [&](double groups, double qps) {
+    return (qps > 0 && interval_s > 0) ? 100.0 * groups / (qps * interval_s) : 0.0;
+  };
+  auto load_notes = [&](const std::string& who, double groups, double qps, double pct) {
+    if (pct > 100.0) {
+      out += fmt::format(
+          "    warning: {} cycle load is {:.1f}%: {:.0f} groups cannot all be polled within {} at {:g} qps "
+          "(needs an interval of at least {} or {:.0f} qps)\n",
+          who, pct, groups, format_duration(cfg.poll.interval), qps,
+          format_duration(std::chrono::seconds(static_cast<std::int64_t>(std::ceil(groups / qps)))),
+          std::ceil(groups / interval_s));
+    } else if (pct > 90.0) {
+      out += fmt::format("    warning: {} cycle load is {:.1f}% of capacity: little headroom for retries\n", who, pct);
+    }
+  };
+
+  out += fmt::format("config {}\n", cfg.path);
+  out +=
+      fmt::format("poll: interval {}, timeout {}, connections {}, retries {}{}\n", format_duration(cfg.poll.interval),
+                  format_duration(cfg.poll.timeout), cfg.poll.connections, cfg.poll.retries,
+                  cfg.poll.max_qps ? fmt::format(", max_qps {:g}", *cfg.poll.max_qps) : std::string());
+  out += fmt::format("apps: {}\n", cfg.apps.size());
+  double total_qps = 0;
+  for (const auto& app : cfg.apps) {
+    const double pct = load_pct(static_cast<double>(app.groups.size()), app.qps);
+    out += fmt::format("  {}: sdkappid {}, endpoint {}{}, qps {:g}, groups {}, cycle load {}\n", app.name, app.sdkappid,
+                       app.endpoint, app.region.empty() ? "" : " (region " + app.region + ")", app.qps,
+                       app.groups.size(), percent(pct));
+    load_notes("app '" + app.name + "'", static_cast<double>(app.groups.size()), app.qps, pct);
+    total_qps += app.qps;
+  }
+  const double cap_qps = cfg.poll.max_qps ? std::min(total_qps, *cfg.poll.max_qps) : total_qps;
+  const double total_groups = static_cast<double>(cfg.total_groups());
+  const double total_pct = load_pct(total_groups, cap_qps);
+  out += fmt::format("total: {} app{}, {} groups, capacity {:g} qps, cycle load {}\n", cfg.apps.size(),
+                     cfg.apps.size() == 1 ? "" : "s", cfg.total_groups(), cap_qps, percent(total_pct));
+  if (cfg.poll.max_qps && *cfg.poll.max_qps < total_qps)
+    load_notes("the total (max_qps)", total_groups, cap_qps, total_pct);
+  std::string types;
+  for (const auto& s : cfg.sinks) {
+    if (!types.empty()) types += ", ";
+    types += s.type;
+  }
+  out += fmt::format("sinks: {}{}\n", cfg.sinks.size(), types.empty() ? "" : " (" + types + ")");
+  out += fmt::format("admin: {}\n", cfg.admin.listen.empty() ? std::string("off") : "listen " + cfg.admin.listen);
+  return out;
+}
+
+}  // namespace groupwatch::config
