@@ -17,12 +17,13 @@ namespace groupwatch::sink {
 struct SinkStats {
   std::string name;
   std::string type;
-  std::size_t queue_depth = 0;
-  std::uint64_t spool_bytes = 0;
+  std::size_t queue_depth = 0;    // results held in memory
+  std::size_t spooled = 0;        // results waiting in the spool
+  std::uint64_t spool_bytes = 0;  // size of the spool file
   std::uint64_t delivered = 0;
-  std::uint64_t dropped = 0;        // at the spool cap (when_full)
-  std::uint64_t failures = 0;       // failed write attempts
-  bool healthy = true;              // last write succeeded (or none tried yet)
+  std::uint64_t dropped = 0;   // at the spool cap (when_full)
+  std::uint64_t failures = 0;  // failed write attempts
+  bool healthy = true;         // last write succeeded (or none tried yet)
   std::string last_error;
 };
 

@@ -8,7 +8,7 @@
 namespace groupwatch::sink {
 
 struct Result {
-  std::chrono::system_clock::time_point time;   // when the answer arrived
+  std::chrono::system_clock::time_point time;  // when the answer arrived
   std::string app;
   std::uint64_t sdkappid = 0;
   std::string group_id;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "groupwatch/config/config.hpp"
 #include "groupwatch/config/reader.hpp"
 #include "groupwatch/sink/result.hpp"
 
@@ -33,8 +34,8 @@ class Sink {
 };
 
 struct SinkContext {
-  std::string state_dir;   // for spools and relative paths
-  std::string name;        // "<type>" or "<type>#<index>" when a type repeats
+  std::string state_dir;  // for spools and relative paths
+  std::string name;       // "<type>" or "<type>#<index>" when a type repeats
 };
 
 /// A sink's parsed settings, apart from the runtime object.
@@ -53,9 +54,9 @@ class SinkSpec {
 struct DeliveryOptions {
   std::size_t batch_size = 500;
   std::chrono::milliseconds flush_interval = std::chrono::seconds(1);
-  std::size_t queue_size = 10000;                  // results held in memory
-  std::uint64_t spool_max_bytes = 256ull << 20;     // per sink
-  bool drop_oldest = true;                          // when_full: drop_oldest | drop_newest
+  std::size_t queue_size = 10000;                // results held in memory
+  std::uint64_t spool_max_bytes = 256ull << 20;  // per sink
+  bool drop_oldest = true;                       // when_full: drop_oldest | drop_newest
   std::chrono::milliseconds retry_min = std::chrono::milliseconds(200);
   std::chrono::milliseconds retry_max = std::chrono::seconds(30);
 };
@@ -75,8 +76,10 @@ std::vector<std::string_view> sink_types();  // sorted
 struct Registrar {
   explicit Registrar(SinkFactory f) { register_sink(std::move(f)); }
 };
-#define GW_REGISTER_SINK(ident, ...) \
-  static const ::groupwatch::sink::Registrar gw_sink_registrar_##ident { __VA_ARGS__ }
+#define GW_REGISTER_SINK(ident, ...)                                     \
+  static const ::groupwatch::sink::Registrar gw_sink_registrar_##ident { \
+    __VA_ARGS__                                                          \
+  }
 
 /// A fully parsed sink entry from the config.
 struct ParsedSink {

@@ -1,0 +1,479 @@
+// Delivery guarantee (per sink):
+// - A result handed to push() is delivered at least once, in push order,
+//   unless the spool reaches spool_max_bytes (then when_full drops, counted in
+//   stats().dropped and logged) or the disk fails.
+// - While a sink is healthy, results wait in memory for at most flush_interval
+//   (or until batch_size are queued). A kill -9 in that window loses them; a
+//   clean stop() delivers or spools them.
+// - From the first failed attempt on, the failed batch and the whole memory
+//   queue are written to the spool and fdatasync'd, and every later push()
+//   goes straight to the spool with write(2) until the backlog is delivered.
+//   So a kill -9 during an outage loses nothing already pushed (the data is in
+//   the page cache); a power loss loses at most one flush_interval of pushes,
+//   since a dirty spool is fdatasync'd at least that often.
+// - A batch the sink took but whose acknowledgement did not reach the spool
+//   before a crash is delivered again after the restart (at-least-once; the
+//   sqlite sink's UNIQUE key makes that exactly-once).
+#include "groupwatch/sink/fanout.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "groupwatch/util/events.hpp"
+#include "groupwatch/util/log.hpp"
+#include "sink/spool.hpp"
+
+namespace groupwatch::sink {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+constexpr auto kDefaultGrace = std::chrono::seconds(5);
+constexpr auto kDropLogEvery = std::chrono::seconds(10);
+
+class Worker {
+ public:
+  Worker(ParsedSink p, const std::string& state_dir, const std::string& spool_dir)
+      : p_(std::move(p)), spool_(spool_dir + "/" + p_.name + ".wal"), rng_(std::random_device{}()) {
+    sink_ = p_.spec->create(SinkContext{state_dir, p_.name});
+    if (!sink_) throw std::runtime_error("sink '" + p_.name + "' could not be created");
+    if (spool_.pending() > 0) {
+      log::info(events::sink_spooled, "delivering results spooled by a previous run",
+                {{"sink", p_.name}, {"records", static_cast<std::uint64_t>(spool_.pending())}});
+    }
+  }
+
+  ~Worker() {
+    if (thread_.joinable()) {
+      begin_stop(Clock::now());
+      finish_stop(Clock::now());
+    }
+  }
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void push(const Result& r) {
+    std::lock_guard lk(mu_);
+    bool full = queue_.size() >= p_.delivery.queue_size;
+    if (done_ || !healthy_ || spool_.pending() > 0 || full) {
+      // After the worker has left (stop), the spool keeps it for the next run.
+      if (done_) all_delivered_ = false;
+      spill_locked(&r, done_ || full);
+      cv_.notify_one();
+      return;
+    }
+    bool was_empty = queue_.empty();
+    if (was_empty) first_queued_ = Clock::now();
+    queue_.push_back(r);
+    // The first result arms the worker's flush timer; a full batch goes now.
+    if (was_empty || queue_.size() >= p_.delivery.batch_size) cv_.notify_one();
+  }
+
+  void forget(const std::string& app, const std::string& group_id) {
+    std::lock_guard lk(mu_);
+    if (stopped_) return;
+    forgets_.emplace_back(app, group_id);
+    cv_.notify_one();
+  }
+
+  void begin_stop(Clock::time_point deadline) {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    deadline_ = deadline;
+    cv_.notify_one();
+  }
+
+  /// Waits for the worker until `deadline`; if it is still inside a sink
+  /// write by then, spools everything else so that only that write is
+  /// outstanding, then joins it.
+  bool finish_stop(Clock::time_point deadline) {
+    std::unique_lock lk(mu_);
+    if (stopped_) return all_delivered_;
+    if (!done_cv_.wait_until(lk, deadline, [this] { return done_; })) {
+      log::warn(events::sink_spooled, "sink still busy at the end of the grace period; spooling the rest",
+                {{"sink", p_.name}});
+      spill_locked(nullptr, true);
+    }
+    lk.unlock();
+    if (thread_.joinable()) thread_.join();
+    lk.lock();
+    spool_.sync();
+    stopped_ = true;
+    return all_delivered_;
+  }
+
+  SinkStats stats() const {
+    std::lock_guard lk(mu_);
+    SinkStats s;
+    s.name = p_.name;
+    s.type = p_.type;
+    s.queue_depth = queue_.size() + (batch_spool_bytes_ == 0 ? batch_.size() : 0);
+    s.spooled = spool_.pending();
+    s.spool_bytes = spool_.file_bytes();
+    s.delivered = delivered_;
+    s.dropped = dropped_;
+    s.failures = failures_;
+    s.healthy = healthy_;
+    s.last_error = last_error_;
+    return s;
+  }
+
+  const std::string& name() const { return p_.name; }
+
+ private:
+  void run() {
+    std::unique_lock lk(mu_);
+    const auto flush = p_.delivery.flush_interval;
+    for (;;) {
+      if (!forgets_.empty()) {
+        auto todo = std::move(forgets_);
+        forgets_.clear();
+        lk.unlock();
+        for (auto& [app, gid] : todo) {
+          try {
+            sink_->forget(app, gid);
+          } catch (const std::exception& e) {
+            log::warn(events::sink_failed, "sink could not forget a group", {{"sink", p_.name}, {"error", e.what()}});
+          }
+        }
+        lk.lock();
+        continue;
+      }
+      auto now = Clock::now();
+      bool pending = !batch_.empty() || spool_.pending() > 0 || !queue_.empty();
+      if (stopping_ && !pending) {
+        spool_.sync();
+        all_delivered_ = true;
+        break;
+      }
+      if (stopping_ && now >= deadline_) {
+        spill_locked(nullptr, true);
+        break;
+      }
+      bool backoff = !healthy_ && now < next_attempt_;
+      bool ready = !batch_.empty() || spool_.pending() > 0 || queue_.size() >= p_.delivery.batch_size ||
+                   (!queue_.empty() && (stopping_ || now - first_queued_ >= flush));
+      if (ready && !backoff) {
+        attempt(lk);
+        continue;
+      }
+      if (spool_.dirty() && now - last_sync_ >= flush) {
+        spool_.sync();
+        last_sync_ = now;
+      }
+      auto wake = Clock::time_point::max();
+      if (backoff) {
+        wake = next_attempt_;
+      } else if (!queue_.empty()) {
+        wake = first_queued_ + flush;
+      }
+      if (spool_.dirty()) wake = std::min(wake, last_sync_ + flush);
+      if (stopping_) wake = std::min(wake, deadline_);
+      if (wake == Clock::time_point::max()) {
+        cv_.wait(lk);
+      } else {
+        cv_.wait_until(lk, wake);
+      }
+    }
+    if (!batch_.empty() && batch_spool_bytes_ == 0) {
+      // Only when the spool was at its cap behind this batch.
+      note_dropped(batch_.size(), "spool full at shutdown");
+      batch_.clear();
+    }
+    done_ = true;
+    done_cv_.notify_all();
+  }
+
+  void attempt(std::unique_lock<std::mutex>& lk) {
+    if (batch_.empty()) {
+      if (spool_.pending() > 0) {
+        std::uint64_t bytes = 0;
+        batch_ = spool_.read_front(p_.delivery.batch_size, bytes);
+        batch_spool_bytes_ = batch_.empty() ? 0 : bytes;
+        if (batch_.empty()) return;
+      } else {
+        std::size_t n = std::min(p_.delivery.batch_size, queue_.size());
+        batch_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+        queue_.erase(queue_.begin(), queue_.begin() + n);
+        batch_spool_bytes_ = 0;
+      }
+    }
+    // While writing_ is set nobody else changes batch_ (they only read it,
+    // under mu_), so the sink may read it without the lock.
+    writing_ = true;
+    lk.unlock();
+    std::string err;
+    bool ok = false;
+    try {
+      if (!opened_) {
+        sink_->open();
+        opened_ = true;
+      }
+      sink_->write(std::span<const Result>(batch_));
+      ok = true;
+    } catch (const std::exception& e) {
+      err = e.what();
+    } catch (...) {
+      err = "unknown error";
+    }
+    lk.lock();
+    writing_ = false;
+    if (ok) {
+      if (batch_spool_bytes_ > 0) spool_.consume(batch_spool_bytes_, batch_.size());
+      delivered_ += batch_.size();
+      batch_.clear();
+      batch_spool_bytes_ = 0;
+      if (!healthy_) {
+        log::info(events::sink_recovered, "sink is taking results again",
+                  {{"sink", p_.name}, {"failed_attempts", static_cast<std::uint64_t>(consecutive_)}});
+      }
+      healthy_ = true;
+      consecutive_ = 0;
+      return;
+    }
+    ++failures_;
+    ++consecutive_;
+    healthy_ = false;
+    last_error_ = err;
+    auto delay = backoff_delay();
+    next_attempt_ = Clock::now() + delay;
+    log::warn(events::sink_failed, "sink write failed; spooling and retrying",
+              {{"sink", p_.name},
+               {"error", err},
+               {"attempt", static_cast<std::uint64_t>(consecutive_)},
+               {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
+    spill_locked(nullptr, true);
+    last_sync_ = Clock::now();
+  }
+
+  milliseconds backoff_delay() {
+    auto lo = p_.delivery.retry_min;
+    auto hi = std::max(p_.delivery.retry_max, lo);
+    auto d = lo;
+    for (unsigned i = 1; i < consecutive_ && d < hi; ++i) d *= 2;
+    d = std::min(d, hi);
+    // Full jitter over the upper half keeps many sinks from retrying in step.
+    std::uniform_int_distribution<std::int64_t> dist(d.count() / 2, d.count());
+    return milliseconds(std::max<std::int64_t>(1, dist(rng_)));
+  }
+
+  /// Moves everything in memory (the batch if it can go at the spool's head,
+  /// the queue, then `extra`) into the spool, applying the size cap.
+  void spill_locked(const Result* extra, bool sync) {
+    const std::uint64_t cap = p_.delivery.spool_max_bytes;
+    if (!batch_.empty() && batch_spool_bytes_ == 0 && spool_.pending() == 0) {
+      std::string buf;
+      for (auto& r : batch_) detail::encode_record(r, buf);
+      if (buf.size() <= cap) {
+        try {
+          if (spool_.file_bytes() + buf.size() > cap) spool_.compact();
+          spool_.append(buf, batch_.size());
+          batch_spool_bytes_ = buf.size();
+        } catch (const std::exception& e) {
+          note_spool_error(e.what());  // the batch stays in memory and is retried from there
+        }
+      }
+    }
+    std::string buf;
+    std::vector<std::size_t> sizes;
+    sizes.reserve(queue_.size() + 1);
+    for (auto& r : queue_) sizes.push_back(detail::encode_record(r, buf));
+    if (extra != nullptr) sizes.push_back(detail::encode_record(*extra, buf));
+    queue_.clear();
+    if (sizes.empty()) {
+      if (sync) spool_.sync();
+      return;
+    }
+    std::size_t first = 0, last = sizes.size();
+    std::uint64_t begin = 0, total = buf.size();
+    std::size_t dropped = 0;
+    try {
+      if (spool_.file_bytes() + total > cap && spool_.file_bytes() > spool_.pending_bytes()) spool_.compact();
+      if (spool_.file_bytes() + total > cap && p_.delivery.drop_oldest) {
+        // A batch being written right now is kept; one waiting for a retry
+        // is the oldest and goes first (it is re-read from the spool).
+        if (!writing_ && batch_spool_bytes_ > 0) {
+          batch_.clear();
+          batch_spool_bytes_ = 0;
+        }
+        std::uint64_t over = spool_.file_bytes() + total - cap;
+        dropped += spool_.drop_front(batch_spool_bytes_, std::max(over, cap / 16));
+      }
+    } catch (const std::exception& e) {
+      note_spool_error(e.what());
+    }
+    while (first < last && spool_.file_bytes() + total > cap) {
+      if (p_.delivery.drop_oldest) {
+        begin += sizes[first];
+        total -= sizes[first++];
+      } else {
+        total -= sizes[--last];
+      }
+      ++dropped;
+    }
+    if (first < last) {
+      try {
+        spool_.append(std::string_view(buf).substr(begin, total), last - first);
+      } catch (const std::exception& e) {
+        note_spool_error(e.what());
+        dropped += last - first;
+      }
+    }
+    if (dropped > 0) note_dropped(dropped, "spool full");
+    if (sync) spool_.sync();
+  }
+
+  void note_dropped(std::size_t n, std::string_view why) {
+    dropped_ += n;
+    drops_unlogged_ += n;
+    auto now = Clock::now();
+    if (last_drop_log_ == Clock::time_point() || now - last_drop_log_ >= kDropLogEvery) {
+      log::warn(events::sink_dropped, "results dropped",
+                {{"sink", p_.name},
+                 {"reason", why},
+                 {"when_full", p_.delivery.drop_oldest ? "drop_oldest" : "drop_newest"},
+                 {"count", drops_unlogged_},
+                 {"total", dropped_}});
+      drops_unlogged_ = 0;
+      last_drop_log_ = now;
+    }
+  }
+
+  void note_spool_error(const std::string& what) {
+    last_error_ = what;
+    auto now = Clock::now();
+    if (last_spool_log_ == Clock::time_point() || now - last_spool_log_ >= kDropLogEvery) {
+      log::error(events::sink_failed, "cannot write the spool", {{"sink", p_.name}, {"error", what}});
+      last_spool_log_ = now;
+    }
+  }
+
+  ParsedSink p_;
+  std::unique_ptr<Sink> sink_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // wakes the worker
+  std::condition_variable done_cv_;  // the worker has left its loop
+  detail::Spool spool_;
+  std::deque<Result> queue_;
+  Clock::time_point first_queued_;
+  std::vector<Result> batch_;            // being delivered or retried
+  std::uint64_t batch_spool_bytes_ = 0;  // > 0: batch_ is also the spool's head, that long
+  std::vector<std::pair<std::string, std::string>> forgets_;
+  bool opened_ = false;   // worker thread only
+  bool writing_ = false;  // the worker is inside the sink with batch_
+  bool healthy_ = true;
+  unsigned consecutive_ = 0;
+  Clock::time_point next_attempt_;
+  Clock::time_point last_sync_;
+  bool stopping_ = false;
+  bool done_ = false;
+  bool stopped_ = false;
+  bool all_delivered_ = false;
+  Clock::time_point deadline_;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t failures_ = 0;
+  std::uint64_t drops_unlogged_ = 0;
+  Clock::time_point last_drop_log_;
+  Clock::time_point last_spool_log_;
+  std::string last_error_;
+  std::minstd_rand rng_;  // worker thread only
+  std::thread thread_;
+};
+
+[[noreturn]] void unusable(const std::string& what, const std::string& path, int err) {
+  throw std::runtime_error("state_dir unusable: cannot " + what + " '" + path + "': " + std::strerror(err));
+}
+
+// Creating the directory is not enough: a read-only mount or a full disk
+// only shows when writing, and better at startup than during an outage.
+void probe_writable(const std::string& dir) {
+  std::string probe = dir + "/.probe-" + std::to_string(::getpid());
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) unusable("write in", dir, errno);
+  std::string block(4096, '\0');
+  ssize_t n = ::write(fd, block.data(), block.size());
+  int err = n < 0 ? errno : (static_cast<std::size_t>(n) != block.size() ? ENOSPC : 0);
+  if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (err != 0) unusable("write in", dir, err);
+}
+
+}  // namespace
+
+struct Fanout::Impl {
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::mutex stop_mu;
+  bool stopped = false;
+  bool stop_result = false;
+};
+
+Fanout::Fanout(std::vector<ParsedSink> sinks, std::string state_dir) : impl_(std::make_unique<Impl>()) {
+  std::string spool_dir = state_dir + "/spool";
+  std::error_code ec;
+  std::filesystem::create_directories(spool_dir, ec);
+  if (ec) unusable("create spool directory", spool_dir, ec.value());
+  probe_writable(spool_dir);
+  std::set<std::string> names;
+  for (auto& p : sinks) {
+    if (!p.spec) throw std::invalid_argument("sink '" + p.name + "' has no settings");
+    if (!names.insert(p.name).second) throw std::invalid_argument("duplicate sink name '" + p.name + "'");
+    impl_->workers.push_back(std::make_unique<Worker>(std::move(p), state_dir, spool_dir));
+  }
+  for (auto& w : impl_->workers) w->start();
+}
+
+Fanout::~Fanout() {
+  if (impl_) stop(kDefaultGrace);
+}
+
+void Fanout::push(const Result& r) {
+  for (auto& w : impl_->workers) w->push(r);
+}
+
+void Fanout::forget(const std::string& app, const std::string& group_id) {
+  for (auto& w : impl_->workers) w->forget(app, group_id);
+}
+
+bool Fanout::stop(std::chrono::milliseconds grace) {
+  std::lock_guard lk(impl_->stop_mu);
+  if (impl_->stopped) return impl_->stop_result;
+  auto deadline = Clock::now() + grace;
+  for (auto& w : impl_->workers) w->begin_stop(deadline);
+  bool all = true;
+  for (auto& w : impl_->workers) {
+    if (!w->finish_stop(deadline)) {
+      all = false;
+      log::warn(events::sink_spooled, "sink did not take everything before shutdown; the rest is spooled",
+                {{"sink", w->name()}});
+    }
+  }
+  impl_->stopped = true;
+  impl_->stop_result = all;
+  return all;
+}
+
+std::vector<SinkStats> Fanout::stats() const {
+  std::vector<SinkStats> out;
+  out.reserve(impl_->workers.size());
+  for (auto& w : impl_->workers) out.push_back(w->stats());
+  return out;
+}
+
+}  // namespace groupwatch::sink

@@ -1,0 +1,203 @@
+// sqlite: one row per result in table `samples`, one transaction per batch.
+// UNIQUE(group_id, time_ms, app) with INSERT OR IGNORE makes the spool's
+// replay after a crash exactly-once here.
+#include "sinks/sqlite/sqlite.hpp"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "groupwatch/util/text.hpp"
+
+namespace groupwatch::sinks::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::system_clock;
+
+// The UNIQUE constraint's index, (group_id, time_ms, app), is also the index
+// for "one group over time" queries; time_ms alone serves retention.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS samples (
+  time_ms INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  app TEXT NOT NULL,
+  sdkappid INTEGER NOT NULL,
+  group_id TEXT NOT NULL,
+  online_member_num INTEGER,
+  error_code INTEGER NOT NULL,
+  error_info TEXT NOT NULL,
+  UNIQUE (group_id, time_ms, app)
+);
+CREATE INDEX IF NOT EXISTS samples_time ON samples (time_ms);
+)sql";
+
+constexpr const char* kInsert =
+    "INSERT OR IGNORE INTO samples (time_ms, time, app, sdkappid, group_id, online_member_num, error_code, "
+    "error_info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+std::string resolve(const std::string& path, const std::string& state_dir) {
+  if (path.empty() || path.front() == '/' || state_dir.empty()) return path;
+  return (fs::path(state_dir) / path).string();
+}
+
+class SqliteSink final : public sink::Sink {
+ public:
+  SqliteSink(Settings s, std::string path) : s_(std::move(s)), path_(std::move(path)) {}
+  ~SqliteSink() override { close(); }
+
+  void open() override { ensure_open(); }
+
+  void write(std::span<const sink::Result> batch) override {
+    ensure_open();
+    try {
+      exec("BEGIN IMMEDIATE");
+      for (auto& r : batch) insert(r);
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      // Start from a fresh connection next time (the file may have moved,
+      // the disk may be back).
+      close();
+      throw;
+    }
+    if (s_.retention.count() > 0 && Clock::now() - last_prune_ >= s_.prune_every) prune();
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) {
+    std::string msg = "sqlite '" + path_ + "': " + what;
+    if (db_ != nullptr) msg += ": " + std::string(sqlite3_errmsg(db_));
+    throw std::runtime_error(msg);
+  }
+
+  void exec(const char* sql) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(std::string("cannot run ") + sql);
+  }
+
+  void ensure_open() {
+    if (db_ != nullptr) return;
+    std::error_code ec;
+    auto dir = fs::path(path_).parent_path();
+    if (!dir.empty()) fs::create_directories(dir, ec);
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      std::string msg = "sqlite '" + path_ + "': cannot open: " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
+      close();
+      throw std::runtime_error(msg);
+    }
+    try {
+      sqlite3_busy_timeout(db_, 5000);
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=NORMAL");
+      exec(kSchema);
+      if (sqlite3_prepare_v3(db_, kInsert, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK) {
+        fail("cannot prepare insert");
+      }
+      if (s_.retention.count() > 0) prune();
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
+
+  void insert(const sink::Result& r) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
+    auto time = format_rfc3339_ms(r.time);
+    sqlite3_bind_int64(insert_, 1, ms);
+    sqlite3_bind_text(insert_, 2, time.data(), static_cast<int>(time.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert_, 3, r.app.data(), static_cast<int>(r.app.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(insert_, 4, static_cast<sqlite3_int64>(r.sdkappid));
+    sqlite3_bind_text(insert_, 5, r.group_id.data(), static_cast<int>(r.group_id.size()), SQLITE_TRANSIENT);
+    if (r.error_code == 0 && r.online_member_num) {
+      sqlite3_bind_int64(insert_, 6, static_cast<sqlite3_int64>(*r.online_member_num));
+    } else {
+      sqlite3_bind_null(insert_, 6);
+    }
+    sqlite3_bind_int64(insert_, 7, r.error_code);
+    sqlite3_bind_text(insert_, 8, r.error_info.data(), static_cast<int>(r.error_info.size()), SQLITE_TRANSIENT);
+    int rc = sqlite3_step(insert_);
+    sqlite3_reset(insert_);
+    if (rc != SQLITE_DONE) fail("cannot insert");
+  }
+
+  void prune() {
+    auto cutoff =
+        std::chrono::duration_cast<std::chrono::milliseconds>((Clock::now() - s_.retention).time_since_epoch());
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "DELETE FROM samples WHERE time_ms < ?", -1, &st, nullptr) != SQLITE_OK) {
+      fail("cannot prepare retention delete");
+    }
+    sqlite3_bind_int64(st, 1, cutoff.count());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) fail("cannot delete old rows");
+    last_prune_ = Clock::now();
+  }
+
+  void close() {
+    if (insert_ != nullptr) sqlite3_finalize(insert_);
+    insert_ = nullptr;
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+    db_ = nullptr;
+  }
+
+  Settings s_;
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  Clock::time_point last_prune_;
+};
+
+class SqliteSpec final : public sink::SinkSpec {
+ public:
+  explicit SqliteSpec(Settings s) : s_(std::move(s)) {}
+  std::string describe() const override {
+    std::string d = "sqlite " + s_.path;
+    if (s_.retention.count() > 0) d += " (retention " + format_duration(s_.retention) + ")";
+    return d;
+  }
+  void preflight(const sink::SinkContext& ctx) const override {
+    auto path = resolve(s_.path, ctx.state_dir);
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw std::runtime_error("sqlite: '" + path + "' is a directory");
+    auto dir = fs::path(path).parent_path();
+    while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
+    if (dir.empty()) dir = ".";
+    if (!fs::is_directory(dir, ec)) {
+      throw std::runtime_error("sqlite: cannot create '" + path + "': '" + dir.string() + "' is not a directory");
+    }
+    // sqlite needs the directory itself writable for its -wal and -shm files.
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+      throw std::runtime_error("sqlite: directory '" + dir.string() + "' is not writable: " + std::strerror(errno));
+    }
+  }
+  std::unique_ptr<sink::Sink> create(const sink::SinkContext& ctx) const override {
+    return std::make_unique<SqliteSink>(s_, resolve(s_.path, ctx.state_dir));
+  }
+
+ private:
+  Settings s_;
+};
+
+}  // namespace
+
+std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+  Settings s;
+  int errors = r.diags().error_count();
+  r.string("path", s.path, true);
+  if (r.has("path") && s.path.empty()) r.error_at("path", "path must not be empty");
+  r.duration("retention", s.retention);
+  if (r.diags().error_count() != errors) return nullptr;
+  return std::make_unique<SqliteSpec>(std::move(s));
+}
+
+}  // namespace groupwatch::sinks::sqlite
+
+GW_REGISTER_SINK(sqlite, ::groupwatch::sink::SinkFactory{
+                             "sqlite", "one row per result in an SQLite database (WAL mode, optional retention)",
+                             &::groupwatch::sinks::sqlite::parse});

@@ -1,0 +1,273 @@
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "sink/helpers.hpp"
+#include "sink/spool.hpp"
+
+namespace {
+
+using namespace gw_test;
+using ::testing::HasSubstr;
+
+std::uint64_t spool_size(const TempDir& dir, const std::string& name = "fake") {
+  std::error_code ec;
+  auto n = fs::file_size(dir / ("spool/" + name + ".wal"), ec);
+  return ec ? 0 : n;
+}
+
+sink::SinkStats stats_of(const sink::Fanout& f) {
+  return f.stats().at(0);
+}
+
+void push_range(sink::Fanout& f, int from, int to) {
+  for (int i = from; i < to; ++i) f.push(make_result(i));
+}
+
+TEST(Fanout, DeliversEverythingInOrderOnItsOwnThread) {
+  TempDir dir;
+  auto st = std::make_shared<FakeState>();
+  sink::Fanout f(fake_sinks(st), dir.path());
+  push_range(f, 0, 1000);
+  EXPECT_TRUE(f.stop(10s));
+  EXPECT_EQ(st->indices(), range(0, 1000));
+  EXPECT_NE(st->writer, std::this_thread::get_id());
+  EXPECT_EQ(st->opens.load(), 1);
+  auto s = stats_of(f);
+  EXPECT_EQ(s.name, "fake");
+  EXPECT_EQ(s.delivered, 1000u);
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_TRUE(s.healthy);
+  EXPECT_EQ(spool_size(dir), 0u);
+}
+
+TEST(Fanout, FlushesAPartialBatchAfterFlushInterval) {
+  TempDir dir;
+  auto st = std::make_shared<FakeState>();
+  auto opts = fast_options();
+  opts.batch_size = 100;
+  sink::Fanout f(fake_sinks(st, opts), dir.path());
+  push_range(f, 0, 3);
+  EXPECT_TRUE(eventually([&] { return st->count() == 3; }));
+}
+
+TEST(Fanout, OutageLosesNothingAndKeepsOrder) {
+  TempDir dir;
+  auto st = std::make_shared<FakeState>();
+  st->fail = true;
+  sink::Fanout f(fake_sinks(st), dir.path());
+  push_range(f, 0, 300);
+  ASSERT_TRUE(eventually([&] { return stats_of(f).failures >= 2; }));
+  auto s = stats_of(f);
+  EXPECT_FALSE(s.healthy);
+  EXPECT_THAT(s.last_error, HasSubstr("fake sink is down"));
+  EXPECT_EQ(s.spooled, 300u);  // all of it on disk during the outage
+  EXPECT_EQ(s.queue_depth, 0u);
+  EXPECT_GT(spool_size(dir), 0u);
+
+  st->fail = false;
+  push_range(f, 300, 320);  // newer results come after the spooled ones
+  ASSERT_TRUE(eventually([&] { return st->count() >= 320; }));
+  EXPECT_TRUE(f.stop(5s));
+  EXPECT_EQ(st->indices(), range(0, 320));
+  EXPECT_TRUE(stats_of(f).healthy);
+  EXPECT_EQ(spool_size(dir), 0u);  // truncated once replayed
+}
+
+TEST(Fanout, StopDuringOutageSpoolsAndANewFanoutDeliversIt) {
+  TempDir dir;
+  auto down = std::make_shared<FakeState>();
+  down->fail = true;
+  {
+    sink::Fanout f(fake_sinks(down), dir.path());
+    push_range(f, 0, 120);
+    EXPECT_FALSE(f.stop(100ms));
+  }
+  EXPECT_EQ(down->count(), 0u);
+  EXPECT_GT(spool_size(dir), 0u);
+
+  auto up = std::make_shared<FakeState>();
+  sink::Fanout f(fake_sinks(up), dir.path());
+  push_range(f, 120, 130);
+  EXPECT_TRUE(f.stop(5s));
+  EXPECT_EQ(up->indices(), range(0, 130));
+  EXPECT_EQ(spool_size(dir), 0u);
+}
+
+TEST(Fanout, KillDuringOutageLosesNothingPushed) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child pushes during an outage and dies without any shutdown.
+    auto down = std::make_shared<FakeState>();
+    down->fail = true;
+    auto opts = fast_options();
+    opts.queue_size = 100000;  // nothing spills because memory is full
+    opts.retry_min = opts.retry_max = 10s;
+    sink::Fanout f(fake_sinks(down, opts), dir.path());
+    push_range(f, 0, 25);
+    while (f.stats().at(0).failures == 0) std::this_thread::sleep_for(1ms);
+    push_range(f, 25, 60);  // after the first failure: straight to the spool
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  ASSERT_EQ(WTERMSIG(status), SIGKILL);
+
+  auto up = std::make_shared<FakeState>();
+  sink::Fanout f(fake_sinks(up), dir.path());
+  EXPECT_TRUE(f.stop(5s));
+  EXPECT_EQ(up->indices(), range(0, 60));
+}
+
+TEST(Fanout, CorruptSpoolTailIsIgnoredAndTheRestDelivered) {
+  TempDir dir;
+  fs::create_directories(dir / "spool");
+  {
+    groupwatch::sink::detail::Spool s(dir / "spool/fake.wal");
+    std::string buf;
+    for (int i = 0; i < 40; ++i) groupwatch::sink::detail::encode_record(make_result(i), buf);
+    s.append(buf, 40);
+  }
+  {
+    std::ofstream f(dir / "spool/fake.wal", std::ios::app | std::ios::binary);
+    f << "\x30\x00\x00\x00garbage that is not a record";
+  }
+  auto st = std::make_shared<FakeState>();
+  sink::Fanout f(fake_sinks(st), dir.path());
+  EXPECT_TRUE(f.stop(5s));
+  EXPECT_EQ(st->indices(), range(0, 40));
+}
+
+// Pushes item 0, waits for the first failure, then pushes the rest while the
+// worker waits out a long backoff, so every drop decision is made in push().
+std::vector<int> fill_spool_beyond_cap(bool drop_oldest, const TempDir& dir, std::uint64_t* dropped,
+                                       std::uint64_t* spool_bytes) {
+  auto st = std::make_shared<FakeState>();
+  st->fail = true;
+  auto opts = fast_options();
+  opts.queue_size = 5;
+  opts.spool_max_bytes = 4096;
+  opts.drop_oldest = drop_oldest;
+  opts.retry_min = opts.retry_max = 1s;
+  sink::Fanout f(fake_sinks(st, opts), dir.path());
+  f.push(make_result(0));
+  EXPECT_TRUE(eventually([&] { return stats_of(f).failures >= 1; }));
+  push_range(f, 1, 200);
+  *spool_bytes = stats_of(f).spool_bytes;
+  st->fail = false;
+  EXPECT_TRUE(eventually([&] {
+    auto s = stats_of(f);
+    return s.delivered + s.dropped == 200;
+  }));
+  EXPECT_TRUE(f.stop(5s));
+  *dropped = stats_of(f).dropped;
+  return st->indices();
+}
+
+TEST(Fanout, WhenFullDropOldestKeepsTheNewest) {
+  TempDir dir;
+  std::uint64_t dropped = 0, bytes = 0;
+  auto got = fill_spool_beyond_cap(true, dir, &dropped, &bytes);
+  EXPECT_LE(bytes, 4096u);
+  EXPECT_GT(dropped, 100u);
+  EXPECT_EQ(got.size() + dropped, 200u);
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back(), 199);
+  // A suffix: everything after the first delivered one is there.
+  EXPECT_EQ(got, range(got.front(), 200));
+  EXPECT_GT(got.front(), 0);
+}
+
+TEST(Fanout, WhenFullDropNewestKeepsTheOldest) {
+  TempDir dir;
+  std::uint64_t dropped = 0, bytes = 0;
+  auto got = fill_spool_beyond_cap(false, dir, &dropped, &bytes);
+  EXPECT_LE(bytes, 4096u);
+  EXPECT_GT(dropped, 100u);
+  EXPECT_EQ(got.size() + dropped, 200u);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got, range(0, static_cast<int>(got.size())));
+}
+
+TEST(Fanout, UnusableStateDirThrowsNamingThePath) {
+  TempDir dir;
+  std::ofstream(dir / "plainfile") << "x";
+  for (std::string bad : {std::string("/dev/null/x"), dir / "plainfile"}) {
+    auto st = std::make_shared<FakeState>();
+    try {
+      sink::Fanout f(fake_sinks(st), bad);
+      ADD_FAILURE() << "expected an exception for " << bad;
+    } catch (const std::runtime_error& e) {
+      EXPECT_THAT(e.what(), HasSubstr(bad));
+      EXPECT_THAT(e.what(), HasSubstr("Not a directory"));
+    }
+  }
+}
+
+TEST(Fanout, SlowSinkDoesNotBlockPush) {
+  TempDir dir;
+  auto slow = std::make_shared<FakeState>();
+  slow->sleep_ms = 300;
+  {
+    sink::Fanout f(fake_sinks(slow), dir.path());
+    auto t0 = std::chrono::steady_clock::now();
+    push_range(f, 0, 1000);
+    auto took = std::chrono::steady_clock::now() - t0;
+    // Delivering would take 100 batches x 300ms; pushing must not wait for it.
+    EXPECT_LT(took, 5s);
+    EXPECT_FALSE(f.stop(50ms));
+  }
+  auto fast = std::make_shared<FakeState>();
+  sink::Fanout f(fake_sinks(fast), dir.path());
+  EXPECT_TRUE(f.stop(10s));
+  auto all = slow->indices();
+  auto rest = fast->indices();
+  all.insert(all.end(), rest.begin(), rest.end());
+  EXPECT_EQ(all, range(0, 1000));  // the slow sink's batch in flight at stop is not repeated
+}
+
+TEST(Fanout, ForgetRunsOnTheWorker) {
+  TempDir dir;
+  auto st = std::make_shared<FakeState>();
+  sink::Fanout f(fake_sinks(st), dir.path());
+  f.forget("prod-sg", "@TGS#_x");
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lk(st->mu);
+    return st->forgotten.size() == 1;
+  }));
+  std::lock_guard lk(st->mu);
+  EXPECT_EQ(st->forgotten.at(0), "prod-sg/@TGS#_x");
+}
+
+TEST(Fanout, EverySinkGetsEveryResult) {
+  TempDir dir;
+  auto a = std::make_shared<FakeState>();
+  auto b = std::make_shared<FakeState>();
+  b->fail = true;
+  auto sinks = fake_sinks(a, fast_options(), "a");
+  auto more = fake_sinks(b, fast_options(), "b");
+  sinks.push_back(std::move(more.front()));
+  sink::Fanout f(std::move(sinks), dir.path());
+  push_range(f, 0, 50);
+  ASSERT_TRUE(eventually([&] { return a->count() == 50; }));  // a failing neighbour does not hold it back
+  ASSERT_TRUE(eventually([&] { return f.stats().at(1).failures >= 1; }));
+  b->fail = false;
+  EXPECT_TRUE(f.stop(5s));
+  EXPECT_EQ(b->indices(), range(0, 50));
+  auto stats = f.stats();
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[1].name, "b");
+  EXPECT_GE(stats[1].failures, 1u);
+}
+
+}  // namespace

@@ -1,0 +1,187 @@
+#pragma once
+// Shared helpers for the sink tests: temporary state dirs, results, a sink
+// that fails on demand, and parsing sink entries from YAML text.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "groupwatch/config/config.hpp"
+#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/sink/sink.hpp"
+
+namespace gw_test {
+
+namespace fs = std::filesystem;
+using namespace groupwatch;
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "gw-sink-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return (fs::path(path_) / rel).string(); }
+
+ private:
+  std::string path_;
+};
+
+inline sink::Result make_result(int i, std::int64_t error_code = 0) {
+  sink::Result r;
+  r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'000LL + i));
+  r.app = "prod-sg";
+  r.sdkappid = 1400000001;
+  r.group_id = "@TGS#_group" + std::to_string(i);
+  r.error_code = error_code;
+  if (error_code == 0) {
+    r.online_member_num = static_cast<std::uint64_t>(i);
+  } else {
+    r.error_info = "failure " + std::to_string(i);
+  }
+  return r;
+}
+
+/// Index encoded in a group id made by make_result.
+inline int index_of(const sink::Result& r) {
+  return std::stoi(r.group_id.substr(std::string("@TGS#_group").size()));
+}
+
+struct FakeState {
+  std::atomic<bool> fail{false};
+  std::atomic<int> sleep_ms{0};
+  std::atomic<int> attempts{0};
+  std::atomic<int> opens{0};
+  std::mutex mu;
+  std::vector<sink::Result> got;
+  std::vector<std::string> forgotten;
+  std::thread::id writer;
+
+  std::vector<int> indices() {
+    std::lock_guard lk(mu);
+    std::vector<int> out;
+    for (auto& r : got) out.push_back(index_of(r));
+    return out;
+  }
+  std::size_t count() {
+    std::lock_guard lk(mu);
+    return got.size();
+  }
+};
+
+class FakeSink : public sink::Sink {
+ public:
+  explicit FakeSink(std::shared_ptr<FakeState> st) : st_(std::move(st)) {}
+  void open() override { st_->opens++; }
+  void write(std::span<const sink::Result> batch) override {
+    st_->attempts++;
+    if (int ms = st_->sleep_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    if (st_->fail) throw std::runtime_error("fake sink is down");
+    std::lock_guard lk(st_->mu);
+    st_->writer = std::this_thread::get_id();
+    st_->got.insert(st_->got.end(), batch.begin(), batch.end());
+  }
+  void forget(const std::string& app, const std::string& group_id) override {
+    std::lock_guard lk(st_->mu);
+    st_->forgotten.push_back(app + "/" + group_id);
+  }
+
+ private:
+  std::shared_ptr<FakeState> st_;
+};
+
+class FakeSpec : public sink::SinkSpec {
+ public:
+  explicit FakeSpec(std::shared_ptr<FakeState> st) : st_(std::move(st)) {}
+  std::string describe() const override { return "fake"; }
+  std::unique_ptr<sink::Sink> create(const sink::SinkContext&) const override {
+    return std::make_unique<FakeSink>(st_);
+  }
+
+ private:
+  std::shared_ptr<FakeState> st_;
+};
+
+inline sink::DeliveryOptions fast_options() {
+  sink::DeliveryOptions d;
+  d.batch_size = 10;
+  d.flush_interval = 10ms;
+  d.queue_size = 50;
+  d.retry_min = 5ms;
+  d.retry_max = 20ms;
+  return d;
+}
+
+inline std::vector<sink::ParsedSink> fake_sinks(std::shared_ptr<FakeState> st, sink::DeliveryOptions d = fast_options(),
+                                                std::string name = "fake") {
+  std::vector<sink::ParsedSink> v;
+  sink::ParsedSink p;
+  p.type = "fake";
+  p.name = std::move(name);
+  p.delivery = d;
+  p.spec = std::make_unique<FakeSpec>(std::move(st));
+  v.push_back(std::move(p));
+  return v;
+}
+
+/// Polls `pred` until it holds or `timeout` passes.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+inline std::vector<int> range(int from, int to) {
+  std::vector<int> v;
+  for (int i = from; i < to; ++i) v.push_back(i);
+  return v;
+}
+
+/// Parses `sinks:` entries written as a YAML list.
+struct Parsed {
+  std::vector<sink::ParsedSink> sinks;
+  config::Diagnostics diags;
+  std::string errors() const {
+    std::string s;
+    for (auto& d : diags.all()) s += d.format() + "\n";
+    return s;
+  }
+};
+
+inline Parsed parse_yaml(const std::string& yaml) {
+  Parsed p;
+  YAML::Node list = YAML::Load(yaml);
+  std::vector<config::SinkConfig> cfgs;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    YAML::Node node = list[i];
+    config::SinkConfig c;
+    c.node = node;
+    c.file = "test.yaml";
+    c.mark = config::mark_of(node);
+    if (node["type"] && node["type"].IsScalar()) c.type = node["type"].Scalar();
+    cfgs.push_back(c);
+  }
+  auto env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  p.sinks = sink::parse_sinks(cfgs, p.diags, env);
+  return p;
+}
+
+}  // namespace gw_test

@@ -1,0 +1,67 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "groupwatch/sink/result.hpp"
+#include "sink/spool.hpp"
+
+namespace {
+
+using namespace std::chrono;
+using groupwatch::sink::Result;
+
+Result example() {
+  Result r;
+  r.time = sys_days{year{2026} / 11 / 25} + 16h + 40min + 123ms + 456us;
+  r.app = "prod-sg";
+  r.sdkappid = 1400000001;
+  r.group_id = "@TGS#_@TGS#cQVLVHIM62CJ";
+  r.online_member_num = 1000;
+  return r;
+}
+
+TEST(ToJsonLine, MatchesTheInterfaceExample) {
+  EXPECT_EQ(groupwatch::sink::to_json_line(example()),
+            R"({"time":"2026-11-25T16:40:00.123Z","app":"prod-sg","sdkappid":1400000001,)"
+            R"("group_id":"@TGS#_@TGS#cQVLVHIM62CJ","online_member_num":1000,"error_code":0,"error_info":""})");
+}
+
+TEST(ToJsonLine, ErrorHasNullCountAndEscapedInfo) {
+  Result r = example();
+  r.error_code = -1;
+  r.online_member_num = 5;  // must not leak into the line
+  r.error_info = "HTTP 502 \"bad gateway\"\n";
+  EXPECT_EQ(groupwatch::sink::to_json_line(r),
+            R"({"time":"2026-11-25T16:40:00.123Z","app":"prod-sg","sdkappid":1400000001,)"
+            R"("group_id":"@TGS#_@TGS#cQVLVHIM62CJ","online_member_num":null,"error_code":-1,)"
+            R"("error_info":"HTTP 502 \"bad gateway\"\n"})");
+}
+
+TEST(ToJsonLine, ZeroCountIsNotNull) {
+  Result r = example();
+  r.online_member_num = 0;
+  EXPECT_NE(groupwatch::sink::to_json_line(r).find("\"online_member_num\":0,"), std::string::npos);
+}
+
+TEST(SpoolRecord, RoundTripsEveryField) {
+  Result r = example();
+  r.error_code = 10007;
+  r.online_member_num.reset();
+  r.error_info = std::string("with\0nul", 8);
+  std::string framed;
+  std::size_t n = groupwatch::sink::detail::encode_record(r, framed);
+  ASSERT_EQ(n, framed.size());
+  auto back = groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->time, r.time);
+  EXPECT_EQ(back->app, r.app);
+  EXPECT_EQ(back->sdkappid, r.sdkappid);
+  EXPECT_EQ(back->group_id, r.group_id);
+  EXPECT_FALSE(back->online_member_num.has_value());
+  EXPECT_EQ(back->error_code, 10007);
+  EXPECT_EQ(back->error_info, r.error_info);
+  // Truncated payloads are refused, not misread.
+  EXPECT_FALSE(groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8, n - 9)).has_value());
+}
+
+}  // namespace

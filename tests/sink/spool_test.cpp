@@ -1,0 +1,158 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "sink/helpers.hpp"
+#include "sink/spool.hpp"
+
+namespace {
+
+using namespace gw_test;
+using groupwatch::sink::detail::encode_record;
+using groupwatch::sink::detail::Spool;
+
+void append_n(Spool& s, int from, int to) {
+  std::string buf;
+  for (int i = from; i < to; ++i) encode_record(make_result(i), buf);
+  s.append(buf, static_cast<std::size_t>(to - from));
+}
+
+std::vector<int> read_all(Spool& s) {
+  std::uint64_t bytes = 0;
+  std::vector<int> out;
+  for (auto& r : s.read_front(1'000'000, bytes)) out.push_back(index_of(r));
+  return out;
+}
+
+TEST(Spool, SurvivesReopenAndConsumesInOrder) {
+  TempDir dir;
+  std::string path = dir / "s.wal";
+  {
+    Spool s(path);
+    append_n(s, 0, 10);
+    s.sync();
+    EXPECT_EQ(s.pending(), 10u);
+  }
+  Spool s(path);
+  EXPECT_EQ(s.pending(), 10u);
+  EXPECT_EQ(s.corrupt_bytes(), 0u);
+  std::uint64_t bytes = 0;
+  auto first = s.read_front(4, bytes);
+  ASSERT_EQ(first.size(), 4u);
+  EXPECT_EQ(index_of(first[0]), 0);
+  s.consume(bytes, 4);
+  EXPECT_EQ(read_all(s), range(4, 10));
+  auto rest_bytes = s.pending_bytes();
+  s.consume(rest_bytes, 6);
+  EXPECT_EQ(s.pending(), 0u);
+  EXPECT_EQ(fs::file_size(path), 0u);  // truncated once everything is consumed
+}
+
+TEST(Spool, TornTailIsCutOff) {
+  TempDir dir;
+  std::string path = dir / "s.wal";
+  std::uint64_t good = 0;
+  {
+    Spool s(path);
+    append_n(s, 0, 5);
+    good = s.file_bytes();
+  }
+  {
+    std::string extra;
+    encode_record(make_result(5), extra);
+    std::ofstream f(path, std::ios::app | std::ios::binary);
+    f.write(extra.data(), static_cast<std::streamsize>(extra.size() / 2));  // a write cut short by a crash
+  }
+  Spool s(path);
+  EXPECT_EQ(s.pending(), 5u);
+  EXPECT_GT(s.corrupt_bytes(), 0u);
+  EXPECT_EQ(fs::file_size(path), good);
+  EXPECT_EQ(read_all(s), range(0, 5));
+  append_n(s, 5, 7);  // appends continue cleanly after the cut
+  Spool again(path);
+  EXPECT_EQ(read_all(again), range(0, 7));
+}
+
+TEST(Spool, ChecksumMismatchDropsTheRecordAndWhatFollows) {
+  TempDir dir;
+  std::string path = dir / "s.wal";
+  std::uint64_t third_starts = 0;
+  {
+    Spool s(path);
+    append_n(s, 0, 2);
+    third_starts = s.file_bytes();
+    append_n(s, 2, 4);
+  }
+  {
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char c = 0;
+    ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(third_starts + 20)), 1);
+    c = static_cast<char>(c ^ 0x5a);
+    ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(third_starts + 20)), 1);
+    ::close(fd);
+  }
+  Spool s(path);
+  EXPECT_EQ(read_all(s), range(0, 2));
+}
+
+TEST(Spool, DropFrontKeepsTheInFlightPrefix) {
+  TempDir dir;
+  Spool s(dir / "s.wal");
+  append_n(s, 0, 10);
+  std::uint64_t two = 0;
+  s.read_front(2, two);
+  std::uint64_t one_record = two / 2;
+  EXPECT_EQ(s.drop_front(two, 3 * one_record), 3u);
+  EXPECT_EQ(s.pending(), 7u);
+  std::vector<int> want{0, 1, 5, 6, 7, 8, 9};
+  EXPECT_EQ(read_all(s), want);
+  EXPECT_EQ(s.file_bytes(), 7 * one_record);
+}
+
+TEST(Spool, UnwritablePathThrowsNamingIt) {
+  try {
+    Spool s("/dev/null/x.wal");
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/null/x.wal"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Spool, ConsumedPositionSurvivesReopen) {
+  TempDir dir;
+  std::string path = dir / "s.wal";
+  {
+    Spool s(path);
+    append_n(s, 0, 10);
+    std::uint64_t bytes = 0;
+    s.read_front(3, bytes);
+    s.consume(bytes, 3);
+  }
+  Spool s(path);
+  EXPECT_EQ(s.pending(), 7u);
+  EXPECT_EQ(read_all(s), range(3, 10));
+}
+
+TEST(Spool, HeadNotOnARecordBoundaryReplaysEverything) {
+  TempDir dir;
+  std::string path = dir / "s.wal";
+  {
+    Spool s(path);
+    append_n(s, 0, 4);
+    std::uint64_t bytes = 0;
+    s.read_front(1, bytes);
+    s.consume(bytes + 1, 1);  // a position inside the second record
+  }
+  Spool s(path);
+  EXPECT_EQ(read_all(s), range(0, 4));
+}
+
+}  // namespace

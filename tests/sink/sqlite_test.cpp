@@ -1,0 +1,140 @@
+#include <sqlite3.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "sink/helpers.hpp"
+
+namespace {
+
+using namespace gw_test;
+using ::testing::HasSubstr;
+
+std::unique_ptr<sink::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
+  auto p = parse_yaml(yaml);
+  EXPECT_FALSE(p.diags.has_errors()) << p.errors();
+  if (p.sinks.empty()) return nullptr;
+  return p.sinks[0].spec->create(sink::SinkContext{state_dir, p.sinks[0].name});
+}
+
+class Db {
+ public:
+  explicit Db(const std::string& path) { EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK); }
+  ~Db() { sqlite3_close(db_); }
+  // Rows as "a|b|c" strings, NULL as "NULL".
+  std::vector<std::string> rows(const std::string& sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
+    while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(st); ++i) {
+        if (i > 0) row += "|";
+        auto t = sqlite3_column_text(st, i);
+        row += t ? reinterpret_cast<const char*>(t) : "NULL";
+      }
+      out.push_back(row);
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+TEST(SqliteSink, StoresRowsWithNullCountForErrors) {
+  TempDir dir;
+  auto s = make_sink("- type: sqlite\n  path: db/g.db\n", dir.path());  // relative to state_dir
+  ASSERT_TRUE(s);
+  s->open();
+  s->write(std::vector<sink::Result>{make_result(1), make_result(2, 10007)});
+  Db db(dir / "db/g.db");
+  auto rows = db.rows(
+      "SELECT time_ms, time, app, sdkappid, group_id, online_member_num, error_code, error_info FROM samples "
+      "ORDER BY time_ms");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], "1700000000001|2023-11-14T22:13:20.001Z|prod-sg|1400000001|@TGS#_group1|1|0|");
+  EXPECT_EQ(rows[1], "1700000000002|2023-11-14T22:13:20.002Z|prod-sg|1400000001|@TGS#_group2|NULL|10007|failure 2");
+}
+
+TEST(SqliteSink, SchemaIsWalWithUniqueKeyAndReplayIsIdempotent) {
+  TempDir dir;
+  std::string path = dir / "g.db";
+  auto s = make_sink("- type: sqlite\n  path: " + path + "\n", dir.path());
+  ASSERT_TRUE(s);
+  s->open();
+  std::vector<sink::Result> batch{make_result(1), make_result(2), make_result(3)};
+  s->write(batch);
+  s->write(batch);  // a spool replay after a crash
+  Db db(path);
+  EXPECT_EQ(db.rows("SELECT count(*) FROM samples"), std::vector<std::string>{"3"});
+  EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+  auto cols = db.rows("SELECT name FROM pragma_table_info('samples') ORDER BY cid");
+  std::vector<std::string> want{"time_ms",           "time",       "app",       "sdkappid", "group_id",
+                                "online_member_num", "error_code", "error_info"};
+  EXPECT_EQ(cols, want);
+  // The unique index serves per-group time range queries.
+  auto plan = db.rows("EXPLAIN QUERY PLAN SELECT * FROM samples WHERE group_id = 'x' AND time_ms > 5");
+  ASSERT_FALSE(plan.empty());
+  EXPECT_THAT(plan[0], HasSubstr("USING INDEX"));
+  EXPECT_THAT(plan[0], HasSubstr("group_id=? AND time_ms>?"));
+}
+
+TEST(SqliteSink, RetentionDeletesOldRowsAtOpen) {
+  TempDir dir;
+  std::string path = dir / "g.db";
+  auto now = std::chrono::system_clock::now();
+  auto old_r = make_result(1);
+  old_r.time = now - 3h;
+  auto new_r = make_result(2);
+  new_r.time = now - 1min;
+  {
+    auto s = make_sink("- type: sqlite\n  path: " + path + "\n", dir.path());
+    s->open();
+    s->write(std::vector<sink::Result>{old_r, new_r});
+  }
+  auto s = make_sink("- type: sqlite\n  path: " + path + "\n  retention: 1h\n", dir.path());
+  s->open();
+  Db db(path);
+  EXPECT_EQ(db.rows("SELECT group_id FROM samples"), std::vector<std::string>{"@TGS#_group2"});
+}
+
+TEST(SqliteSink, PreflightAndOpenExplainAnUnusablePath) {
+  TempDir dir;
+  std::ofstream(dir / "file") << "x";
+  auto p = parse_yaml("- type: sqlite\n  path: file/g.db\n  retention: 7d\n");
+  ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
+  EXPECT_EQ(p.sinks[0].spec->describe(), "sqlite file/g.db (retention 7d)");
+  try {
+    p.sinks[0].spec->preflight(sink::SinkContext{dir.path(), "sqlite"});
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(dir / "file"));
+    EXPECT_THAT(e.what(), HasSubstr("not a directory"));
+  }
+  auto s = p.sinks[0].spec->create(sink::SinkContext{dir.path(), "sqlite"});
+  try {
+    s->open();
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("g.db"));
+  }
+}
+
+TEST(SqliteSink, WorksBehindAFanout) {
+  TempDir dir;
+  auto p = parse_yaml("- type: sqlite\n  path: g.db\n  batch_size: 7\n  flush_interval: 10ms\n");
+  ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
+  {
+    sink::Fanout f(std::move(p.sinks), dir.path());
+    for (int i = 0; i < 50; ++i) f.push(make_result(i));
+    EXPECT_TRUE(f.stop(10s));
+  }
+  Db db(dir / "g.db");
+  EXPECT_EQ(db.rows("SELECT count(*) FROM samples"), std::vector<std::string>{"50"});
+}
+
+}  // namespace
