@@ -1,0 +1,525 @@
+// influxdb: line protocol over HTTP, v1 (/write) or v2 (/api/v2/write), one
+// POST per batch (gzip by default) on a kept-alive connection. A point with
+// the same measurement, tags and timestamp replaces the earlier one, so the
+// delivery layer's replays are idempotent here.
+#include "sinks/influxdb/influxdb.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "groupwatch/util/log.hpp"
+#include "groupwatch/util/text.hpp"
+
+namespace groupwatch::sinks::influxdb {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// InfluxDB's guidance is 5000 points a request; bigger batches are split.
+constexpr std::size_t kPointsPerRequest = 5000;
+constexpr std::size_t kBodyExcerpt = 200;
+
+bool is_unreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+std::string percent_encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (is_unreserved(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out += tbl[(v >> k) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
+std::size_t utf8_len(std::string_view s, std::size_t i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  }
+  if (n == 2 && c < 0xC2) return 0;                       // overlong
+  if (n == 3 && c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
+  if (n == 3 && c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogate
+  if (n == 4 && (c > 0xF4 || (c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90))) return 0;
+  return n;
+}
+
+// Appends `s` with each byte in `special` preceded by a backslash, control
+// characters as spaces (line protocol cannot carry them in keys and tags) and
+// invalid UTF-8 as U+FFFD. In a tag a trailing backslash would escape the
+// separator after it, and there is no escape for it: it is dropped.
+void append_escaped(std::string& out, std::string_view s, std::string_view special, bool tag) {
+  if (tag) {
+    while (!s.empty() && s.back() == '\\') s.remove_suffix(1);
+  }
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_len(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    char c = s[i];
+    if (n == 1 && tag && static_cast<unsigned char>(c) < 0x20) c = ' ';
+    if (n == 1 && special.find(c) != std::string_view::npos) out += '\\';
+    out.append(n == 1 ? std::string_view(&c, 1) : s.substr(i, n));
+    i += n;
+  }
+}
+
+void append_tag(std::string& out, std::string_view key, std::string_view value) {
+  std::string v;
+  append_escaped(v, value, ", =", true);
+  if (v.empty()) return;  // an empty tag value is invalid; InfluxDB treats it as absent anyway
+  out += ',';
+  out += key;
+  out += '=';
+  out += v;
+}
+
+template <class T>
+void append_int(std::string& out, T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+std::string excerpt(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, kBodyExcerpt)) out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (body.size() > kBodyExcerpt) out += "...";
+  return out;
+}
+
+// A blocking HTTP/1.1 client for one origin, for the sink's worker thread.
+// Each request runs a coroutine on a private io_context bounded by the
+// timeout; the connection is kept alive between requests.
+class Client {
+ public:
+  Client(Url url, std::chrono::milliseconds timeout) : url_(std::move(url)), timeout_(timeout) {
+    bool default_port = url_.port == (url_.tls ? "443" : "80");
+    host_header_ = url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
+    if (!default_port) host_header_ += ":" + url_.port;
+    origin_ = std::string(url_.tls ? "https://" : "http://") + host_header_;
+    if (url_.tls) {
+      ctx_.emplace(ssl::context::tls_client);
+      ctx_->set_default_verify_paths();
+      ctx_->set_verify_mode(ssl::verify_peer);
+    }
+  }
+
+  const std::string& origin() const { return origin_; }
+  const std::string& host_header() const { return host_header_; }
+
+  /// Sends `req`; returns the response or throws on a transport failure. A
+  /// kept-alive connection the server closed meanwhile gets one fresh retry.
+  bhttp::response<bhttp::string_body> send(bhttp::request<bhttp::string_body>& req) {
+    bool reused = connected_;
+    try {
+      return attempt(req);
+    } catch (const std::exception&) {
+      if (!reused || timed_out_) throw;  // a timeout is not retried: the bound is per write
+    }
+    return attempt(req);
+  }
+
+ private:
+  struct Outcome {
+    error_code ec;
+    const char* step = "";
+  };
+
+  beast::tcp_stream& tcp_layer() { return tls_ ? tls_->next_layer() : *plain_; }
+
+  void close() {
+    if (tls_ || plain_) {
+      error_code ignored;
+      tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      tcp_layer().close();
+    }
+    connected_ = false;
+  }
+
+  bhttp::response<bhttp::string_body> attempt(bhttp::request<bhttp::string_body>& req) {
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(1 << 20);
+    parser.header_limit(16 * 1024);
+    timed_out_ = false;
+    std::optional<Outcome> outcome;
+    std::exception_ptr thrown;
+    asio::co_spawn(ioc_, exchange(req, parser), [&](std::exception_ptr e, Outcome o) {
+      thrown = e;
+      outcome = o;
+    });
+    ioc_.restart();
+    ioc_.run_for(timeout_);
+    if (!outcome) {
+      // Out of time: end whatever is pending and let it finish.
+      resolver_.cancel();
+      close();
+      ioc_.restart();
+      ioc_.run();
+      timed_out_ = true;
+      throw std::runtime_error("influxdb " + origin_ + ": no answer within " + format_duration(timeout_));
+    }
+    if (thrown) {
+      close();
+      std::rethrow_exception(thrown);
+    }
+    if (outcome->ec) {
+      close();
+      throw std::runtime_error("influxdb " + origin_ + ": " + outcome->step + " failed: " + outcome->ec.message());
+    }
+    auto res = parser.release();
+    if (!res.keep_alive()) close();
+    return res;
+  }
+
+  asio::awaitable<Outcome> exchange(bhttp::request<bhttp::string_body>& req,
+                                    bhttp::response_parser<bhttp::string_body>& parser) {
+    constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+    if (!connected_) {
+      auto [rec, endpoints] = co_await resolver_.async_resolve(url_.host, url_.port, use_tuple);
+      if (rec) co_return Outcome{rec, "resolve"};
+      if (ctx_) {
+        tls_.emplace(ioc_, *ctx_);
+        plain_.reset();
+      } else {
+        plain_.emplace(ioc_);
+      }
+      auto [cec, ep] = co_await tcp_layer().async_connect(endpoints, use_tuple);
+      if (cec) co_return Outcome{cec, "connect"};
+      error_code nodelay_ec;
+      tcp_layer().socket().set_option(tcp::no_delay(true), nodelay_ec);  // best effort
+      if (tls_) {
+        error_code not_ip;
+        asio::ip::make_address(url_.host, not_ip);
+        if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
+        tls_->set_verify_callback(ssl::host_name_verification(url_.host));
+        auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
+        if (hec) co_return Outcome{hec, "TLS handshake"};
+      }
+      buffer_.clear();
+      connected_ = true;
+    }
+    error_code wec;
+    if (tls_) {
+      std::tie(wec, std::ignore) = co_await bhttp::async_write(*tls_, req, use_tuple);
+    } else {
+      std::tie(wec, std::ignore) = co_await bhttp::async_write(*plain_, req, use_tuple);
+    }
+    if (wec) co_return Outcome{wec, "sending the request"};
+    error_code rec;
+    if (tls_) {
+      std::tie(rec, std::ignore) = co_await bhttp::async_read(*tls_, buffer_, parser, use_tuple);
+    } else {
+      std::tie(rec, std::ignore) = co_await bhttp::async_read(*plain_, buffer_, parser, use_tuple);
+    }
+    if (rec) co_return Outcome{rec, "reading the answer"};
+    co_return Outcome{};
+  }
+
+  Url url_;
+  std::chrono::milliseconds timeout_;
+  std::string host_header_;
+  std::string origin_;
+  asio::io_context ioc_{1};
+  tcp::resolver resolver_{ioc_};
+  std::optional<ssl::context> ctx_;
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<ssl::stream<beast::tcp_stream>> tls_;
+  beast::flat_buffer buffer_;
+  bool connected_ = false;
+  bool timed_out_ = false;
+};
+
+class InfluxSink final : public sink::Sink {
+ public:
+  explicit InfluxSink(Settings s) : s_(std::move(s)), target_(write_target(s_)), client_(s_.parsed, s_.timeout) {
+    if (s_.version == 2) {
+      auth_ = "Token " + s_.token;
+      log::add_secret(s_.token);
+    } else if (!s_.username.empty()) {
+      auth_ = "Basic " + base64(s_.username + ":" + s_.password);
+      log::add_secret(s_.password);
+    }
+    if (!auth_.empty()) log::add_secret(auth_.substr(auth_.find(' ') + 1));
+  }
+
+  void write(std::span<const sink::Result> batch) override {
+    for (std::size_t i = 0; i < batch.size(); i += kPointsPerRequest) {
+      post(batch.subspan(i, std::min(kPointsPerRequest, batch.size() - i)));
+    }
+  }
+
+ private:
+  void post(std::span<const sink::Result> points) {
+    std::string body;
+    body.reserve(points.size() * 128);
+    for (auto& r : points) append_line(body, s_.measurement, r);
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_, 11};
+    req.set(bhttp::field::host, client_.host_header());
+    req.set(bhttp::field::user_agent, "groupwatch/" GW_VERSION);
+    req.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    req.keep_alive(true);
+    if (!auth_.empty()) req.set(bhttp::field::authorization, auth_);
+    if (s_.gzip) {
+      req.set(bhttp::field::content_encoding, "gzip");
+      req.body() = gzip(body);
+    } else {
+      req.body() = std::move(body);
+    }
+    req.prepare_payload();
+    auto res = client_.send(req);
+    unsigned status = res.result_int();
+    if (status < 200 || status > 299) {
+      std::string msg = "influxdb " + client_.origin() + ": HTTP " + std::to_string(status);
+      if (!res.reason().empty()) msg += " " + std::string(res.reason());
+      if (!res.body().empty()) msg += ": " + excerpt(res.body());
+      throw std::runtime_error(log::redact(msg));
+    }
+  }
+
+  Settings s_;
+  std::string target_;
+  std::string auth_;
+  Client client_;
+};
+
+class InfluxSpec final : public sink::SinkSpec {
+ public:
+  explicit InfluxSpec(Settings s) : s_(std::move(s)) {}
+  std::string describe() const override {
+    std::string d = "influxdb v" + std::to_string(s_.version) + " " + s_.url;
+    d += s_.version == 2 ? " org " + s_.org + " bucket " + s_.bucket : " database " + s_.database;
+    return d + " measurement " + s_.measurement;
+  }
+  std::unique_ptr<sink::Sink> create(const sink::SinkContext&) const override {
+    return std::make_unique<InfluxSink>(s_);
+  }
+
+ private:
+  Settings s_;
+};
+
+}  // namespace
+
+std::optional<Url> parse_url(std::string_view text, std::string* error) {
+  auto bad = [&](std::string why) -> std::optional<Url> {
+    if (error) *error = std::move(why);
+    return std::nullopt;
+  };
+  Url u;
+  if (text.starts_with("http://")) {
+    text.remove_prefix(7);
+  } else if (text.starts_with("https://")) {
+    u.tls = true;
+    text.remove_prefix(8);
+  } else {
+    return bad("url must start with http:// or https://");
+  }
+  auto slash = text.find_first_of("/?#");
+  std::string_view authority = text.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : text.substr(slash);
+  if (authority.find('@') != std::string_view::npos) {
+    return bad("url must not hold credentials; use username/password (version 1) or token (version 2)");
+  }
+  if (path.find_first_of("?#") != std::string_view::npos) return bad("url must not have a query or fragment");
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("url path must not contain spaces");
+  }
+  std::string_view port;
+  if (authority.starts_with("[")) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("url has an unclosed '[' in its host");
+    u.host = authority.substr(1, close - 1);
+    auto rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad("url has junk after the host");
+      port = rest.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (u.host.empty()) return bad("url has no host");
+  if (!port.empty() || authority.ends_with(":")) {
+    unsigned n = 0;
+    auto r = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() || n == 0 || n > 65535) {
+      return bad("url has an invalid port");
+    }
+    u.port = std::to_string(n);
+  } else {
+    u.port = u.tls ? "443" : "80";
+  }
+  u.prefix = path;
+  while (!u.prefix.empty() && u.prefix.back() == '/') u.prefix.pop_back();
+  return u;
+}
+
+void append_line(std::string& out, std::string_view measurement, const sink::Result& r) {
+  append_escaped(out, measurement, ", ", true);
+  append_tag(out, "app", r.app);
+  append_tag(out, "group_id", r.group_id);
+  out += ' ';
+  if (r.error_code == 0 && r.online_member_num) {
+    out += "online_member_num=";
+    append_int(out, *r.online_member_num);
+    out += "i,";
+  }
+  out += "error_code=";
+  append_int(out, r.error_code);
+  out += "i,error_info=\"";
+  append_escaped(out, r.error_info, "\"\\", false);
+  out += "\" ";
+  append_int(out, std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count());
+  out += '\n';
+}
+
+std::string write_target(const Settings& s) {
+  std::string t = s.parsed.prefix;
+  if (s.version == 2) {
+    t += "/api/v2/write?org=" + percent_encode(s.org) + "&bucket=" + percent_encode(s.bucket);
+  } else {
+    t += "/write?db=" + percent_encode(s.database);
+    if (!s.retention_policy.empty()) t += "&rp=" + percent_encode(s.retention_policy);
+  }
+  return t + "&precision=ms";
+}
+
+std::string gzip(std::string_view data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("influxdb: cannot start gzip");
+  }
+  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("influxdb: gzip failed");
+  return out;
+}
+
+std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+  Settings s;
+  int errors = r.diags().error_count();
+  if (r.string("url", s.url, true)) {
+    std::string why;
+    if (auto u = parse_url(s.url, &why)) {
+      s.parsed = *u;
+    } else {
+      r.error_at("url", why + " (got '" + r.raw("url") + "')");
+    }
+  }
+  std::int64_t version = 1;
+  r.integer("version", version, 1, 2);
+  s.version = static_cast<int>(version);
+
+  // Keys of the other API version are errors, not silently ignored.
+  auto only = [&](std::string_view key, int v, std::string& out, bool secret) {
+    bool present = secret ? r.secret(key, out) : r.string(key, out);
+    if (present && s.version != v) {
+      r.error_at(key, std::string(key) + " applies to version " + std::to_string(v) + " only");
+    }
+    return present;
+  };
+  only("database", 1, s.database, false);
+  only("username", 1, s.username, false);
+  only("password", 1, s.password, true);
+  only("retention_policy", 1, s.retention_policy, false);
+  only("org", 2, s.org, false);
+  only("bucket", 2, s.bucket, false);
+  only("token", 2, s.token, true);
+  auto need = [&](std::string_view key, const std::string& v) {
+    if (v.empty()) r.error_at(key, std::string(key) + " is required for version " + std::to_string(s.version));
+  };
+  if (s.version == 1) {
+    need("database", s.database);
+    if (!s.password.empty() && s.username.empty()) r.error_at("password", "password needs a username");
+  } else {
+    need("org", s.org);
+    need("bucket", s.bucket);
+    need("token", s.token);
+  }
+  if (r.string("measurement", s.measurement)) {
+    bool ok = !s.measurement.empty() && s.measurement.front() != '#' &&
+              std::none_of(s.measurement.begin(), s.measurement.end(),
+                           [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    if (!ok) r.error_at("measurement", "measurement must be non-empty, without control characters or a leading '#'");
+  }
+  r.boolean("gzip", s.gzip);
+  if (r.duration("timeout", s.timeout) && s.timeout.count() <= 0) r.error_at("timeout", "timeout must be positive");
+  if (r.diags().error_count() != errors) return nullptr;
+  return std::make_unique<InfluxSpec>(std::move(s));
+}
+
+}  // namespace groupwatch::sinks::influxdb
+
+GW_REGISTER_SINK(influxdb, ::groupwatch::sink::SinkFactory{
+                               "influxdb", "line protocol over HTTP(S) to InfluxDB 1.x (/write) or 2.x (/api/v2/write)",
+                               &::groupwatch::sinks::influxdb::parse});
