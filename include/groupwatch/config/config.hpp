@@ -37,7 +37,9 @@ struct AppConfig {
 struct PollConfig {
   milliseconds interval = std::chrono::minutes(4);
   milliseconds timeout = std::chrono::seconds(5);
-  int connections = 8;
+  // Most connections (= requests in flight) per app. Only as many as the rate
+  // needs are opened (rate x latency): 10 at 200 QPS and 50 ms, 100 at 500 ms.
+  int connections = 128;
   int retries = 3;
   std::optional<double> max_qps;                  // global cap across apps
   milliseconds recheck = std::chrono::hours(1);   // parked groups are asked again after this
