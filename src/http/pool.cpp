@@ -1,0 +1,567 @@
+// Keep-alive connection pool. The request path is written for the hot loop:
+// per-connection buffers are reused, the request head is serialised by hand
+// into one buffer (one TLS record, one syscall), and idle connections are
+// reused without resolving again.
+#include "groupwatch/http/pool.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace groupwatch::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::uint32_t kHeaderLimit = 8 * 1024;
+constexpr auto kResolveCacheTtl = std::chrono::seconds(60);
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// A target goes on the request line verbatim; refuse anything that could
+// split it (header injection) rather than escaping it.
+bool valid_target(const std::string& target) {
+  if (target.empty() || target.front() != '/') return false;
+  return std::none_of(target.begin(), target.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+}
+
+Response fail(Failure f, std::string detail) {
+  Response r;
+  r.failure = f;
+  r.detail = std::move(detail);
+  return r;
+}
+
+std::string ms_text(std::chrono::milliseconds ms) {
+  return std::to_string(ms.count()) + "ms";
+}
+
+bool is_reset_error(const error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
+         ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+}
+
+}  // namespace
+
+const char* to_string(Failure f) {
+  switch (f) {
+    case Failure::none:
+      return "none";
+    case Failure::resolve:
+      return "resolve";
+    case Failure::connect:
+      return "connect";
+    case Failure::tls:
+      return "tls";
+    case Failure::timeout:
+      return "timeout";
+    case Failure::reset:
+      return "reset";
+    case Failure::protocol:
+      return "protocol";
+    case Failure::too_large:
+      return "too_large";
+    case Failure::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+namespace {
+
+struct Connection {
+  Connection(const asio::any_io_executor& ex, ssl::context* ctx) {
+    if (ctx) {
+      tls.emplace(ex, *ctx);
+    } else {
+      plain.emplace(ex);
+    }
+  }
+  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+  void close() {
+    error_code ignored;
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp().close();
+  }
+
+  std::optional<beast::tcp_stream> plain;
+  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;  // kept across requests: no per-request growth
+  std::string out;            // request head + body, reused
+  Clock::time_point idle_since{};
+};
+
+using ConnPtr = std::unique_ptr<Connection>;
+
+}  // namespace
+
+struct Pool::Impl : std::enable_shared_from_this<Impl> {
+  // One post() in progress: its wait for a connection, its resolve and its
+  // connection are all reachable from here so shutdown() can end them.
+  struct Call {
+    // Calls form an intrusive list: registering one costs no allocation.
+    explicit Call(Impl& p) : pool(p), timer(p.ex), next(p.calls) {
+      if (next) next->prev = this;
+      pool.calls = this;
+    }
+    ~Call() {
+      if (prev) {
+        prev->next = next;
+      } else {
+        pool.calls = next;
+      }
+      if (next) next->prev = prev;
+      if (queued) std::erase(pool.waiters, this);
+      // Destroyed between a hand-over and its resumption (teardown).
+      if (handed || slot) {
+        const bool reusable = handed != nullptr;
+        pool.release(std::move(handed), reusable);
+      }
+    }
+    Call(const Call&) = delete;
+    Call& operator=(const Call&) = delete;
+
+    Impl& pool;
+    asio::steady_timer timer;  // waiting for a connection, resolve deadline
+    ConnPtr handed;            // a connection handed over by a release
+    bool slot = false;         // a slot to open a connection handed over
+    bool queued = false;       // in pool.waiters
+    Connection* active = nullptr;
+    tcp::resolver* resolver = nullptr;
+    Call* prev = nullptr;
+    Call* next = nullptr;
+  };
+
+  // A slot in the pool, with or without its connection. Gives both back when
+  // it goes out of scope: to the idle list if `reusable`, closed otherwise.
+  struct Lease {
+    explicit Lease(Impl& p, ConnPtr c) : pool(&p), conn(std::move(c)) {}
+    ~Lease() { pool->release(std::move(conn), reusable); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    void drop_connection() {
+      if (conn) conn->close();
+      conn.reset();
+    }
+
+    Impl* pool;
+    ConnPtr conn;
+    bool reusable = false;
+  };
+
+  struct Acquired {
+    Failure failure = Failure::none;
+    ConnPtr conn;  // null: a free slot to open a new connection in
+  };
+
+  Impl(asio::any_io_executor e, PoolOptions o) : ex(std::move(e)), opts(std::move(o)), sweeper(ex) {
+    if (opts.host.empty()) throw std::invalid_argument("http pool: host is empty");
+    if (opts.max_connections == 0) throw std::invalid_argument("http pool: max_connections must be at least 1");
+    const bool default_port = opts.port == (opts.tls ? "443" : "80");
+    host_header = opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host;
+    if (!default_port) host_header += ":" + opts.port;
+    if (opts.tls) setup_tls();
+  }
+
+  void setup_tls() {
+    sni = !is_ip_literal(opts.host);
+    ctx.emplace(ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_default_verify_paths();
+    if (!opts.ca_file.empty()) {
+      error_code ec;
+      ctx->load_verify_file(opts.ca_file, ec);
+      if (ec) throw std::runtime_error("http pool: cannot load ca_file " + opts.ca_file + ": " + ec.message());
+    }
+    if (!opts.verify) {
+      ctx->set_verify_mode(ssl::verify_none);
+      return;
+    }
+    ctx->set_verify_mode(ssl::verify_peer);
+    // host_name_verification fails without telling OpenSSL why; record the
+    // reason so the handshake error says "hostname mismatch".
+    ctx->set_verify_callback(
+        [check = ssl::host_name_verification(opts.host), ip = !sni](bool preverified, ssl::verify_context& vc) mutable {
+          const bool ok = check(preverified, vc);
+          if (preverified && !ok) {
+            X509_STORE_CTX_set_error(vc.native_handle(),
+                                     ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
+          }
+          return ok;
+        });
+  }
+
+  // ---- slots and idle connections -------------------------------------
+
+  void drop_expired_idle(Clock::time_point now) {
+    while (!idle.empty() && now - idle.front()->idle_since >= opts.idle_timeout) {
+      idle.front()->close();
+      idle.pop_front();
+      --open;
+    }
+  }
+
+  asio::awaitable<Acquired> acquire(Call& call, Clock::time_point deadline) {
+    drop_expired_idle(Clock::now());
+    if (!idle.empty()) {
+      Acquired a{Failure::none, std::move(idle.back())};
+      idle.pop_back();
+      co_return a;
+    }
+    if (open < opts.max_connections) {
+      ++open;
+      co_return Acquired{};
+    }
+    waiters.push_back(&call);
+    call.queued = true;
+    call.timer.expires_at(deadline);
+    co_await call.timer.async_wait(use_tuple);
+    // Whatever woke us, a hand-over wins: the releaser already gave it away.
+    // Past the deadline it goes on to the next waiter instead of being
+    // spent on a request that would time out at once.
+    ConnPtr handed = std::move(call.handed);
+    const bool had_slot = std::exchange(call.slot, false);
+    const bool got = handed || had_slot;
+    if (got && Clock::now() < deadline && !stopped) co_return Acquired{Failure::none, std::move(handed)};
+    if (got) {
+      const bool reusable = handed != nullptr;
+      release(std::move(handed), reusable);
+    }
+    if (call.queued) std::erase(waiters, &call);
+    call.queued = false;
+    if (stopped) co_return Acquired{Failure::cancelled, nullptr};
+    co_return Acquired{Failure::timeout, nullptr};
+  }
+
+  void release(ConnPtr conn, bool reusable) {
+    if (conn && reusable && !stopped) {
+      conn->idle_since = Clock::now();
+      if (!waiters.empty()) {
+        Call* w = waiters.front();
+        waiters.pop_front();
+        w->queued = false;
+        w->handed = std::move(conn);
+        w->timer.cancel();
+        return;
+      }
+      idle.push_back(std::move(conn));
+      arm_sweeper();
+      return;
+    }
+    if (conn) conn->close();
+    conn.reset();
+    --open;
+    if (!stopped && !waiters.empty()) {
+      Call* w = waiters.front();
+      waiters.pop_front();
+      w->queued = false;
+      ++open;
+      w->slot = true;
+      w->timer.cancel();
+    }
+  }
+
+  void arm_sweeper() {
+    if (sweeping || stopped) return;
+    sweeping = true;
+    sweeper.expires_after(std::max<Clock::duration>(opts.idle_timeout / 2, std::chrono::milliseconds(10)));
+    sweeper.async_wait([weak = weak_from_this()](error_code ec) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->sweeping = false;
+      if (ec || self->stopped) return;
+      self->drop_expired_idle(Clock::now());
+      if (!self->idle.empty()) self->arm_sweeper();
+    });
+  }
+
+  // ---- opening a connection --------------------------------------------
+
+  asio::awaitable<Response> resolve(Call& call, Clock::time_point deadline) {
+    tcp::resolver resolver(ex);
+    call.resolver = &resolver;
+    // The resolver has no deadline of its own: a timer cancels it, and so
+    // does shutdown() (which cancels the timer).
+    auto done = std::make_shared<bool>(false);
+    call.timer.expires_at(deadline);
+    call.timer.async_wait([done, &resolver](error_code) {
+      if (!*done) resolver.cancel();
+    });
+    auto [ec, results] = co_await resolver.async_resolve(opts.host, opts.port, use_tuple);
+    *done = true;
+    call.resolver = nullptr;
+    call.timer.cancel();
+    if (stopped) co_return fail(Failure::cancelled, "pool shut down");
+    if (ec == asio::error::operation_aborted)
+      co_return fail(Failure::timeout, "resolve timed out after " + ms_text(opts.timeout));
+    if (ec) co_return fail(Failure::resolve, "cannot resolve " + opts.host + ": " + ec.message());
+    if (results.empty()) co_return fail(Failure::resolve, "no address for " + opts.host);
+    endpoints = std::move(results);
+    resolved_at = Clock::now();
+    co_return Response{};
+  }
+
+  asio::awaitable<Response> open_connection(Call& call, Lease& lease, Clock::time_point deadline) {
+    if (endpoints.empty() || Clock::now() - resolved_at > kResolveCacheTtl) {
+      Response r = co_await resolve(call, deadline);
+      if (r.failure != Failure::none) co_return r;
+    }
+    lease.conn = std::make_unique<Connection>(ex, ctx ? &*ctx : nullptr);
+    Connection& c = *lease.conn;
+    call.active = &c;
+    c.tcp().expires_at(deadline);
+    auto [ec, ep] = co_await c.tcp().async_connect(endpoints, use_tuple);
+    if (ec) {
+      lease.drop_connection();
+      call.active = nullptr;
+      if (stopped) co_return fail(Failure::cancelled, "pool shut down");
+      if (ec == beast::error::timeout)
+        co_return fail(Failure::timeout, "connect timed out after " + ms_text(opts.timeout));
+      endpoints = {};  // the address may have moved: resolve again next time
+      co_return fail(Failure::connect, "cannot connect to " + opts.host + ":" + opts.port + ": " + ec.message());
+    }
+    ++connections_opened;
+    c.tcp().socket().set_option(tcp::no_delay(true), ec);
+    if (!c.tls) co_return Response{};
+
+    if (sni && !SSL_set_tlsext_host_name(c.tls->native_handle(), opts.host.c_str())) {
+      lease.drop_connection();
+      call.active = nullptr;
+      co_return fail(Failure::tls, "cannot set SNI host name");
+    }
+    c.tcp().expires_at(deadline);
+    auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
+    if (hec) {
+      std::string detail = "TLS handshake with " + opts.host + " failed: " + hec.message();
+      const long vr = SSL_get_verify_result(c.tls->native_handle());
+      if (vr != X509_V_OK) detail += std::string(": ") + X509_verify_cert_error_string(vr);
+      lease.drop_connection();
+      call.active = nullptr;
+      if (stopped) co_return fail(Failure::cancelled, "pool shut down");
+      if (hec == beast::error::timeout)
+        co_return fail(Failure::timeout, "TLS handshake timed out after " + ms_text(opts.timeout));
+      co_return fail(Failure::tls, std::move(detail));
+    }
+    ++handshakes;
+    co_return Response{};
+  }
+
+  // ---- one exchange ------------------------------------------------------
+
+  struct Exchange {
+    Response response;
+    bool keep_alive = false;
+    bool nothing_read = false;  // failed before any byte of an answer came
+  };
+
+  void serialise(Connection& c, const std::string& target, const std::string& body) {
+    char len[24];
+    auto [end, ec] = std::to_chars(len, len + sizeof len, body.size());
+    (void)ec;
+    std::string& o = c.out;
+    o.clear();
+    o.append("POST ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_header);
+    o.append("\r\nUser-Agent: groupwatch/" GW_VERSION "\r\nContent-Type: application/json\r\nContent-Length: ");
+    o.append(len, end).append("\r\nConnection: keep-alive\r\n\r\n").append(body);
+  }
+
+  Response io_failure(const error_code& ec, const char* step) {
+    if (stopped) return fail(Failure::cancelled, "pool shut down");
+    if (ec == beast::error::timeout)
+      return fail(Failure::timeout, std::string(step) + " timed out after " + ms_text(opts.timeout));
+    if (ec == bhttp::error::body_limit || ec == bhttp::error::buffer_overflow)
+      return fail(Failure::too_large, "answer body over " + std::to_string(opts.max_body_bytes) + " bytes");
+    if (ec == bhttp::error::header_limit)
+      return fail(Failure::too_large, "answer header over " + std::to_string(kHeaderLimit) + " bytes");
+    if (is_reset_error(ec)) return fail(Failure::reset, std::string(step) + ": connection closed: " + ec.message());
+    if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() ||
+        ec == ssl::error::unexpected_result)
+      return fail(Failure::protocol, std::string(step) + ": malformed answer: " + ec.message());
+    return fail(Failure::reset, std::string(step) + ": " + ec.message());
+  }
+
+  template <class Stream>
+  asio::awaitable<Exchange> exchange(Stream& s, Connection& c, Clock::time_point deadline) {
+    Exchange x;
+    c.tcp().expires_at(deadline);
+    ++requests;
+    auto [wec, written] = co_await asio::async_write(s, asio::buffer(c.out), use_tuple);
+    if (wec) {
+      x.response = io_failure(wec, "sending request");
+      x.nothing_read = true;
+      co_return x;
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(opts.max_body_bytes);
+    parser.header_limit(kHeaderLimit);
+    c.tcp().expires_at(deadline);
+    auto [rec, read] = co_await bhttp::async_read(s, c.buffer, parser, use_tuple);
+    if (rec) {
+      x.response = io_failure(rec, "reading answer");
+      x.nothing_read = !parser.got_some();
+      co_return x;
+    }
+    auto& msg = parser.get();
+    // An answer delimited by the end of the stream leaves nothing to reuse.
+    x.keep_alive = msg.keep_alive() && !parser.need_eof();
+    x.response.status = msg.result_int();
+    x.response.body = std::move(msg.body());
+    co_return x;
+  }
+
+  // ---- post ----------------------------------------------------------------
+
+  asio::awaitable<Response> run(std::string target, std::string body) {
+    auto self = shared_from_this();  // outlives ~Pool while we run
+    if (!valid_target(target)) co_return fail(Failure::protocol, "invalid request target");
+    if (stopped) co_return fail(Failure::cancelled, "pool shut down");
+    const auto deadline = Clock::now() + opts.timeout;
+    Call call(*this);
+    Acquired acq = co_await acquire(call, deadline);
+    if (acq.failure == Failure::timeout)
+      co_return fail(Failure::timeout, "no free connection within " + ms_text(opts.timeout));
+    if (acq.failure != Failure::none) co_return fail(acq.failure, "pool shut down");
+    Lease lease(*this, std::move(acq.conn));
+    for (int attempt = 0;; ++attempt) {
+      if (stopped) co_return fail(Failure::cancelled, "pool shut down");
+      const bool reused = lease.conn != nullptr;
+      if (!reused) {
+        Response r = co_await open_connection(call, lease, deadline);
+        if (r.failure != Failure::none) co_return r;
+      }
+      Connection& c = *lease.conn;
+      call.active = &c;
+      serialise(c, target, body);
+      // (no co_await inside ?: -- GCC 12 miscompiles it)
+      Exchange x;
+      if (c.tls) {
+        x = co_await exchange(*c.tls, c, deadline);
+      } else {
+        x = co_await exchange(*c.plain, c, deadline);
+      }
+      call.active = nullptr;
+      if (x.response.failure == Failure::none) {
+        lease.reusable = x.keep_alive;
+        co_return std::move(x.response);
+      }
+      lease.drop_connection();
+      // A keep-alive connection the server closed while it sat idle fails at
+      // once with nothing read: the request was not processed, so one more
+      // try on a fresh connection is safe.
+      const bool stale = reused && x.nothing_read && x.response.failure == Failure::reset;
+      if (!stale || attempt > 0) co_return std::move(x.response);
+    }
+  }
+
+  void shutdown() {
+    stopped = true;
+    for (auto& c : idle) c->close();
+    open -= idle.size();
+    idle.clear();
+    while (!waiters.empty()) {
+      Call* w = waiters.front();
+      waiters.pop_front();
+      w->queued = false;
+      w->timer.cancel();
+    }
+    for (Call* c = calls; c; c = c->next) {
+      c->timer.cancel();
+      if (c->resolver) c->resolver->cancel();
+      if (c->active) c->active->close();
+    }
+    sweeper.cancel();
+  }
+
+  asio::any_io_executor ex;
+  PoolOptions opts;
+  std::optional<ssl::context> ctx;
+  std::string host_header;
+  bool sni = false;
+
+  std::deque<ConnPtr> idle;  // oldest first; reuse takes the newest
+  std::size_t open = 0;      // slots taken: idle + in use + being opened
+  std::deque<Call*> waiters;
+  Call* calls = nullptr;  // every post() in progress
+  bool stopped = false;
+
+  tcp::resolver::results_type endpoints;
+  Clock::time_point resolved_at{};
+
+  asio::steady_timer sweeper;
+  bool sweeping = false;
+
+  std::uint64_t connections_opened = 0;
+  std::uint64_t handshakes = 0;
+  std::uint64_t requests = 0;
+};
+
+Pool::Pool(asio::any_io_executor ex, PoolOptions opts)
+    : impl_(std::make_shared<Impl>(std::move(ex), std::move(opts))) {}
+
+Pool::~Pool() {
+  impl_->shutdown();
+}
+
+asio::awaitable<Response> Pool::post(std::string target, std::string body) {
+  auto impl = impl_;
+  co_return co_await impl->run(std::move(target), std::move(body));
+}
+
+void Pool::shutdown() {
+  impl_->shutdown();
+}
+
+PoolStats Pool::stats() const {
+  PoolStats s;
+  s.connections_opened = impl_->connections_opened;
+  s.handshakes = impl_->handshakes;
+  s.requests = impl_->requests;
+  s.open = impl_->open;
+  s.idle = impl_->idle.size();
+  return s;
+}
+
+const PoolOptions& Pool::options() const {
+  return impl_->opts;
+}
+
+}  // namespace groupwatch::http

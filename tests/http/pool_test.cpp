@@ -1,0 +1,429 @@
+#include "groupwatch/http/pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "http/test_server.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using groupwatch::http::Failure;
+using groupwatch::http::Pool;
+using groupwatch::http::PoolOptions;
+using groupwatch::http::Response;
+using gw_test::Mode;
+using gw_test::TestServer;
+using namespace std::chrono_literals;
+
+const std::string kTarget = "/v4/million_group_open_http_svc/get_online_member_num?usersig=SECRET-SIG&random=1";
+const std::string kBody = R"({"GroupId":"@TGS#_@TGS#ABCDEFGHIJKL"})";
+
+PoolOptions options_for(const TestServer& s, std::string host = "127.0.0.1") {
+  PoolOptions o;
+  o.host = std::move(host);
+  o.port = s.port();
+  o.ca_file = s.ca_file();
+  o.max_connections = 4;
+  o.timeout = 3000ms;
+  return o;
+}
+
+// Runs `n` posts at once (all spawned before any runs) and drives the
+// io_context until all are answered; the pool's idle sweeper may keep the
+// context busy, so run() alone would not return.
+std::vector<Response> post_all(asio::io_context& io, Pool& pool, int n, std::string target = kTarget) {
+  std::vector<std::optional<Response>> out(static_cast<std::size_t>(n));
+  int done = 0;
+  for (int i = 0; i < n; ++i) {
+    asio::co_spawn(io, pool.post(target, kBody), [&, i](std::exception_ptr e, Response r) {
+      if (e) std::rethrow_exception(e);
+      out[static_cast<std::size_t>(i)] = std::move(r);
+      ++done;
+    });
+  }
+  io.restart();
+  while (done < n) io.run_one();
+  std::vector<Response> result;
+  for (auto& r : out) result.push_back(std::move(*r));
+  return result;
+}
+
+Response post_one(asio::io_context& io, Pool& pool, std::string target = kTarget) {
+  return post_all(io, pool, 1, std::move(target)).front();
+}
+
+void sleep_on(asio::io_context& io, std::chrono::milliseconds d) {
+  asio::steady_timer t(io, d);
+  bool done = false;
+  t.async_wait([&](boost::system::error_code) { done = true; });
+  io.restart();
+  while (!done) io.run_one();
+}
+
+TEST(HttpPool, OkThroughTlsWithCaFile) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response r = post_one(io, pool);
+  ASSERT_EQ(r.failure, Failure::none) << r.detail;
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_NE(r.body.find("\"OnlineMemberNum\":7"), std::string::npos) << r.body;
+
+  gw_test::Captured c = server.last();
+  EXPECT_EQ(c.method, "POST");
+  EXPECT_EQ(c.target, kTarget);
+  EXPECT_EQ(c.version, 11u);
+  EXPECT_EQ(c.host, "127.0.0.1:" + server.port());
+  EXPECT_EQ(c.user_agent, "groupwatch/" GW_VERSION);
+  EXPECT_EQ(c.content_type, "application/json");
+  EXPECT_EQ(c.body, kBody);
+
+  auto st = pool.stats();
+  EXPECT_EQ(st.connections_opened, 1u);
+  EXPECT_EQ(st.handshakes, 1u);
+  EXPECT_EQ(st.requests, 1u);
+  EXPECT_EQ(st.open, 1u);
+  EXPECT_EQ(st.idle, 1u);
+}
+
+TEST(HttpPool, HostNameWithSni) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server, "localhost"));
+  Response r = post_one(io, pool);
+  ASSERT_EQ(r.failure, Failure::none) << r.detail;
+  EXPECT_EQ(server.last().host, "localhost:" + server.port());
+}
+
+TEST(HttpPool, PlainHttp) {
+  TestServer server({.tls = false});
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.tls = false;
+  Pool pool(io.get_executor(), o);
+  Response r = post_one(io, pool);
+  ASSERT_EQ(r.failure, Failure::none) << r.detail;
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(pool.stats().handshakes, 0u);
+}
+
+TEST(HttpPool, ReusesConnections) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  for (int i = 0; i < 1000; ++i) {
+    Response r = post_one(io, pool);
+    ASSERT_EQ(r.failure, Failure::none) << i << ": " << r.detail;
+    ASSERT_EQ(r.status, 200u);
+  }
+  EXPECT_LE(server.handshakes.load(), 4);
+  EXPECT_EQ(pool.stats().handshakes, static_cast<std::uint64_t>(server.handshakes.load()));
+  EXPECT_EQ(pool.stats().requests, 1000u);
+  EXPECT_EQ(server.requests.load(), 1000);
+}
+
+TEST(HttpPool, ConcurrencyBoundedByMaxConnections) {
+  TestServer server;
+  server.delay_ms = 20;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  auto results = post_all(io, pool, 20);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.failure, Failure::none) << r.detail;
+    EXPECT_EQ(r.status, 200u);
+  }
+  EXPECT_LE(server.max_active.load(), 4);
+  EXPECT_GE(server.max_active.load(), 2);  // the posts did overlap
+  EXPECT_LE(server.accepted.load(), 4);
+  EXPECT_EQ(server.requests.load(), 20);
+  EXPECT_LE(pool.stats().open, 4u);
+}
+
+TEST(HttpPool, WaitersAreServedInOrder) {
+  TestServer server;
+  server.delay_ms = 5;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.max_connections = 1;
+  Pool pool(io.get_executor(), o);
+  std::vector<int> order;
+  for (int i = 0; i < 6; ++i) {
+    asio::co_spawn(io, pool.post(kTarget, kBody), [&order, i](std::exception_ptr e, Response r) {
+      if (e) std::rethrow_exception(e);
+      EXPECT_EQ(r.failure, Failure::none) << r.detail;
+      order.push_back(i);
+    });
+  }
+  while (order.size() < 6) io.run_one();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(server.handshakes.load(), 1);  // handed from one to the next
+}
+
+TEST(HttpPool, UntrustedCertificateRefused) {
+  TestServer server;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.ca_file.clear();
+  Pool pool(io.get_executor(), o);
+  Response r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::tls);
+  EXPECT_NE(r.detail.find("certificate verify failed"), std::string::npos) << r.detail;
+  EXPECT_EQ(r.detail.find("SECRET-SIG"), std::string::npos) << r.detail;
+  EXPECT_EQ(server.requests.load(), 0);
+}
+
+TEST(HttpPool, UntrustedCertificateAcceptedWithoutVerify) {
+  TestServer server;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.ca_file.clear();
+  o.verify = false;
+  Pool pool(io.get_executor(), o);
+  Response r = post_one(io, pool);
+  ASSERT_EQ(r.failure, Failure::none) << r.detail;
+  EXPECT_EQ(r.status, 200u);
+}
+
+TEST(HttpPool, CertificateForAnotherHostRefused) {
+  TestServer server({.cn = "other.example", .san = "DNS:other.example"});
+  asio::io_context io;
+  for (std::string host : {"127.0.0.1", "localhost"}) {
+    Pool pool(io.get_executor(), options_for(server, host));
+    Response r = post_one(io, pool);
+    EXPECT_EQ(r.failure, Failure::tls) << host;
+    EXPECT_NE(r.detail.find("certificate verify failed"), std::string::npos) << r.detail;
+    EXPECT_NE(r.detail.find("mismatch"), std::string::npos) << r.detail;
+  }
+  EXPECT_EQ(server.requests.load(), 0);
+}
+
+TEST(HttpPool, MissingCaFileIsAConfigurationError) {
+  asio::io_context io;
+  PoolOptions o;
+  o.host = "127.0.0.1";
+  o.ca_file = "/nonexistent/ca.pem";
+  try {
+    Pool pool(io.get_executor(), o);
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/ca.pem"), std::string::npos) << e.what();
+  }
+}
+
+TEST(HttpPool, StallEndsWithTimeout) {
+  TestServer server;
+  server.mode = Mode::stall;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.timeout = 300ms;
+  Pool pool(io.get_executor(), o);
+  const auto start = std::chrono::steady_clock::now();
+  Response r = post_one(io, pool);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.failure, Failure::timeout);
+  EXPECT_EQ(r.detail.find("SECRET-SIG"), std::string::npos) << r.detail;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2500ms);
+  EXPECT_EQ(pool.stats().open, 0u);
+}
+
+TEST(HttpPool, WaitingForAConnectionCountsAgainstTheDeadline) {
+  TestServer server;
+  server.mode = Mode::stall;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.timeout = 500ms;
+  o.max_connections = 1;
+  Pool pool(io.get_executor(), o);
+  const auto start = std::chrono::steady_clock::now();
+  auto results = post_all(io, pool, 3);
+  const auto took = std::chrono::steady_clock::now() - start;
+  for (const auto& r : results) EXPECT_EQ(r.failure, Failure::timeout) << r.detail;
+  // One deadline each, all started together: not three timeouts in a row.
+  EXPECT_LT(took, 1400ms);
+}
+
+TEST(HttpPool, ServerResetIsReset) {
+  TestServer server;
+  server.mode = Mode::reset;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::reset) << r.detail;
+  EXPECT_EQ(server.requests.load(), 1);  // a fresh connection is not retried
+}
+
+TEST(HttpPool, Http502IsAnAnswer) {
+  TestServer server;
+  server.mode = Mode::html502;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response r = post_one(io, pool);
+  ASSERT_EQ(r.failure, Failure::none) << r.detail;
+  EXPECT_EQ(r.status, 502u);
+  EXPECT_NE(r.body.find("<html>"), std::string::npos);
+}
+
+TEST(HttpPool, OversizedBodyIsTooLarge) {
+  TestServer server;
+  server.mode = Mode::big_body;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::too_large) << r.detail;
+  EXPECT_EQ(pool.stats().open, 0u);  // the rest of the body is still on the wire
+
+  server.mode = Mode::ok;
+  r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::none) << r.detail;
+}
+
+TEST(HttpPool, OversizedHeaderIsTooLarge) {
+  TestServer server;
+  server.mode = Mode::big_header;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::too_large) << r.detail;
+}
+
+TEST(HttpPool, GarbageIsProtocolError) {
+  TestServer server;
+  server.mode = Mode::garbage;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::protocol) << r.detail;
+}
+
+TEST(HttpPool, ConnectionCloseIsNotReused) {
+  TestServer server;
+  server.mode = Mode::close;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  for (int i = 0; i < 3; ++i) {
+    Response r = post_one(io, pool);
+    ASSERT_EQ(r.failure, Failure::none) << r.detail;
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(pool.stats().idle, 0u);
+  }
+  EXPECT_EQ(server.handshakes.load(), 3);
+  EXPECT_EQ(pool.stats().handshakes, 3u);
+  EXPECT_EQ(pool.stats().requests, 3u);
+}
+
+TEST(HttpPool, StaleKeepAliveConnectionIsRetriedOnce) {
+  TestServer server;
+  server.mode = Mode::idle_close;  // answers keep-alive, then hangs up
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  for (int i = 0; i < 3; ++i) {
+    Response r = post_one(io, pool);
+    ASSERT_EQ(r.failure, Failure::none) << i << ": " << r.detail;
+    EXPECT_EQ(r.status, 200u);
+    sleep_on(io, 20ms);  // let the close arrive
+  }
+  EXPECT_EQ(server.requests.load(), 3);
+  EXPECT_EQ(server.handshakes.load(), 3);
+  EXPECT_EQ(pool.stats().requests, 5u);  // two went to a stale connection first
+}
+
+TEST(HttpPool, StaleRetryHappensAtMostOnce) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
+  server.mode = Mode::reset;
+  Response r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::reset) << r.detail;
+  EXPECT_EQ(server.requests.load(), 3);  // first, reused + one fresh retry
+  EXPECT_EQ(pool.stats().open, 0u);
+}
+
+TEST(HttpPool, IdleConnectionsExpire) {
+  TestServer server;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.idle_timeout = 50ms;
+  Pool pool(io.get_executor(), o);
+  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
+  EXPECT_EQ(pool.stats().idle, 1u);
+  sleep_on(io, 200ms);
+  EXPECT_EQ(pool.stats().idle, 0u);  // the sweeper closed it
+  EXPECT_EQ(pool.stats().open, 0u);
+  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
+  EXPECT_EQ(server.handshakes.load(), 2);
+}
+
+TEST(HttpPool, ConnectRefused) {
+  std::string port;
+  {
+    asio::io_context tmp;
+    asio::ip::tcp::acceptor a(tmp, {asio::ip::make_address("127.0.0.1"), 0});
+    port = std::to_string(a.local_endpoint().port());
+  }
+  asio::io_context io;
+  PoolOptions o;
+  o.host = "127.0.0.1";
+  o.port = port;
+  Pool pool(io.get_executor(), o);
+  Response r = post_one(io, pool);
+  EXPECT_EQ(r.failure, Failure::connect) << r.detail;
+  EXPECT_EQ(pool.stats().open, 0u);
+}
+
+TEST(HttpPool, InvalidTargetRefused) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response r = post_one(io, pool, "/x HTTP/1.1\r\nX-Injected: 1\r\n\r\n");
+  EXPECT_EQ(r.failure, Failure::protocol);
+  EXPECT_EQ(r.detail.find("Injected"), std::string::npos);
+  EXPECT_EQ(server.accepted.load(), 0);
+}
+
+TEST(HttpPool, ShutdownCancelsWaitersAndInFlight) {
+  TestServer server;
+  server.mode = Mode::stall;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.max_connections = 1;
+  o.timeout = 10s;
+  Pool pool(io.get_executor(), o);
+  asio::steady_timer t(io, 200ms);
+  t.async_wait([&](boost::system::error_code) { pool.shutdown(); });
+  const auto start = std::chrono::steady_clock::now();
+  auto results = post_all(io, pool, 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  for (const auto& r : results) EXPECT_EQ(r.failure, Failure::cancelled) << r.detail;
+  EXPECT_EQ(pool.stats().open, 0u);
+  EXPECT_EQ(post_one(io, pool).failure, Failure::cancelled);
+}
+
+TEST(HttpPool, ShutdownClosesIdleConnections) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  auto results = post_all(io, pool, 3);
+  for (const auto& r : results) ASSERT_EQ(r.failure, Failure::none) << r.detail;
+  EXPECT_GE(pool.stats().idle, 1u);
+  pool.shutdown();
+  EXPECT_EQ(pool.stats().idle, 0u);
+  EXPECT_EQ(pool.stats().open, 0u);
+}
+
+TEST(HttpPool, FailureNames) {
+  EXPECT_STREQ(groupwatch::http::to_string(Failure::too_large), "too_large");
+  EXPECT_STREQ(groupwatch::http::to_string(Failure::tls), "tls");
+  EXPECT_STREQ(groupwatch::http::to_string(Failure::cancelled), "cancelled");
+}
+
+}  // namespace
