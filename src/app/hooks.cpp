@@ -4,18 +4,26 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
 
+#include <fmt/format.h>
 #include <boost/asio/steady_timer.hpp>
 
+#include "groupwatch/admin/exposition.hpp"
+#include "groupwatch/admin/server.hpp"
+#include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace groupwatch::app {
 
 namespace asio = boost::asio;
+using admin::Exposition;
 
 void sd_notify(const char* state) {
   const char* path = std::getenv("NOTIFY_SOCKET");
@@ -33,6 +41,187 @@ void sd_notify(const char* state) {
   ::close(fd);
 }
 
+// ---------------------------------------------------------------------------
+// GroupBoard
+
+namespace {
+std::string board_key(const std::string& app, const std::string& group_id) {
+  return app + '\n' + group_id;
+}
+}  // namespace
+
+GroupBoard::GroupBoard(std::size_t top, std::size_t history, std::size_t parked_max)
+    : top_n_(top), history_n_(history), parked_max_(parked_max) {}
+
+void GroupBoard::observe(const sink::Result& r) {
+  auto key = board_key(r.app, r.group_id);
+  auto parked_it = std::find_if(parked_.begin(), parked_.end(),
+                                [&](const Parked& p) { return p.app == r.app && p.group_id == r.group_id; });
+  if (r.error_code != 0) {
+    if (tencent::classify(r.error_code).action != tencent::Action::park_group) return;
+    candidates_.erase(key);
+    if (parked_it != parked_.end()) parked_.erase(parked_it);
+    Parked p{r.app, r.group_id, r.error_code, std::string(tencent::classify(r.error_code).meaning), r.time};
+    parked_.push_back(std::move(p));
+    while (parked_.size() > parked_max_) parked_.pop_front();
+    return;
+  }
+  if (parked_it != parked_.end()) parked_.erase(parked_it);  // answered again: no longer parked
+  if (!r.online_member_num) return;
+  std::uint64_t n = *r.online_member_num;
+  auto it = candidates_.find(key);
+  if (it == candidates_.end()) {
+    // Twice as many candidates as shown, so that a group dipping for a cycle
+    // keeps its sparkline; the smallest goes when a bigger one arrives.
+    if (candidates_.size() >= 2 * top_n_) {
+      auto min = std::min_element(candidates_.begin(), candidates_.end(),
+                                  [](const auto& a, const auto& b) { return a.second.count < b.second.count; });
+      if (min->second.count >= n) return;
+      candidates_.erase(min);
+    }
+    it = candidates_.emplace(key, Top{r.app, r.group_id, 0, {}}).first;
+  }
+  it->second.count = n;
+  auto& h = it->second.history;
+  h.push_back(n);
+  if (h.size() > history_n_) h.erase(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(h.size() - history_n_));
+}
+
+std::vector<GroupBoard::Top> GroupBoard::top() const {
+  std::vector<Top> out;
+  out.reserve(candidates_.size());
+  for (const auto& [k, t] : candidates_) out.push_back(t);
+  std::sort(out.begin(), out.end(), [](const Top& a, const Top& b) {
+    if (a.count != b.count) return a.count > b.count;
+    return a.group_id < b.group_id;
+  });
+  if (out.size() > top_n_) out.resize(top_n_);
+  return out;
+}
+
+std::vector<GroupBoard::Parked> GroupBoard::parked() const {
+  return {parked_.rbegin(), parked_.rend()};
+}
+
+// ---------------------------------------------------------------------------
+// Self-metrics
+
+std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks) {
+  using T = Exposition::Type;
+  Exposition e;
+  auto per_app = [&](std::string_view name, T type, std::string_view help, auto value) {
+    e.family(name, type, help);
+    for (const auto& m : apps) e.sample(name, {{"app", m.name}}, static_cast<double>(value(m)));
+  };
+  e.family("groupwatch_requests_total", T::counter,
+           "Requests sent, by outcome: ok, the vendor's ErrorCode, or the kind of network failure.");
+  for (const auto& m : apps) {
+    bool network_kinds = !m.failures_by_kind.empty();
+    for (const auto& [code, n] : m.answers_by_code) {
+      if (code == tencent::network_error_code && network_kinds) continue;
+      std::string outcome = code == 0 ? "ok" : code == tencent::network_error_code ? "network" : std::to_string(code);
+      e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", outcome}}, static_cast<double>(n));
+    }
+    for (const auto& [kind, n] : m.failures_by_kind)
+      e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", kind}}, static_cast<double>(n));
+  }
+  per_app("groupwatch_results_total", T::counter, "Final results emitted (one per group and cycle).",
+          [](const AppMetrics& m) { return m.results; });
+  e.family("groupwatch_request_duration_seconds", T::histogram, "Time from sending a request to its answer.");
+  std::vector<double> bounds;
+  for (double ms : latency_bounds_ms) bounds.push_back(ms / 1000.0);
+  for (const auto& m : apps) {
+    e.histogram("groupwatch_request_duration_seconds", {{"app", m.name}}, bounds, m.latency_buckets, m.latency_sum_s);
+  }
+  per_app("groupwatch_retries_total", T::counter, "Requests retried within their cycle.",
+          [](const AppMetrics& m) { return m.retries; });
+  per_app("groupwatch_rate_limited_total", T::counter, "Answers saying the app was rate limited.",
+          [](const AppMetrics& m) { return m.rate_limited; });
+  per_app("groupwatch_limiter_waits_total", T::counter, "Times the dispatcher waited for a rate-limiter permit.",
+          [](const AppMetrics& m) { return m.limiter_waits; });
+  per_app("groupwatch_qps_effective", T::gauge, "The request rate the limiter currently allows (lowered after 429s).",
+          [](const AppMetrics& m) { return m.qps_effective; });
+  per_app("groupwatch_qps_cap", T::gauge, "The app's configured request-rate cap.",
+          [](const AppMetrics& m) { return m.qps_cap; });
+  per_app("groupwatch_cycle_progress_ratio", T::gauge, "Share of the app's groups started in the current cycle.",
+          [](const AppMetrics& m) {
+            return m.groups == 0
+                       ? 0.0
+                       : std::min(1.0, static_cast<double>(m.cycle_dispatched) / static_cast<double>(m.groups));
+          });
+  per_app("groupwatch_cycle_overruns_total", T::counter, "Cycles that did not finish within the poll interval.",
+          [](const AppMetrics& m) { return m.overruns; });
+  per_app("groupwatch_groups", T::gauge, "Groups watched.", [](const AppMetrics& m) { return m.groups; });
+  per_app("groupwatch_parked_groups", T::gauge, "Groups parked after a permanent error (10007, 10010, 10015).",
+          [](const AppMetrics& m) { return m.parked; });
+  per_app("groupwatch_app_stopped", T::gauge, "1 when the app stopped polling (misconfiguration), else 0.",
+          [](const AppMetrics& m) { return m.stopped ? 1 : 0; });
+  per_app("groupwatch_usersig_renewals_total", T::counter, "UserSigs generated.",
+          [](const AppMetrics& m) { return m.usersig_renewals; });
+  per_app("groupwatch_connections_open", T::gauge, "TLS connections open to the app's endpoint.",
+          [](const AppMetrics& m) { return m.connections_open; });
+  per_app("groupwatch_handshakes_total", T::counter, "TLS handshakes completed.",
+          [](const AppMetrics& m) { return m.handshakes; });
+  per_app("groupwatch_connections_opened_total", T::counter, "TCP connections opened.",
+          [](const AppMetrics& m) { return m.connections_opened; });
+
+  auto per_sink = [&](std::string_view name, T type, std::string_view help, auto value) {
+    e.family(name, type, help);
+    for (const auto& s : sinks) e.sample(name, {{"sink", s.name}}, static_cast<double>(value(s)));
+  };
+  per_sink("groupwatch_sink_queue_depth", T::gauge, "Results held in memory for the sink.",
+           [](const sink::SinkStats& s) { return s.queue_depth; });
+  per_sink("groupwatch_sink_spool_bytes", T::gauge, "Size of the sink's on-disk spool.",
+           [](const sink::SinkStats& s) { return s.spool_bytes; });
+  per_sink("groupwatch_sink_delivered_total", T::counter, "Results the sink took.",
+           [](const sink::SinkStats& s) { return s.delivered; });
+  per_sink("groupwatch_sink_dropped_total", T::counter, "Results dropped at the spool cap.",
+           [](const sink::SinkStats& s) { return s.dropped; });
+  per_sink("groupwatch_sink_failures_total", T::counter, "Failed write attempts.",
+           [](const sink::SinkStats& s) { return s.failures; });
+  per_sink("groupwatch_sink_healthy", T::gauge, "1 when the sink's last write succeeded.",
+           [](const sink::SinkStats& s) { return s.healthy ? 1 : 0; });
+  e.family("groupwatch_build_info", T::gauge, "Always 1; the version is a label.");
+  e.sample("groupwatch_build_info", {{"version", GW_VERSION}}, 1);
+  return e.str();
+}
+
+// ---------------------------------------------------------------------------
+// RunHooks
+
+namespace {
+
+constexpr auto kSampleEvery = std::chrono::seconds(5);
+constexpr std::size_t kHistorySamples = 15 * 60 / 5 + 1;  // 15 minutes
+constexpr auto kSinkFailingTooLong = std::chrono::minutes(5);
+
+double unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+struct Sample {
+  double t = 0;  // unix seconds
+  std::uint64_t requests = 0, results = 0, results_ok = 0;
+  double cap = 0, effective = 0;
+};
+
+void num(std::string& out, std::string_view key, double v) {
+  append_json_string(out, key);
+  out += ':';
+  out += std::isfinite(v) ? fmt::format("{}", v) : std::string("null");
+}
+void str(std::string& out, std::string_view key, std::string_view v) {
+  append_json_string(out, key);
+  out += ':';
+  append_json_string(out, v);
+}
+void boolean(std::string& out, std::string_view key, bool v) {
+  append_json_string(out, key);
+  out += v ? ":true" : ":false";
+}
+
+}  // namespace
+
 struct RunHooks::Impl {
   asio::io_context& io;
   Engine& engine;
@@ -41,7 +230,17 @@ struct RunHooks::Impl {
   std::chrono::microseconds watchdog_every{0};
   bool closed = false;
 
-  Impl(asio::io_context& i, Engine& e, sink::Fanout& f) : io(i), engine(e), fanout(f), watchdog(i) {}
+  std::string listen;
+  std::chrono::milliseconds interval;
+  std::unique_ptr<admin::Server> server;
+  asio::steady_timer sampler;
+  std::map<std::string, std::deque<Sample>> history;  // per app
+  std::map<std::string, std::chrono::steady_clock::time_point> sink_unhealthy_since;
+  GroupBoard board;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  Impl(asio::io_context& i, Engine& e, sink::Fanout& f, const config::Config& cfg)
+      : io(i), engine(e), fanout(f), watchdog(i), listen(cfg.admin.listen), interval(cfg.poll.interval), sampler(i) {}
 
   // WATCHDOG=1 is sent from the io_context itself: a stuck loop stops
   // sending and systemd restarts the service.
@@ -53,10 +252,253 @@ struct RunHooks::Impl {
       if (!ec) pet();
     });
   }
+
+  void start_admin() {
+    if (listen.empty()) return;
+    admin::Provider p;
+    p.metrics = [this] { return render_metrics(engine.metrics(), fanout.stats()); };
+    p.status_json = [this] { return status_json(); };
+    p.readiness = [this] { return readiness(); };
+    server = std::make_unique<admin::Server>(io, listen, std::move(p));
+    try {
+      server->start();
+    } catch (const std::exception& e) {
+      log::error(events::admin_listening, std::string("admin server not started: ") + e.what(), {{"listen", listen}});
+      server.reset();
+    }
+  }
+
+  void stop_admin() {
+    if (server) server->stop();
+    server.reset();
+  }
+
+  void take_sample() {
+    double now = unix_seconds(std::chrono::system_clock::now());
+    for (const auto& m : engine.metrics()) {
+      auto& h = history[m.name];
+      h.push_back(Sample{now, m.requests, m.results, m.results_ok, m.qps_cap, m.qps_effective});
+      while (h.size() > kHistorySamples) h.pop_front();
+    }
+    track_sinks(fanout.stats());
+  }
+
+  void sample_loop() {
+    if (closed) return;
+    take_sample();
+    sampler.expires_after(kSampleEvery);
+    sampler.async_wait([this](boost::system::error_code ec) {
+      if (!ec) sample_loop();
+    });
+  }
+
+  void track_sinks(const std::vector<sink::SinkStats>& stats) {
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& s : stats) {
+      if (s.healthy)
+        sink_unhealthy_since.erase(s.name);
+      else
+        sink_unhealthy_since.try_emplace(s.name, now);
+    }
+  }
+
+  admin::Readiness readiness() {
+    auto apps = engine.metrics();
+    bool polling =
+        std::any_of(apps.begin(), apps.end(), [](const AppMetrics& m) { return !m.stopped && m.groups > 0; });
+    if (!polling) return {false, "no app is polling (every app stopped or has no groups)"};
+    auto stats = fanout.stats();
+    track_sinks(stats);
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& s : stats) {
+      auto it = sink_unhealthy_since.find(s.name);
+      if (it == sink_unhealthy_since.end() || now - it->second < kSinkFailingTooLong) continue;
+      auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - it->second);
+      return {false,
+              "sink '" + s.name + "' has been failing for " + format_duration(secs) + ": " + log::redact(s.last_error)};
+    }
+    return {true, {}};
+  }
+
+  std::string status_json() {
+    auto apps = engine.metrics();
+    auto sinks = fanout.stats();
+    auto ready = readiness();
+    auto now_sys = std::chrono::system_clock::now();
+    double now = unix_seconds(now_sys);
+    std::string o;
+    o.reserve(16 * 1024);
+    o += '{';
+    str(o, "version", GW_VERSION);
+    o += ',';
+    num(o, "time", now);
+    o += ',';
+    num(o, "uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    o += ',';
+    num(o, "interval_s", std::chrono::duration<double>(interval).count());
+    o += ',';
+    num(o, "sample_s", static_cast<double>(kSampleEvery.count()));
+    o += ',';
+    boolean(o, "ready", ready.ready);
+    o += ',';
+    str(o, "ready_reason", ready.reason);
+    o += ",\"apps\":[";
+    bool first = true;
+    for (const auto& m : apps) {
+      if (!first) o += ',';
+      first = false;
+      o += '{';
+      str(o, "name", m.name);
+      o += ',';
+      num(o, "sdkappid", static_cast<double>(m.sdkappid));
+      o += ',';
+      num(o, "qps_cap", m.qps_cap);
+      o += ',';
+      num(o, "qps_effective", m.qps_effective);
+      o += ',';
+      num(o, "groups", static_cast<double>(m.groups));
+      o += ',';
+      num(o, "parked", static_cast<double>(m.parked));
+      o += ',';
+      num(o, "cycle", static_cast<double>(m.cycle));
+      o += ',';
+      num(o, "cycle_dispatched", static_cast<double>(m.cycle_dispatched));
+      o += ',';
+      num(o, "requests", static_cast<double>(m.requests));
+      o += ',';
+      num(o, "results", static_cast<double>(m.results));
+      o += ',';
+      num(o, "results_ok", static_cast<double>(m.results_ok));
+      o += ',';
+      num(o, "retries", static_cast<double>(m.retries));
+      o += ',';
+      num(o, "rate_limited", static_cast<double>(m.rate_limited));
+      o += ',';
+      num(o, "overruns", static_cast<double>(m.overruns));
+      o += ',';
+      num(o, "in_flight", static_cast<double>(m.in_flight));
+      o += ',';
+      num(o, "connections_open", static_cast<double>(m.connections_open));
+      o += ',';
+      boolean(o, "stopped", m.stopped);
+      o += ',';
+      str(o, "stop_reason", log::redact(m.stop_reason));
+      o += ',';
+      boolean(o, "paused", m.paused);
+      o += ",\"outcomes\":{";
+      bool f2 = true;
+      auto outcome = [&](const std::string& k, std::uint64_t n) {
+        if (!f2) o += ',';
+        f2 = false;
+        num(o, k, static_cast<double>(n));
+      };
+      for (const auto& [code, n] : m.answers_by_code) {
+        if (code == tencent::network_error_code && !m.failures_by_kind.empty()) continue;
+        outcome(code == 0 ? "ok" : code == tencent::network_error_code ? "network" : std::to_string(code), n);
+      }
+      for (const auto& [kind, n] : m.failures_by_kind) outcome(kind, n);
+      o += "},\"history\":";
+      o += history_json(m, now);
+      o += '}';
+    }
+    o += "],\"top\":[";
+    first = true;
+    for (const auto& t : board.top()) {
+      if (!first) o += ',';
+      first = false;
+      o += '{';
+      str(o, "app", t.app);
+      o += ',';
+      str(o, "group_id", t.group_id);
+      o += ',';
+      num(o, "count", static_cast<double>(t.count));
+      o += ",\"history\":[";
+      for (std::size_t i = 0; i < t.history.size(); ++i) o += (i ? "," : "") + std::to_string(t.history[i]);
+      o += "]}";
+    }
+    o += "],\"parked\":[";
+    first = true;
+    for (const auto& p : board.parked()) {
+      if (!first) o += ',';
+      first = false;
+      o += '{';
+      str(o, "app", p.app);
+      o += ',';
+      str(o, "group_id", p.group_id);
+      o += ',';
+      num(o, "code", static_cast<double>(p.code));
+      o += ',';
+      str(o, "reason", p.reason);
+      o += ',';
+      str(o, "time", format_rfc3339_ms(p.time));
+      o += '}';
+    }
+    o += "],\"sinks\":[";
+    first = true;
+    auto steady_now = std::chrono::steady_clock::now();
+    for (const auto& s : sinks) {
+      if (!first) o += ',';
+      first = false;
+      o += '{';
+      str(o, "name", s.name);
+      o += ',';
+      str(o, "type", s.type);
+      o += ',';
+      num(o, "queue_depth", static_cast<double>(s.queue_depth));
+      o += ',';
+      num(o, "spooled", static_cast<double>(s.spooled));
+      o += ',';
+      num(o, "spool_bytes", static_cast<double>(s.spool_bytes));
+      o += ',';
+      num(o, "delivered", static_cast<double>(s.delivered));
+      o += ',';
+      num(o, "dropped", static_cast<double>(s.dropped));
+      o += ',';
+      num(o, "failures", static_cast<double>(s.failures));
+      o += ',';
+      boolean(o, "healthy", s.healthy);
+      o += ',';
+      str(o, "last_error", log::redact(s.last_error));
+      o += ',';
+      auto it = sink_unhealthy_since.find(s.name);
+      num(o, "failing_s",
+          it == sink_unhealthy_since.end() ? 0.0 : std::chrono::duration<double>(steady_now - it->second).count());
+      o += '}';
+    }
+    o += "]}";
+    return o;
+  }
+
+  // Rates between consecutive samples, plus a live point since the last one.
+  std::string history_json(const AppMetrics& m, double now) {
+    std::vector<Sample> s;
+    if (auto it = history.find(m.name); it != history.end()) s.assign(it->second.begin(), it->second.end());
+    if (s.empty() || now - s.back().t >= 1.0)
+      s.push_back(Sample{now, m.requests, m.results, m.results_ok, m.qps_cap, m.qps_effective});
+    std::string t, rate, ok, err, cap, eff;
+    for (std::size_t i = 1; i < s.size(); ++i) {
+      double dt = s[i].t - s[i - 1].t;
+      if (dt <= 0) continue;
+      auto d = [&](std::uint64_t a, std::uint64_t b) { return a >= b ? static_cast<double>(a - b) / dt : 0.0; };
+      auto add = [](std::string& out, double v) {
+        if (!out.empty()) out += ',';
+        out += fmt::format("{:.3f}", v);
+      };
+      add(t, s[i].t);
+      add(rate, d(s[i].requests, s[i - 1].requests));
+      add(ok, d(s[i].results_ok, s[i - 1].results_ok));
+      std::uint64_t e1 = s[i].results - s[i].results_ok, e0 = s[i - 1].results - s[i - 1].results_ok;
+      add(err, d(e1, e0));
+      add(cap, s[i].cap);
+      add(eff, s[i].effective);
+    }
+    return "{\"t\":[" + t + "],\"rate\":[" + rate + "],\"ok\":[" + ok + "],\"err\":[" + err + "],\"cap\":[" + cap +
+           "],\"effective\":[" + eff + "]}";
+  }
 };
 
-RunHooks::RunHooks(asio::io_context& io, Engine& engine, const config::Config&, sink::Fanout& fanout)
-    : impl_(std::make_unique<Impl>(io, engine, fanout)) {
+RunHooks::RunHooks(asio::io_context& io, Engine& engine, const config::Config& cfg, sink::Fanout& fanout)
+    : impl_(std::make_unique<Impl>(io, engine, fanout, cfg)) {
   if (const char* usec = std::getenv("WATCHDOG_USEC")) {
     try {
       impl_->watchdog_every = std::chrono::microseconds(std::stoll(usec));
@@ -68,17 +510,39 @@ RunHooks::RunHooks(asio::io_context& io, Engine& engine, const config::Config&, 
 RunHooks::~RunHooks() = default;
 
 void RunHooks::ready() {
+  impl_->sample_loop();
+  impl_->start_admin();
   sd_notify("READY=1");
   impl_->pet();
 }
 
-void RunHooks::reloaded(const config::Config&) { sd_notify("READY=1"); }
+void RunHooks::reloaded(const config::Config& cfg) {
+  impl_->interval = cfg.poll.interval;
+  if (cfg.admin.listen != impl_->listen) {
+    impl_->stop_admin();
+    impl_->listen = cfg.admin.listen;
+    impl_->start_admin();
+  }
+  sd_notify("READY=1");
+}
 
-void RunHooks::stopping() { sd_notify("STOPPING=1"); }
+void RunHooks::stopping() {
+  sd_notify("STOPPING=1");
+}
 
 void RunHooks::close() {
   impl_->closed = true;
   impl_->watchdog.cancel();
+  impl_->sampler.cancel();
+  impl_->stop_admin();
+}
+
+void RunHooks::observe(const sink::Result& r) {
+  impl_->board.observe(r);
+}
+
+std::uint16_t RunHooks::admin_port() const {
+  return impl_->server ? impl_->server->port() : 0;
 }
 
 }  // namespace groupwatch::app

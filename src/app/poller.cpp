@@ -453,7 +453,7 @@ void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t co
   r.time = wall::now();
   r.app = app_.name;
   r.sdkappid = app_.sdkappid;
-  r.group_id = std::move(w.group_id);
+  r.group_id = w.group_id;  // still needed by park() after this
   r.online_member_num = code == 0 ? count : std::nullopt;
   r.error_code = code;
   r.error_info = std::move(info);

@@ -26,11 +26,16 @@ namespace {
 class FanoutOut : public ResultOut {
  public:
   explicit FanoutOut(sink::Fanout& f) : f_(f) {}
-  void push(const sink::Result& r) override { f_.push(r); }
+  void push(const sink::Result& r) override {
+    f_.push(r);
+    if (hooks_) hooks_->observe(r);
+  }
   void forget(const std::string& app, const std::string& group_id) override { f_.forget(app, group_id); }
+  void observe_with(RunHooks* hooks) { hooks_ = hooks; }
 
  private:
   sink::Fanout& f_;
+  RunHooks* hooks_ = nullptr;
 };
 
 void drop_groups(config::Config& cfg) {
@@ -109,6 +114,7 @@ int cmd_run(const std::string& config_path) {
              {"apps", static_cast<std::uint64_t>(cfg->apps.size())},
              {"groups", static_cast<std::uint64_t>(cfg->total_groups())}});
   RunHooks hooks(io, engine, *cfg, *fanout);
+  out.observe_with(&hooks);
   drop_groups(*cfg);
   engine.start();
   hooks.ready();
@@ -147,6 +153,7 @@ int cmd_run(const std::string& config_path) {
   };
   signals.async_wait(on_signal);
   io.run();
+  out.observe_with(nullptr);  // hooks go before the engine
   bool all = fanout->stop(grace);
   log::info(events::shutdown_done, all ? "stopped; every result delivered" : "stopped; undelivered results are spooled",
             {{"state_dir", cfg->state_dir}});

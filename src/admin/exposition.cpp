@@ -1,0 +1,147 @@
+#include "groupwatch/admin/exposition.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace groupwatch::admin {
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string escape_help(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return fmt::format("{}", v);
+}
+
+namespace {
+
+std::string_view type_name(Exposition::Type t) {
+  switch (t) {
+    case Exposition::Type::counter:
+      return "counter";
+    case Exposition::Type::gauge:
+      return "gauge";
+    case Exposition::Type::histogram:
+      return "histogram";
+    case Exposition::Type::untyped:
+      return "untyped";
+  }
+  return "untyped";
+}
+
+void write_series(std::string& out, std::string_view name, std::string_view suffix, std::span<const Label> labels,
+                  const Label* extra, std::string_view value) {
+  out += name;
+  out += suffix;
+  if (!labels.empty() || extra) {
+    out += '{';
+    bool first = true;
+    auto one = [&](const Label& l) {
+      if (!first) out += ',';
+      first = false;
+      out += l.first;
+      out += "=\"";
+      out += escape_label_value(l.second);
+      out += '"';
+    };
+    for (const auto& l : labels) one(l);
+    if (extra) one(*extra);
+    out += '}';
+  }
+  out += ' ';
+  out += value;
+  out += '\n';
+}
+
+}  // namespace
+
+Exposition::Family& Exposition::find(std::string_view name) {
+  for (auto& f : families_)
+    if (f.name == name) return f;
+  throw std::logic_error("metric family '" + std::string(name) + "' was not declared");
+}
+
+void Exposition::family(std::string_view name, Type type, std::string_view help) {
+  for (auto& f : families_)
+    if (f.name == name) return;
+  families_.push_back(Family{std::string(name), type, std::string(help), {}});
+}
+
+void Exposition::sample(std::string_view name, std::initializer_list<Label> labels, double value) {
+  sample(name, std::span<const Label>(labels.begin(), labels.size()), value);
+}
+
+void Exposition::sample(std::string_view name, std::span<const Label> labels, double value) {
+  auto& f = find(name);
+  write_series(f.body, f.name, "", labels, nullptr, format_value(value));
+}
+
+void Exposition::histogram(std::string_view name, std::initializer_list<Label> labels, std::span<const double> bounds,
+                           std::span<const std::uint64_t> counts, double sum) {
+  auto& f = find(name);
+  std::span<const Label> ls(labels.begin(), labels.size());
+  std::uint64_t total = 0;
+  for (auto c : counts) total += c;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (i < counts.size()) cumulative += counts[i];
+    std::string le = format_value(bounds[i]);
+    Label extra{"le", le};
+    write_series(f.body, f.name, "_bucket", ls, &extra, std::to_string(cumulative));
+  }
+  Label inf{"le", "+Inf"};
+  write_series(f.body, f.name, "_bucket", ls, &inf, std::to_string(total));
+  write_series(f.body, f.name, "_sum", ls, nullptr, format_value(sum));
+  write_series(f.body, f.name, "_count", ls, nullptr, std::to_string(total));
+}
+
+std::string Exposition::str() const {
+  std::string out;
+  for (const auto& f : families_) {
+    out += "# HELP " + f.name + " " + escape_help(f.help) + "\n";
+    out += "# TYPE " + f.name + " " + std::string(type_name(f.type)) + "\n";
+    out += f.body;
+  }
+  return out;
+}
+
+}  // namespace groupwatch::admin

@@ -1,0 +1,251 @@
+// End to end: the real emulator (in-process), the real groupwatch binary with
+// admin.listen, the status page rendered by headless Chromium, and /metrics
+// scraped by a real Prometheus server.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include <boost/asio/io_context.hpp>
+
+#include "admin/real_servers.hpp"
+#include "groupwatch/emulator/server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace gw_real;
+namespace emu = groupwatch::emulator;
+
+constexpr const char* kKey = "status-page-secret-key-0123456789";
+constexpr std::uint64_t kAppId = 1400000001;
+constexpr const char* kChromium = "/usr/bin/chromium";
+
+class Emulator {
+ public:
+  explicit Emulator(emu::Options o) {
+    o.address = "127.0.0.1";
+    o.port = 0;
+    server_ = std::make_unique<emu::Server>(io_, std::move(o));
+    port_ = server_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Emulator() {
+    server_->stop();
+    io_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  std::string ca_pem() const { return server_->ca_pem(); }
+
+ private:
+  boost::asio::io_context io_{1};
+  std::unique_ptr<emu::Server> server_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// One daemon for the whole suite: starting it and letting it collect a few
+// samples is the slow part.
+struct Daemon {
+  TempDir dir{"gw-status"};
+  std::unique_ptr<Emulator> emulator;
+  std::unique_ptr<Child> process;
+  std::uint16_t admin_port = 0;
+  std::vector<std::string> dissolved;
+
+  Daemon() {
+    auto ids = emu::generate_group_ids(120, 11);
+    emu::Options o;
+    o.apps.push_back({kAppId, kKey, "administrator", 200});
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      emu::Group g{ids[i]};
+      if (i % 40 == 7) {
+        g.fault = emu::Fault::e10010;
+        dissolved.push_back(ids[i]);
+      }
+      o.groups.push_back(g);
+    }
+    o.refresh = 4s;  // counts change between cycles: the sparklines move
+    o.faults.e10002 = 0.03;
+    o.faults.http502 = 0.01;
+    o.latency = {2ms, 25ms};
+    emulator = std::make_unique<Emulator>(std::move(o));
+    dir.write("ca.pem", emulator->ca_pem());
+    std::string groups;
+    for (auto& id : ids) groups += id + "\n";
+    dir.write("groups.txt", groups);
+    admin_port = free_port();
+    std::ostringstream y;
+    y << "apps:\n"
+      << "  - name: prod-sg\n"
+      << "    sdkappid: " << kAppId << "\n"
+      << "    admin: administrator\n"
+      << "    secret_key: " << kKey << "\n"
+      << "    endpoint: https://127.0.0.1:" << emulator->port() << "\n"
+      << "    ca_file: " << dir.file("ca.pem") << "\n"
+      << "    qps: 40\n"
+      << "    group_files: [" << dir.file("groups.txt") << "]\n"
+      << "poll:\n  interval: 4s\n  timeout: 3s\n"
+      << "admin:\n  listen: 127.0.0.1:" << admin_port << "\n"
+      << "state_dir: " << dir.file("state") << "\n"
+      << "sinks:\n  - type: ndjson\n    path: " << dir.file("out.ndjson") << "\n    flush_interval: 200ms\n";
+    dir.write("groupwatch.yaml", y.str());
+    process = std::make_unique<Child>(std::vector<std::string>{GW_BIN, "run", "--config", dir.file("groupwatch.yaml")},
+                                      dir.file("gw.out"), dir.file("gw.err"));
+  }
+  std::string log() const { return slurp(dir.file("gw.err")); }
+};
+
+Daemon* daemon_ = nullptr;
+
+class StatusPage : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { daemon_ = new Daemon(); }
+  static void TearDownTestSuite() {
+    delete daemon_;
+    daemon_ = nullptr;
+  }
+  Daemon& d() { return *daemon_; }
+
+  // Until the status JSON shows parked groups, a few history points and
+  // sparklines of at least three cycles.
+  void wait_for_data() {
+    std::string last;
+    bool ok = eventually(
+        [&] {
+          auto r = http_get(d().admin_port, "/api/status");
+          last = r.body;
+          if (r.status != 200) return false;
+          std::smatch m;
+          static const std::regex t_re(R"re("history":\{"t":\[([^\]]*)\])re");
+          if (!std::regex_search(last, m, t_re)) return false;
+          auto points = std::count(m[1].first, m[1].second, ',') + (m[1].length() > 0 ? 1 : 0);
+          static const std::regex spark_re(R"re("top":\[\{[^\]]*"history":\[\d+,\d+,\d+)re");
+          return points >= 3 && std::regex_search(last, spark_re) && last.find("\"parked\":[{") != std::string::npos;
+        },
+        60s);
+    ASSERT_TRUE(ok) << "no data in time; last status: " << last.substr(0, 2000) << "\nlog:\n" << d().log();
+  }
+};
+
+TEST_F(StatusPage, EndpointsAnswer) {
+  ASSERT_TRUE(eventually([&] { return http_get(d().admin_port, "/healthz").status == 200; }, 30s)) << d().log();
+  wait_for_data();
+  auto ready = http_get(d().admin_port, "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  auto m = http_get(d().admin_port, "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("groupwatch_requests_total{app=\"prod-sg\",outcome=\"ok\"}"), std::string::npos);
+  EXPECT_NE(m.body.find("groupwatch_sink_healthy{sink=\"ndjson\"} 1"), std::string::npos);
+  EXPECT_EQ(m.body.find(kKey), std::string::npos) << "no secret in metrics";
+  auto s = http_get(d().admin_port, "/api/status");
+  EXPECT_EQ(s.body.find(kKey), std::string::npos) << "no secret in the status JSON";
+  for (auto& id : d().dissolved) EXPECT_NE(s.body.find(id), std::string::npos) << id << " should be listed as parked";
+  EXPECT_NE(d().log().find("admin.listening"), std::string::npos);
+}
+
+struct BrowserRun {
+  int status = -1;
+  std::string out, err;
+};
+BrowserRun chromium(const TempDir& dir, const std::string& name, const std::vector<std::string>& extra,
+                    const std::string& url) {
+  std::vector<std::string> argv{kChromium,
+                                "--headless",
+                                "--no-sandbox",
+                                "--disable-gpu",
+                                "--disable-quic",
+                                "--no-first-run",
+                                "--disable-background-networking",
+                                "--disable-component-update",
+                                "--disable-sync",
+                                "--hide-scrollbars",
+                                "--user-data-dir=" + dir.file("profile-" + name),
+                                "--virtual-time-budget=5000"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  BrowserRun r;
+  {
+    Child c(argv, dir.file(name + ".out"), dir.file(name + ".err"));
+    r.status = c.wait(120s);
+  }
+  r.out = slurp(dir.file(name + ".out"));
+  r.err = slurp(dir.file(name + ".err"));
+  return r;
+}
+
+TEST_F(StatusPage, ChromiumDrawsTheChartAndFillsTheTables) {
+  if (::access(kChromium, X_OK) != 0) GTEST_SKIP() << "chromium is not installed";
+  wait_for_data();
+  std::string url = "http://127.0.0.1:" + std::to_string(d().admin_port) + "/";
+  TempDir tmp("gw-chromium");
+
+  auto dom = chromium(tmp, "dom", {"--window-size=1280,900", "--dump-dom"}, url);
+  ASSERT_EQ(dom.status, 0) << dom.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dom.out, m, std::regex(R"re(<canvas[^>]*data-drawn="(\d+)")re"))) << dom.out;
+  EXPECT_GE(std::stoi(m[1]), 2) << "the rate chart has at least two points";
+  EXPECT_NE(dom.out.find("prod-sg"), std::string::npos);
+  // The top-groups table has rows with sparklines, the parked table names a dissolved group.
+  auto top = dom.out.substr(dom.out.find("id=\"top\""));
+  EXPECT_NE(top.find("<td class=\"gid\">@TGS#"), std::string::npos) << top.substr(0, 1500);
+  EXPECT_NE(top.find("<svg"), std::string::npos);
+  auto parked = dom.out.substr(dom.out.find("id=\"parked\""));
+  EXPECT_NE(parked.find("10010"), std::string::npos) << parked.substr(0, 1500);
+  auto sinks = dom.out.substr(dom.out.find("id=\"sinks\""));
+  EXPECT_NE(sinks.find("healthy"), std::string::npos) << sinks.substr(0, 1500);
+  EXPECT_EQ(dom.out.find(">Cannot reach groupwatch"), std::string::npos) << "the page could not fetch /api/status";
+
+  std::filesystem::create_directories(GW_BINARY_DIR "/artifacts");
+  struct Shot {
+    const char* name;
+    std::vector<std::string> flags;
+  };
+  for (const auto& shot : {Shot{"status-page.png", {"--window-size=1280,900"}},
+                           Shot{"status-page-dark.png", {"--window-size=1280,900", "--force-dark-mode"}},
+                           Shot{"status-page-phone.png", {"--window-size=390,844"}}}) {
+    std::string out = std::string(GW_BINARY_DIR "/artifacts/") + shot.name;
+    std::filesystem::remove(out);
+    auto flags = shot.flags;
+    flags.push_back("--screenshot=" + out);
+    auto r = chromium(tmp, shot.name, flags, url);
+    EXPECT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(std::filesystem::exists(out)) << r.err;
+    EXPECT_GT(std::filesystem::file_size(out), 20000u) << shot.name << " looks empty";
+  }
+}
+
+TEST_F(StatusPage, PrometheusScrapesTheMetricsEndpoint) {
+  if (!Prometheus::available()) GTEST_SKIP() << "prometheus is not installed";
+  ASSERT_TRUE(eventually([&] { return http_get(d().admin_port, "/healthz").status == 200; }, 30s)) << d().log();
+  Prometheus prom({d().admin_port});
+  ASSERT_TRUE(prom.wait_ready()) << prom.log();
+  std::vector<PromSample> up;
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = prom.query("up");
+        if (r) up = *r;
+        return r && r->size() == 1 && (*r)[0].value == "1";
+      },
+      30s))
+      << prom.log();
+  EXPECT_EQ(up[0].labels["job"], "groupwatch");
+  // The scrape parsed: a histogram and labelled counters came through.
+  std::vector<PromSample> results;
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = prom.query("groupwatch_results_total");
+        if (r) results = *r;
+        return r && !r->empty() && std::stod((*r)[0].value) > 0;
+      },
+      30s));
+  EXPECT_EQ(results[0].labels["app"], "prod-sg");
+  auto hist = prom.query("groupwatch_request_duration_seconds_count");
+  ASSERT_TRUE(hist && !hist->empty());
+  EXPECT_GT(std::stod((*hist)[0].value), 0);
+  auto scrape = prom.query("scrape_samples_post_metric_relabeling");
+  ASSERT_TRUE(scrape && !scrape->empty());
+  EXPECT_GT(std::stod((*scrape)[0].value), 30);
+}
+
+}  // namespace
