@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 #include "app/commands.hpp"
 #include "groupwatch/app/engine.hpp"
@@ -34,7 +34,8 @@ namespace {
 
 constexpr const char* default_config = "/etc/groupwatch/groupwatch.yaml";
 
-constexpr const char* usage_text = R"(groupwatch - keeps the online-member counts of Tencent Cloud Chat Community groups fresh
+constexpr const char* usage_text =
+    R"(groupwatch - keeps the online-member counts of Tencent Cloud Chat Community groups fresh
 
 Usage:
   groupwatch run     [--config FILE]              poll every group once per interval, forever (SIGHUP reloads)

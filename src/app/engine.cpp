@@ -97,7 +97,8 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg, ResultOut& out, 
     : impl_(std::make_unique<Impl>(io, out, mode)) {
   impl_->poll = cfg.poll;
   if (cfg.poll.max_qps) {
-    impl_->global = std::make_shared<limit::RateLimiter>(limit::LimiterOptions{.qps = *cfg.poll.max_qps}, steady::now());
+    impl_->global =
+        std::make_shared<limit::RateLimiter>(limit::LimiterOptions{.qps = *cfg.poll.max_qps}, steady::now());
   }
   for (const auto& a : cfg.apps) {
     impl_->pollers.push_back(impl_->make(a));
@@ -183,8 +184,9 @@ void Engine::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   impl_->stopping = true;
   for (auto& p : impl_->pollers) p->stop_dispatch();
   for (auto& p : impl_->retired) p->stop_dispatch();
-  spawn_logged(impl_->io, [this, grace, done = std::move(done)]() mutable { return impl_->drain(grace, std::move(done)); },
-               "shutdown");
+  spawn_logged(
+      impl_->io, [this, grace, done = std::move(done)]() mutable { return impl_->drain(grace, std::move(done)); },
+      "shutdown");
 }
 
 bool Engine::finished() const {

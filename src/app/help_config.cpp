@@ -15,44 +15,55 @@ int cmd_help_config() {
   config::AppConfig a;
   sink::DeliveryOptions d;
   std::cout << "groupwatch config keys (YAML; ${NAME} and ${NAME:-default} read the environment)\n\n";
-  std::cout << "apps:                  list, one entry per SDKAppID\n"
-               "  name                  label in every output (required, unique)\n"
-               "  sdkappid              the app's SDKAppID (required)\n"
-               "  admin                 an App Administrator identifier (required)\n"
-               "  secret_key            the app's key (or secret_key_file; exactly one)\n"
-               "  secret_key_file       file holding the key; must not be group/world-readable\n"
-               "  region                china|singapore|seoul|tokyo|frankfurt|mumbai|silicon-valley|jakarta|riyadh\n"
-               "  endpoint              instead of region: any https:// base URL\n"
-               "  ca_file               extra PEM trust anchors (system roots stay trusted)\n"
-            << fmt::format("  qps                   this app's cap (default {}; above 200 only for non-vendor endpoints)\n", a.qps)
-            << fmt::format("  usersig_ttl           lifetime of generated UserSigs (default {})\n", format_duration(a.usersig_ttl))
-            << fmt::format("  tls_verify            verify the server certificate (default {})\n", a.tls_verify)
-            << "  groups                inline list of group IDs\n"
-               "  group_files           watchlist files: .yaml/.yml lists or text, one ID a line, '#' comments\n"
-               "                        (at most 2,000,000 IDs per file, lines up to 4096 bytes)\n"
-            << "poll:\n"
-            << fmt::format("  interval              the refresh cycle (default {})\n", format_duration(c.poll.interval))
-            << fmt::format("  timeout               one request, connect to last byte (default {})\n", format_duration(c.poll.timeout))
-            << fmt::format("  connections           most connections (and requests in flight) per app (default {})\n", c.poll.connections)
-            << fmt::format("  retries               extra tries for transient failures within a cycle (default {})\n", c.poll.retries)
-            << "  max_qps               optional cap across all apps\n"
-            << fmt::format("  recheck               parked groups are asked again after this (default {})\n", format_duration(c.poll.recheck))
-            << fmt::format("  grace                 shutdown grace period (default {})\n", format_duration(c.poll.grace))
-            << "admin:\n  listen                host:port for /metrics, /healthz, /readyz and the status page (off when absent)\n"
-            << fmt::format("log:\n  level                 debug|info|warn|error (default {})\n", c.log.level)
-            << fmt::format("  format                logfmt|json (default {})\n", c.log.format)
-            << fmt::format("state_dir               spools and relative sink paths (default {})\n", c.state_dir)
-            << fmt::format("strict_permissions      refuse readable secret_key_files (default {})\n", c.strict_permissions)
-            << "sinks:                  list; every result goes to every sink\n"
-               "  type                  one of:";
+  std::cout
+      << "apps:                  list, one entry per SDKAppID\n"
+         "  name                  label in every output (required, unique)\n"
+         "  sdkappid              the app's SDKAppID (required)\n"
+         "  admin                 an App Administrator identifier (required)\n"
+         "  secret_key            the app's key (or secret_key_file; exactly one)\n"
+         "  secret_key_file       file holding the key; must not be group/world-readable\n"
+         "  region                china|singapore|seoul|tokyo|frankfurt|mumbai|silicon-valley|jakarta|riyadh\n"
+         "  endpoint              instead of region: any https:// base URL\n"
+         "  ca_file               extra PEM trust anchors (system roots stay trusted)\n"
+      << fmt::format("  qps                   this app's cap (default {}; above 200 only for non-vendor endpoints)\n",
+                     a.qps)
+      << fmt::format("  usersig_ttl           lifetime of generated UserSigs (default {})\n",
+                     format_duration(a.usersig_ttl))
+      << fmt::format("  tls_verify            verify the server certificate (default {})\n", a.tls_verify)
+      << "  groups                inline list of group IDs\n"
+         "  group_files           watchlist files: .yaml/.yml lists or text, one ID a line, '#' comments\n"
+         "                        (at most 2,000,000 IDs per file, lines up to 4096 bytes)\n"
+      << "poll:\n"
+      << fmt::format("  interval              the refresh cycle (default {})\n", format_duration(c.poll.interval))
+      << fmt::format("  timeout               one request, connect to last byte (default {})\n",
+                     format_duration(c.poll.timeout))
+      << fmt::format("  connections           most connections (and requests in flight) per app (default {})\n",
+                     c.poll.connections)
+      << fmt::format("  retries               extra tries for transient failures within a cycle (default {})\n",
+                     c.poll.retries)
+      << "  max_qps               optional cap across all apps\n"
+      << fmt::format("  recheck               parked groups are asked again after this (default {})\n",
+                     format_duration(c.poll.recheck))
+      << fmt::format("  grace                 shutdown grace period (default {})\n", format_duration(c.poll.grace))
+      << "admin:\n  listen                host:port for /metrics, /healthz, /readyz and the status page (off when "
+         "absent)\n"
+      << fmt::format("log:\n  level                 debug|info|warn|error (default {})\n", c.log.level)
+      << fmt::format("  format                logfmt|json (default {})\n", c.log.format)
+      << fmt::format("state_dir               spools and relative sink paths (default {})\n", c.state_dir)
+      << fmt::format("strict_permissions      refuse readable secret_key_files (default {})\n", c.strict_permissions)
+      << "sinks:                  list; every result goes to every sink\n"
+         "  type                  one of:";
   for (auto t : sink::sink_types()) std::cout << " " << t;
   std::cout << "\n"
             << fmt::format("  batch_size            results per write (default {})\n", d.batch_size)
-            << fmt::format("  flush_interval        oldest result waits at most this (default {})\n", format_duration(d.flush_interval))
-            << fmt::format("  queue_size            results held in memory before spooling (default {})\n", d.queue_size)
+            << fmt::format("  flush_interval        oldest result waits at most this (default {})\n",
+                           format_duration(d.flush_interval))
+            << fmt::format("  queue_size            results held in memory before spooling (default {})\n",
+                           d.queue_size)
             << fmt::format("  spool_max_bytes       on-disk spool cap per sink (default {} bytes)\n", d.spool_max_bytes)
             << "  when_full             drop_oldest|drop_newest at the spool cap (default drop_oldest)\n"
-            << fmt::format("  retry_min, retry_max  backoff while a sink is down (default {}..{})\n", format_duration(d.retry_min), format_duration(d.retry_max));
+            << fmt::format("  retry_min, retry_max  backoff while a sink is down (default {}..{})\n",
+                           format_duration(d.retry_min), format_duration(d.retry_max));
   for (auto t : sink::sink_types()) {
     if (const auto* f = sink::find_sink(t)) std::cout << fmt::format("  [{}] {}\n", t, f->summary);
   }

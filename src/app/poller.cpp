@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include "app/spawn.hpp"
 #include "groupwatch/schedule/plan.hpp"
@@ -38,32 +38,45 @@ constexpr int max_extra_attempts = 10;
 
 std::string failure_text(const http::Response& r) {
   switch (r.failure) {
-    case http::Failure::timeout: return "timeout";
-    case http::Failure::reset: return "connection reset";
-    case http::Failure::tls: return r.detail.empty() ? "TLS failure" : "TLS failure: " + r.detail;
-    case http::Failure::resolve: return r.detail.empty() ? "DNS failure" : "DNS failure: " + r.detail;
-    case http::Failure::connect: return r.detail.empty() ? "connect failed" : "connect failed: " + r.detail;
-    case http::Failure::protocol: return "malformed HTTP answer";
-    case http::Failure::too_large: return "answer too large";
-    default: return http::to_string(r.failure);
+    case http::Failure::timeout:
+      return "timeout";
+    case http::Failure::reset:
+      return "connection reset";
+    case http::Failure::tls:
+      return r.detail.empty() ? "TLS failure" : "TLS failure: " + r.detail;
+    case http::Failure::resolve:
+      return r.detail.empty() ? "DNS failure" : "DNS failure: " + r.detail;
+    case http::Failure::connect:
+      return r.detail.empty() ? "connect failed" : "connect failed: " + r.detail;
+    case http::Failure::protocol:
+      return "malformed HTTP answer";
+    case http::Failure::too_large:
+      return "answer too large";
+    default:
+      return http::to_string(r.failure);
   }
 }
 
 std::string stop_hint(std::int64_t code) {
   switch (code) {
     case 70016:
-    case 70020: return "the SDKAppID is not served by this region's domain: check `region`/`endpoint`";
+    case 70020:
+      return "the SDKAppID is not served by this region's domain: check `region`/`endpoint`";
     case 60010:
-    case 70403: return "`admin` is not an App Administrator of this app";
+    case 70403:
+      return "`admin` is not an App Administrator of this app";
     case 70009:
     case 70013:
-    case 70014: return "the UserSig does not match: check `sdkappid`, `admin` and the secret key";
+    case 70014:
+      return "the UserSig does not match: check `sdkappid`, `admin` and the secret key";
     case 60004:
     case 60005:
     case 70003:
     case 70005:
-    case 70052: return "the secret key does not sign valid UserSigs for this app: check the key";
-    default: return "check sdkappid, admin, secret key and region";
+    case 70052:
+      return "the secret key does not sign valid UserSigs for this app: check the key";
+    default:
+      return "check sdkappid, admin, secret key and region";
   }
 }
 
@@ -128,7 +141,9 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
   app_.groups.shrink_to_fit();
 }
 
-Poller::~Poller() { *alive_ = false; }
+Poller::~Poller() {
+  *alive_ = false;
+}
 
 void Poller::start() {
   if (running_) return;
@@ -142,7 +157,8 @@ void Poller::start() {
              {"groups", static_cast<std::uint64_t>(groups_.size())},
              {"qps", app_.qps},
              {"endpoint", endpoint_.url()}});
-  spawn_logged(io_, [self = shared_from_this()]() { return self->dispatch(); }, "dispatcher " + app_.name);
+  spawn_logged(
+      io_, [self = shared_from_this()]() { return self->dispatch(); }, "dispatcher " + app_.name);
   check_finished();
 }
 
@@ -189,7 +205,9 @@ std::size_t Poller::unanswered() const {
   return groups_.size() > once_answered_ ? groups_.size() - once_answered_ : 0;
 }
 
-void Poller::notify() { wake_.cancel(); }
+void Poller::notify() {
+  wake_.cancel();
+}
 
 wall::time_point Poller::slot_time(std::uint64_t cycle, std::size_t idx) const {
   auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.interval);
@@ -274,7 +292,8 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
                 {{"app", app_.name},
                  {"cycle", cycle_},
                  {"behind", static_cast<std::uint64_t>(groups_.size() - cursor_)},
-                 {"capacity", static_cast<std::uint64_t>(app_.qps * std::chrono::duration<double>(settings_.interval).count())}});
+                 {"capacity",
+                  static_cast<std::uint64_t>(app_.qps * std::chrono::duration<double>(settings_.interval).count())}});
     }
     Group& g = groups_[cursor_++];
     ++m_.cycle_dispatched;
@@ -304,8 +323,9 @@ asio::awaitable<void> Poller::dispatch() {
           if (global_) global_->take(now);
           ++in_flight_;
           ++m_.requests;
-          spawn_logged(io_, [self, w = std::move(*pending)]() mutable { return self->attempt(std::move(w)); },
-                       "poll " + app_.name);
+          spawn_logged(
+              io_, [self, w = std::move(*pending)]() mutable { return self->attempt(std::move(w)); },
+              "poll " + app_.name);
           pending.reset();
           continue;
         }
@@ -411,12 +431,13 @@ asio::awaitable<void> Poller::attempt(Work w) {
     case tencent::Action::renew_sig_once:
       if (bad_sig_renewed_at_ != steady::time_point{} && now - bad_sig_renewed_at_ < 60s) {
         finish(w, std::nullopt, a.error_code, a.error_info);
-        stop_app(fmt::format("signature rejected twice ({} {}): {}", a.error_code, info.meaning,
-                             stop_hint(a.error_code)));
+        stop_app(
+            fmt::format("signature rejected twice ({} {}): {}", a.error_code, info.meaning, stop_hint(a.error_code)));
       } else {
         bad_sig_renewed_at_ = now;
         sig_.renew(unix_now());
-        log::warn(events::usersig_rejected, "signature rejected: renewed once", {{"app", app_.name}, {"code", a.error_code}});
+        log::warn(events::usersig_rejected, "signature rejected: renewed once",
+                  {{"app", app_.name}, {"code", a.error_code}});
         ++w.extra;
         retry_later(std::move(w), 0ms, false);
       }
@@ -508,8 +529,8 @@ AppMetrics Poller::metrics() const {
   m.qps_cap = app_.qps;
   m.qps_effective = limiter_.effective_qps();
   m.groups = groups_.size();
-  m.parked = static_cast<std::size_t>(std::count_if(groups_.begin(), groups_.end(),
-                                                    [](const Group& g) { return g.parked_until_ms != 0; }));
+  m.parked = static_cast<std::size_t>(
+      std::count_if(groups_.begin(), groups_.end(), [](const Group& g) { return g.parked_until_ms != 0; }));
   m.usersig_renewals = sig_.renewals();
   auto ps = pool_->stats();
   m.connections_opened = ps.connections_opened;

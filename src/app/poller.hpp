@@ -87,8 +87,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   struct Work {
     std::string group_id;
     std::uint64_t cycle = 0;
-    int attempt = 0;         // attempts made so far
-    int extra = 0;           // attempts that did not count against retries
+    int attempt = 0;  // attempts made so far
+    int extra = 0;    // attempts that did not count against retries
     std::chrono::steady_clock::time_point ready{};
     bool operator>(const Work& o) const { return ready > o.ready; }
   };

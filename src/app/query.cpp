@@ -3,8 +3,8 @@
 #include <iostream>
 #include <map>
 
-#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
 
 #include "app/commands.hpp"
 #include "app/poller.hpp"

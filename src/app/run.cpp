@@ -5,10 +5,10 @@
 #include <iostream>
 #include <memory>
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 #include "app/commands.hpp"
 #include "app/hooks.hpp"
@@ -198,7 +198,8 @@ int cmd_once(const std::string& config_path, bool quiet) {
   auto unanswered = engine.unanswered();
   bool delivered = fanout->stop(grace);
   if (unanswered > 0)
-    log::warn(events::poll_error, "some groups got no answer", {{"unanswered", static_cast<std::uint64_t>(unanswered)}});
+    log::warn(events::poll_error, "some groups got no answer",
+              {{"unanswered", static_cast<std::uint64_t>(unanswered)}});
   if (!delivered) log::warn(events::sink_failed, "not every sink took every result (spooled for the next run)");
   return (!interrupted && unanswered == 0 && delivered) ? 0 : 1;
 }

@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <simdjson.h>
+#include <boost/asio/io_context.hpp>
 
 #include "groupwatch/emulator/server.hpp"
 

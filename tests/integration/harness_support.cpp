@@ -21,7 +21,9 @@ double parse_time(std::string_view s) {
 }
 }  // namespace
 
-double parse_rfc3339(std::string_view s) { return parse_time(s); }
+double parse_rfc3339(std::string_view s) {
+  return parse_time(s);
+}
 
 std::vector<Req> parse_request_log(const std::string& path) {
   std::vector<Req> out;

@@ -37,19 +37,19 @@ struct AppMetrics {
   double qps_effective = 0;
   std::size_t groups = 0;
   std::size_t parked = 0;
-  std::uint64_t cycle = 0;              // current cycle number (wall-clock aligned)
-  std::size_t cycle_dispatched = 0;     // groups started in the current cycle
+  std::uint64_t cycle = 0;           // current cycle number (wall-clock aligned)
+  std::size_t cycle_dispatched = 0;  // groups started in the current cycle
   std::uint64_t overruns = 0;
-  std::uint64_t requests = 0;           // attempts sent (each took a permit)
-  std::uint64_t results = 0;            // final results emitted
+  std::uint64_t requests = 0;  // attempts sent (each took a permit)
+  std::uint64_t results = 0;   // final results emitted
   std::uint64_t results_ok = 0;
   std::uint64_t retries = 0;
-  std::uint64_t rate_limited = 0;       // rate-limit answers
-  std::uint64_t limiter_waits = 0;      // times the dispatcher waited for a permit
+  std::uint64_t rate_limited = 0;   // rate-limit answers
+  std::uint64_t limiter_waits = 0;  // times the dispatcher waited for a permit
   std::uint64_t usersig_renewals = 0;
-  std::map<std::int64_t, std::uint64_t> answers_by_code;   // -1 = network failure
-  std::map<std::string, std::uint64_t> failures_by_kind;   // timeout, reset, tls, http_502...
-  std::vector<std::uint64_t> latency_buckets;               // counts per latency_bounds_ms (+Inf last)
+  std::map<std::int64_t, std::uint64_t> answers_by_code;  // -1 = network failure
+  std::map<std::string, std::uint64_t> failures_by_kind;  // timeout, reset, tls, http_502...
+  std::vector<std::uint64_t> latency_buckets;             // counts per latency_bounds_ms (+Inf last)
   double latency_sum_s = 0;
   std::uint64_t connections_opened = 0;
   std::uint64_t handshakes = 0;

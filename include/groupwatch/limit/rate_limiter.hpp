@@ -22,13 +22,13 @@ using TimePoint = Clock::time_point;
 using Duration = Clock::duration;
 
 struct LimiterOptions {
-  double qps = 200;                                     // configured cap
-  Duration margin = std::chrono::milliseconds(5);       // jitter allowance
-  double burst_fraction = 0.02;                         // bucket depth as a fraction of qps (>= 1 permit)
+  double qps = 200;                                // configured cap
+  Duration margin = std::chrono::milliseconds(5);  // jitter allowance
+  double burst_fraction = 0.02;                    // bucket depth as a fraction of qps (>= 1 permit)
   // AIMD on rate-limit answers:
-  double decrease_factor = 0.75;                        // multiplicative decrease
-  Duration decrease_hold = std::chrono::seconds(1);     // at most one decrease per hold
-  double increase_per_second = 0.01;                    // additive recovery, fraction of qps per second
+  double decrease_factor = 0.75;                     // multiplicative decrease
+  Duration decrease_hold = std::chrono::seconds(1);  // at most one decrease per hold
+  double increase_per_second = 0.01;                 // additive recovery, fraction of qps per second
   double min_qps = 1;
 };
 
@@ -66,7 +66,7 @@ class RateLimiter {
   TimePoint refilled_;
   // sliding-window log: ring of the last send times
   std::vector<TimePoint> ring_;
-  std::size_t head_ = 0;   // index of the oldest entry
+  std::size_t head_ = 0;  // index of the oldest entry
   std::size_t count_ = 0;
   TimePoint last_decrease_{};
   TimePoint last_recover_;
