@@ -1,0 +1,145 @@
+// The emulator's data model: group types, faults, member counts, group IDs, stats.
+#include <fmt/format.h>
+
+#include <array>
+#include <random>
+
+#include "groupwatch/emulator/server.hpp"
+#include "groupwatch/tencent/request.hpp"
+#include "groupwatch/util/text.hpp"
+
+namespace groupwatch::emulator {
+
+namespace {
+constexpr std::array<std::pair<std::string_view, GroupType>, 5> group_types{{
+    {"Community", GroupType::community},
+    {"Public", GroupType::public_group},
+    {"Private", GroupType::private_group},
+    {"ChatRoom", GroupType::chatroom},
+    {"AVChatRoom", GroupType::avchatroom},
+}};
+constexpr std::array<std::pair<std::string_view, Fault>, 7> faults{{
+    {"none", Fault::none},
+    {"10002", Fault::e10002},
+    {"502", Fault::http502},
+    {"reset", Fault::reset},
+    {"stall", Fault::stall},
+    {"malformed", Fault::malformed},
+    {"10010", Fault::e10010},
+}};
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+std::optional<GroupType> parse_group_type(std::string_view text) {
+  for (const auto& [name, t] : group_types) {
+    if (name == text) return t;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(GroupType t) {
+  for (const auto& [name, v] : group_types) {
+    if (v == t) return name;
+  }
+  return "?";
+}
+
+std::optional<Fault> parse_fault(std::string_view text) {
+  for (const auto& [name, f] : faults) {
+    if (name == text) return f;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(Fault f) {
+  for (const auto& [name, v] : faults) {
+    if (v == f) return name;
+  }
+  return "?";
+}
+
+std::uint64_t member_count(std::string_view group_id, std::int64_t cycle) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (unsigned char c : group_id) {
+    h = (h ^ c) * 0x100000001b3ULL;
+  }
+  h = splitmix64(h ^ splitmix64(static_cast<std::uint64_t>(cycle)));
+  // Mostly modest counts with the occasional big community.
+  return (h % 8 == 0) ? h % 1'000'001 : h % 20'001;
+}
+
+std::vector<std::string> generate_group_ids(std::size_t n, std::uint64_t seed) {
+  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> ids;
+  ids.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string id = "@TGS#_@TGS#";
+    for (int k = 0; k < 12; ++k) id += alphabet[rng() % alphabet.size()];
+    ids.push_back(std::move(id));
+  }
+  return ids;
+}
+
+bool well_formed_group_id(std::string_view id) {
+  if (!id.starts_with(tencent::community_prefix)) return false;
+  if (id.size() <= tencent::community_prefix.size() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '@' ||
+                    c == '#' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string to_json(const Stats& s) {
+  std::string out;
+  out.reserve(512);
+  fmt::format_to(std::back_inserter(out),
+                 R"({{"requests":{},"control_requests":{},"connections_accepted":{},"connections_open":{},)"
+                 R"("handshakes":{},"usersig_verifications":{},"codes":{{)",
+                 s.requests, s.control_requests, s.connections_accepted, s.connections_open, s.handshakes,
+                 s.usersig_verifications);
+  bool first = true;
+  for (const auto& [code, n] : s.codes) {
+    fmt::format_to(std::back_inserter(out), R"({}"{}":{})", first ? "" : ",", code, n);
+    first = false;
+  }
+  out += R"(},"events":{)";
+  first = true;
+  for (const auto& [name, n] : s.events) {
+    if (!first) out += ',';
+    append_json_string(out, name);
+    fmt::format_to(std::back_inserter(out), ":{}", n);
+    first = false;
+  }
+  out += R"(},"apps":{)";
+  first = true;
+  for (const auto& [id, a] : s.apps) {
+    fmt::format_to(std::back_inserter(out), R"({}"{}":{{"requests":{},"max_window":{},"qps":{}}})", first ? "" : ",",
+                   id, a.requests, a.max_window, a.qps);
+    first = false;
+  }
+  out += '}';
+  if (!s.groups.empty()) {
+    out += R"(,"groups":{)";
+    first = true;
+    for (const auto& [id, n] : s.groups) {
+      if (!first) out += ',';
+      append_json_string(out, id);
+      fmt::format_to(std::back_inserter(out), ":{}", n);
+      first = false;
+    }
+    out += '}';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace groupwatch::emulator
