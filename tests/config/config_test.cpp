@@ -111,7 +111,7 @@ TEST_F(Load, MinimalConfigGetsDefaults) {
   const Config& c = *r.config;
   EXPECT_EQ(c.poll.interval, std::chrono::minutes(4));
   EXPECT_EQ(c.poll.timeout, std::chrono::seconds(5));
-  EXPECT_EQ(c.poll.connections, 8);
+  EXPECT_EQ(c.poll.connections, 128);
   EXPECT_EQ(c.poll.retries, 3);
   EXPECT_FALSE(c.poll.max_qps);
   EXPECT_EQ(c.log.level, "info");

@@ -1,0 +1,116 @@
+// The command line as operators and scripts use it (interface.md), through
+// the real binary.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "harness.hpp"
+
+using namespace gwtest;
+
+TEST(Cli, HelpAndVersion) {
+  TempDir dir;
+  auto h = run(dir, {GW_BIN, "--help"});
+  EXPECT_EQ(h.status, 0);
+  for (const char* cmd : {"run", "once", "check", "query", "usersig"}) EXPECT_NE(h.out.find(cmd), std::string::npos);
+  auto v = run(dir, {GW_BIN, "--version"});
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.out, std::string("groupwatch ") + GW_VERSION + "\n");
+  auto bad = run(dir, {GW_BIN, "frobnicate"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+TEST(Cli, CheckAcceptsEveryShippedConfig) {
+  TempDir dir;
+  int n = 0;
+  for (auto& f : std::filesystem::directory_iterator(std::string(GW_SOURCE_DIR) + "/config")) {
+    if (f.path().extension() != ".yaml") continue;
+    ++n;
+    auto r = run(dir, {GW_BIN, "check", "--config", f.path().string()}, 60s,
+                 {{"TIM_SECRET_KEY", "k-0123456789abcdef"}, {"GW_DEMO_STATE", dir.file("demo")}});
+    EXPECT_EQ(r.status, 0) << f.path() << "\n" << r.err;
+    EXPECT_NE(r.out.find("cycle load"), std::string::npos) << r.out;
+  }
+  EXPECT_GE(n, 2);
+}
+
+TEST(Cli, CheckNamesFiveMistakesWithFileLineAndColumn) {
+  TempDir dir;
+  dir.write("bad.yaml",
+            "apps:\n"
+            "  - name: a\n"
+            "    sdkappid: 1400000001\n"
+            "    admin: administrator\n"
+            "    secret_key: abcdefgh\n"
+            "    region: atlantis\n"              // 6: unknown region
+            "    qps: -5\n"                       // 7: qps not positive
+            "    groups: [\"has space\"]\n"       // 8: bad group ID
+            "poll:\n"
+            "  interval: 4 minutes\n"             // 10: bad duration
+            "  colour: blue\n"                    // 11: unknown key
+            "sinks:\n"
+            "  - type: sqlite\n"
+            "    path: x.db\n");
+  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("bad.yaml")});
+  EXPECT_EQ(r.status, 2);
+  for (int line : {6, 7, 8, 10, 11}) {
+    std::regex re(dir.file("bad.yaml") + ":" + std::to_string(line) + ":[0-9]+: ");
+    EXPECT_TRUE(std::regex_search(r.err, re)) << "no error on line " << line << ":\n" << r.err;
+  }
+  EXPECT_EQ(r.err.find("abcdefgh"), std::string::npos);  // never the secret
+}
+
+TEST(Cli, CheckNamesAnUnknownSinkTypeAndListsTheKnownOnes) {
+  TempDir dir;
+  dir.write("gw.yaml",
+            "apps:\n  - {name: a, sdkappid: 1, admin: x, secret_key: abcdefgh, endpoint: 'https://127.0.0.1:1', "
+            "groups: ['@TGS#_@TGS#AAAAAAAAAAAA']}\n"
+            "sinks:\n  - type: kafka\n");
+  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown sink type 'kafka'"), std::string::npos) << r.err;
+  for (const char* t : {"ndjson", "sqlite", "postgres", "influxdb", "prometheus"})
+    EXPECT_NE(r.err.find(t), std::string::npos) << t;
+}
+
+TEST(Cli, UsersigVerifiesWithAnIndependentImplementation) {
+  TempDir dir;
+  dir.write("gw.yaml", std::string("apps:\n  - name: a\n    sdkappid: 1400000123\n    admin: administrator\n") +
+                           "    secret_key: " + kKey +
+                           "\n    endpoint: https://127.0.0.1:1\n    groups: ['@TGS#_@TGS#AAAAAAAAAAAA']\n"
+                           "sinks:\n  - type: ndjson\n    path: '-'\n");
+  auto r = run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "600"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(r.out.back(), '\n');
+  std::string sig = r.out.substr(0, r.out.size() - 1);
+  EXPECT_EQ(sig.find('\n'), std::string::npos);  // nothing else on stdout
+  dir.write("sig.txt", sig);
+  std::string py = std::string("python3 ") + GW_SOURCE_DIR + "/scripts/verify_usersig.py --sdkappid 1400000123 " +
+                   "--identifier administrator --key " + kKey + " < " + dir.file("sig.txt");
+  EXPECT_EQ(std::system(py.c_str()), 0);
+  std::string wrong = std::string("python3 ") + GW_SOURCE_DIR + "/scripts/verify_usersig.py --sdkappid 1400000123 " +
+                      "--identifier administrator --key other-key < " + dir.file("sig.txt") + " 2>/dev/null";
+  EXPECT_NE(std::system(wrong.c_str()), 0);
+}
+
+TEST(Cli, QueryPrintsOneLinePerGroupAgainstTheEmulator) {
+  TempDir dir;
+  groupwatch::emulator::Options o;
+  auto ids = write_groups(dir, "groups.txt", 3);
+  for (auto& id : ids) o.groups.push_back({id});
+  Emulator e(o);
+  dir.write("gw.yaml", app_config(e, dir, dir.file("groups.txt"), 200, "4m"));
+  auto ok = run(dir, {GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[0], ids[1]});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  auto lines = lines_of(ok.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex(std::regex_replace(ids[0], std::regex("[#@]"), "\\$&") + "\t[0-9]+")))
+      << lines[0];
+  auto missing = run(dir, {GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[2], "@TGS#_@TGS#NOSUCHGROUP1"});
+  EXPECT_EQ(missing.status, 1);
+  auto l2 = lines_of(missing.out);
+  ASSERT_EQ(l2.size(), 2u);
+  EXPECT_NE(l2[1].find("error 10010"), std::string::npos) << l2[1];
+}
