@@ -36,6 +36,9 @@ std::int64_t wall_ms(wall::time_point t) {
 // renewals, pauses) are still bounded, so one group can never loop forever.
 constexpr int max_extra_attempts = 10;
 
+// Final failures are logged once, then summarised at most this often.
+constexpr std::chrono::milliseconds failure_log_every = 10s;
+
 std::string failure_text(const http::Response& r) {
   switch (r.failure) {
     case http::Failure::timeout:
@@ -305,6 +308,26 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
   }
 }
 
+bool Poller::connection_ready(steady::time_point now) {
+  // A permit is taken only when the request can be written at once: a TLS
+  // handshake between permit and send would bunch arrivals at the server,
+  // which counts them in its own sliding second.
+  if (pool_->idle_count() > starting_) return true;
+  if (now < warm_bypass_until_) return true;  // the endpoint is failing: let requests fail and be recorded
+  if (warming_ == 0 && pool_->can_open()) {
+    ++warming_;
+    std::weak_ptr<Poller> weak = weak_from_this();
+    pool_->warm([weak](bool ok) {
+      auto self = weak.lock();
+      if (!self) return;
+      --self->warming_;
+      if (!ok) self->warm_bypass_until_ = steady::now() + std::chrono::seconds(1);
+      self->notify();
+    });
+  }
+  return false;
+}
+
 asio::awaitable<void> Poller::dispatch() {
   auto self = shared_from_this();
   std::optional<Work> pending;
@@ -315,13 +338,16 @@ asio::awaitable<void> Poller::dispatch() {
       wake_at = paused_until_;
     } else {
       if (!pending) pending = next_due(wake_at);
-      if (pending && in_flight_ < settings_.max_in_flight) {
+      if (pending && in_flight_ < settings_.max_in_flight && !connection_ready(now)) {
+        // Wait for a warmed connection (or a completion that frees one).
+      } else if (pending && in_flight_ < settings_.max_in_flight) {
         auto t = limiter_.next_available(now);
         if (global_) t = std::max(t, global_->next_available(now));
         if (t <= now) {
           limiter_.take(now);
           if (global_) global_->take(now);
           ++in_flight_;
+          ++starting_;
           ++m_.requests;
           spawn_logged(
               io_, [self, w = std::move(*pending)]() mutable { return self->attempt(std::move(w)); },
@@ -346,18 +372,32 @@ asio::awaitable<void> Poller::attempt(Work w) {
   auto self = shared_from_this();
   auto now_unix = unix_now();
   const std::string& sig = sig_.get(now_unix);
-  auto target =
-      tencent::build_target(endpoint_.base_path, app_.sdkappid, app_.admin, sig, static_cast<std::uint32_t>(rng_()));
+  // The target differs only in `random` while the UserSig stays the same:
+  // encode the rest once per signature.
+  if (sig != target_sig_) {
+    target_sig_ = sig;
+    target_prefix_ = tencent::build_target(endpoint_.base_path, app_.sdkappid, app_.admin, sig, 0);
+    target_prefix_.resize(target_prefix_.rfind("&random=") + 8);
+  }
+  std::string target;
+  target.reserve(target_prefix_.size() + 32);
+  target += target_prefix_;
+  target += std::to_string(static_cast<std::uint32_t>(rng_()));
+  target += "&contenttype=json";
   auto t0 = steady::now();
+  --starting_;  // post() takes its idle connection before it first suspends
   http::Response r = co_await pool_->post(std::move(target), tencent::build_body(w.group_id));
   double secs = std::chrono::duration<double>(steady::now() - t0).count();
   --in_flight_;
   ++w.attempt;
   notify();
-  if (r.failure == http::Failure::cancelled) {
-    check_finished();
-    co_return;  // shutdown: nothing was fetched
-  }
+  // Every way out of here may have given the last result (once) or ended the
+  // last in-flight request (shutdown): check on each of them.
+  struct CheckFinished {
+    Poller* p;
+    ~CheckFinished() { p->check_finished(); }
+  } check_on_exit{this};
+  if (r.failure == http::Failure::cancelled) co_return;  // shutdown: nothing was fetched
   {
     std::size_t b = 0;
     while (b < std::size(latency_bounds_ms) && secs * 1000.0 > latency_bounds_ms[b]) ++b;
@@ -466,7 +506,6 @@ asio::awaitable<void> Poller::attempt(Work w) {
       finish(w, std::nullopt, a.error_code, a.error_info);
       break;
   }
-  check_finished();
 }
 
 void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info) {
@@ -482,7 +521,32 @@ void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t co
   if (code == 0) ++m_.results_ok;
   ++once_final_;
   if (code != tencent::network_error_code) ++once_answered_;
+  if (code != 0) note_failure(r.group_id, code, r.error_info);
   out_.push(r);
+}
+
+void Poller::note_failure(const std::string& group, std::int64_t code, const std::string& info) {
+  // Parking and stopping the app log their own lines.
+  auto action = tencent::classify(code).action;
+  if (action == tencent::Action::park_group || action == tencent::Action::stop_app) return;
+  // A failing endpoint gives a failure per group: one warning, then at most
+  // one every failure_log_every with the count since the last one.
+  ++failures_unlogged_;
+  auto now = steady::now();
+  if (last_failure_log_ != steady::time_point{} && now - last_failure_log_ < failure_log_every) {
+    log::debug(events::poll_error, "poll failed",
+               {{"app", app_.name}, {"group", group}, {"code", code}, {"error", info}});
+    return;
+  }
+  log::warn(events::poll_error, "poll failed: " + info,
+            {{"app", app_.name},
+             {"group", group},
+             {"code", code},
+             {"error", info},
+             {"failures", failures_unlogged_},
+             {"next_report_in", format_duration(failure_log_every)}});
+  failures_unlogged_ = 0;
+  last_failure_log_ = now;
 }
 
 void Poller::retry_later(Work w, std::chrono::milliseconds delay, bool counts) {

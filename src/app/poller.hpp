@@ -96,6 +96,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   boost::asio::awaitable<void> dispatch();
   boost::asio::awaitable<void> attempt(Work w);
   void finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
+  void note_failure(const std::string& group, std::int64_t code, const std::string& info);
   void retry_later(Work w, std::chrono::milliseconds delay, bool counts);
   void park(const std::string& id, std::int64_t code);
   void stop_app(std::string reason);
@@ -106,6 +107,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   Group* find_group(const std::string& id);
   std::chrono::milliseconds backoff(int attempt);
   void check_finished();
+  bool connection_ready(std::chrono::steady_clock::time_point now);
 
   boost::asio::io_context& io_;
   config::AppConfig app_;
@@ -126,7 +128,14 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::priority_queue<Work, std::vector<Work>, std::greater<>> retries_;
   std::chrono::steady_clock::time_point paused_until_{};
   std::chrono::steady_clock::time_point bad_sig_renewed_at_{};
+  std::chrono::steady_clock::time_point last_failure_log_{};
+  std::uint64_t failures_unlogged_ = 0;
   std::size_t in_flight_ = 0;
+  std::string target_sig_;     // the UserSig target_prefix_ was built with
+  std::string target_prefix_;  // "...&usersig=...&random="
+  std::size_t starting_ = 0;   // attempts spawned that have not taken their connection yet
+  std::size_t warming_ = 0;    // connections being opened ahead of need
+  std::chrono::steady_clock::time_point warm_bypass_until_{};
   bool stopping_ = false;
   bool stopped_ = false;  // app stopped for misconfiguration
   bool running_ = false;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <charconv>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -47,6 +48,8 @@ namespace {
 
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;
 constexpr auto kResolveCacheTtl = std::chrono::seconds(60);
+// A failed resolve is reported to every request for this long without a new lookup.
+constexpr auto kResolveFailureTtl = std::chrono::seconds(1);
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 bool is_ip_literal(const std::string& host) {
@@ -151,6 +154,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       }
       if (next) next->prev = prev;
       if (queued) std::erase(pool.waiters, this);
+      if (resolve_wait) std::erase(pool.resolve_waiters, this);
       // Destroyed between a hand-over and its resumption (teardown).
       if (handed || slot) {
         const bool reusable = handed != nullptr;
@@ -161,10 +165,11 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     Call& operator=(const Call&) = delete;
 
     Impl& pool;
-    asio::steady_timer timer;  // waiting for a connection, resolve deadline
-    ConnPtr handed;            // a connection handed over by a release
-    bool slot = false;         // a slot to open a connection handed over
-    bool queued = false;       // in pool.waiters
+    asio::steady_timer timer;   // waiting for a connection, resolve deadline
+    ConnPtr handed;             // a connection handed over by a release
+    bool slot = false;          // a slot to open a connection handed over
+    bool queued = false;        // in pool.waiters
+    bool resolve_wait = false;  // in pool.resolve_waiters
     Connection* active = nullptr;
     tcp::resolver* resolver = nullptr;
     Call* prev = nullptr;
@@ -341,8 +346,33 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   }
 
   asio::awaitable<Response> open_connection(Call& call, Lease& lease, Clock::time_point deadline) {
-    if (endpoints.empty() || Clock::now() - resolved_at > kResolveCacheTtl) {
+    // One resolve at a time, and a failed one is remembered briefly: when the
+    // name does not resolve, every request would otherwise queue its own
+    // lookup behind the resolver's single thread (and a slow DNS server's
+    // timeouts), so a cycle of failures would cost a query per group.
+    while (endpoints.empty() || Clock::now() - resolved_at > kResolveCacheTtl) {
+      if (resolve_failed_at != Clock::time_point{} && Clock::now() - resolve_failed_at < kResolveFailureTtl)
+        co_return resolve_failure;
+      if (resolving) {
+        resolve_waiters.push_back(&call);
+        call.resolve_wait = true;
+        call.timer.expires_at(deadline);
+        co_await call.timer.async_wait(use_tuple);
+        call.resolve_wait = false;
+        std::erase(resolve_waiters, &call);
+        if (stopped) co_return fail(Failure::cancelled, "pool shut down");
+        if (Clock::now() >= deadline)
+          co_return fail(Failure::timeout, "resolve timed out after " + ms_text(opts.timeout));
+        continue;
+      }
+      resolving = true;
       Response r = co_await resolve(call, deadline);
+      resolving = false;
+      for (Call* w : resolve_waiters) w->timer.cancel();
+      if (r.failure == Failure::resolve) {
+        resolve_failure = r;
+        resolve_failed_at = Clock::now();
+      }
       if (r.failure != Failure::none) co_return r;
     }
     lease.conn = std::make_unique<Connection>(ex, ctx ? &*ctx : nullptr);
@@ -492,6 +522,25 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Opens one connection ahead of need and parks it on the idle list, so
+  // that the caller can take a rate permit only once a request can be
+  // written at once (a handshake between permit and send would bunch
+  // arrivals at the server).
+  asio::awaitable<void> warm_one(std::function<void(bool)> done) {
+    auto self = shared_from_this();
+    bool ok = false;
+    if (!stopped && open < opts.max_connections) {
+      ++open;
+      const auto deadline = Clock::now() + opts.timeout;
+      Call call(*this);
+      Lease lease(*this, nullptr);
+      Response r = co_await open_connection(call, lease, deadline);
+      ok = r.failure == Failure::none && lease.conn != nullptr;
+      lease.reusable = ok;
+    }  // the lease parks the new connection on the idle list here
+    if (done) done(ok);
+  }
+
   void shutdown() {
     stopped = true;
     for (auto& c : idle) c->close();
@@ -525,6 +574,10 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
   tcp::resolver::results_type endpoints;
   Clock::time_point resolved_at{};
+  bool resolving = false;                 // a resolve is in progress
+  std::vector<Call*> resolve_waiters;     // calls waiting for its outcome
+  Response resolve_failure;               // the last resolve failure, reported
+  Clock::time_point resolve_failed_at{};  // for kResolveFailureTtl after it
 
   asio::steady_timer sweeper;
   bool sweeping = false;
@@ -548,6 +601,18 @@ asio::awaitable<Response> Pool::post(std::string target, std::string body) {
 
 void Pool::shutdown() {
   impl_->shutdown();
+}
+
+void Pool::warm(std::function<void(bool)> done) {
+  asio::co_spawn(impl_->ex, impl_->warm_one(std::move(done)), [](std::exception_ptr) {});
+}
+
+std::size_t Pool::idle_count() const {
+  return impl_->idle.size();
+}
+
+bool Pool::can_open() const {
+  return !impl_->stopped && impl_->open < impl_->opts.max_connections;
 }
 
 PoolStats Pool::stats() const {

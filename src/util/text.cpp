@@ -1,4 +1,5 @@
 #include "groupwatch/util/text.hpp"
+#include <climits>
 
 #include <array>
 #include <cstdio>
@@ -80,13 +81,24 @@ std::string format_rfc3339_ms(std::chrono::system_clock::time_point t) {
     ms += 1000;
     secs -= 1;
   }
-  std::time_t tt = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  // Every result is stamped: the date-and-time part is computed once per
+  // second per thread, only the milliseconds are added each time.
+  thread_local std::int64_t cached_secs = INT64_MIN;
+  thread_local char prefix[64];
+  if (secs != cached_secs) {
+    std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  std::string out(prefix);
+  out.push_back(static_cast<char>('0' + ms / 100));
+  out.push_back(static_cast<char>('0' + ms / 10 % 10));
+  out.push_back(static_cast<char>('0' + ms % 10));
+  out.push_back('Z');
+  return out;
 }
 
 namespace {

@@ -26,9 +26,9 @@ struct LimiterOptions {
   Duration margin = std::chrono::milliseconds(5);  // jitter allowance
   double burst_fraction = 0.02;                    // bucket depth as a fraction of qps (>= 1 permit)
   // AIMD on rate-limit answers:
-  double decrease_factor = 0.75;                     // multiplicative decrease
+  double decrease_factor = 0.85;                     // multiplicative decrease
   Duration decrease_hold = std::chrono::seconds(1);  // at most one decrease per hold
-  double increase_per_second = 0.01;                 // additive recovery, fraction of qps per second
+  double increase_per_second = 0.03;                 // additive recovery, fraction of qps per second
   double min_qps = 1;
 };
 

@@ -45,7 +45,8 @@ class NdjsonSink final : public sink::Sink {
     }
     if (s_.max_size > 0 && size_ > 0 && size_ + buf.size() > s_.max_size) rotate();
     write_all(buf);
-    if (s_.fsync && ::fdatasync(fd_) != 0) fail("cannot sync", errno);
+    // EINVAL: the path is not a regular file (/dev/null, a pipe): nothing to sync.
+    if (s_.fsync && ::fdatasync(fd_) != 0 && errno != EINVAL) fail("cannot sync", errno);
   }
 
  private:
