@@ -51,6 +51,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "emulator/handler.hpp"
 #include "groupwatch/emulator/server.hpp"
 #include "groupwatch/tencent/request.hpp"
 #include "groupwatch/tencent/usersig.hpp"
@@ -785,6 +786,71 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
+  /// The answer to an unreadable request: 413 for a body over the limit,
+  /// else 400. The connection is closed after it.
+  void respond_error(bool body_limit, std::uint64_t conn, Response& res) {
+    Outcome o = body_limit ? http_error(413, "http_413") : http_error(400, "http_400");
+    {
+      std::lock_guard lock(mu);
+      finish(o, conn, {}, {});
+    }
+    res.version(11);
+    res.set(http::field::server, "groupwatch-emulator");
+    res.result(o.status);
+    res.set(http::field::content_type, "text/plain");
+    res.body() = body_limit ? "request body too large\n" : "bad request\n";
+  }
+
+  /// Everything serve() does with one parsed request short of the socket:
+  /// fills `res` and returns the command's Outcome (a default one for the
+  /// control API and 404s). For reset and stall `res` stays unused; the
+  /// caller waits Outcome::delay before answering.
+  Outcome respond(const Request& req, std::uint64_t conn, QueryValues& q, Response& res) {
+    res.version(11);
+    res.set(http::field::server, "groupwatch-emulator");
+    const std::string_view target = req.target();
+    const auto qm = target.find('?');
+    const std::string_view path = target.substr(0, qm);
+    const std::string_view query = qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1);
+    if (path.starts_with("/_emulator/")) {
+      control(req, path, query, res);
+      return Outcome{};
+    }
+    if (path != tencent::command_path) {
+      std::lock_guard lock(mu);
+      finish(http_error(404, "http_404"), conn, {}, {});
+      res.result(http::status::not_found);
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "not found\n";
+      return Outcome{};
+    }
+    const Outcome o = handle_command(req, query, conn, q);
+    switch (o.kind) {
+      case Outcome::Kind::reset:
+      case Outcome::Kind::stall:
+        break;
+      case Outcome::Kind::json:
+        res.set(http::field::content_type, "application/json");
+        set_json_body(res, o);
+        break;
+      case Outcome::Kind::malformed:
+        res.set(http::field::content_type, "application/json");
+        res.body() = R"({"ActionStatus":"OK","ErrorInfo":"","ErrorCo)";
+        break;
+      case Outcome::Kind::html502:
+        res.result(http::status::bad_gateway);
+        res.set(http::field::content_type, "text/html");
+        res.body() = html_502;
+        break;
+      case Outcome::Kind::http_error:
+        res.result(o.status);
+        res.set(http::field::content_type, "text/plain");
+        res.body() = o.status == 405 ? "method not allowed\n" : "error\n";
+        break;
+    }
+    return o;
+  }
+
   template <class Stream>
   static awaitable<void> serve(std::shared_ptr<Impl> self, Stream& stream, Conn& conn) {
     beast::flat_buffer buffer;
@@ -802,73 +868,31 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         co_return;
       }
       Response res;
-      res.version(11);
-      res.set(http::field::server, "groupwatch-emulator");
       bool close = false;
       bool early_error = false;
       if (ec == http::error::body_limit || ec.category() == http_category) {
-        Outcome o = ec == http::error::body_limit ? http_error(413, "http_413") : http_error(400, "http_400");
-        {
-          std::lock_guard lock(self->mu);
-          self->finish(o, conn.id, {}, {});
-        }
-        res.result(o.status);
-        res.set(http::field::content_type, "text/plain");
-        res.body() = ec == http::error::body_limit ? "request body too large\n" : "bad request\n";
+        self->respond_error(ec == http::error::body_limit, conn.id, res);
         close = early_error = true;
       } else if (ec) {
         co_return;  // the peer went away, timed out, or TLS failed
       } else {
         const Request& req = parser.get();
-        const std::string_view target = req.target();
-        const auto qm = target.find('?');
-        const std::string_view path = target.substr(0, qm);
-        const std::string_view query = qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1);
         close = !req.keep_alive();
-        if (path.starts_with("/_emulator/")) {
-          self->control(req, path, query, res);
-        } else if (path != tencent::command_path) {
-          std::lock_guard lock(self->mu);
-          self->finish(http_error(404, "http_404"), conn.id, {}, {});
-          res.result(http::status::not_found);
-          res.set(http::field::content_type, "text/plain");
-          res.body() = "not found\n";
-        } else {
-          const Outcome o = self->handle_command(req, query, conn.id, q);
-          if (o.delay.count() > 0) {
-            conn.timer.expires_after(o.delay);
-            co_await conn.timer.async_wait(use_tuple);
-            if (self->stopped) co_return;
-          }
-          switch (o.kind) {
-            case Outcome::Kind::reset:
-              reset_socket(beast::get_lowest_layer(stream).socket());
-              co_return;
-            case Outcome::Kind::stall: {
-              conn.timer.expires_after(self->opts.stall);
-              co_await conn.timer.async_wait(use_tuple);
-              reset_socket(beast::get_lowest_layer(stream).socket());
-              co_return;
-            }
-            case Outcome::Kind::json:
-              res.set(http::field::content_type, "application/json");
-              set_json_body(res, o);
-              break;
-            case Outcome::Kind::malformed:
-              res.set(http::field::content_type, "application/json");
-              res.body() = R"({"ActionStatus":"OK","ErrorInfo":"","ErrorCo)";
-              break;
-            case Outcome::Kind::html502:
-              res.result(http::status::bad_gateway);
-              res.set(http::field::content_type, "text/html");
-              res.body() = html_502;
-              break;
-            case Outcome::Kind::http_error:
-              res.result(o.status);
-              res.set(http::field::content_type, "text/plain");
-              res.body() = o.status == 405 ? "method not allowed\n" : "error\n";
-              break;
-          }
+        const Outcome o = self->respond(req, conn.id, q, res);
+        if (o.delay.count() > 0) {
+          conn.timer.expires_after(o.delay);
+          co_await conn.timer.async_wait(use_tuple);
+          if (self->stopped) co_return;
+        }
+        if (o.kind == Outcome::Kind::reset) {
+          reset_socket(beast::get_lowest_layer(stream).socket());
+          co_return;
+        }
+        if (o.kind == Outcome::Kind::stall) {
+          conn.timer.expires_after(self->opts.stall);
+          co_await conn.timer.async_wait(use_tuple);
+          reset_socket(beast::get_lowest_layer(stream).socket());
+          co_return;
         }
       }
       res.keep_alive(!close);
@@ -931,6 +955,91 @@ void Server::set_group_fault(std::string_view group_id, Fault fault) {
 void Server::set_down_for(std::chrono::milliseconds d) {
   std::lock_guard lock(impl_->mu);
   impl_->down_until = SteadyClock::now() + d;
+}
+
+}  // namespace groupwatch::emulator
+
+// ---- Handler: the same handling without sockets ----
+
+namespace groupwatch::emulator {
+
+namespace {
+
+Handled to_handled(const Outcome& o, Response& res, bool close) {
+  Handled h;
+  if (o.kind == Outcome::Kind::reset || o.kind == Outcome::Kind::stall) {
+    h.action = o.kind == Outcome::Kind::reset ? Handled::Action::reset : Handled::Action::stall;
+    h.close = true;
+  } else {
+    res.keep_alive(!close);
+    res.prepare_payload();
+    h.status = res.result_int();
+    h.content_type = std::string(res[http::field::content_type]);
+    h.body = std::move(res.body());
+    h.close = close;
+  }
+  h.delay = o.delay;
+  return h;
+}
+
+}  // namespace
+
+Handler::Handler(Options options) : ioc_(std::make_unique<asio::io_context>()) {
+  options.tls = false;
+  impl_ = std::make_shared<Server::Impl>(*ioc_, std::move(options));
+}
+
+Handler::~Handler() = default;
+
+Handled Handler::handle(std::string_view method, std::string_view target, std::string_view body, bool keep_alive) {
+  Request req;
+  req.version(11);
+  req.method_string(method);
+  req.target(target);
+  req.body() = body;
+  req.keep_alive(keep_alive);
+  QueryValues q;
+  Response res;
+  const Outcome o = impl_->respond(req, 0, q, res);
+  return to_handled(o, res, !keep_alive);
+}
+
+std::vector<Handled> Handler::handle_bytes(std::string_view bytes) {
+  std::vector<Handled> out;
+  QueryValues q;
+  while (!bytes.empty()) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(impl_->opts.body_limit);
+    parser.header_limit(16 * 1024);
+    beast::error_code ec;
+    while (!parser.is_done()) {
+      const std::size_t n = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+      bytes.remove_prefix(n);
+      if (parser.is_done() || (ec && ec != http::error::need_more)) break;
+      ec = {};
+      if (n > 0 && !bytes.empty()) continue;
+      // Out of bytes: what async_read sees when the peer closes here.
+      parser.put_eof(ec);
+      if (!ec && !parser.is_done()) ec = http::error::partial_message;
+      break;
+    }
+    Response res;
+    if (ec) {
+      impl_->respond_error(ec == http::error::body_limit, 0, res);
+      out.push_back(to_handled(Outcome{}, res, true));
+      break;
+    }
+    const Request& req = parser.get();
+    const bool close = !req.keep_alive();
+    const Outcome o = impl_->respond(req, 0, q, res);
+    out.push_back(to_handled(o, res, close));
+    if (out.back().close) break;
+  }
+  return out;
+}
+
+Stats Handler::stats(bool with_groups) const {
+  return impl_->stats(with_groups);
 }
 
 }  // namespace groupwatch::emulator

@@ -1,14 +1,18 @@
 // libFuzzer target: parse_answer must return a typed result for any body.
-#include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
+#include "fuzz_target.hpp"
 #include "groupwatch/tencent/answer.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GW_FUZZ_TARGET(answer) {
   using namespace groupwatch::tencent;
-  ParsedAnswer p = parse_answer(std::string_view(reinterpret_cast<const char*>(data), size));
-  if (p.error == AnswerError::none && p.answer.error_code == 0 && !p.answer.online_member_num) std::abort();
-  if (p.error != AnswerError::none && p.detail.empty()) std::abort();
+  const ParsedAnswer p = parse_answer(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (p.error == AnswerError::none) {
+    GW_FUZZ_CHECK(size > 0 && size <= max_answer_bytes);
+    GW_FUZZ_CHECK(p.answer.error_code != 0 || p.answer.online_member_num.has_value());
+  } else {
+    GW_FUZZ_CHECK(!p.detail.empty());
+    GW_FUZZ_CHECK(!to_string(p.error).empty());
+  }
   return 0;
 }
