@@ -78,6 +78,15 @@ bool RateLimiter::try_take(TimePoint now) {
 
 bool RateLimiter::on_rate_limited(TimePoint now) {
   recover(now);
+  // One stray answer is arrival jitter at the server (a request that came a
+  // few ms late and shared its second with the next ones): the group is
+  // retried and the rate stays. A cap lower than configured shows up as a
+  // run of answers, and only that lowers the rate.
+  limited_[limited_next_] = now;
+  limited_next_ = (limited_next_ + 1) % limited_.size();
+  if (limited_seen_ < limited_.size()) ++limited_seen_;
+  TimePoint oldest = limited_[limited_next_];  // the oldest of the last N answers
+  if (limited_seen_ < limited_.size() || now - oldest > std::chrono::seconds(1)) return false;
   if (last_decrease_ != TimePoint{} && now - last_decrease_ < opts_.decrease_hold) return false;
   last_decrease_ = now;
   effective_ = std::max(opts_.min_qps, effective_ * opts_.decrease_factor);

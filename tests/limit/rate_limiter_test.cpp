@@ -47,7 +47,7 @@ TEST(RateLimiter, BacklogStaysUnderCapInEverySlidingSecondWithJitter) {
   auto sends = drain(lim, t0, 30s);
   // Arrivals at the server lag the send by up to the margin.
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int> jitter_us(0, 5000);
+  std::uniform_int_distribution<int> jitter_us(0, 8000);
   std::vector<TimePoint> arrivals;
   for (auto s : sends) arrivals.push_back(s + std::chrono::microseconds(jitter_us(rng)));
   EXPECT_LE(max_in_window(arrivals, 1s), 200u);
@@ -81,19 +81,35 @@ TEST(RateLimiter, SpreadsPermitsEvenly) {
   EXPECT_LE(max_in_window(sends, 100ms), 10u + 3u);
 }
 
+// Three rate-limit answers within a second: a cap lower than configured.
+bool three_answers(RateLimiter& lim, TimePoint at) {
+  lim.on_rate_limited(at);
+  lim.on_rate_limited(at + 10ms);
+  return lim.on_rate_limited(at + 20ms);
+}
+
+TEST(RateLimiter, OneStrayRateLimitAnswerDoesNotLowerTheRate) {
+  TimePoint t0{};
+  RateLimiter lim({.qps = 200}, t0);
+  EXPECT_FALSE(lim.on_rate_limited(t0 + 1s));
+  EXPECT_FALSE(lim.on_rate_limited(t0 + 3s));
+  EXPECT_FALSE(lim.on_rate_limited(t0 + 5s));  // three, but spread over four seconds
+  EXPECT_DOUBLE_EQ(lim.effective_qps(), 200);
+}
+
 TEST(RateLimiter, RateLimitAnswersLowerAndThenRecover) {
   TimePoint t0{};
   RateLimiter lim({.qps = 100}, t0);
-  EXPECT_TRUE(lim.on_rate_limited(t0 + 1s));
-  EXPECT_DOUBLE_EQ(lim.effective_qps(), 85);
-  // A second answer within the hold does not lower it again.
-  EXPECT_FALSE(lim.on_rate_limited(t0 + 1s + 100ms));
-  EXPECT_NEAR(lim.effective_qps(), 85, 0.4);  // only 100 ms of recovery
-  EXPECT_TRUE(lim.on_rate_limited(t0 + 2s + 100ms));
-  EXPECT_NEAR(lim.effective_qps(), 88 * 0.85, 1.5);
+  EXPECT_TRUE(three_answers(lim, t0 + 1s));
+  EXPECT_NEAR(lim.effective_qps(), 85, 0.1);
+  // More answers within the hold do not lower it again.
+  EXPECT_FALSE(three_answers(lim, t0 + 1s + 100ms));
+  EXPECT_NEAR(lim.effective_qps(), 85, 0.5);  // only 100 ms of recovery
+  EXPECT_TRUE(three_answers(lim, t0 + 2s + 500ms));
+  EXPECT_NEAR(lim.effective_qps(), 89.5 * 0.85, 1.0);  // 1.5 s of recovery, then cut
   double low = lim.effective_qps();
   // Recovery is gradual: +3% of the cap per second.
-  lim.next_available(t0 + 5s + 100ms);
+  lim.next_available(t0 + 5s + 520ms);
   EXPECT_NEAR(lim.effective_qps(), low + 9, 0.5);
   lim.next_available(t0 + 200s);
   EXPECT_DOUBLE_EQ(lim.effective_qps(), 100);
@@ -105,8 +121,8 @@ TEST(RateLimiter, LoweredRateIsEnforced) {
   o.qps = 100;
   o.increase_per_second = 0;  // hold the lowered rate for the measurement
   RateLimiter lim(o, t0);
-  lim.on_rate_limited(t0);
-  lim.on_rate_limited(t0 + 2s);  // 72.25
+  three_answers(lim, t0);
+  three_answers(lim, t0 + 2s);  // 72.25
   auto sends = drain(lim, t0 + 2s, 10s);
   EXPECT_LE(max_in_window(sends, 1s), 72u);
   EXPECT_GE(sends.size(), 700u);

@@ -10,7 +10,8 @@
 // 1 s + margin, where the margin covers the time from taking a permit to the
 // request arriving. The log alone would allow the whole second's budget in one
 // burst, so a token bucket with a small burst spreads the permits evenly.
-// Sustained rate with a backlog: cap / (1 s + margin), 99.5% of cap at 5 ms.
+// Sustained rate with a backlog: cap / (1 s + margin), 99.2% of cap at 8 ms.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <vector>
@@ -23,7 +24,7 @@ using Duration = Clock::duration;
 
 struct LimiterOptions {
   double qps = 200;                                // configured cap
-  Duration margin = std::chrono::milliseconds(5);  // jitter allowance
+  Duration margin = std::chrono::milliseconds(8);  // jitter allowance
   double burst_fraction = 0.02;                    // bucket depth as a fraction of qps (>= 1 permit)
   // AIMD on rate-limit answers:
   double decrease_factor = 0.85;                     // multiplicative decrease
@@ -43,7 +44,8 @@ class RateLimiter {
   /// Convenience: takes and returns true when available now.
   bool try_take(TimePoint now);
 
-  /// A rate-limit answer arrived: lower the effective rate (at most once per hold).
+  /// A rate-limit answer arrived: lower the effective rate when it is the
+  /// third within a second (at most once per hold).
   /// Returns true when the rate was lowered.
   bool on_rate_limited(TimePoint now);
   /// The effective rate in permits per second (<= qps).
@@ -69,6 +71,9 @@ class RateLimiter {
   std::size_t head_ = 0;  // index of the oldest entry
   std::size_t count_ = 0;
   TimePoint last_decrease_{};
+  std::array<TimePoint, 3> limited_{};  // the last rate-limit answers (a ring)
+  std::size_t limited_next_ = 0;
+  std::size_t limited_seen_ = 0;
   TimePoint last_recover_;
   std::uint64_t permits_ = 0;
 };
