@@ -406,7 +406,10 @@ asio::awaitable<void> Poller::attempt(Work w) {
   }
   auto retry_or_finish = [&](std::string info) {
     if (w.attempt - w.extra <= settings_.retries && !stopping_) {
-      retry_later(std::move(w), backoff(w.attempt), true);
+      {
+        auto delay = backoff(w.attempt);
+        retry_later(std::move(w), delay, true);
+      }
     } else {
       finish(w, std::nullopt, tencent::network_error_code, std::move(info));
     }
@@ -441,9 +444,10 @@ asio::awaitable<void> Poller::attempt(Work w) {
       finish(w, a.online_member_num, 0, "");
       break;
     case tencent::Action::retry:
-      if (w.attempt - w.extra <= settings_.retries && !stopping_)
-        retry_later(std::move(w), backoff(w.attempt), true);
-      else
+      if (w.attempt - w.extra <= settings_.retries && !stopping_) {
+        auto delay = backoff(w.attempt);
+        retry_later(std::move(w), delay, true);
+      } else
         finish(w, std::nullopt, a.error_code, a.error_info);
       break;
     case tencent::Action::slow_down:
@@ -453,7 +457,8 @@ asio::awaitable<void> Poller::attempt(Work w) {
                   {{"app", app_.name}, {"code", a.error_code}, {"qps", limiter_.effective_qps()}});
       if (w.extra < max_extra_attempts && !stopping_) {
         ++w.extra;
-        retry_later(std::move(w), backoff(w.extra) + 500ms, false);
+        auto delay = backoff(w.extra) + 500ms;
+        retry_later(std::move(w), delay, false);
       } else {
         finish(w, std::nullopt, a.error_code, a.error_info);
       }
@@ -569,7 +574,7 @@ void Poller::park(const std::string& id, std::int64_t code) {
              {"recheck", format_duration(settings_.recheck)}});
 }
 
-void Poller::stop_app(std::string reason) {
+void Poller::stop_app(const std::string& reason) {
   if (stopped_) return;
   stopped_ = true;
   m_.stopped = true;

@@ -99,7 +99,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void note_failure(const std::string& group, std::int64_t code, const std::string& info);
   void retry_later(Work w, std::chrono::milliseconds delay, bool counts);
   void park(const std::string& id, std::int64_t code);
-  void stop_app(std::string reason);
+  void stop_app(const std::string& reason);
   void notify();
   std::optional<Work> next_due(std::chrono::steady_clock::time_point& wake_at);
   std::chrono::system_clock::time_point slot_time(std::uint64_t cycle, std::size_t idx) const;

@@ -114,6 +114,14 @@ class Worker {
     lk.lock();
     spool_.sync();
     stopped_ = true;
+    // Drops are logged at most every kDropLogEvery: the total goes on record here.
+    if (dropped_ > 0) {
+      log::warn(events::sink_dropped, "results dropped in this run: the spool was at its cap",
+                {{"sink", p_.name},
+                 {"when_full", p_.delivery.drop_oldest ? "drop_oldest" : "drop_newest"},
+                 {"dropped", dropped_},
+                 {"spooled", static_cast<std::uint64_t>(spool_.pending())}});
+    }
     return all_delivered_;
   }
 
@@ -424,7 +432,7 @@ struct Fanout::Impl {
   bool stop_result = false;
 };
 
-Fanout::Fanout(std::vector<ParsedSink> sinks, std::string state_dir) : impl_(std::make_unique<Impl>()) {
+Fanout::Fanout(std::vector<ParsedSink> sinks, const std::string& state_dir) : impl_(std::make_unique<Impl>()) {
   std::string spool_dir = state_dir + "/spool";
   std::error_code ec;
   std::filesystem::create_directories(spool_dir, ec);

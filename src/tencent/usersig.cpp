@@ -16,8 +16,8 @@ namespace {
 
 // A UserSig is a few hundred bytes; these bounds only stop abuse (zip bombs,
 // huge query strings) before any work is done.
-constexpr std::size_t max_usersig_chars = 16 * 1024;
-constexpr std::size_t max_inflated_bytes = 64 * 1024;
+constexpr std::size_t max_usersig_chars = std::size_t{16} * 1024;
+constexpr std::size_t max_inflated_bytes = std::size_t{64} * 1024;
 
 constexpr std::string_view b64_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -19,9 +19,9 @@ struct PoolOptions {
   bool verify = true;   // verify_peer + host name verification
   std::string ca_file;  // extra trust anchors (PEM), system roots stay
   std::size_t max_connections = 8;
-  std::chrono::milliseconds timeout{5000};        // one request: connect to last byte
-  std::chrono::milliseconds idle_timeout{30000};  // idle connections are closed after this
-  std::size_t max_body_bytes = 64 * 1024;         // larger answers fail with too_large
+  std::chrono::milliseconds timeout{5000};              // one request: connect to last byte
+  std::chrono::milliseconds idle_timeout{30000};        // idle connections are closed after this
+  std::size_t max_body_bytes = std::size_t{64} * 1024;  // larger answers fail with too_large
 };
 
 enum class Failure {

@@ -31,7 +31,7 @@ class Fanout {
  public:
   /// Starts one worker per sink; replays each sink's spool first. Throws
   /// std::runtime_error with a clear message when state_dir is unusable.
-  Fanout(std::vector<ParsedSink> sinks, std::string state_dir);
+  Fanout(std::vector<ParsedSink> sinks, const std::string& state_dir);
   ~Fanout();  // stop(default grace)
 
   /// Non-blocking: copies `r` into every sink's queue (spilling to the

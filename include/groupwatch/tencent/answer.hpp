@@ -7,7 +7,7 @@
 
 namespace groupwatch::tencent {
 
-inline constexpr std::size_t max_answer_bytes = 64 * 1024;
+inline constexpr std::size_t max_answer_bytes = std::size_t{64} * 1024;
 
 struct Answer {
   bool action_ok = false;                          // ActionStatus == "OK"
