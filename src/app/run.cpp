@@ -1,6 +1,8 @@
 // `groupwatch run` and `groupwatch once`: config, sinks, engine, signals.
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -121,6 +123,7 @@ int cmd_run(const std::string& config_path) {
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   bool stopping = false;
+  std::chrono::steady_clock::time_point stop_began{};
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
@@ -142,6 +145,7 @@ int cmd_run(const std::string& config_path) {
       return;
     }
     stopping = true;
+    stop_began = std::chrono::steady_clock::now();
     log::info(events::shutdown_begin, "stopping: finishing in-flight requests", {{"signal", sig}});
     hooks.stopping();
     engine.stop(grace, [&] {
@@ -154,7 +158,14 @@ int cmd_run(const std::string& config_path) {
   signals.async_wait(on_signal);
   io.run();
   out.observe_with(nullptr);  // hooks go before the engine
-  bool all = fanout->stop(grace);
+  // One grace period for the whole shutdown: the sinks get what the
+  // in-flight requests left of it (at least a second to flush).
+  auto sink_grace = grace;
+  if (stopping) {
+    auto used = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stop_began);
+    sink_grace = std::max<std::chrono::milliseconds>(grace - used, std::chrono::seconds(1));
+  }
+  bool all = fanout->stop(sink_grace);
   log::info(events::shutdown_done, all ? "stopped; every result delivered" : "stopped; undelivered results are spooled",
             {{"state_dir", cfg->state_dir}});
   return 0;

@@ -44,12 +44,12 @@ TEST(Cli, CheckNamesFiveMistakesWithFileLineAndColumn) {
             "    sdkappid: 1400000001\n"
             "    admin: administrator\n"
             "    secret_key: abcdefgh\n"
-            "    region: atlantis\n"              // 6: unknown region
-            "    qps: -5\n"                       // 7: qps not positive
-            "    groups: [\"has space\"]\n"       // 8: bad group ID
+            "    region: atlantis\n"         // 6: unknown region
+            "    qps: -5\n"                  // 7: qps not positive
+            "    groups: [\"has space\"]\n"  // 8: bad group ID
             "poll:\n"
-            "  interval: 4 minutes\n"             // 10: bad duration
-            "  colour: blue\n"                    // 11: unknown key
+            "  interval: 4 minutes\n"  // 10: bad duration
+            "  colour: blue\n"         // 11: unknown key
             "sinks:\n"
             "  - type: sqlite\n"
             "    path: x.db\n");
@@ -106,7 +106,8 @@ TEST(Cli, QueryPrintsOneLinePerGroupAgainstTheEmulator) {
   EXPECT_EQ(ok.status, 0) << ok.err;
   auto lines = lines_of(ok.out);
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(std::regex_match(lines[0], std::regex(std::regex_replace(ids[0], std::regex("[#@]"), "\\$&") + "\t[0-9]+")))
+  EXPECT_TRUE(
+      std::regex_match(lines[0], std::regex(std::regex_replace(ids[0], std::regex("[#@]"), "\\$&") + "\t[0-9]+")))
       << lines[0];
   auto missing = run(dir, {GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[2], "@TGS#_@TGS#NOSUCHGROUP1"});
   EXPECT_EQ(missing.status, 1);

@@ -108,6 +108,9 @@ class Process {
       ::dup2(err, 2);
       int devnull = ::open("/dev/null", O_RDONLY);
       ::dup2(devnull, 0);
+      // Nothing else of the test process (the emulator's listener and
+      // connections) may live on in the child.
+      ::close_range(3, ~0U, 0);
       for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
