@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
@@ -93,21 +94,29 @@ class Progress {
   bool stopped_ = false;
 };
 
-}  // namespace
-
-int cmd_run(const std::string& config_path) {
+// Config, logging and the sinks, shared by run and once. Returns 0, or the
+// exit status: 2 for a bad config, 1 when the sinks cannot start.
+int start(const std::string& config_path, std::optional<config::Config>& cfg, std::unique_ptr<sink::Fanout>& fanout) {
   std::vector<sink::ParsedSink> sinks;
-  auto cfg = load_or_report(config_path, &sinks, true);
+  cfg = load_or_report(config_path, &sinks, true);
   if (!cfg) return 2;
   configure_logging(*cfg);
-  auto grace = cfg->poll.grace;
-  std::unique_ptr<sink::Fanout> fanout;
   try {
     fanout = std::make_unique<sink::Fanout>(std::move(sinks), cfg->state_dir);
   } catch (const std::exception& e) {
     log::error(events::sink_failed, e.what());
     return 1;
   }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_run(const std::string& config_path) {
+  std::optional<config::Config> cfg;
+  std::unique_ptr<sink::Fanout> fanout;
+  if (int status = start(config_path, cfg, fanout); status != 0) return status;
+  auto grace = cfg->poll.grace;
   asio::io_context io(1);
   FanoutOut out(*fanout);
   Engine engine(io, *cfg, out, Mode::run);
@@ -172,18 +181,10 @@ int cmd_run(const std::string& config_path) {
 }
 
 int cmd_once(const std::string& config_path, bool quiet) {
-  std::vector<sink::ParsedSink> sinks;
-  auto cfg = load_or_report(config_path, &sinks, true);
-  if (!cfg) return 2;
-  configure_logging(*cfg);
-  auto grace = cfg->poll.grace;
+  std::optional<config::Config> cfg;
   std::unique_ptr<sink::Fanout> fanout;
-  try {
-    fanout = std::make_unique<sink::Fanout>(std::move(sinks), cfg->state_dir);
-  } catch (const std::exception& e) {
-    log::error(events::sink_failed, e.what());
-    return 1;
-  }
+  if (int status = start(config_path, cfg, fanout); status != 0) return status;
+  auto grace = cfg->poll.grace;
   asio::io_context io(1);
   FanoutOut out(*fanout);
   Engine engine(io, *cfg, out, Mode::once);
