@@ -65,7 +65,9 @@ struct Daemon {
       }
       o.groups.push_back(g);
     }
-    o.refresh = 4s;  // counts change between cycles: the sparklines move
+    // Counts change every five 4 s cycles: the top set is stable long enough
+    // for sparklines of several points, and they still move between periods.
+    o.refresh = 20s;
     o.faults.e10002 = 0.03;
     o.faults.http502 = 0.01;
     o.latency = {2ms, 25ms};
