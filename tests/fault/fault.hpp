@@ -68,6 +68,9 @@ struct Cfg {
   std::vector<std::string> sinks;  // each rendered by a *_sink() helper
 };
 std::string yaml(const Cfg& c);
+/// The usual config against `e`: its endpoint, trusting its certificate
+/// (written to ca.pem), watching groups.txt, state under state/.
+Cfg config_for(const Emu& e, const TempDir& dir);
 std::string ndjson_sink(const std::string& path);
 /// A postgres sink; `extra` holds more lines indented by 4 (delivery keys).
 std::string postgres_sink(const std::string& dsn, const std::string& extra = "");

@@ -71,6 +71,16 @@ void Emu::write_ca(const std::string& path) const {
   std::ofstream(path) << server_->ca_pem();
 }
 
+Cfg config_for(const Emu& e, const TempDir& dir) {
+  Cfg c;
+  c.endpoint = e.endpoint();
+  c.ca_file = dir.file("ca.pem");
+  e.write_ca(c.ca_file);
+  c.groups_file = dir.file("groups.txt");
+  c.state_dir = dir.file("state");
+  return c;
+}
+
 std::string yaml(const Cfg& c) {
   std::ostringstream y;
   y << "apps:\n"

@@ -38,15 +38,10 @@ TEST(Faults, MixedFaultsStillGiveEveryGroupAnOkResultEveryCycle) {
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 300);
   Emu e(o);
-  Cfg c;
-  c.endpoint = e.endpoint();
-  c.ca_file = dir.file("ca.pem");
-  e.write_ca(c.ca_file);
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(e, dir);
   c.interval = "6s";
   c.timeout = "2s";
   c.retries = 5;
-  c.state_dir = dir.file("state");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   const double interval = 6;
@@ -100,14 +95,9 @@ TEST(Faults, EndpointDownForTwoCyclesThenBack) {
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 150);
   Emu e(o);
-  Cfg c;
-  c.endpoint = e.endpoint();
-  c.ca_file = dir.file("ca.pem");
-  e.write_ca(c.ca_file);
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(e, dir);
   c.interval = "3s";
   c.timeout = "2s";
-  c.state_dir = dir.file("state");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
@@ -169,15 +159,10 @@ TEST(Faults, UntrustedCertificateMidRunSendsNothing) {
   auto ids = groups_into(dir, o, "groups.txt", 50);
   auto first = std::make_unique<Emu>(o);
   const auto port = first->port();
-  Cfg c;
-  c.endpoint = first->endpoint();
-  c.ca_file = dir.file("ca.pem");
-  first->write_ca(c.ca_file);  // trusts only the first certificate
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(*first, dir);  // trusts only the first certificate
   c.interval = "2s";
   c.timeout = "2s";
   c.retries = 1;
-  c.state_dir = dir.file("state");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));

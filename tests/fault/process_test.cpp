@@ -20,13 +20,8 @@ TEST(Process, SighupEverySecondForThirtySecondsUnderLoad) {
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 1000);
   Emu e(o);
-  Cfg c;
-  c.endpoint = e.endpoint();
-  c.ca_file = dir.file("ca.pem");
-  e.write_ca(c.ca_file);
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(e, dir);
   c.interval = "6s";
-  c.state_dir = dir.file("state");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));

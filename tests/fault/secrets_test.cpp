@@ -25,13 +25,8 @@ TEST(Secrets, NeverInLogsResultsOrAdminPages) {
   auto ids = groups_into(dir, o, "groups.txt", 100);
   Emu e(o);
   const int admin_port = servers::free_port();
-  Cfg c;
-  c.endpoint = e.endpoint();
-  c.ca_file = dir.file("ca.pem");
-  e.write_ca(c.ca_file);
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(e, dir);
   c.interval = "2s";
-  c.state_dir = dir.file("state");
   c.extra_top = "log:\n  level: debug\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   const std::string good = yaml(c);

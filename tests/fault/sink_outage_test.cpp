@@ -56,13 +56,8 @@ OutageFigures postgres_outage(std::size_t groups, int interval, double outage) {
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", groups);
   Emu e(o);
-  Cfg c;
-  c.endpoint = e.endpoint();
-  c.ca_file = dir.file("ca.pem");
-  e.write_ca(c.ca_file);
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(e, dir);
   c.interval = std::to_string(interval) + "s";
-  c.state_dir = dir.file("state");
   c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n    retry_min: 200ms\n    retry_max: 2s\n"),
              ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
@@ -156,13 +151,8 @@ TEST(SinkOutage, KillDuringOutageThenRestartDeliversTheSpool) {
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 200);
   Emu e(o);
-  Cfg c;
-  c.endpoint = e.endpoint();
-  c.ca_file = dir.file("ca.pem");
-  e.write_ca(c.ca_file);
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(e, dir);
   c.interval = "4s";
-  c.state_dir = dir.file("state");
   c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n    retry_min: 200ms\n    retry_max: 1s\n"),
              ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
@@ -217,14 +207,9 @@ TEST(SinkOutage, SigtermWithAFullSpoolExitsCleanly) {
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 300);
   Emu e(o);
-  Cfg c;
-  c.endpoint = e.endpoint();
-  c.ca_file = dir.file("ca.pem");
-  e.write_ca(c.ca_file);
-  c.groups_file = dir.file("groups.txt");
+  Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.grace = "5s";
-  c.state_dir = dir.file("state");
   c.sinks = {postgres_sink(pg.dsn(),
                            "    flush_interval: 200ms\n    spool_max_bytes: 8KiB\n    when_full: drop_oldest\n"
                            "    retry_min: 200ms\n    retry_max: 1s\n")};
