@@ -144,9 +144,7 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
   app_.groups.shrink_to_fit();
 }
 
-Poller::~Poller() {
-  *alive_ = false;
-}
+Poller::~Poller() = default;
 
 void Poller::start() {
   if (running_) return;
@@ -404,25 +402,25 @@ asio::awaitable<void> Poller::attempt(Work w) {
     ++m_.latency_buckets[b];
     m_.latency_sum_s += secs;
   }
-  auto retry_or_finish = [&](std::string info) {
+  // Transient failures: another attempt within the cycle while retries last,
+  // else this is the group's result.
+  auto retry_or_finish = [&](std::int64_t code, std::string info) {
     if (w.attempt - w.extra <= settings_.retries && !stopping_) {
-      {
-        auto delay = backoff(w.attempt);
-        retry_later(std::move(w), delay, true);
-      }
+      auto delay = backoff(w.attempt);
+      retry_later(std::move(w), delay, true);
     } else {
-      finish(w, std::nullopt, tencent::network_error_code, std::move(info));
+      finish(w, std::nullopt, code, std::move(info));
     }
   };
   if (r.failure != http::Failure::none) {
     ++m_.failures_by_kind[http::to_string(r.failure)];
-    retry_or_finish(failure_text(r));
+    retry_or_finish(tencent::network_error_code, failure_text(r));
     co_return;
   }
   if (r.status != 200) {
     ++m_.failures_by_kind["http_" + std::to_string(r.status)];
     if (r.status >= 500) {
-      retry_or_finish("HTTP " + std::to_string(r.status));
+      retry_or_finish(tencent::network_error_code, "HTTP " + std::to_string(r.status));
     } else {
       finish(w, std::nullopt, tencent::network_error_code, "HTTP " + std::to_string(r.status));
     }
@@ -432,7 +430,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
   if (parsed.error != tencent::AnswerError::none) {
     ++m_.failures_by_kind["invalid_answer"];
     log::debug(events::answer_invalid, parsed.detail, {{"app", app_.name}, {"group", w.group_id}});
-    retry_or_finish("invalid answer: " + std::string(tencent::to_string(parsed.error)));
+    retry_or_finish(tencent::network_error_code, "invalid answer: " + std::string(tencent::to_string(parsed.error)));
     co_return;
   }
   auto& a = parsed.answer;
@@ -444,11 +442,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
       finish(w, a.online_member_num, 0, "");
       break;
     case tencent::Action::retry:
-      if (w.attempt - w.extra <= settings_.retries && !stopping_) {
-        auto delay = backoff(w.attempt);
-        retry_later(std::move(w), delay, true);
-      } else
-        finish(w, std::nullopt, a.error_code, a.error_info);
+      retry_or_finish(a.error_code, a.error_info);
       break;
     case tencent::Action::slow_down:
       ++m_.rate_limited;

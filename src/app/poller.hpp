@@ -143,9 +143,6 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::size_t once_answered_ = 0;  // once: groups with a final answer
   std::size_t once_final_ = 0;     // once: groups with any final result
   std::function<void()> on_finished_;
-  bool tls_warned_cycle_ = false;
-  std::uint64_t tls_warned_for_cycle_ = UINT64_MAX;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   AppMetrics m_;
 };
