@@ -18,11 +18,9 @@ namespace {
 
 // Apps whose identity changed are restarted on reload; the others keep their
 // pool, limiter state and slots.
-bool same_identity(const config::AppConfig& a, const config::AppConfig& b, const config::PollConfig& pa,
-                   const config::PollConfig& pb) {
+bool same_identity(const config::AppConfig& a, const config::AppConfig& b) {
   return a.sdkappid == b.sdkappid && a.admin == b.admin && a.endpoint == b.endpoint && a.ca_file == b.ca_file &&
-         a.tls_verify == b.tls_verify && a.usersig_ttl == b.usersig_ttl && pa.connections == pb.connections &&
-         pa.timeout == pb.timeout && pa.retries == pb.retries && pa.recheck == pb.recheck;
+         a.tls_verify == b.tls_verify && a.usersig_ttl == b.usersig_ttl;
 }
 
 }  // namespace
@@ -120,7 +118,6 @@ void Engine::reload(const config::Config& cfg) {
   if (I.stopping) return;
   bool poll_changed = !(cfg.poll.connections == I.poll.connections && cfg.poll.timeout == I.poll.timeout &&
                         cfg.poll.retries == I.poll.retries && cfg.poll.recheck == I.poll.recheck);
-  auto old_poll = I.poll;
   I.poll = cfg.poll;
   if (cfg.poll.max_qps) {
     if (I.global)
@@ -137,7 +134,7 @@ void Engine::reload(const config::Config& cfg) {
     std::shared_ptr<Poller> found;
     for (std::size_t i = 0; i < I.pollers.size(); ++i) {
       if (I.pollers[i] && I.pollers[i]->name() == a.name) {
-        if (!poll_changed && !I.global && same_identity(I.app_configs[i], a, old_poll, cfg.poll)) {
+        if (!poll_changed && !I.global && same_identity(I.app_configs[i], a)) {
           found = I.pollers[i];
         } else {
           I.pollers[i]->stop_dispatch();
