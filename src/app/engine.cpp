@@ -1,5 +1,7 @@
 #include "groupwatch/app/engine.hpp"
 
+#include <functional>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,8 +21,8 @@ namespace {
 // Apps whose identity changed are restarted on reload; the others keep their
 // pool, limiter state and slots.
 bool same_identity(const config::AppConfig& a, const config::AppConfig& b) {
-  return a.sdkappid == b.sdkappid && a.admin == b.admin && a.endpoint == b.endpoint && a.ca_file == b.ca_file &&
-         a.tls_verify == b.tls_verify && a.usersig_ttl == b.usersig_ttl;
+  return a.sdkappid == b.sdkappid && a.admin == b.admin && a.secret_key == b.secret_key && a.endpoint == b.endpoint &&
+         a.ca_file == b.ca_file && a.tls_verify == b.tls_verify && a.usersig_ttl == b.usersig_ttl;
 }
 
 }  // namespace
@@ -57,7 +59,8 @@ struct Engine::Impl {
   static config::AppConfig stripped(const config::AppConfig& a) {
     config::AppConfig c = a;
     c.groups.clear();
-    c.secret_key.clear();
+    // Only a fingerprint of the key is kept, to see a rotated key on reload.
+    c.secret_key = std::to_string(std::hash<std::string>{}(a.secret_key));
     return c;
   }
 

@@ -254,3 +254,26 @@ TEST(Engine, SighupAddsAndRemovesGroupsAndSurvivesABadConfig) {
   EXPECT_NE(err.find("config.reload_failed"), std::string::npos);
   EXPECT_NE(err.find("gw.yaml:"), std::string::npos);  // the problem is named with its place
 }
+
+TEST(Engine, SighupWithARotatedKeyRestartsTheApp) {
+  TempDir dir;
+  emu::Options o;
+  o.accept_any_group = true;
+  Emulator e(o);
+  write_groups(dir, "groups.txt", 20);
+  std::string good = app_config(e, dir, dir.file("groups.txt"), 200, "1s");
+  dir.write("gw.yaml", good);
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  std::this_thread::sleep_for(2500ms);
+  ASSERT_EQ(e.server().stats().codes[70003], 0u);
+  // A new key (wrong for this app): the reloaded app must sign with it.
+  std::string rotated = good;
+  rotated.replace(rotated.find(kKey), std::string(kKey).size(), "rotated-key-not-the-apps-0000000");
+  dir.write("gw.yaml", rotated);
+  gw.signal(SIGHUP);
+  std::this_thread::sleep_for(2500ms);
+  gw.signal(SIGTERM);
+  ASSERT_EQ(gw.wait(10s), 0) << read_file(dir.file("gw.err"));
+  EXPECT_GT(e.server().stats().codes[70003], 0u);
+  EXPECT_NE(read_file(dir.file("gw.err")).find("app.stopped"), std::string::npos);
+}
