@@ -2,6 +2,7 @@
 // Shared helpers for the sink tests: temporary state dirs, results, a sink
 // that fails on demand, and parsing sink entries from YAML text.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
@@ -9,7 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +58,30 @@ inline sink::Result make_result(int i, std::int64_t error_code = 0) {
     r.error_info = "failure " + std::to_string(i);
   }
   return r;
+}
+
+/// The sink benchmark shared by the real-server tests: 20,000 results (one
+/// in ten an error row) in batches of 500. Prints results/s and the client's
+/// CPU per result, records results_per_second, returns how many were written.
+inline int write_throughput(sink::Sink& s, const std::string& label) {
+  constexpr int kTotal = 20'000;
+  constexpr int kBatch = 500;
+  std::vector<sink::Result> all;
+  for (int i = 0; i < kTotal; ++i) all.push_back(make_result(i, i % 10 == 0 ? 10015 : 0));
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kTotal; i += kBatch) s.write(std::span(all).subspan(i, kBatch));
+  auto wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  getrusage(RUSAGE_SELF, &after);
+  auto cpu_us = [](const rusage& r) {
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e6 + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
+  };
+  double cpu_per_result = (cpu_us(after) - cpu_us(before)) / kTotal;
+  std::cout << "[ " << label << " ] " << kTotal << " results in batches of " << kBatch << ": " << wall << " s, "
+            << static_cast<int>(kTotal / wall) << " results/s, client CPU " << cpu_per_result << " us/result\n";
+  ::testing::Test::RecordProperty("results_per_second", static_cast<int>(kTotal / wall));
+  return kTotal;
 }
 
 /// Index encoded in a group id made by make_result.

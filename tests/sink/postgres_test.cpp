@@ -252,23 +252,7 @@ TEST_F(PostgresSink, OpenFailsWhenTheServerIsUnreachable) {
 TEST_F(PostgresSink, Throughput) {
   auto s = make_sink(yaml());
   s->open();
-  constexpr int kTotal = 20'000;
-  constexpr int kBatch = 500;
-  std::vector<sink::Result> all;
-  for (int i = 0; i < kTotal; ++i) all.push_back(make_result(i, i % 10 == 0 ? 10015 : 0));
-  rusage before{}, after{};
-  getrusage(RUSAGE_SELF, &before);
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kTotal; i += kBatch) s->write(std::span(all).subspan(i, kBatch));
-  auto wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  getrusage(RUSAGE_SELF, &after);
-  auto cpu_us = [](const rusage& r) {
-    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e6 + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
-  };
-  double cpu_per_result = (cpu_us(after) - cpu_us(before)) / kTotal;
-  std::cout << "[ postgres ] " << kTotal << " results in batches of " << kBatch << ": " << wall << " s, "
-            << static_cast<int>(kTotal / wall) << " results/s, client CPU " << cpu_per_result << " us/result\n";
-  RecordProperty("results_per_second", static_cast<int>(kTotal / wall));
+  const int kTotal = write_throughput(*s, "postgres");
   EXPECT_EQ(count(), kTotal);
   EXPECT_EQ(count("online_member_num is null"), kTotal / 10);
 }
