@@ -137,7 +137,7 @@ void Engine::reload(const config::Config& cfg) {
     std::shared_ptr<Poller> found;
     for (std::size_t i = 0; i < I.pollers.size(); ++i) {
       if (I.pollers[i] && I.pollers[i]->name() == a.name) {
-        if (!poll_changed && !I.global && same_identity(I.app_configs[i], a)) {
+        if (!poll_changed && !I.global && same_identity(I.app_configs[i], Impl::stripped(a))) {
           found = I.pollers[i];
         } else {
           I.pollers[i]->stop_dispatch();

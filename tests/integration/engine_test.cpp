@@ -266,6 +266,11 @@ TEST(Engine, SighupWithARotatedKeyRestartsTheApp) {
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
   std::this_thread::sleep_for(2500ms);
   ASSERT_EQ(e.server().stats().codes[70003], 0u);
+  // The same config again: the app keeps its poller (slots, limiter state).
+  gw.signal(SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_NE(read_file(dir.file("gw.err")).find("apps_kept=1 apps_started=0 apps_restarted=0"), std::string::npos)
+      << read_file(dir.file("gw.err"));
   // A new key (wrong for this app): the reloaded app must sign with it.
   std::string rotated = good;
   rotated.replace(rotated.find(kKey), std::string(kKey).size(), "rotated-key-not-the-apps-0000000");
@@ -276,4 +281,5 @@ TEST(Engine, SighupWithARotatedKeyRestartsTheApp) {
   ASSERT_EQ(gw.wait(10s), 0) << read_file(dir.file("gw.err"));
   EXPECT_GT(e.server().stats().codes[70003], 0u);
   EXPECT_NE(read_file(dir.file("gw.err")).find("app.stopped"), std::string::npos);
+  EXPECT_NE(read_file(dir.file("gw.err")).find("apps_kept=0 apps_started=0 apps_restarted=1"), std::string::npos);
 }
