@@ -94,7 +94,7 @@ TEST(SystemdUnit, FollowsTheDaemonContract) {
   const auto& reload = unit.at("Service").at("ExecReload");
   ASSERT_EQ(reload.size(), 2u);
   EXPECT_EQ(reload[0], "/usr/bin/groupwatch check " + config);
-  EXPECT_EQ(reload[1], "/bin/kill -HUP $MAINPID");
+  EXPECT_EQ(reload[1], "/bin/sh -c 'kill -HUP $MAINPID'");
   EXPECT_EQ(only(unit, "Install", "WantedBy"), "multi-user.target");
 }
 
