@@ -1,11 +1,14 @@
 #include "groupwatch/app/engine.hpp"
 
+#include <algorithm>
 #include <functional>
+#include <map>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "app/budget.hpp"
 #include "app/poller.hpp"
 #include "app/spawn.hpp"
 #include "groupwatch/util/events.hpp"
@@ -16,24 +19,14 @@ namespace groupwatch::app {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
-namespace {
-
-// Apps whose identity changed are restarted on reload; the others keep their
-// pool, limiter state and slots.
-bool same_identity(const config::AppConfig& a, const config::AppConfig& b) {
-  return a.sdkappid == b.sdkappid && a.admin == b.admin && a.secret_key == b.secret_key && a.endpoint == b.endpoint &&
-         a.ca_file == b.ca_file && a.tls_verify == b.tls_verify && a.usersig_ttl == b.usersig_ttl;
-}
-
-}  // namespace
-
 struct Engine::Impl {
   asio::io_context& io;
   ResultOut& out;
   Mode mode;
   config::PollConfig poll;
-  std::vector<config::AppConfig> app_configs;  // without groups and keys, for reload comparisons
   std::shared_ptr<limit::RateLimiter> global;
+  // One per SDKAppID and endpoint, shared by the apps entries naming it.
+  std::map<std::string, std::shared_ptr<Budget>> budgets;
   std::vector<std::shared_ptr<Poller>> pollers;
   std::vector<std::shared_ptr<Poller>> retired;  // replaced on reload, draining
   std::function<void()> finished_cb;
@@ -42,9 +35,40 @@ struct Engine::Impl {
   Impl(asio::io_context& i, ResultOut& o, Mode m) : io(i), out(o), mode(m) {}
 
   std::shared_ptr<Poller> make(const config::AppConfig& a) {
-    auto p = std::make_shared<Poller>(io, a, poll, mode, out, global);
+    auto p = std::make_shared<Poller>(io, a, poll, mode, out, budgets.at(budget_key(a)));
     p->on_finished([this] { maybe_finished(); });
     return p;
+  }
+
+  // The budgets `cfg` needs: kept where the key exists (with its limiter,
+  // lowered rate and warm connections), new ones made, unused ones dropped
+  // (pollers still draining on them keep them alive). Returns how many pools
+  // were replaced by new connection settings.
+  std::size_t set_budgets(const config::Config& cfg) {
+    std::map<std::string, double> caps;  // the strictest qps of the entries sharing a key
+    for (const auto& a : cfg.apps) {
+      auto [it, fresh] = caps.emplace(budget_key(a), a.qps);
+      if (!fresh) it->second = std::min(it->second, a.qps);
+    }
+    std::map<std::string, std::shared_ptr<Budget>> next;
+    std::size_t replaced = 0;
+    for (const auto& a : cfg.apps) {
+      auto key = budget_key(a);
+      if (next.count(key)) continue;
+      auto po = pool_options(a, cfg.poll);
+      auto old = budgets.find(key);
+      std::shared_ptr<Budget> b;
+      if (old != budgets.end()) {
+        b = old->second;
+        if (b->update(caps[key], po)) ++replaced;
+      } else {
+        b = std::make_shared<Budget>(io, key, caps[key], po);
+      }
+      b->set_global(global);
+      next.emplace(key, std::move(b));
+    }
+    budgets = std::move(next);
+    return replaced;
   }
 
   void maybe_finished() {
@@ -54,14 +78,6 @@ struct Engine::Impl {
     auto cb = std::move(finished_cb);
     finished_cb = nullptr;
     cb();
-  }
-
-  static config::AppConfig stripped(const config::AppConfig& a) {
-    config::AppConfig c = a;
-    c.groups.clear();
-    // Only a fingerprint of the key is kept, to see a rotated key on reload.
-    c.secret_key = std::to_string(std::hash<std::string>{}(a.secret_key));
-    return c;
   }
 
   std::size_t in_flight() const {
@@ -101,10 +117,8 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg, ResultOut& out, 
     impl_->global =
         std::make_shared<limit::RateLimiter>(limit::LimiterOptions{.qps = *cfg.poll.max_qps}, steady::now());
   }
-  for (const auto& a : cfg.apps) {
-    impl_->pollers.push_back(impl_->make(a));
-    impl_->app_configs.push_back(Impl::stripped(a));
-  }
+  impl_->set_budgets(cfg);
+  for (const auto& a : cfg.apps) impl_->pollers.push_back(impl_->make(a));
 }
 
 Engine::~Engine() {
@@ -119,9 +133,8 @@ void Engine::start() {
 void Engine::reload(const config::Config& cfg) {
   auto& I = *impl_;
   if (I.stopping) return;
-  bool poll_changed = !(cfg.poll.connections == I.poll.connections && cfg.poll.timeout == I.poll.timeout &&
-                        cfg.poll.retries == I.poll.retries && cfg.poll.recheck == I.poll.recheck);
   I.poll = cfg.poll;
+  // The global cap changes in place: no app restarts for it.
   if (cfg.poll.max_qps) {
     if (I.global)
       I.global->set_qps(*cfg.poll.max_qps, steady::now());
@@ -130,53 +143,55 @@ void Engine::reload(const config::Config& cfg) {
   } else {
     I.global.reset();
   }
+  const std::size_t pools_replaced = I.set_budgets(cfg);
   std::vector<std::shared_ptr<Poller>> next;
-  std::vector<config::AppConfig> next_cfgs;
   std::size_t added = 0, restarted = 0, kept = 0;
   for (const auto& a : cfg.apps) {
-    std::shared_ptr<Poller> found;
-    for (std::size_t i = 0; i < I.pollers.size(); ++i) {
-      if (I.pollers[i] && I.pollers[i]->name() == a.name) {
-        if (!poll_changed && !I.global && same_identity(I.app_configs[i], Impl::stripped(a))) {
-          found = I.pollers[i];
-        } else {
-          I.pollers[i]->stop_dispatch();
-          I.retired.push_back(I.pollers[i]);
-          ++restarted;
-        }
-        I.pollers[i].reset();
+    std::shared_ptr<Poller> old;
+    for (auto& p : I.pollers) {
+      if (p && p->name() == a.name) {
+        old = std::move(p);
         break;
       }
     }
-    if (found) {
-      found->set_groups(a.groups);
-      found->set_qps(a.qps);
-      found->set_interval(cfg.poll.interval);
+    const auto& budget = I.budgets.at(budget_key(a));
+    if (old && old->budget() == budget) {
+      // Same SDKAppID and endpoint: the poller stays, with its slots, its
+      // queued retries and its budget; credentials and settings apply in place.
+      old->apply(a, cfg.poll);
+      next.push_back(std::move(old));
       ++kept;
+      continue;
+    }
+    auto fresh = I.make(a);
+    fresh->start();
+    if (old) {
+      // Another SDKAppID or endpoint: a new poller, which takes over the
+      // old one's retries so every group still gets its result.
+      old->stop_dispatch(fresh);
+      I.retired.push_back(std::move(old));
+      ++restarted;
     } else {
-      found = I.make(a);
-      found->start();
       ++added;
     }
-    next.push_back(found);
-    next_cfgs.push_back(Impl::stripped(a));
+    next.push_back(std::move(fresh));
   }
   std::size_t removed = 0;
   for (auto& p : I.pollers) {
     if (!p) continue;
     p->stop_dispatch();
-    I.retired.push_back(p);
+    I.retired.push_back(std::move(p));
     ++removed;
   }
   I.pollers = std::move(next);
-  I.app_configs = std::move(next_cfgs);
   // Forget retired pollers once their last request has completed.
   std::erase_if(I.retired, [](const std::shared_ptr<Poller>& p) { return p->in_flight() == 0 && p->finished(); });
   log::info(events::config_reload, "config reloaded",
             {{"apps_kept", static_cast<std::uint64_t>(kept)},
-             {"apps_started", static_cast<std::uint64_t>(added - restarted)},
+             {"apps_started", static_cast<std::uint64_t>(added)},
              {"apps_restarted", static_cast<std::uint64_t>(restarted)},
              {"apps_removed", static_cast<std::uint64_t>(removed)},
+             {"pools_replaced", static_cast<std::uint64_t>(pools_replaced)},
              {"groups", static_cast<std::uint64_t>(cfg.total_groups())}});
 }
 

@@ -32,56 +32,8 @@ std::int64_t wall_ms(wall::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// Extra attempts that do not count against `retries` (rate limits, signature
-// renewals, pauses) are still bounded, so one group can never loop forever.
-constexpr int max_extra_attempts = 10;
-
 // Final failures are logged once, then summarised at most this often.
 constexpr std::chrono::milliseconds failure_log_every = 10s;
-
-std::string failure_text(const http::Response& r) {
-  switch (r.failure) {
-    case http::Failure::timeout:
-      return "timeout";
-    case http::Failure::reset:
-      return "connection reset";
-    case http::Failure::tls:
-      return r.detail.empty() ? "TLS failure" : "TLS failure: " + r.detail;
-    case http::Failure::resolve:
-      return r.detail.empty() ? "DNS failure" : "DNS failure: " + r.detail;
-    case http::Failure::connect:
-      return r.detail.empty() ? "connect failed" : "connect failed: " + r.detail;
-    case http::Failure::protocol:
-      return "malformed HTTP answer";
-    case http::Failure::too_large:
-      return "answer too large";
-    default:
-      return http::to_string(r.failure);
-  }
-}
-
-std::string stop_hint(std::int64_t code) {
-  switch (code) {
-    case 70016:
-    case 70020:
-      return "the SDKAppID is not served by this region's domain: check `region`/`endpoint`";
-    case 60010:
-    case 70403:
-      return "`admin` is not an App Administrator of this app";
-    case 70009:
-    case 70013:
-    case 70014:
-      return "the UserSig does not match: check `sdkappid`, `admin` and the secret key";
-    case 60004:
-    case 60005:
-    case 70003:
-    case 70005:
-    case 70052:
-      return "the secret key does not sign valid UserSigs for this app: check the key";
-    default:
-      return "check sdkappid, admin, secret key and region";
-  }
-}
 
 }  // namespace
 
@@ -96,6 +48,11 @@ const std::string& UserSigCache::get(std::int64_t now_unix) {
   return sig_;
 }
 
+bool UserSigCache::signs_as(const std::string& key, std::uint64_t sdkappid, const std::string& admin,
+                            std::int64_t ttl_s) const {
+  return key == key_ && sdkappid == sdkappid_ && admin == admin_ && std::max<std::int64_t>(ttl_s, 2) == ttl_s_;
+}
+
 void UserSigCache::renew(std::int64_t now_unix) {
   if (!sig_.empty()) ++renewals_;
   sig_ = tencent::make_usersig(key_, sdkappid_, admin_, ttl_s_, now_unix);
@@ -105,12 +62,11 @@ void UserSigCache::renew(std::int64_t now_unix) {
 // ---------------------------------------------------------------- Poller
 
 Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config::PollConfig& poll, Mode mode,
-               ResultOut& out, std::shared_ptr<limit::RateLimiter> global)
+               ResultOut& out, std::shared_ptr<Budget> budget)
     : io_(io),
       app_(app),
       out_(out),
-      global_(std::move(global)),
-      limiter_(limit::LimiterOptions{.qps = app.qps}, steady::now()),
+      budget_(std::move(budget)),
       sig_(app.secret_key, app.sdkappid, app.admin,
            std::chrono::duration_cast<std::chrono::seconds>(app.usersig_ttl).count()),
       rng_(std::random_device{}()),
@@ -124,15 +80,6 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
   auto ep = tencent::parse_endpoint(app_.endpoint, &err, /*allow_plain=*/true);
   if (!ep) throw std::runtime_error("app " + app_.name + ": endpoint: " + err);
   endpoint_ = *ep;
-  http::PoolOptions po;
-  po.host = endpoint_.host;
-  po.port = endpoint_.port;
-  po.tls = endpoint_.tls;
-  po.verify = app_.tls_verify;
-  po.ca_file = app_.ca_file;
-  po.max_connections = settings_.max_in_flight;
-  po.timeout = poll.timeout;
-  pool_ = std::make_unique<http::Pool>(io_.get_executor(), po);
   // The key is only needed by the signature cache; drop the config's copy.
   std::fill(app_.secret_key.begin(), app_.secret_key.end(), '\0');
   app_.secret_key.clear();
@@ -144,7 +91,9 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
   app_.groups.shrink_to_fit();
 }
 
-Poller::~Poller() = default;
+Poller::~Poller() {
+  budget_->unsubscribe(this);
+}
 
 void Poller::start() {
   if (running_) return;
@@ -153,6 +102,12 @@ void Poller::start() {
     log::warn(events::tls_verify_disabled, "TLS verification is off for this app: answers are not authenticated",
               {{"app", app_.name}});
   if (settings_.mode == Mode::run) position_cursor(wall::now());
+  // Every admission and withdrawal at the shared budget may make room for
+  // this dispatcher's next request.
+  std::weak_ptr<Poller> weak = weak_from_this();
+  budget_->subscribe(this, [weak] {
+    if (auto self = weak.lock()) self->notify();
+  });
   log::info(events::app_started, "polling",
             {{"app", app_.name},
              {"groups", static_cast<std::uint64_t>(groups_.size())},
@@ -178,9 +133,23 @@ void Poller::set_groups(std::vector<std::string> ids) {
   notify();
 }
 
-void Poller::set_qps(double qps) {
-  app_.qps = qps;
-  limiter_.set_qps(qps, steady::now());
+void Poller::apply(const config::AppConfig& app, const config::PollConfig& poll) {
+  const auto ttl_s = std::chrono::duration_cast<std::chrono::seconds>(app.usersig_ttl).count();
+  if (!sig_.signs_as(app.secret_key, app.sdkappid, app.admin, ttl_s)) {
+    sig_ = UserSigCache(app.secret_key, app.sdkappid, app.admin, ttl_s);
+    target_sig_.clear();
+  }
+  app_.admin = app.admin;
+  app_.usersig_ttl = app.usersig_ttl;
+  app_.qps = app.qps;
+  app_.tls_verify = app.tls_verify;
+  app_.ca_file = app.ca_file;
+  settings_.retries = poll.retries;
+  settings_.recheck = poll.recheck;
+  settings_.max_in_flight = static_cast<std::size_t>(std::max(1, poll.connections));
+  set_groups(app.groups);
+  set_interval(poll.interval);
+  notify();
 }
 
 void Poller::set_interval(std::chrono::milliseconds interval) {
@@ -190,15 +159,28 @@ void Poller::set_interval(std::chrono::milliseconds interval) {
   notify();
 }
 
-void Poller::stop_dispatch() {
+void Poller::stop_dispatch(std::shared_ptr<Poller> successor) {
   stopping_ = true;
+  successor_ = successor;
+  // Queued retries: to the successor, or ended now with their last failure.
+  auto queued = std::move(retries_);
+  retries_ = {};
+  while (!queued.empty()) {
+    Work w = queued.top();
+    queued.pop();
+    if (successor) {
+      successor->adopt(std::move(w));
+    } else {
+      finish(w, std::nullopt, w.last_code, w.last_info);
+    }
+  }
   notify();
   check_finished();
 }
 
 void Poller::cancel() {
   stopping_ = true;
-  pool_->shutdown();
+  budget_->pool()->shutdown();
   notify();
 }
 
@@ -238,12 +220,6 @@ Poller::Group* Poller::find_group(const std::string& id) {
   return nullptr;
 }
 
-std::chrono::milliseconds Poller::backoff(int attempt) {
-  double base = 100.0 * std::pow(2.0, std::max(0, attempt - 1));
-  std::uniform_real_distribution<double> jitter(0.5, 1.5);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(base, 5000.0) * jitter(rng_)));
-}
-
 std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
   auto now = steady::now();
   if (!retries_.empty()) {
@@ -257,7 +233,7 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
   if (settings_.mode == Mode::once) {
     if (cursor_ < groups_.size()) {
       ++m_.cycle_dispatched;
-      return Work{groups_[cursor_++].id, 0, 0, 0, {}};
+      return Work{groups_[cursor_++].id, 0, 0, 0, {}, 0, {}};
     }
     return std::nullopt;
   }
@@ -302,28 +278,8 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
       if (wall_ms(now_wall) < g.parked_until_ms) continue;
       g.parked_until_ms = 0;  // recheck period over: ask again
     }
-    return Work{g.id, cycle_, 0, 0, {}};
+    return Work{g.id, cycle_, 0, 0, {}, 0, {}};
   }
-}
-
-bool Poller::connection_ready(steady::time_point now) {
-  // A permit is taken only when the request can be written at once: a TLS
-  // handshake between permit and send would bunch arrivals at the server,
-  // which counts them in its own sliding second.
-  if (pool_->idle_count() > starting_) return true;
-  if (now < warm_bypass_until_) return true;  // the endpoint is failing: let requests fail and be recorded
-  if (warming_ == 0 && pool_->can_open()) {
-    ++warming_;
-    std::weak_ptr<Poller> weak = weak_from_this();
-    pool_->warm([weak](bool ok) {
-      auto self = weak.lock();
-      if (!self) return;
-      --self->warming_;
-      if (!ok) self->warm_bypass_until_ = steady::now() + std::chrono::seconds(1);
-      self->notify();
-    });
-  }
-  return false;
 }
 
 asio::awaitable<void> Poller::dispatch() {
@@ -336,33 +292,29 @@ asio::awaitable<void> Poller::dispatch() {
       wake_at = paused_until_;
     } else {
       if (!pending) pending = next_due(wake_at);
-      if (pending && in_flight_ < settings_.max_in_flight && !connection_ready(now)) {
-        // Wait for a warmed connection (or a completion that frees one).
-      } else if (pending && in_flight_ < settings_.max_in_flight) {
-        auto t = limiter_.next_available(now);
-        if (global_) t = std::max(t, global_->next_available(now));
-        if (t <= now) {
-          limiter_.take(now);
-          if (global_) global_->take(now);
-          ++in_flight_;
-          ++starting_;
-          ++m_.requests;
-          spawn_logged(
-              io_, [self, w = std::move(*pending)]() mutable { return self->attempt(std::move(w)); },
-              "poll " + app_.name);
-          pending.reset();
-          continue;
-        }
-        ++m_.limiter_waits;
-        wake_at = std::min(wake_at, t);
-      } else if (pending && !retries_.empty()) {
-        wake_at = std::min(wake_at, retries_.top().ready);
+      // A request is started only while few others wait for a permit or a
+      // connection at the shared budget: its permit is taken at the wire
+      // (http::Gate), so starting it early would only hold a connection.
+      if (pending && in_flight_ < settings_.max_in_flight && budget_->contenders() < budget_->lead()) {
+        ++in_flight_;
+        budget_->contend();
+        spawn_logged(
+            io_, [self, w = std::move(*pending)]() mutable { return self->attempt(std::move(w)); },
+            "poll " + app_.name);
+        pending.reset();
+        continue;
       }
+      if (pending) ++m_.limiter_waits;  // woken by the budget or a completion
     }
-    if (settings_.mode == Mode::once && !pending && cursor_ >= groups_.size() && retries_.empty()) break;
+    // once: done when every group was sent and nothing can come back for a
+    // retry (an attempt in flight may still queue one).
+    if (settings_.mode == Mode::once && !pending && cursor_ >= groups_.size() && retries_.empty() && in_flight_ == 0)
+      break;
     wake_.expires_at(wake_at);
     co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
+  // A retry taken from the queue but not sent is still owed its result.
+  if (pending && pending->attempt > 0) retry_later(std::move(*pending), 0ms, false);
   check_finished();
 }
 
@@ -383,8 +335,10 @@ asio::awaitable<void> Poller::attempt(Work w) {
   target += std::to_string(static_cast<std::uint32_t>(rng_()));
   target += "&contenttype=json";
   auto t0 = steady::now();
-  --starting_;  // post() takes its idle connection before it first suspends
-  http::Response r = co_await pool_->post(std::move(target), tencent::build_body(w.group_id));
+  auto pool = budget_->pool();  // a reload may replace it while we wait
+  http::Response r = co_await pool->post(std::move(target), tencent::build_body(w.group_id), budget_.get());
+  if (!r.permit) budget_->withdraw();
+  if (r.sent) ++m_.requests;
   double secs = std::chrono::duration<double>(steady::now() - t0).count();
   --in_flight_;
   ++w.attempt;
@@ -395,114 +349,75 @@ asio::awaitable<void> Poller::attempt(Work w) {
     Poller* p;
     ~CheckFinished() { p->check_finished(); }
   } check_on_exit{this};
-  if (r.failure == http::Failure::cancelled) co_return;  // shutdown: nothing was fetched
+  if (r.failure == http::Failure::cancelled) {
+    // Shutdown past its grace: nothing was fetched. A retry still gets its
+    // result, the failure that made it one.
+    if (w.attempt > 1) finish(w, std::nullopt, w.last_code, w.last_info);
+    co_return;
+  }
   {
     std::size_t b = 0;
     while (b < std::size(latency_bounds_ms) && secs * 1000.0 > latency_bounds_ms[b]) ++b;
     ++m_.latency_buckets[b];
     m_.latency_sum_s += secs;
   }
-  // Transient failures: another attempt within the cycle while retries last,
-  // else this is the group's result.
-  auto retry_or_finish = [&](std::int64_t code, std::string info) {
-    if (w.attempt - w.extra <= settings_.retries && !stopping_) {
-      auto delay = backoff(w.attempt);
-      retry_later(std::move(w), delay, true);
-    } else {
-      finish(w, std::nullopt, code, std::move(info));
-    }
-  };
-  if (r.failure != http::Failure::none) {
-    ++m_.failures_by_kind[http::to_string(r.failure)];
-    retry_or_finish(tencent::network_error_code, failure_text(r));
-    co_return;
-  }
-  if (r.status != 200) {
-    ++m_.failures_by_kind["http_" + std::to_string(r.status)];
-    if (r.status >= 500) {
-      retry_or_finish(tencent::network_error_code, "HTTP " + std::to_string(r.status));
-    } else {
-      finish(w, std::nullopt, tencent::network_error_code, "HTTP " + std::to_string(r.status));
-    }
-    co_return;
-  }
-  auto parsed = tencent::parse_answer(r.body);
-  if (parsed.error != tencent::AnswerError::none) {
-    ++m_.failures_by_kind["invalid_answer"];
-    log::debug(events::answer_invalid, parsed.detail, {{"app", app_.name}, {"group", w.group_id}});
-    retry_or_finish(tencent::network_error_code, "invalid answer: " + std::string(tencent::to_string(parsed.error)));
-    co_return;
-  }
-  auto& a = parsed.answer;
-  auto info = tencent::classify(a.error_code);
+  Outcome o = Outcome::from(r);
+  if (o.invalid) log::debug(events::answer_invalid, o.invalid_what, {{"app", app_.name}, {"group", w.group_id}});
+  AttemptState st;
+  st.attempt = w.attempt;
+  st.extra = w.extra;
+  st.retries = settings_.retries;
+  // A retired poller with a successor still retries: the successor sends it.
+  st.stopping = stopping_ && successor_.expired();
   auto now = steady::now();
-  ++m_.answers_by_code[a.error_code];
-  switch (info.action) {
-    case tencent::Action::record:
-      finish(w, a.online_member_num, 0, "");
-      break;
-    case tencent::Action::retry:
-      retry_or_finish(a.error_code, a.error_info);
-      break;
-    case tencent::Action::slow_down:
-      ++m_.rate_limited;
-      if (limiter_.on_rate_limited(now))
-        log::warn(events::app_rate_lowered, "rate-limit answer: lowering the request rate",
-                  {{"app", app_.name}, {"code", a.error_code}, {"qps", limiter_.effective_qps()}});
-      if (w.extra < max_extra_attempts && !stopping_) {
-        ++w.extra;
-        auto delay = backoff(w.extra) + 500ms;
-        retry_later(std::move(w), delay, false);
-      } else {
-        finish(w, std::nullopt, a.error_code, a.error_info);
-      }
-      break;
-    case tencent::Action::renew_sig:
-      sig_.renew(unix_now());
+  st.bad_sig_renewed_recently = bad_sig_renewed_at_ != steady::time_point{} && now - bad_sig_renewed_at_ < 60s;
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  Decision d = decide(st, o, jitter(rng_));
+  apply_decision(w, d);
+}
+
+void Poller::apply_decision(Work& w, Decision& d) {
+  auto now = steady::now();
+  if (!d.failure_kind.empty()) ++m_.failures_by_kind[d.failure_kind];
+  if (d.failure_kind.empty()) ++m_.answers_by_code[d.code];
+  if (d.lower_rate) {
+    ++m_.rate_limited;
+    if (budget_->on_rate_limited())
+      log::warn(events::app_rate_lowered, "rate-limit answer: lowering the request rate",
+                {{"app", app_.name}, {"code", d.code}, {"qps", std::round(budget_->effective_qps() * 10) / 10}});
+  }
+  if (d.renew_sig) {
+    sig_.renew(unix_now());
+    if (d.bad_sig) {
+      bad_sig_renewed_at_ = now;
+      log::warn(events::usersig_rejected, "signature rejected: renewed once", {{"app", app_.name}, {"code", d.code}});
+    } else {
       log::info(events::usersig_renewed, "UserSig expired on the server: renewed", {{"app", app_.name}});
-      if (w.extra < max_extra_attempts && !stopping_) {
-        ++w.extra;
-        retry_later(std::move(w), 0ms, false);
-      } else {
-        finish(w, std::nullopt, a.error_code, a.error_info);
-      }
+    }
+  }
+  if (d.pause_app) {
+    paused_until_ = now + pause_for;
+    m_.paused = true;
+    log::warn(events::app_paused, "too many bad signatures: pausing this app for 60 s",
+              {{"app", app_.name}, {"code", d.code}});
+  }
+  switch (d.what) {
+    case Decision::Do::retry:
+      w.last_code = d.code;
+      w.last_info = std::move(d.info);
+      if (!d.counts) ++w.extra;
+      retry_later(std::move(w), d.delay, d.counts);
       break;
-    case tencent::Action::renew_sig_once:
-      if (bad_sig_renewed_at_ != steady::time_point{} && now - bad_sig_renewed_at_ < 60s) {
-        finish(w, std::nullopt, a.error_code, a.error_info);
-        stop_app(
-            fmt::format("signature rejected twice ({} {}): {}", a.error_code, info.meaning, stop_hint(a.error_code)));
-      } else {
-        bad_sig_renewed_at_ = now;
-        sig_.renew(unix_now());
-        log::warn(events::usersig_rejected, "signature rejected: renewed once",
-                  {{"app", app_.name}, {"code", a.error_code}});
-        ++w.extra;
-        retry_later(std::move(w), 0ms, false);
-      }
+    case Decision::Do::finish:
+      finish(w, d.count, d.code, std::move(d.info));
       break;
-    case tencent::Action::pause_app:
-      paused_until_ = now + 60s;
-      m_.paused = true;
-      log::warn(events::app_paused, "too many bad signatures: pausing this app for 60 s",
-                {{"app", app_.name}, {"code", a.error_code}});
-      if (w.extra < max_extra_attempts && !stopping_) {
-        ++w.extra;
-        retry_later(std::move(w), 60s, false);
-      } else {
-        finish(w, std::nullopt, a.error_code, a.error_info);
-      }
+    case Decision::Do::park:
+      finish(w, std::nullopt, d.code, std::move(d.info));
+      park(w.group_id, d.code);
       break;
-    case tencent::Action::park_group:
-      finish(w, std::nullopt, a.error_code, a.error_info);
-      park(w.group_id, a.error_code);
-      break;
-    case tencent::Action::stop_app:
-      finish(w, std::nullopt, a.error_code, a.error_info);
-      stop_app(fmt::format("{} {}: {}", a.error_code, info.meaning, stop_hint(a.error_code)));
-      break;
-    case tencent::Action::report:
-      finish(w, std::nullopt, a.error_code, a.error_info);
+    case Decision::Do::stop_app:
+      finish(w, std::nullopt, d.code, std::move(d.info));
+      stop_app(d.stop_reason);
       break;
   }
 }
@@ -551,6 +466,24 @@ void Poller::note_failure(const std::string& group, std::int64_t code, const std
 void Poller::retry_later(Work w, std::chrono::milliseconds delay, bool counts) {
   if (counts) ++m_.retries;
   w.ready = steady::now() + delay;
+  if (stopping_) {
+    // Retired by a reload: the successor sends it within the cycle.
+    if (auto next = successor_.lock()) {
+      next->adopt(std::move(w));
+    } else {
+      finish(w, std::nullopt, w.last_code, w.last_info);
+    }
+    return;
+  }
+  retries_.push(std::move(w));
+  notify();
+}
+
+void Poller::adopt(Work w) {
+  if (stopping_ || stopped_) {
+    finish(w, std::nullopt, w.last_code, w.last_info);
+    return;
+  }
   retries_.push(std::move(w));
   notify();
 }
@@ -589,13 +522,13 @@ void Poller::check_finished() {
 
 AppMetrics Poller::metrics() const {
   AppMetrics m = m_;
-  m.qps_cap = app_.qps;
-  m.qps_effective = limiter_.effective_qps();
+  m.qps_cap = budget_->configured_qps();
+  m.qps_effective = budget_->effective_qps();
   m.groups = groups_.size();
   m.parked = static_cast<std::size_t>(
       std::count_if(groups_.begin(), groups_.end(), [](const Group& g) { return g.parked_until_ms != 0; }));
   m.usersig_renewals = sig_.renewals();
-  auto ps = pool_->stats();
+  auto ps = budget_->pool()->stats();
   m.connections_opened = ps.connections_opened;
   m.handshakes = ps.handshakes;
   m.connections_open = ps.open;

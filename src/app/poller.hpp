@@ -16,6 +16,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "app/budget.hpp"
+#include "app/policy.hpp"
 #include "groupwatch/app/engine.hpp"
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/http/pool.hpp"
@@ -34,6 +36,8 @@ class UserSigCache {
   /// Forces a new signature (70001, bad signature answers).
   void renew(std::int64_t now_unix);
   std::uint64_t renewals() const { return renewals_; }
+  /// True when this cache signs with these settings (a reload may keep it).
+  bool signs_as(const std::string& key, std::uint64_t sdkappid, const std::string& admin, std::int64_t ttl_s) const;
 
  private:
   std::string key_;
@@ -55,18 +59,27 @@ struct PollSettings {
 
 class Poller : public std::enable_shared_from_this<Poller> {
  public:
+  /// Every request goes through `budget`: its pool, and a permit from its
+  /// limiter right before the write.
   Poller(boost::asio::io_context& io, const config::AppConfig& app, const config::PollConfig& poll, Mode mode,
-         ResultOut& out, std::shared_ptr<limit::RateLimiter> global);
+         ResultOut& out, std::shared_ptr<Budget> budget);
   ~Poller();
 
   void start();
   /// New watchlist (reload). Keeps slots of unchanged groups by construction
   /// (slot order is hash order); a changed list un-parks every group.
   void set_groups(std::vector<std::string> ids);
-  void set_qps(double qps);
   void set_interval(std::chrono::milliseconds interval);
-  /// Stops dispatching. In-flight attempts still complete and emit.
-  void stop_dispatch();
+  /// A reload that keeps this poller (same budget): groups, interval,
+  /// retries, recheck, connections, and the credentials (a new key, admin or
+  /// UserSig lifetime signs from now on).
+  void apply(const config::AppConfig& app, const config::PollConfig& poll);
+  /// Stops dispatching. In-flight attempts still complete and emit; queued
+  /// retries and the retries of attempts still in flight go to `successor`
+  /// when there is one (a restarted app), else they end with their last
+  /// failure as the group's result: no group loses its result.
+  void stop_dispatch(std::shared_ptr<Poller> successor = nullptr);
+  const std::shared_ptr<Budget>& budget() const { return budget_; }
   /// Cancels in-flight attempts (end of the grace period).
   void cancel();
 
@@ -90,6 +103,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
     int attempt = 0;  // attempts made so far
     int extra = 0;    // attempts that did not count against retries
     std::chrono::steady_clock::time_point ready{};
+    std::int64_t last_code = 0;  // the last failure, the result if no retry happens
+    std::string last_info;
     bool operator>(const Work& o) const { return ready > o.ready; }
   };
 
@@ -98,6 +113,9 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
   void note_failure(const std::string& group, std::int64_t code, const std::string& info);
   void retry_later(Work w, std::chrono::milliseconds delay, bool counts);
+  /// A retry handed over by the poller this one replaced.
+  void adopt(Work w);
+  void apply_decision(Work& w, Decision& d);
   void park(const std::string& id, std::int64_t code);
   void stop_app(const std::string& reason);
   void notify();
@@ -105,17 +123,14 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::chrono::system_clock::time_point slot_time(std::uint64_t cycle, std::size_t idx) const;
   void position_cursor(std::chrono::system_clock::time_point now);
   Group* find_group(const std::string& id);
-  std::chrono::milliseconds backoff(int attempt);
   void check_finished();
-  bool connection_ready(std::chrono::steady_clock::time_point now);
 
   boost::asio::io_context& io_;
   config::AppConfig app_;
   PollSettings settings_;
   ResultOut& out_;
-  std::shared_ptr<limit::RateLimiter> global_;
-  limit::RateLimiter limiter_;
-  std::unique_ptr<http::Pool> pool_;
+  std::shared_ptr<Budget> budget_;
+  std::weak_ptr<Poller> successor_;
   tencent::Endpoint endpoint_;
   UserSigCache sig_;
   std::mt19937_64 rng_;
@@ -133,9 +148,6 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::size_t in_flight_ = 0;
   std::string target_sig_;     // the UserSig target_prefix_ was built with
   std::string target_prefix_;  // "...&usersig=...&random="
-  std::size_t starting_ = 0;   // attempts spawned that have not taken their connection yet
-  std::size_t warming_ = 0;    // connections being opened ahead of need
-  std::chrono::steady_clock::time_point warm_bypass_until_{};
   bool stopping_ = false;
   bool stopped_ = false;  // app stopped for misconfiguration
   bool running_ = false;

@@ -33,7 +33,8 @@ int cmd_query(const std::string& config_path, const std::string& app_name, const
   a.groups = groups;
   boost::asio::io_context io(1);
   Recorder rec;
-  auto poller = std::make_shared<Poller>(io, a, cfg->poll, Mode::once, rec, nullptr);
+  auto budget = std::make_shared<Budget>(io, budget_key(a), a.qps, pool_options(a, cfg->poll));
+  auto poller = std::make_shared<Poller>(io, a, cfg->poll, Mode::once, rec, budget);
   poller->on_finished([&] { io.stop(); });
   poller->start();
   io.run();

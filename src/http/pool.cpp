@@ -140,7 +140,7 @@ using ConnPtr = std::unique_ptr<Connection>;
 struct Pool::Impl : std::enable_shared_from_this<Impl> {
   // One post() in progress: its wait for a connection, its resolve and its
   // connection are all reachable from here so shutdown() can end them.
-  struct Call {
+  struct Call final : Gate::Waiter {
     // Calls form an intrusive list: registering one costs no allocation.
     explicit Call(Impl& p) : pool(p), timer(p.ex), next(p.calls) {
       if (next) next->prev = this;
@@ -155,6 +155,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       if (next) next->prev = prev;
       if (queued) std::erase(pool.waiters, this);
       if (resolve_wait) std::erase(pool.resolve_waiters, this);
+      if (gate) gate->dequeue(this);
       // Destroyed between a hand-over and its resumption (teardown).
       if (handed || slot) {
         const bool reusable = handed != nullptr;
@@ -164,8 +165,15 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     Call(const Call&) = delete;
     Call& operator=(const Call&) = delete;
 
+    void admitted() override {
+      admitted_flag = true;
+      timer.cancel();
+    }
+
     Impl& pool;
-    asio::steady_timer timer;   // waiting for a connection, resolve deadline
+    asio::steady_timer timer;  // waiting for a connection, resolve deadline, a permit
+    Gate* gate = nullptr;      // queued at this gate for a permit
+    bool admitted_flag = false;
     ConnPtr handed;             // a connection handed over by a release
     bool slot = false;          // a slot to open a connection handed over
     bool queued = false;        // in pool.waiters
@@ -480,46 +488,69 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- post ----------------------------------------------------------------
 
-  asio::awaitable<Response> run(std::string target, std::string body) {
+  // Waits for the gate's permit with the connection ready: the permit is
+  // taken as late as possible, right before the write.
+  asio::awaitable<Failure> admit(Call& call, Gate* gate, Clock::time_point deadline) {
+    if (!gate || gate->try_admit()) co_return Failure::none;
+    // A permit wait has no deadline of its own: the queue moves at the
+    // app's rate, and a request admitted late still gets its full timeout.
+    (void)deadline;
+    call.timer.expires_at(Clock::time_point::max());
+    call.gate = gate;
+    gate->enqueue(&call);  // may admit at once
+    if (!call.admitted_flag) co_await call.timer.async_wait(use_tuple);
+    call.gate = nullptr;
+    if (call.admitted_flag) co_return Failure::none;
+    gate->dequeue(&call);
+    co_return Failure::cancelled;
+  }
+
+  asio::awaitable<Response> run(std::string target, std::string body, Gate* gate) {
     auto self = shared_from_this();  // outlives ~Pool while we run
     if (!valid_target(target)) co_return fail(Failure::protocol, "invalid request target");
     if (stopped) co_return fail(Failure::cancelled, "pool shut down");
-    const auto deadline = Clock::now() + opts.timeout;
+    auto deadline = Clock::now() + opts.timeout;
     Call call(*this);
     Acquired acq = co_await acquire(call, deadline);
     if (acq.failure == Failure::timeout)
       co_return fail(Failure::timeout, "no free connection within " + ms_text(opts.timeout));
     if (acq.failure != Failure::none) co_return fail(acq.failure, "pool shut down");
     Lease lease(*this, std::move(acq.conn));
-    for (int attempt = 0;; ++attempt) {
-      if (stopped) co_return fail(Failure::cancelled, "pool shut down");
-      const bool reused = lease.conn != nullptr;
-      if (!reused) {
-        Response r = co_await open_connection(call, lease, deadline);
-        if (r.failure != Failure::none) co_return r;
-      }
-      Connection& c = *lease.conn;
-      call.active = &c;
-      serialise(c, target, body);
-      // (no co_await inside ?: -- GCC 12 miscompiles it)
-      Exchange x;
-      if (c.tls) {
-        x = co_await exchange(*c.tls, c, deadline);
-      } else {
-        x = co_await exchange(*c.plain, c, deadline);
-      }
-      call.active = nullptr;
-      if (x.response.failure == Failure::none) {
-        lease.reusable = x.keep_alive;
-        co_return std::move(x.response);
-      }
-      lease.drop_connection();
-      // A keep-alive connection the server closed while it sat idle fails at
-      // once with nothing read: the request was not processed, so one more
-      // try on a fresh connection is safe.
-      const bool stale = reused && x.nothing_read && x.response.failure == Failure::reset;
-      if (!stale || attempt > 0) co_return std::move(x.response);
+    const bool reused = lease.conn != nullptr;
+    if (!reused) {
+      Response r = co_await open_connection(call, lease, deadline);
+      if (r.failure != Failure::none) co_return r;
     }
+    if (Failure f = co_await admit(call, gate, deadline); f != Failure::none) co_return fail(f, "pool shut down");
+    if (stopped) {
+      Response r = fail(Failure::cancelled, "pool shut down");
+      r.permit = gate != nullptr;
+      co_return r;
+    }
+    deadline = Clock::now() + opts.timeout;
+    Connection& c = *lease.conn;
+    call.active = &c;
+    serialise(c, target, body);
+    // (no co_await inside ?: -- GCC 12 miscompiles it)
+    Exchange x;
+    if (c.tls) {
+      x = co_await exchange(*c.tls, c, deadline);
+    } else {
+      x = co_await exchange(*c.plain, c, deadline);
+    }
+    call.active = nullptr;
+    x.response.sent = true;
+    x.response.permit = gate != nullptr;
+    if (x.response.failure == Failure::none) {
+      lease.reusable = x.keep_alive;
+      co_return std::move(x.response);
+    }
+    lease.drop_connection();
+    // A keep-alive connection the server closed while it sat idle fails at
+    // once with nothing read. The caller retries with a new permit: the
+    // server may have read and counted this copy before closing.
+    x.response.stale = reused && x.nothing_read && x.response.failure == Failure::reset;
+    co_return std::move(x.response);
   }
 
   // Opens one connection ahead of need and parks it on the idle list, so
@@ -594,9 +625,9 @@ Pool::~Pool() {
   impl_->shutdown();
 }
 
-asio::awaitable<Response> Pool::post(std::string target, std::string body) {
+asio::awaitable<Response> Pool::post(std::string target, std::string body, Gate* gate) {
   auto impl = impl_;
-  co_return co_await impl->run(std::move(target), std::move(body));
+  co_return co_await impl->run(std::move(target), std::move(body), gate);
 }
 
 void Pool::shutdown() {

@@ -320,32 +320,140 @@ TEST(HttpPool, ConnectionCloseIsNotReused) {
   EXPECT_EQ(pool.stats().requests, 3u);
 }
 
-TEST(HttpPool, StaleKeepAliveConnectionIsRetriedOnce) {
+TEST(HttpPool, StaleKeepAliveConnectionIsReportedNotResent) {
   TestServer server;
   server.mode = Mode::idle_close;  // answers keep-alive, then hangs up
   asio::io_context io;
   Pool pool(io.get_executor(), options_for(server));
-  for (int i = 0; i < 3; ++i) {
-    Response r = post_one(io, pool);
-    ASSERT_EQ(r.failure, Failure::none) << i << ": " << r.detail;
-    EXPECT_EQ(r.status, 200u);
-    sleep_on(io, 20ms);  // let the close arrive
-  }
-  EXPECT_EQ(server.requests.load(), 3);
-  EXPECT_EQ(server.handshakes.load(), 3);
-  EXPECT_EQ(pool.stats().requests, 5u);  // two went to a stale connection first
+  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
+  sleep_on(io, 20ms);  // let the close arrive
+  Response r = post_one(io, pool);
+  // The pool never sends a request twice: the caller retries with a permit.
+  EXPECT_EQ(r.failure, Failure::reset) << r.detail;
+  EXPECT_TRUE(r.stale);
+  EXPECT_TRUE(r.sent);
+  EXPECT_EQ(pool.stats().requests, 2u);
+  EXPECT_EQ(server.handshakes.load(), 1);
+  // The next request opens a fresh connection.
+  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
+  EXPECT_EQ(server.handshakes.load(), 2);
 }
 
-TEST(HttpPool, StaleRetryHappensAtMostOnce) {
+TEST(HttpPool, ResetOnAReusedConnectionIsNotResent) {
   TestServer server;
   asio::io_context io;
   Pool pool(io.get_executor(), options_for(server));
   ASSERT_EQ(post_one(io, pool).failure, Failure::none);
-  server.mode = Mode::reset;
+  server.mode = Mode::reset;  // reads the request, then resets
   Response r = post_one(io, pool);
   EXPECT_EQ(r.failure, Failure::reset) << r.detail;
-  EXPECT_EQ(server.requests.load(), 3);  // first, reused + one fresh retry
+  EXPECT_EQ(server.requests.load(), 2);  // the server saw it once, and only once
   EXPECT_EQ(pool.stats().open, 0u);
+}
+
+// A gate that admits on demand and records what the server had seen at each
+// admission: the permit must come after the handshake, right before the write.
+class TestGate : public groupwatch::http::Gate {
+ public:
+  explicit TestGate(TestServer& s) : server_(s) {}
+  bool try_admit() override {
+    if (!open_now) return false;
+    note();
+    return true;
+  }
+  void enqueue(Waiter* w) override { queue.push_back(w); }
+  void dequeue(Waiter* w) override { std::erase(queue, w); }
+  void admit_one() {
+    Waiter* w = queue.front();
+    queue.erase(queue.begin());
+    note();
+    w->admitted();
+  }
+  void note() {
+    ++admitted;
+    handshakes_at_admission.push_back(server_.handshakes.load());
+    requests_at_admission.push_back(server_.requests.load());
+  }
+  bool open_now = true;
+  int admitted = 0;
+  std::vector<Waiter*> queue;
+  std::vector<int> handshakes_at_admission, requests_at_admission;
+
+ private:
+  TestServer& server_;
+};
+
+TEST(HttpPool, GateAdmitsWithTheConnectionReadyAndBeforeTheWrite) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  TestGate gate(server);
+  gate.open_now = false;
+  std::optional<Response> got;
+  asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&](std::exception_ptr e, Response r) {
+    if (e) std::rethrow_exception(e);
+    got = std::move(r);
+  });
+  // Runs until the request is queued at the gate: connected and handshaken,
+  // nothing written.
+  for (int i = 0; i < 2000 && gate.queue.empty(); ++i) io.run_one_for(10ms);
+  ASSERT_EQ(gate.queue.size(), 1u);
+  sleep_on(io, 50ms);  // the server counts its side of the handshake on its own thread
+  EXPECT_EQ(server.handshakes.load(), 1);
+  EXPECT_EQ(server.requests.load(), 0);  // no permit, no bytes
+  EXPECT_FALSE(got);
+  gate.admit_one();
+  io.restart();
+  while (!got) io.run_one();
+  ASSERT_EQ(got->failure, Failure::none) << got->detail;
+  EXPECT_TRUE(got->permit);
+  EXPECT_TRUE(got->sent);
+  EXPECT_EQ(server.requests.load(), 1);
+  EXPECT_EQ(gate.requests_at_admission, std::vector<int>{0});
+}
+
+TEST(HttpPool, EveryWrittenRequestPassedTheGate) {
+  TestServer server;
+  server.mode = Mode::idle_close;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  TestGate gate(server);
+  int sent = 0;
+  for (int i = 0; i < 6; ++i) {
+    std::optional<Response> got;
+    asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&](std::exception_ptr e, Response r) {
+      if (e) std::rethrow_exception(e);
+      got = std::move(r);
+    });
+    io.restart();
+    while (!got) io.run_one();
+    if (got->sent) ++sent;
+    sleep_on(io, 20ms);
+  }
+  EXPECT_EQ(static_cast<int>(pool.stats().requests), sent);
+  EXPECT_EQ(gate.admitted, sent);  // one permit per write, stale ones included
+}
+
+TEST(HttpPool, ShutdownWhileQueuedAtTheGateTakesNoPermit) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  TestGate gate(server);
+  gate.open_now = false;
+  std::optional<Response> got;
+  asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&](std::exception_ptr e, Response r) {
+    if (e) std::rethrow_exception(e);
+    got = std::move(r);
+  });
+  for (int i = 0; i < 2000 && gate.queue.empty(); ++i) io.run_one_for(10ms);
+  ASSERT_EQ(gate.queue.size(), 1u);
+  pool.shutdown();
+  io.restart();
+  while (!got) io.run_one();
+  EXPECT_EQ(got->failure, Failure::cancelled);
+  EXPECT_FALSE(got->permit);
+  EXPECT_TRUE(gate.queue.empty());  // it left the queue
+  EXPECT_EQ(server.requests.load(), 0);
 }
 
 TEST(HttpPool, IdleConnectionsExpire) {

@@ -42,12 +42,38 @@ struct Response {
   std::string detail;   // why it failed (no secrets: the target is never included)
   unsigned status = 0;  // HTTP status when failure == none
   std::string body;
+  bool permit = false;  // the gate admitted the request (a permit was taken)
+  bool sent = false;    // the request was written to a socket
+  bool stale = false;   // a reused keep-alive connection failed before any answer byte:
+                        // the server most likely closed it while idle
+};
+
+/// Decides when a request may be written. The pool asks it once per request,
+/// with the connection ready to write (connected, TLS handshaken), and writes
+/// at once when admitted: nothing but the write lies between the permit and
+/// the bytes leaving. Runs on the pool's executor.
+class Gate {
+ public:
+  class Waiter {
+   public:
+    virtual void admitted() = 0;  // the gate took a permit for this waiter
+
+   protected:
+    ~Waiter() = default;
+  };
+  virtual ~Gate() = default;
+  /// Takes a permit now when one is free and nobody is queued before us.
+  virtual bool try_admit() = 0;
+  /// Queues `w`; at its turn the gate takes a permit and calls w->admitted().
+  virtual void enqueue(Waiter* w) = 0;
+  /// Removes a waiter that gave up before its turn (deadline, shutdown).
+  virtual void dequeue(Waiter* w) = 0;
 };
 
 struct PoolStats {
   std::uint64_t connections_opened = 0;  // TCP connections established
   std::uint64_t handshakes = 0;          // TLS handshakes completed
-  std::uint64_t requests = 0;            // requests sent (a stale-connection retry counts twice)
+  std::uint64_t requests = 0;            // requests written to a socket
   std::size_t open = 0;                  // currently open (in use, idle, or being opened)
   std::size_t idle = 0;                  // currently idle
 };
@@ -55,9 +81,10 @@ struct PoolStats {
 /// Not thread-safe: post(), shutdown() and stats() must all run on the
 /// pool's executor (an io_context run by one thread, or a strand).
 /// A connection that failed, got `Connection: close`, or sat idle longer than
-/// idle_timeout is closed instead of reused. A reused keep-alive connection
-/// that fails before any answer byte arrived (the server closed it while it
-/// was idle) is retried once on a fresh connection.
+/// idle_timeout is closed instead of reused. The pool never sends a request
+/// twice: a reused keep-alive connection that fails before any answer byte
+/// arrived comes back as Response::stale, for the caller to retry with a new
+/// permit (the server may have counted the first copy).
 class Pool {
  public:
   /// Throws std::invalid_argument for an empty host or max_connections == 0
@@ -68,10 +95,12 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
 
   /// POSTs `body` (application/json) to `target`. Waits for a free connection
-  /// (counted inside the deadline), opens one when below max_connections,
-  /// returns it to the pool afterwards unless it failed or the server closes.
+  /// and opens one when below max_connections (within `timeout`), then waits
+  /// for `gate` (when given) to admit the request, then writes it; the
+  /// exchange has its own `timeout` from the write. Returns the connection to
+  /// the pool afterwards unless it failed or the server closes.
   /// Never throws for network trouble: failures come back in Response.
-  boost::asio::awaitable<Response> post(std::string target, std::string body);
+  boost::asio::awaitable<Response> post(std::string target, std::string body, Gate* gate = nullptr);
 
   /// Closes idle connections and makes waiting and future posts fail with
   /// Failure::cancelled.

@@ -1,0 +1,157 @@
+#include "app/budget.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "groupwatch/tencent/request.hpp"
+
+namespace groupwatch::app {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+std::string budget_key(const config::AppConfig& app) {
+  // The vendor counts per SDKAppID; two endpoints (regions) are two budgets.
+  return fmt::format("{}@{}", app.sdkappid, app.endpoint);
+}
+
+http::PoolOptions pool_options(const config::AppConfig& app, const config::PollConfig& poll) {
+  std::string err;
+  auto ep = tencent::parse_endpoint(app.endpoint, &err, /*allow_plain=*/true);
+  if (!ep) throw std::runtime_error("app " + app.name + ": endpoint: " + err);
+  http::PoolOptions po;
+  po.host = ep->host;
+  po.port = ep->port;
+  po.tls = ep->tls;
+  po.verify = app.tls_verify;
+  po.ca_file = app.ca_file;
+  po.max_connections = static_cast<std::size_t>(std::max(1, poll.connections));
+  po.timeout = poll.timeout;
+  return po;
+}
+
+namespace {
+bool same_pool(const http::PoolOptions& a, const http::PoolOptions& b) {
+  return a.host == b.host && a.port == b.port && a.tls == b.tls && a.verify == b.verify && a.ca_file == b.ca_file &&
+         a.max_connections == b.max_connections && a.timeout == b.timeout && a.idle_timeout == b.idle_timeout &&
+         a.max_body_bytes == b.max_body_bytes;
+}
+}  // namespace
+
+Budget::Budget(asio::io_context& io, std::string key, double qps, http::PoolOptions po)
+    : io_(io),
+      key_(std::move(key)),
+      limiter_(limit::LimiterOptions{.qps = qps}, steady::now()),
+      pool_opts_(po),
+      pool_(std::make_shared<http::Pool>(io.get_executor(), std::move(po))),
+      timer_(io) {}
+
+Budget::~Budget() {
+  timer_.cancel();
+}
+
+limit::TimePoint Budget::next_time(limit::TimePoint now) {
+  auto t = limiter_.next_available(now);
+  if (global_) t = std::max(t, global_->next_available(now));
+  return t;
+}
+
+void Budget::take(limit::TimePoint now) {
+  limiter_.take(now);
+  if (global_) global_->take(now);
+  if (contenders_ > 0) --contenders_;
+}
+
+bool Budget::try_admit() {
+  if (!queue_.empty()) return false;
+  auto now = steady::now();
+  if (next_time(now) > now) return false;
+  take(now);
+  notify();
+  return true;
+}
+
+void Budget::enqueue(Waiter* w) {
+  queue_.push_back(w);
+  pump();
+}
+
+void Budget::dequeue(Waiter* w) {
+  auto it = std::find(queue_.begin(), queue_.end(), w);
+  if (it != queue_.end()) queue_.erase(it);
+}
+
+void Budget::pump() {
+  bool admitted = false;
+  while (!queue_.empty()) {
+    auto now = steady::now();
+    auto t = next_time(now);
+    if (t > now) {
+      arm(t);
+      break;
+    }
+    take(now);
+    Waiter* w = queue_.front();
+    queue_.pop_front();
+    w->admitted();
+    admitted = true;
+  }
+  if (admitted) notify();
+}
+
+void Budget::arm(limit::TimePoint at) {
+  if (armed_ && armed_at_ <= at) return;
+  armed_ = true;
+  armed_at_ = at;
+  timer_.expires_at(at);
+  timer_.async_wait([weak = weak_from_this(), at](boost::system::error_code) {
+    auto self = weak.lock();
+    if (!self) return;
+    // A later arm() replaced this wait: that one pumps.
+    if (!self->armed_ || self->armed_at_ != at) return;
+    self->armed_ = false;
+    self->pump();
+  });
+}
+
+std::size_t Budget::lead() const {
+  // Enough requests opening connections or queued that the rate is met when
+  // connections open slowly, few enough that a request is not started long
+  // before its permit (its connection would sit waiting).
+  auto by_rate = static_cast<std::size_t>(std::ceil(limiter_.effective_qps() / 10.0));
+  return std::clamp<std::size_t>(by_rate, 4, std::max<std::size_t>(4, pool_opts_.max_connections));
+}
+
+void Budget::withdraw() {
+  if (contenders_ > 0) --contenders_;
+  notify();
+}
+
+void Budget::subscribe(const void* owner, std::function<void()> cb) {
+  listeners_.emplace_back(owner, std::move(cb));
+}
+
+void Budget::unsubscribe(const void* owner) {
+  std::erase_if(listeners_, [owner](const auto& l) { return l.first == owner; });
+}
+
+void Budget::notify() {
+  for (auto& l : listeners_) l.second();
+}
+
+bool Budget::on_rate_limited() {
+  return limiter_.on_rate_limited(steady::now());
+}
+
+bool Budget::update(double qps, const http::PoolOptions& po) {
+  if (qps != limiter_.configured_qps()) limiter_.set_qps(qps, steady::now());
+  if (same_pool(po, pool_opts_)) return false;
+  pool_opts_ = po;
+  // Requests under way keep the old pool alive until they finish.
+  pool_ = std::make_shared<http::Pool>(io_.get_executor(), po);
+  return true;
+}
+
+}  // namespace groupwatch::app

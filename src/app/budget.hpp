@@ -1,0 +1,94 @@
+#pragma once
+// One budget per SDKAppID and endpoint: the limiter that every request for it
+// passes right before its bytes are written, and the pool they travel on.
+// Shared by every `apps` entry that names the SDKAppID and endpoint, and kept
+// across reloads, so a lowered rate and warm connections survive a SIGHUP.
+// Private to the app stage.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "groupwatch/config/config.hpp"
+#include "groupwatch/http/pool.hpp"
+#include "groupwatch/limit/rate_limiter.hpp"
+
+namespace groupwatch::app {
+
+/// The key that decides which apps entries share a budget.
+std::string budget_key(const config::AppConfig& app);
+
+/// The pool settings of an app under a poll config.
+http::PoolOptions pool_options(const config::AppConfig& app, const config::PollConfig& poll);
+
+class Budget final : public http::Gate, public std::enable_shared_from_this<Budget> {
+ public:
+  Budget(boost::asio::io_context& io, std::string key, double qps, http::PoolOptions po);
+  ~Budget() override;
+  Budget(const Budget&) = delete;
+  Budget& operator=(const Budget&) = delete;
+
+  // http::Gate: a permit from this SDKAppID's limiter (and the global cap).
+  bool try_admit() override;
+  void enqueue(Waiter* w) override;
+  void dequeue(Waiter* w) override;
+
+  /// The pool requests go on now; a reload with new connection settings
+  /// replaces it (requests under way finish on the old one).
+  std::shared_ptr<http::Pool> pool() const { return pool_; }
+  /// Applies a reload: the cap (a lowered effective rate is kept while it is
+  /// under the new cap), the pool settings (a new pool only when they
+  /// changed), the global cap. Returns true when the pool was replaced.
+  bool update(double qps, const http::PoolOptions& po);
+  void set_global(std::shared_ptr<limit::RateLimiter> global) { global_ = std::move(global); }
+
+  /// Requests started that have not been admitted yet (opening a connection
+  /// or queued). Dispatchers start a request only while this is below lead().
+  std::size_t contenders() const { return contenders_; }
+  std::size_t lead() const;
+  void contend() { ++contenders_; }
+  /// A started request ended without being admitted.
+  void withdraw();
+
+  /// `cb` runs after every admission and withdrawal (a dispatcher waiting
+  /// for room wakes up). Removed by unsubscribe(owner).
+  void subscribe(const void* owner, std::function<void()> cb);
+  void unsubscribe(const void* owner);
+
+  /// A rate-limit answer arrived; true when the rate was lowered.
+  bool on_rate_limited();
+  const std::string& key() const { return key_; }
+  double configured_qps() const { return limiter_.configured_qps(); }
+  double effective_qps() const { return limiter_.effective_qps(); }
+  std::uint64_t permits() const { return limiter_.permits(); }
+  std::size_t queued() const { return queue_.size(); }
+
+ private:
+  limit::TimePoint next_time(limit::TimePoint now);
+  void take(limit::TimePoint now);
+  void pump();
+  void arm(limit::TimePoint at);
+  void notify();
+
+  boost::asio::io_context& io_;
+  std::string key_;
+  limit::RateLimiter limiter_;
+  std::shared_ptr<limit::RateLimiter> global_;
+  http::PoolOptions pool_opts_;
+  std::shared_ptr<http::Pool> pool_;
+  std::deque<Waiter*> queue_;
+  boost::asio::steady_timer timer_;
+  bool armed_ = false;
+  limit::TimePoint armed_at_{};
+  std::size_t contenders_ = 0;
+  std::vector<std::pair<const void*, std::function<void()>>> listeners_;
+};
+
+}  // namespace groupwatch::app
