@@ -12,11 +12,6 @@ namespace groupwatch::app {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
-std::string budget_key(const config::AppConfig& app) {
-  // The vendor counts per SDKAppID; two endpoints (regions) are two budgets.
-  return fmt::format("{}@{}", app.sdkappid, app.endpoint);
-}
-
 http::PoolOptions pool_options(const config::AppConfig& app, const config::PollConfig& poll) {
   std::string err;
   auto ep = tencent::parse_endpoint(app.endpoint, &err, /*allow_plain=*/true);
@@ -138,7 +133,13 @@ void Budget::unsubscribe(const void* owner) {
 }
 
 void Budget::notify() {
-  for (auto& l : listeners_) l.second();
+  // The dispatcher told first starts the next request: the first place
+  // rotates so that apps sharing the budget (and a query beside them) take
+  // turns instead of the first subscriber taking every turn.
+  const std::size_t n = listeners_.size();
+  if (n == 0) return;
+  const std::size_t first = next_first_++ % n;
+  for (std::size_t i = 0; i < n; ++i) listeners_[(first + i) % n].second();
 }
 
 bool Budget::on_rate_limited() {

@@ -23,7 +23,7 @@
 namespace groupwatch::app {
 
 /// The key that decides which apps entries share a budget.
-std::string budget_key(const config::AppConfig& app);
+using config::budget_key;
 
 /// The pool settings of an app under a poll config.
 http::PoolOptions pool_options(const config::AppConfig& app, const config::PollConfig& poll);
@@ -89,6 +89,7 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   limit::TimePoint armed_at_{};
   std::size_t contenders_ = 0;
   std::vector<std::pair<const void*, std::function<void()>>> listeners_;
+  std::size_t next_first_ = 0;
 };
 
 }  // namespace groupwatch::app

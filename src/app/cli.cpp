@@ -187,6 +187,9 @@ int cmd_usersig(const Args& a) {
 }
 
 int main(int argc, char** argv) {
+  // A closed pipe (ndjson to `-` piped into `head`) is a sink failure, seen
+  // as EPIPE, never a reason to die.
+  std::signal(SIGPIPE, SIG_IGN);
   std::string error;
   auto args = parse_args(argc, argv, error);
   if (!args) {

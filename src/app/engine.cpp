@@ -28,7 +28,9 @@ struct Engine::Impl {
   // One per SDKAppID and endpoint, shared by the apps entries naming it.
   std::map<std::string, std::shared_ptr<Budget>> budgets;
   std::vector<std::shared_ptr<Poller>> pollers;
-  std::vector<std::shared_ptr<Poller>> retired;  // replaced on reload, draining
+  std::vector<std::shared_ptr<Poller>> retired;    // replaced on reload, draining
+  std::vector<std::shared_ptr<Poller>> asks;       // one-off polls for query/once beside us
+  std::map<std::string, config::AppConfig> creds;  // per budget key: the first app's config, without groups
   std::function<void()> finished_cb;
   bool stopping = false;
 
@@ -68,6 +70,11 @@ struct Engine::Impl {
       next.emplace(key, std::move(b));
     }
     budgets = std::move(next);
+    creds.clear();
+    for (const auto& a : cfg.apps) {
+      auto [it, fresh] = creds.emplace(budget_key(a), a);
+      if (fresh) it->second.groups.clear();
+    }
     return replaced;
   }
 
@@ -84,6 +91,7 @@ struct Engine::Impl {
     std::size_t n = 0;
     for (auto& p : pollers) n += p->in_flight();
     for (auto& p : retired) n += p->in_flight();
+    for (auto& p : asks) n += p->in_flight();
     return n;
   }
 
@@ -100,6 +108,7 @@ struct Engine::Impl {
     }
     for (auto& p : pollers) p->cancel();
     for (auto& p : retired) p->cancel();
+    for (auto& p : asks) p->cancel();
     // Cancellation completes promptly; bounded anyway.
     auto hard = steady::now() + std::chrono::seconds(2);
     while (in_flight() > 0 && steady::now() < hard) {
@@ -124,6 +133,7 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg, ResultOut& out, 
 Engine::~Engine() {
   for (auto& p : impl_->pollers) p->cancel();
   for (auto& p : impl_->retired) p->cancel();
+  for (auto& p : impl_->asks) p->cancel();
 }
 
 void Engine::start() {
@@ -199,6 +209,7 @@ void Engine::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   impl_->stopping = true;
   for (auto& p : impl_->pollers) p->stop_dispatch();
   for (auto& p : impl_->retired) p->stop_dispatch();
+  for (auto& p : impl_->asks) p->stop_dispatch();
   spawn_logged(
       impl_->io, [this, grace, done = std::move(done)]() mutable { return impl_->drain(grace, std::move(done)); },
       "shutdown");
@@ -231,6 +242,36 @@ std::vector<AppMetrics> Engine::metrics() const {
 void Engine::on_finished(std::function<void()> cb) {
   impl_->finished_cb = std::move(cb);
   impl_->maybe_finished();
+}
+
+}  // namespace groupwatch::app
+
+namespace groupwatch::app {
+
+namespace {
+class Collect : public ResultOut {
+ public:
+  void push(const sink::Result& r) override { results.push_back(r); }
+  std::vector<sink::Result> results;
+};
+}  // namespace
+
+bool Engine::ask(const std::string& key, std::vector<std::string> groups,
+                 std::function<void(std::vector<sink::Result>)> done) {
+  auto& I = *impl_;
+  auto b = I.budgets.find(key);
+  if (I.stopping || b == I.budgets.end()) return false;
+  config::AppConfig a = I.creds.at(key);
+  a.groups = std::move(groups);
+  auto out = std::make_shared<Collect>();
+  auto p = std::make_shared<Poller>(I.io, a, I.poll, Mode::once, *out, b->second);
+  p->on_finished([this, raw = p.get(), out, done = std::move(done)] {
+    std::erase_if(impl_->asks, [raw](const std::shared_ptr<Poller>& q) { return q.get() == raw; });
+    done(std::move(out->results));
+  });
+  I.asks.push_back(p);
+  p->start();
+  return true;
 }
 
 }  // namespace groupwatch::app

@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 
+#include "app/budget.hpp"
 #include "app/commands.hpp"
+#include "app/control.hpp"
 #include "app/poller.hpp"
 #include "groupwatch/tencent/errors.hpp"
 
@@ -31,13 +33,19 @@ int cmd_query(const std::string& config_path, const std::string& app_name, const
   }
   config::AppConfig a = *app;
   a.groups = groups;
-  boost::asio::io_context io(1);
   Recorder rec;
-  auto budget = std::make_shared<Budget>(io, budget_key(a), a.qps, pool_options(a, cfg->poll));
-  auto poller = std::make_shared<Poller>(io, a, cfg->poll, Mode::once, rec, budget);
-  poller->on_finished([&] { io.stop(); });
-  poller->start();
-  io.run();
+  // Beside a running daemon for this SDKAppID the requests go through it,
+  // inside its budget; without one they are sent from here.
+  if (auto remote = ask_daemon(cfg->state_dir, budget_key(a), groups)) {
+    for (auto& r : *remote) rec.push(r);
+  } else {
+    boost::asio::io_context io(1);
+    auto budget = std::make_shared<Budget>(io, budget_key(a), a.qps, pool_options(a, cfg->poll));
+    auto poller = std::make_shared<Poller>(io, a, cfg->poll, Mode::once, rec, budget);
+    poller->on_finished([&] { io.stop(); });
+    poller->start();
+    io.run();
+  }
   bool all_ok = true;
   for (const auto& g : groups) {
     auto it = rec.results.find(g);

@@ -1,5 +1,8 @@
 // `groupwatch run` and `groupwatch once`: config, sinks, engine, signals.
+#include <pthread.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -13,10 +16,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "app/budget.hpp"
 #include "app/commands.hpp"
+#include "app/control.hpp"
 #include "app/hooks.hpp"
 #include "groupwatch/app/engine.hpp"
 #include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 
@@ -94,13 +100,46 @@ class Progress {
   bool stopped_ = false;
 };
 
+// Signals that stop or reload are held from the first instruction until
+// the signal_set is in place: one that arrives during a slow start-up (a
+// large watchlist) is then handled, not fatal.
+class HoldSignals {
+ public:
+  HoldSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~HoldSignals() { release(); }
+  void release() {
+    if (released_) return;
+    released_ = true;
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t old_{};
+  bool released_ = false;
+};
+
 // Config, logging and the sinks, shared by run and once. Returns 0, or the
-// exit status: 2 for a bad config, 1 when the sinks cannot start.
-int start(const std::string& config_path, std::optional<config::Config>& cfg, std::unique_ptr<sink::Fanout>& fanout) {
+// exit status: 2 for a bad config or a state_dir held by another daemon, 1
+// when the sinks cannot start.
+int start(const std::string& config_path, std::optional<config::Config>& cfg, std::unique_ptr<sink::Fanout>& fanout,
+          std::unique_ptr<StateLock>* lock = nullptr) {
   std::vector<sink::ParsedSink> sinks;
   cfg = load_or_report(config_path, &sinks, true);
   if (!cfg) return 2;
   configure_logging(*cfg);
+  if (lock) {
+    std::string error;
+    *lock = StateLock::take(cfg->state_dir, error);
+    if (!*lock) {
+      log::error(events::state_locked, error, {{"state_dir", cfg->state_dir}});
+      return 2;
+    }
+  }
   try {
     fanout = std::make_unique<sink::Fanout>(std::move(sinks), cfg->state_dir);
   } catch (const std::exception& e) {
@@ -113,9 +152,11 @@ int start(const std::string& config_path, std::optional<config::Config>& cfg, st
 }  // namespace
 
 int cmd_run(const std::string& config_path) {
+  HoldSignals held;
   std::optional<config::Config> cfg;
   std::unique_ptr<sink::Fanout> fanout;
-  if (int status = start(config_path, cfg, fanout); status != 0) return status;
+  std::unique_ptr<StateLock> lock;
+  if (int status = start(config_path, cfg, fanout, &lock); status != 0) return status;
   auto grace = cfg->poll.grace;
   asio::io_context io(1);
   FanoutOut out(*fanout);
@@ -127,10 +168,18 @@ int cmd_run(const std::string& config_path) {
   RunHooks hooks(io, engine, *cfg, *fanout);
   out.observe_with(&hooks);
   drop_groups(*cfg);
+  std::unique_ptr<ControlServer> control;
+  try {
+    control = std::make_unique<ControlServer>(io, engine, cfg->state_dir);
+  } catch (const std::exception& e) {
+    log::warn(events::control_failed,
+              std::string(e.what()) + ": `query` and `once` beside this daemon will not share its budget");
+  }
   engine.start();
   hooks.ready();
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  held.release();  // a signal that came during start-up is delivered now
   bool stopping = false;
   std::chrono::steady_clock::time_point stop_began{};
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
@@ -181,12 +230,28 @@ int cmd_run(const std::string& config_path) {
 }
 
 int cmd_once(const std::string& config_path, bool quiet) {
+  HoldSignals held;
   std::optional<config::Config> cfg;
   std::unique_ptr<sink::Fanout> fanout;
   if (int status = start(config_path, cfg, fanout); status != 0) return status;
   auto grace = cfg->poll.grace;
   asio::io_context io(1);
   FanoutOut out(*fanout);
+  // Apps that a running daemon on this state_dir polls go through it, inside
+  // its budget; the rest are polled here.
+  std::size_t remote_unanswered = 0;
+  std::erase_if(cfg->apps, [&](const config::AppConfig& a) {
+    auto results = ask_daemon(cfg->state_dir, budget_key(a), a.groups);
+    if (!results) return false;
+    log::info(events::control_ask, "polled through the running daemon",
+              {{"app", a.name}, {"groups", static_cast<std::uint64_t>(results->size())}});
+    for (auto& r : *results) {
+      r.app = a.name;
+      if (r.error_code == groupwatch::tencent::network_error_code) ++remote_unanswered;
+      out.push(r);
+    }
+    return true;
+  });
   Engine engine(io, *cfg, out, Mode::once);
   drop_groups(*cfg);
   std::unique_ptr<Progress> progress;
@@ -197,6 +262,7 @@ int cmd_once(const std::string& config_path, bool quiet) {
     signals.cancel();
     io.stop();
   });
+  held.release();
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     interrupted = true;
@@ -207,7 +273,7 @@ int cmd_once(const std::string& config_path, bool quiet) {
   if (progress) progress->start();
   io.run();
   if (progress) progress->stop();
-  auto unanswered = engine.unanswered();
+  auto unanswered = engine.unanswered() + remote_unanswered;
   bool delivered = fanout->stop(grace);
   if (unanswered > 0)
     log::warn(events::poll_error, "some groups got no answer",

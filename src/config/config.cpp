@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -451,20 +452,28 @@ std::string percent(double pct) {
 }
 }  // namespace
 
+std::string budget_key(const AppConfig& app) {
+  return fmt::format("{}@{}", app.sdkappid, app.endpoint);
+}
+
 std::string format_summary(const Config& cfg) {
   std::string out;
   const double interval_s = static_cast<double>(cfg.poll.interval.count()) / 1000.0;
   auto load_pct = [&](double groups, double qps) {
     return (qps > 0 && interval_s > 0) ? 100.0 * groups / (qps * interval_s) : 0.0;
   };
-  auto load_notes = [&](const std::string& who, double groups, double qps, double pct) {
+  // `limit`: the most qps the suggestion may name (the vendor's cap), 0 = none.
+  auto load_notes = [&](const std::string& who, double groups, double qps, double pct, double limit) {
     if (pct > 100.0) {
+      const double need = std::ceil(groups / interval_s);
+      const auto longer = format_duration(std::chrono::seconds(static_cast<std::int64_t>(std::ceil(groups / qps))));
+      const std::string fix =
+          (limit > 0 && need > limit)
+              ? fmt::format("needs an interval of at least {}; {:g} qps is the vendor's cap", longer, limit)
+              : fmt::format("needs an interval of at least {} or {:.0f} qps", longer, need);
       out += fmt::format(
-          "    warning: {} cycle load is {:.1f}%: {:.0f} groups cannot all be polled within {} at {:g} qps "
-          "(needs an interval of at least {} or {:.0f} qps)\n",
-          who, pct, groups, format_duration(cfg.poll.interval), qps,
-          format_duration(std::chrono::seconds(static_cast<std::int64_t>(std::ceil(groups / qps)))),
-          std::ceil(groups / interval_s));
+          "    warning: {} cycle load is {:.1f}%: {:.0f} groups cannot all be polled within {} at {:g} qps ({})\n", who,
+          pct, groups, format_duration(cfg.poll.interval), qps, fix);
     } else if (pct > 90.0) {
       out += fmt::format("    warning: {} cycle load is {:.1f}% of capacity: little headroom for retries\n", who, pct);
     }
@@ -476,14 +485,53 @@ std::string format_summary(const Config& cfg) {
                   format_duration(cfg.poll.timeout), cfg.poll.connections, cfg.poll.retries,
                   cfg.poll.max_qps ? fmt::format(", max_qps {:g}", *cfg.poll.max_qps) : std::string());
   out += fmt::format("apps: {}\n", cfg.apps.size());
-  double total_qps = 0;
+  // Entries naming one SDKAppID and endpoint share one budget: the
+  // strictest qps among them, for their summed groups.
+  struct Shared {
+    std::vector<const AppConfig*> apps;
+    double qps = 0;
+    double groups = 0;
+    bool vendor = false;
+  };
+  std::map<std::string, Shared> budgets;
+  std::vector<std::string> order;
   for (const auto& app : cfg.apps) {
-    const double pct = load_pct(static_cast<double>(app.groups.size()), app.qps);
-    out += fmt::format("  {}: sdkappid {}, endpoint {}{}, qps {:g}, groups {}, cycle load {}\n", app.name, app.sdkappid,
-                       app.endpoint, app.region.empty() ? "" : " (region " + app.region + ")", app.qps,
-                       app.groups.size(), percent(pct));
-    load_notes("app '" + app.name + "'", static_cast<double>(app.groups.size()), app.qps, pct);
-    total_qps += app.qps;
+    auto [it, fresh] = budgets.try_emplace(budget_key(app));
+    if (fresh) {
+      order.push_back(it->first);
+      it->second.qps = app.qps;
+    }
+    it->second.apps.push_back(&app);
+    it->second.qps = std::min(it->second.qps, app.qps);
+    it->second.groups += static_cast<double>(app.groups.size());
+    it->second.vendor = it->second.vendor || app.vendor;
+  }
+  double total_qps = 0;
+  for (const auto& key : order) {
+    const Shared& b = budgets[key];
+    const double limit = b.vendor ? 200.0 : 0.0;
+    if (b.apps.size() == 1) {
+      const AppConfig& app = *b.apps.front();
+      const double pct = load_pct(b.groups, app.qps);
+      out += fmt::format("  {}: sdkappid {}, endpoint {}{}, qps {:g}, groups {}, cycle load {}\n", app.name,
+                         app.sdkappid, app.endpoint, app.region.empty() ? "" : " (region " + app.region + ")", app.qps,
+                         app.groups.size(), percent(pct));
+      load_notes("app '" + app.name + "'", b.groups, app.qps, pct, limit);
+    } else {
+      std::string names;
+      for (const auto* a : b.apps) {
+        names += names.empty() ? "" : ", ";
+        names += a->name;
+        out += fmt::format("  {}: sdkappid {}, endpoint {}, qps {:g}, groups {}\n", a->name, a->sdkappid, a->endpoint,
+                           a->qps, a->groups.size());
+      }
+      const double pct = load_pct(b.groups, b.qps);
+      out += fmt::format(
+          "  shared budget of {}: sdkappid {} at {}: one cap of {:g} qps for {:.0f} groups, cycle load {}\n", names,
+          b.apps.front()->sdkappid, b.apps.front()->endpoint, b.qps, b.groups, percent(pct));
+      load_notes("the shared budget of " + names, b.groups, b.qps, pct, limit);
+    }
+    total_qps += b.qps;
   }
   const double cap_qps = cfg.poll.max_qps ? std::min(total_qps, *cfg.poll.max_qps) : total_qps;
   const double total_groups = static_cast<double>(cfg.total_groups());
@@ -491,7 +539,7 @@ std::string format_summary(const Config& cfg) {
   out += fmt::format("total: {} app{}, {} groups, capacity {:g} qps, cycle load {}\n", cfg.apps.size(),
                      cfg.apps.size() == 1 ? "" : "s", cfg.total_groups(), cap_qps, percent(total_pct));
   if (cfg.poll.max_qps && *cfg.poll.max_qps < total_qps)
-    load_notes("the total (max_qps)", total_groups, cap_qps, total_pct);
+    load_notes("the total (max_qps)", total_groups, cap_qps, total_pct, 0);
   std::string types;
   for (const auto& s : cfg.sinks) {
     if (!types.empty()) types += ", ";

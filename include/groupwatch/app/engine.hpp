@@ -88,6 +88,14 @@ class Engine {
   /// Called when every app is finished (once mode).
   void on_finished(std::function<void()> cb);
 
+  /// Polls `groups` once through the running budget (limiter and pool) of
+  /// the SDKAppID and endpoint `key` (see budget_key), with this engine's
+  /// credentials for it: how `query` and `once` beside a running daemon stay
+  /// inside its cap. `done` gets one result per group. False (and `done` is
+  /// not called) when no app polls that key or the engine is stopping.
+  bool ask(const std::string& key, std::vector<std::string> groups,
+           std::function<void(std::vector<sink::Result>)> done);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -106,6 +106,10 @@ std::string check_group_id(std::string_view id, std::string* warning);
 /// endpoint, qps, group count and cycle load (groups / (qps x interval)) with
 /// a warning line above 90% and above 100%; totals; sinks; admin listen.
 /// Never contains a secret.
+/// Entries with the same key share one request budget (the vendor counts
+/// per SDKAppID): "SDKAPPID@ENDPOINT".
+std::string budget_key(const AppConfig& app);
+
 std::string format_summary(const Config& cfg);
 
 }  // namespace groupwatch::config

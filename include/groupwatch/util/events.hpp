@@ -11,6 +11,11 @@ inline constexpr std::string_view config_invalid = "config.invalid";
 inline constexpr std::string_view config_reload = "config.reload";
 inline constexpr std::string_view config_reload_failed = "config.reload_failed";
 
+// The daemon's local door (state_dir lock, control socket)
+inline constexpr std::string_view state_locked = "state.locked";
+inline constexpr std::string_view control_ask = "control.ask";
+inline constexpr std::string_view control_failed = "control.failed";
+
 // One app (SDKAppID) and its polling
 inline constexpr std::string_view app_started = "app.started";
 inline constexpr std::string_view app_stopped = "app.stopped";

@@ -1,0 +1,279 @@
+#include "app/control.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "app/spawn.hpp"
+#include "groupwatch/util/events.hpp"
+#include "groupwatch/util/log.hpp"
+
+namespace groupwatch::app {
+
+namespace asio = boost::asio;
+using local = asio::local::stream_protocol;
+
+namespace {
+
+// A request names at most this many bytes of group IDs (2,000,000 IDs).
+constexpr std::size_t max_request_bytes = std::size_t{128} << 20;
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+      continue;
+    }
+    char n = s[++i];
+    out += n == 't' ? '\t' : n == 'n' ? '\n' : n == 'r' ? '\r' : n;
+  }
+  return out;
+}
+
+// One result a line: time_ms, group, code, count or "-", app, sdkappid, info.
+std::string result_line(const sink::Result& r) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
+  return fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", ms, escape(r.group_id), r.error_code,
+                     r.online_member_num ? std::to_string(*r.online_member_num) : "-", escape(r.app), r.sdkappid,
+                     escape(r.error_info));
+}
+
+template <class T>
+bool number(std::string_view s, T& v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+std::optional<sink::Result> parse_result(std::string_view line) {
+  std::vector<std::string_view> f;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= line.size(); ++i) {
+    if (i == line.size() || line[i] == '\t') {
+      f.push_back(line.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (f.size() != 7) return std::nullopt;
+  sink::Result r;
+  std::int64_t ms = 0;
+  if (!number(f[0], ms) || !number(f[2], r.error_code) || !number(f[5], r.sdkappid)) return std::nullopt;
+  r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+  r.group_id = unescape(f[1]);
+  if (f[3] != "-") {
+    std::uint64_t n = 0;
+    if (!number(f[3], n)) return std::nullopt;
+    r.online_member_num = n;
+  }
+  r.app = unescape(f[4]);
+  r.error_info = unescape(f[6]);
+  return r;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- StateLock
+
+std::unique_ptr<StateLock> StateLock::take(const std::string& state_dir, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  const std::string path = state_dir + "/groupwatch.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = fmt::format("state_dir unusable: cannot open '{}': {}", path, std::strerror(errno));
+    return nullptr;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    auto n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    ::close(fd);
+    error = fmt::format("another groupwatch (pid {}) is running on state_dir '{}'; one daemon per state_dir",
+                        pid.empty() ? "unknown" : pid, state_dir);
+    return nullptr;
+  }
+  auto text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
+    // The lock holds without the pid; only the message of a second daemon suffers.
+  }
+  return std::unique_ptr<StateLock>(new StateLock(fd));
+}
+
+StateLock::~StateLock() {
+  ::close(fd_);  // releases the flock; the file stays (removing it would race a new daemon)
+}
+
+std::string control_socket_path(const std::string& state_dir) {
+  return state_dir + "/groupwatch.sock";
+}
+
+// ---------------------------------------------------------------- server
+
+struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::io_context& i, Engine& e, std::string p) : io(i), engine(e), path(std::move(p)), acceptor(i) {}
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) continue;
+      spawn_logged(
+          io, [self, s = std::make_shared<local::socket>(std::move(sock))]() { return self->serve(s); },
+          "control connection");
+    }
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<local::socket> sock) {
+    auto self = shared_from_this();
+    constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
+    asio::streambuf buf(max_request_bytes);
+    auto [ec, n] = co_await asio::async_read_until(*sock, buf, "\n\n", tuple);
+    if (ec) co_return;
+    std::string req(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < req.size(); ++i) {
+      if (req[i] != '\n') continue;
+      if (i > start) lines.push_back(req.substr(start, i - start));
+      start = i + 1;
+    }
+    if (lines.empty() || lines[0].rfind("ask ", 0) != 0) co_return;
+    std::string key = lines[0].substr(4);
+    std::vector<std::string> groups(lines.begin() + 1, lines.end());
+    // The answer comes back on this coroutine through a timer used as a signal.
+    asio::steady_timer ready(io, asio::steady_timer::time_point::max());
+    std::optional<std::vector<sink::Result>> results;
+    const auto n_groups = groups.size();
+    bool ok = engine.ask(key, std::move(groups), [&results, &ready](std::vector<sink::Result> r) {
+      results = std::move(r);
+      ready.cancel();
+    });
+    if (!ok) {
+      co_await asio::async_write(*sock, asio::buffer(std::string("no\n")), tuple);
+      co_return;
+    }
+    log::info(events::control_ask, "polling groups for a local query",
+              {{"key", key}, {"groups", static_cast<std::uint64_t>(n_groups)}});
+    co_await ready.async_wait(tuple);
+    if (!results) co_return;  // shutting down before every group was answered
+    std::string out = "ok\n";
+    for (const auto& r : *results) out += result_line(r);
+    out += "end\n";
+    co_await asio::async_write(*sock, asio::buffer(out), tuple);
+  }
+
+  asio::io_context& io;
+  Engine& engine;
+  std::string path;
+  local::acceptor acceptor;
+};
+
+ControlServer::ControlServer(asio::io_context& io, Engine& engine, const std::string& state_dir)
+    : impl_(std::make_shared<Impl>(io, engine, control_socket_path(state_dir))) {
+  // The state lock is held: a socket left here is a dead daemon's.
+  ::unlink(impl_->path.c_str());
+  boost::system::error_code ec;
+  impl_->acceptor.open(local::endpoint(impl_->path).protocol(), ec);
+  if (!ec) impl_->acceptor.bind(local::endpoint(impl_->path), ec);
+  if (!ec) ::chmod(impl_->path.c_str(), 0600);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + impl_->path + ": " + ec.message());
+  spawn_logged(
+      io, [impl = impl_]() { return impl->accept_loop(); }, "control socket");
+}
+
+ControlServer::~ControlServer() {
+  boost::system::error_code ec;
+  impl_->acceptor.close(ec);
+  ::unlink(impl_->path.c_str());
+}
+
+// ---------------------------------------------------------------- client
+
+std::optional<std::vector<sink::Result>> ask_daemon(const std::string& state_dir, const std::string& key,
+                                                    const std::vector<std::string>& groups) {
+  const std::string path = control_socket_path(state_dir);
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) return std::nullopt;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return std::nullopt;
+  std::string req = "ask " + key + "\n";
+  for (const auto& g : groups) {
+    if (g.empty() || g.find('\n') != std::string::npos) continue;
+    req += g;
+    req += '\n';
+  }
+  req += '\n';
+  for (std::size_t off = 0; off < req.size();) {
+    auto n = ::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    off += static_cast<std::size_t>(n);
+  }
+  std::string in;
+  char buf[65536];
+  for (;;) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+  if (in.rfind("ok\n", 0) != 0 || in.size() < 7 || in.compare(in.size() - 4, 4, "end\n") != 0) return std::nullopt;
+  std::vector<sink::Result> out;
+  std::size_t start = 3;
+  const std::size_t stop = in.size() - 4;
+  while (start < stop) {
+    auto nl = in.find('\n', start);
+    if (nl == std::string::npos || nl > stop) break;
+    if (auto r = parse_result(std::string_view(in).substr(start, nl - start))) out.push_back(std::move(*r));
+    start = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace groupwatch::app
