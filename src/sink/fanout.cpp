@@ -5,12 +5,16 @@
 // - While a sink is healthy, results wait in memory for at most flush_interval
 //   (or until batch_size are queued). A kill -9 in that window loses them; a
 //   clean stop() delivers or spools them.
+// - push() runs on the polling thread and only appends to an inbox under a
+//   lock that is never held across I/O; the worker thread moves the inbox to
+//   its memory queue or its spool. The polling thread never touches the disk.
 // - From the first failed attempt on, the failed batch and the whole memory
-//   queue are written to the spool and fdatasync'd, and every later push()
-//   goes straight to the spool with write(2) until the backlog is delivered.
-//   So a kill -9 during an outage loses nothing already pushed (the data is in
-//   the page cache); a power loss loses at most one flush_interval of pushes,
-//   since a dirty spool is fdatasync'd at least that often.
+//   queue are written to the spool and fdatasync'd, and the worker writes
+//   every later result straight to the spool with write(2) until the backlog
+//   is delivered. So a kill -9 during an outage loses only what sat in the
+//   inbox (the results of the last moments while the worker was inside a
+//   sink write); a power loss loses at most one flush_interval more, since a
+//   dirty spool is fdatasync'd at least that often.
 // - A batch the sink took but whose acknowledgement did not reach the spool
 //   before a crash is delivered again after the restart (at-least-once; the
 //   sqlite sink's UNIQUE key makes that exactly-once).
@@ -66,21 +70,28 @@ class Worker {
     thread_ = std::thread([this] { run(); });
   }
 
+  /// Called on the polling thread: only appends to the inbox, never touches
+  /// the disk or waits for a lock that is held across I/O. The worker moves
+  /// the inbox into its queue or its spool.
   void push(const Result& r) {
+    {
+      std::lock_guard ik(inbox_mu_);
+      if (!worker_gone_) {
+        const bool first = inbox_.empty();
+        inbox_.push_back(r);
+        if (!worker_waiting_ || !first) return;
+      }
+    }
     std::lock_guard lk(mu_);
-    bool full = queue_.size() >= p_.delivery.queue_size;
-    if (done_ || !healthy_ || spool_.pending() > 0 || full) {
+    if (done_) {
       // After the worker has left (stop), the spool keeps it for the next run.
-      if (done_) all_delivered_ = false;
-      spill_locked(&r, done_ || full);
-      cv_.notify_one();
+      all_delivered_ = false;
+      spill_locked(&r, true);
       return;
     }
-    bool was_empty = queue_.empty();
-    if (was_empty) first_queued_ = Clock::now();
-    queue_.push_back(r);
-    // The first result arms the worker's flush timer; a full batch goes now.
-    if (was_empty || queue_.size() >= p_.delivery.batch_size) cv_.notify_one();
+    // The worker holds mu_ from announcing its wait until it waits, with no
+    // I/O in between: this lock is short, and the wake-up is not lost.
+    cv_.notify_one();
   }
 
   void forget(const std::string& app, const std::string& group_id) {
@@ -131,6 +142,10 @@ class Worker {
     s.name = p_.name;
     s.type = p_.type;
     s.queue_depth = queue_.size() + (batch_spool_bytes_ == 0 ? batch_.size() : 0);
+    {
+      std::lock_guard ik(inbox_mu_);
+      s.queue_depth += inbox_.size();
+    }
     s.spooled = spool_.pending();
     s.spool_bytes = spool_.file_bytes();
     s.delivered = delivered_;
@@ -144,10 +159,33 @@ class Worker {
   const std::string& name() const { return p_.name; }
 
  private:
+  // mu_ held. What push() did before the inbox: queue it, or spool it
+  // behind what is already spooled (sink failing, spool not empty, queue full).
+  void enqueue_locked(const Result& r) {
+    const bool full = queue_.size() >= p_.delivery.queue_size;
+    if (!healthy_ || spool_.pending() > 0 || full) {
+      spill_locked(&r, full);
+      return;
+    }
+    if (queue_.empty()) first_queued_ = Clock::now();
+    queue_.push_back(r);
+  }
+
+  // mu_ held.
+  void drain_inbox_locked() {
+    std::vector<Result> in;
+    {
+      std::lock_guard ik(inbox_mu_);
+      in.swap(inbox_);
+    }
+    for (const auto& r : in) enqueue_locked(r);
+  }
+
   void run() {
     std::unique_lock lk(mu_);
     const auto flush = p_.delivery.flush_interval;
     for (;;) {
+      drain_inbox_locked();
       if (!forgets_.empty()) {
         auto todo = std::move(forgets_);
         forgets_.clear();
@@ -192,10 +230,32 @@ class Worker {
       }
       if (spool_.dirty()) wake = std::min(wake, last_sync_ + flush);
       if (stopping_) wake = std::min(wake, deadline_);
+      {
+        std::lock_guard ik(inbox_mu_);
+        if (!inbox_.empty()) continue;
+        worker_waiting_ = true;
+      }
       if (wake == Clock::time_point::max()) {
         cv_.wait(lk);
       } else {
         cv_.wait_until(lk, wake);
+      }
+      std::lock_guard ik(inbox_mu_);
+      worker_waiting_ = false;
+    }
+    {
+      // From here push() spools by itself; what reached the inbox meanwhile
+      // is spooled now.
+      std::vector<Result> left;
+      {
+        std::lock_guard ik(inbox_mu_);
+        worker_gone_ = true;
+        left.swap(inbox_);
+      }
+      if (!left.empty()) {
+        all_delivered_ = false;
+        for (const auto& r : left) spill_locked(&r, false);
+        spool_.sync();
       }
     }
     if (!batch_.empty() && batch_spool_bytes_ == 0) {
@@ -374,6 +434,11 @@ class Worker {
   ParsedSink p_;
   std::unique_ptr<Sink> sink_;
   mutable std::mutex mu_;
+  // The polling thread's side: push() appends here under its own lock.
+  mutable std::mutex inbox_mu_;
+  std::vector<Result> inbox_;
+  bool worker_waiting_ = false;      // the worker is (about to be) in cv_.wait
+  bool worker_gone_ = false;         // the worker left its loop: push() spools
   std::condition_variable cv_;       // wakes the worker
   std::condition_variable done_cv_;  // the worker has left its loop
   detail::Spool spool_;

@@ -113,7 +113,10 @@ TEST(Fanout, KillDuringOutageLosesNothingPushed) {
     sink::Fanout f(fake_sinks(down, opts), dir.path());
     push_range(f, 0, 25);
     while (f.stats().at(0).failures == 0) std::this_thread::sleep_for(1ms);
-    push_range(f, 25, 60);  // after the first failure: straight to the spool
+    push_range(f, 25, 60);  // after the first failure the worker spools each at once
+    // push() itself never writes (it runs on the polling thread): the worker
+    // moves the inbox to the spool as soon as it is not inside a sink write.
+    for (int i = 0; i < 5000 && f.stats().at(0).spooled < 60; ++i) std::this_thread::sleep_for(1ms);
     ::kill(::getpid(), SIGKILL);
     ::_exit(3);
   }
