@@ -1,0 +1,93 @@
+// Defects found from outside (a hostile operator, a hostile world), each
+// reproduced against the real binary and the emulator.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "fault/fault.hpp"
+
+using namespace gwfault;
+
+// `once` whose last request needs retries used to wait for ever: the
+// dispatcher left as soon as every group had been sent.
+TEST(Robustness, OnceFinishesWhenTheLastRequestNeedsRetries) {
+  TempDir dir;
+  emu::Options o;
+  o.faults.http502 = 1.0;
+  groups_into(dir, o, "groups.txt", 1);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 30s);
+  EXPECT_EQ(r.status, 1) << r.err;             // no answer for the group: exit 1, not a hang (-1)
+  EXPECT_EQ(e.server().stats().requests, 4u);  // 1 + 3 retries
+  auto lines = parse_ndjson(dir.file("out.ndjson"));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].error_code, -1);
+}
+
+// ndjson to stdout piped into `head`: the closed pipe is a sink failure
+// (logged, spooled), not a SIGPIPE that kills the process.
+TEST(Robustness, AClosedStdoutPipeDoesNotKillTheProcess) {
+  TempDir dir;
+  emu::Options o;
+  o.apps.push_back({kAppId, kKey, "administrator", 1000});
+  groups_into(dir, o, "groups.txt", 1500);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.qps = 1000;
+  c.sinks = {"  - type: ndjson\n    path: \"-\"\n    flush_interval: 50ms\n"};
+  dir.write("gw.yaml", yaml(c));
+  const std::string cmd = std::string(GW_BIN) + " once --quiet --config " + dir.file("gw.yaml") + " 2>" +
+                          dir.file("gw.err") + " | head -c 100 >/dev/null; echo status=${PIPESTATUS[0]}";
+  auto r = run(dir, {"/bin/bash", "-c", cmd}, 60s);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("status=141"), std::string::npos) << r.out;  // 128 + SIGPIPE
+  EXPECT_NE(r.out.find("status=1"), std::string::npos) << r.out;    // not every sink took every result
+  auto err = read_file(dir.file("gw.err"));
+  EXPECT_NE(err.find("sink.failed"), std::string::npos) << err;
+}
+
+// Signals that arrive while a large watchlist loads are handled once the
+// daemon is up: SIGHUP reloads, SIGTERM stops cleanly with a log line
+// (they used to kill it: exit 129 and 143, no log line).
+TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
+  TempDir dir;
+  emu::Options o;
+  o.accept_any_group = true;
+  Emu e(o);
+  {
+    // Two million IDs: loading them takes about a second, the window in
+    // which the signals below arrive.
+    std::string text;
+    text.reserve(2000000 * 25);
+    char id[32];
+    for (int i = 0; i < 2000000; ++i) {
+      std::snprintf(id, sizeof id, "@TGS#_@TGS#%012d\n", i);
+      text += id;
+    }
+    dir.write("groups.txt", text);
+  }
+  Cfg c = config_for(e, dir);
+  c.interval = "4m";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  {
+    Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("hup.out"), dir.file("hup.err"));
+    std::this_thread::sleep_for(150ms);
+    gw.signal(SIGHUP);
+    std::this_thread::sleep_for(150ms);
+    gw.signal(SIGHUP);
+    EXPECT_EQ(gw.wait(5s), -1) << read_file(dir.file("hup.err"));  // still running
+    gw.signal(SIGTERM);
+    EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("hup.err"));
+    EXPECT_NE(read_file(dir.file("hup.err")).find("config.reload"), std::string::npos);
+  }
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("term.out"), dir.file("term.err"));
+  std::this_thread::sleep_for(150ms);
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("term.err"));
+  EXPECT_NE(read_file(dir.file("term.err")).find("shutdown"), std::string::npos) << read_file(dir.file("term.err"));
+}
