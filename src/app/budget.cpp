@@ -119,6 +119,26 @@ std::size_t Budget::lead() const {
   return std::clamp<std::size_t>(by_rate, 4, std::max<std::size_t>(4, pool_opts_.max_connections));
 }
 
+limit::TimePoint Budget::next_start(limit::TimePoint now) {
+  const double rate = std::max(1.0, limiter_.effective_qps());
+  const double depth = static_cast<double>(lead());
+  if (start_refilled_ == limit::TimePoint{}) {
+    start_tokens_ = depth;
+    start_refilled_ = now;
+  } else if (now > start_refilled_) {
+    start_tokens_ =
+        std::min(depth, start_tokens_ + std::chrono::duration<double>(now - start_refilled_).count() * rate);
+    start_refilled_ = now;
+  }
+  if (start_tokens_ >= 1.0) return now;
+  return now + std::chrono::duration_cast<limit::Duration>(std::chrono::duration<double>((1.0 - start_tokens_) / rate));
+}
+
+void Budget::contend() {
+  ++contenders_;
+  start_tokens_ -= 1.0;
+}
+
 void Budget::withdraw() {
   if (contenders_ > 0) --contenders_;
   notify();

@@ -53,7 +53,12 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   /// or queued). Dispatchers start a request only while this is below lead().
   std::size_t contenders() const { return contenders_; }
   std::size_t lead() const;
-  void contend() { ++contenders_; }
+  /// Starting a request also draws from a bucket refilled at the effective
+  /// rate: when requests fail before their permit (connection refused, TLS
+  /// failing) they must not turn into a storm of connection attempts.
+  /// Returns the time the next start may happen (<= now: take it with contend()).
+  limit::TimePoint next_start(limit::TimePoint now);
+  void contend();
   /// A started request ended without being admitted.
   void withdraw();
 
@@ -88,6 +93,8 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   bool armed_ = false;
   limit::TimePoint armed_at_{};
   std::size_t contenders_ = 0;
+  double start_tokens_ = 1;
+  limit::TimePoint start_refilled_{};
   std::vector<std::pair<const void*, std::function<void()>>> listeners_;
   std::size_t next_first_ = 0;
 };

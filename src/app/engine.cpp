@@ -165,7 +165,9 @@ void Engine::reload(const config::Config& cfg) {
       }
     }
     const auto& budget = I.budgets.at(budget_key(a));
-    if (old && old->budget() == budget) {
+    // A stopped (misconfigured) app is started again by any reload: that is
+    // how an operator retries it after fixing the key or the region.
+    if (old && old->budget() == budget && !old->app_stopped()) {
       // Same SDKAppID and endpoint: the poller stays, with its slots, its
       // queued retries and its budget; credentials and settings apply in place.
       old->apply(a, cfg.poll);

@@ -106,7 +106,8 @@ std::vector<GroupBoard::Parked> GroupBoard::parked() const {
 // ---------------------------------------------------------------------------
 // Self-metrics
 
-std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks) {
+std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks,
+                           const LagStats* lag) {
   using T = Exposition::Type;
   Exposition e;
   auto per_app = [&](std::string_view name, T type, std::string_view help, auto value) {
@@ -181,6 +182,13 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
            [](const sink::SinkStats& s) { return s.failures; });
   per_sink("groupwatch_sink_healthy", T::gauge, "1 when the sink's last write succeeded.",
            [](const sink::SinkStats& s) { return s.healthy ? 1 : 0; });
+  if (lag) {
+    e.family("groupwatch_loop_lag_seconds", T::gauge,
+             "How late the event loop ran its timers over the last minute (probe every 50 ms).");
+    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "0.5"}}, lag->p50_s);
+    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "0.99"}}, lag->p99_s);
+    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "1"}}, lag->max_s);
+  }
   e.family("groupwatch_build_info", T::gauge, "Always 1; the version is a label.");
   e.sample("groupwatch_build_info", {{"version", GW_VERSION}}, 1);
   return e.str();
@@ -237,10 +245,20 @@ struct RunHooks::Impl {
   std::map<std::string, std::deque<Sample>> history;  // per app
   std::map<std::string, std::chrono::steady_clock::time_point> sink_unhealthy_since;
   GroupBoard board;
+  LoopLag lag;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   Impl(asio::io_context& i, Engine& e, sink::Fanout& f, const config::Config& cfg)
-      : io(i), engine(e), fanout(f), watchdog(i), listen(cfg.admin.listen), interval(cfg.poll.interval), sampler(i) {}
+      : io(i),
+        engine(e),
+        fanout(f),
+        watchdog(i),
+        listen(cfg.admin.listen),
+        interval(cfg.poll.interval),
+        sampler(i),
+        lag(i) {
+    lag.start();
+  }
 
   // WATCHDOG=1 is sent from the io_context itself: a stuck loop stops
   // sending and systemd restarts the service.
@@ -256,7 +274,10 @@ struct RunHooks::Impl {
   void start_admin() {
     if (listen.empty()) return;
     admin::Provider p;
-    p.metrics = [this] { return render_metrics(engine.metrics(), fanout.stats()); };
+    p.metrics = [this] {
+      auto l = lag.stats();
+      return render_metrics(engine.metrics(), fanout.stats(), &l);
+    };
     p.status_json = [this] { return status_json(); };
     p.readiness = [this] { return readiness(); };
     server = std::make_unique<admin::Server>(io, listen, std::move(p));
@@ -534,6 +555,7 @@ void RunHooks::close() {
   impl_->closed = true;
   impl_->watchdog.cancel();
   impl_->sampler.cancel();
+  impl_->lag.stop();
   impl_->stop_admin();
 }
 

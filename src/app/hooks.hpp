@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "app/loop_lag.hpp"
 #include "groupwatch/app/engine.hpp"
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/sink/fanout.hpp"
@@ -70,7 +71,8 @@ class GroupBoard {
 };
 
 /// The daemon's self-metrics in the Prometheus text format (for /metrics).
-std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks);
+std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks,
+                           const LagStats* lag = nullptr);
 
 /// sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. No-op
 /// when not started by systemd.

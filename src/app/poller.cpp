@@ -295,7 +295,10 @@ asio::awaitable<void> Poller::dispatch() {
       // A request is started only while few others wait for a permit or a
       // connection at the shared budget: its permit is taken at the wire
       // (http::Gate), so starting it early would only hold a connection.
-      if (pending && in_flight_ < settings_.max_in_flight && budget_->contenders() < budget_->lead()) {
+      const auto start_at = pending ? budget_->next_start(now) : now;
+      if (pending && start_at > now) wake_at = std::min(wake_at, start_at);
+      if (pending && in_flight_ < settings_.max_in_flight && budget_->contenders() < budget_->lead() &&
+          start_at <= now) {
         ++in_flight_;
         budget_->contend();
         spawn_logged(

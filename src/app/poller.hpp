@@ -84,6 +84,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void cancel();
 
   bool finished() const { return finished_; }
+  /// Stopped for misconfiguration (a reload starts it again).
+  bool app_stopped() const { return stopped_; }
   std::size_t in_flight() const { return in_flight_; }
   std::size_t unanswered() const;
   std::size_t group_count() const { return groups_.size(); }

@@ -91,3 +91,30 @@ TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
   EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("term.err"));
   EXPECT_NE(read_file(dir.file("term.err")).find("shutdown"), std::string::npos) << read_file(dir.file("term.err"));
 }
+
+// Requests that fail before their permit (here: the endpoint's certificate is
+// not trusted, so every TLS handshake fails) take no permit, but they must
+// not become a storm of connections either: starts are paced at the rate.
+TEST(Robustness, FailingHandshakesArePacedAtTheRate) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 3000);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.ca_file.clear();  // the emulator's certificate is self-signed: untrusted
+  c.qps = 50;
+  c.interval = "10s";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  sleep_s(4);
+  const auto accepted = e.server().stats().connections_accepted;
+  gw.signal(SIGTERM);
+  ASSERT_EQ(gw.wait(20s), 0) << read_file(dir.file("gw.err"));
+  // 4 s at 50 per second, plus the bucket's depth: far below the 300 slots a
+  // second of this watchlist (and their retries).
+  EXPECT_LE(accepted, 280u);
+  EXPECT_GT(accepted, 20u);  // it did try
+  EXPECT_EQ(e.server().stats().requests, 0u);
+  std::cout << "FIGURES tls_failing connections_in_4s=" << accepted << "\n";
+}
