@@ -50,20 +50,16 @@ def one_run(build, seconds, failing_sink, tmp):
     port, admin = free_port(), free_port()
     reqlog = os.path.join(d, "requests.jsonl")
     groups = os.path.join(d, "groups.txt")
-    emu = subprocess.Popen([os.path.join(build, "groupwatch-emulator"), "--port", str(port), "--qps", "200",
-                            "--groups", "3000", "--write-groups", groups, "--request-log", reqlog],
+    ca = os.path.join(d, "ca.pem")
+    emu = subprocess.Popen([os.path.join(build, "groupwatch-emulator"), "--listen", f"127.0.0.1:{port}", "--qps", "200",
+                            "--groups", "3000", "--write-groups", groups, "--write-ca", ca, "--request-log", reqlog],
                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "emu.err"), "w"))
     try:
         for _ in range(100):
-            if os.path.exists(groups):
+            if os.path.exists(groups) and os.path.exists(ca):
                 break
             time.sleep(0.05)
         time.sleep(0.3)
-        ca = os.path.join(d, "ca.pem")
-        # The emulator's certificate: fetched with openssl s_client.
-        pem = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-showcerts"],
-                             input=b"", capture_output=True).stdout.decode(errors="replace")
-        open(ca, "w").write(pem[pem.index("-----BEGIN CERTIFICATE-----"):pem.index("-----END CERTIFICATE-----") + 25] + "\n")
         sinks = "  - type: ndjson\n    path: /dev/null\n"
         if failing_sink:
             sinks += ("  - type: postgres\n    dsn: \"host=127.0.0.1 port=1 dbname=x connect_timeout=1\"\n"

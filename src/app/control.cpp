@@ -193,7 +193,12 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
     log::info(events::control_ask, "polling groups for a local query",
               {{"key", key}, {"groups", static_cast<std::uint64_t>(n_groups)}});
     co_await ready.async_wait(tuple);
-    if (!results) co_return;  // shutting down before every group was answered
+    // Shutting down (or the app stopped) before every group was answered:
+    // the client polls on its own rather than take a partial answer as whole.
+    if (!results || results->size() < n_groups) {
+      co_await asio::async_write(*sock, asio::buffer(std::string("no\n")), tuple);
+      co_return;
+    }
     std::string out = "ok\n";
     for (const auto& r : *results) out += result_line(r);
     out += "end\n";
@@ -263,7 +268,7 @@ std::optional<std::vector<sink::Result>> ask_daemon(const std::string& state_dir
     if (n <= 0) break;
     in.append(buf, static_cast<std::size_t>(n));
   }
-  if (in.rfind("ok\n", 0) != 0 || in.size() < 7 || in.compare(in.size() - 4, 4, "end\n") != 0) return std::nullopt;
+  if (in.rfind("ok\n", 0) != 0 || in.size() < 7 || in.compare(in.size() - 5, 5, "\nend\n") != 0) return std::nullopt;
   std::vector<sink::Result> out;
   std::size_t start = 3;
   const std::size_t stop = in.size() - 4;

@@ -469,7 +469,7 @@ void Poller::note_failure(const std::string& group, std::int64_t code, const std
 void Poller::retry_later(Work w, std::chrono::milliseconds delay, bool counts) {
   if (counts) ++m_.retries;
   w.ready = steady::now() + delay;
-  if (stopping_) {
+  if (stopping_ || stopped_) {
     // Retired by a reload: the successor sends it within the cycle.
     if (auto next = successor_.lock()) {
       next->adopt(std::move(w));

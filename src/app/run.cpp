@@ -238,7 +238,9 @@ int cmd_once(const std::string& config_path, bool quiet) {
   asio::io_context io(1);
   FanoutOut out(*fanout);
   // Apps that a running daemon on this state_dir polls go through it, inside
-  // its budget; the rest are polled here.
+  // its budget; the rest are polled here. Waiting for the daemon may take
+  // minutes: Ctrl-C ends it the default way.
+  held.release();
   std::size_t remote_unanswered = 0;
   std::erase_if(cfg->apps, [&](const config::AppConfig& a) {
     auto results = ask_daemon(cfg->state_dir, budget_key(a), a.groups);

@@ -79,26 +79,23 @@ class Worker {
       if (!worker_gone_) {
         const bool first = inbox_.empty();
         inbox_.push_back(r);
-        if (!worker_waiting_ || !first) return;
+        if (worker_waiting_ && first) inbox_cv_.notify_one();
+        return;
       }
     }
+    // After the worker has left (stop), the spool keeps it for the next run.
     std::lock_guard lk(mu_);
-    if (done_) {
-      // After the worker has left (stop), the spool keeps it for the next run.
-      all_delivered_ = false;
-      spill_locked(&r, true);
-      return;
-    }
-    // The worker holds mu_ from announcing its wait until it waits, with no
-    // I/O in between: this lock is short, and the wake-up is not lost.
-    cv_.notify_one();
+    all_delivered_ = false;
+    spill_locked(&r, true);
   }
 
+  /// Also on the polling thread, and as cheap as push().
   void forget(const std::string& app, const std::string& group_id) {
-    std::lock_guard lk(mu_);
-    if (stopped_) return;
-    forgets_.emplace_back(app, group_id);
-    cv_.notify_one();
+    std::lock_guard ik(inbox_mu_);
+    if (worker_gone_) return;
+    inbox_forgets_.emplace_back(app, group_id);
+    kick_ = true;
+    inbox_cv_.notify_one();
   }
 
   void begin_stop(Clock::time_point deadline) {
@@ -106,7 +103,9 @@ class Worker {
     if (stopping_) return;
     stopping_ = true;
     deadline_ = deadline;
-    cv_.notify_one();
+    std::lock_guard ik(inbox_mu_);
+    kick_ = true;
+    inbox_cv_.notify_one();
   }
 
   /// Waits for the worker until `deadline`; if it is still inside a sink
@@ -136,8 +135,14 @@ class Worker {
     return all_delivered_;
   }
 
+  /// Read on the polling thread (metrics, status): never waits while the
+  /// worker holds mu_ across spool I/O; the last snapshot serves then.
   SinkStats stats() const {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_, std::try_to_lock);
+    if (!lk.owns_lock()) {
+      std::lock_guard sk(stats_mu_);
+      return last_stats_;
+    }
     SinkStats s;
     s.name = p_.name;
     s.type = p_.type;
@@ -153,6 +158,8 @@ class Worker {
     s.failures = failures_;
     s.healthy = healthy_;
     s.last_error = last_error_;
+    std::lock_guard sk(stats_mu_);
+    last_stats_ = s;
     return s;
   }
 
@@ -177,6 +184,8 @@ class Worker {
     {
       std::lock_guard ik(inbox_mu_);
       in.swap(inbox_);
+      for (auto& f : inbox_forgets_) forgets_.push_back(std::move(f));
+      inbox_forgets_.clear();
     }
     for (const auto& r : in) enqueue_locked(r);
   }
@@ -230,18 +239,22 @@ class Worker {
       }
       if (spool_.dirty()) wake = std::min(wake, last_sync_ + flush);
       if (stopping_) wake = std::min(wake, deadline_);
+      // Sleeps without mu_ (stats() and stop may take it), on the inbox's
+      // lock, which push() and forget() take only for an append.
+      lk.unlock();
       {
-        std::lock_guard ik(inbox_mu_);
-        if (!inbox_.empty()) continue;
+        std::unique_lock ik(inbox_mu_);
+        auto woken = [this] { return !inbox_.empty() || !inbox_forgets_.empty() || kick_; };
         worker_waiting_ = true;
+        if (wake == Clock::time_point::max()) {
+          inbox_cv_.wait(ik, woken);
+        } else {
+          inbox_cv_.wait_until(ik, wake, woken);
+        }
+        worker_waiting_ = false;
+        kick_ = false;
       }
-      if (wake == Clock::time_point::max()) {
-        cv_.wait(lk);
-      } else {
-        cv_.wait_until(lk, wake);
-      }
-      std::lock_guard ik(inbox_mu_);
-      worker_waiting_ = false;
+      lk.lock();
     }
     {
       // From here push() spools by itself; what reached the inbox meanwhile
@@ -436,11 +449,15 @@ class Worker {
   mutable std::mutex mu_;
   // The polling thread's side: push() appends here under its own lock.
   mutable std::mutex inbox_mu_;
+  mutable std::mutex stats_mu_;
+  mutable SinkStats last_stats_;
   std::vector<Result> inbox_;
-  bool worker_waiting_ = false;      // the worker is (about to be) in cv_.wait
-  bool worker_gone_ = false;         // the worker left its loop: push() spools
-  std::condition_variable cv_;       // wakes the worker
-  std::condition_variable done_cv_;  // the worker has left its loop
+  std::vector<std::pair<std::string, std::string>> inbox_forgets_;
+  std::condition_variable inbox_cv_;  // wakes the worker (paired with inbox_mu_)
+  bool kick_ = false;                 // wake the worker: forget or stop
+  bool worker_waiting_ = false;       // the worker sleeps on inbox_cv_
+  bool worker_gone_ = false;          // the worker left its loop: push() spools
+  std::condition_variable done_cv_;   // the worker has left its loop
   detail::Spool spool_;
   std::deque<Result> queue_;
   Clock::time_point first_queued_;
