@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "app/spawn.hpp"
+#include "groupwatch/schedule/cursor.hpp"
 #include "groupwatch/schedule/plan.hpp"
 #include "groupwatch/tencent/answer.hpp"
 #include "groupwatch/tencent/usersig.hpp"
@@ -192,20 +193,14 @@ void Poller::notify() {
   wake_.cancel();
 }
 
-wall::time_point Poller::slot_time(std::uint64_t cycle, std::size_t idx) const {
-  auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.interval);
-  auto start = std::chrono::nanoseconds(interval.count() * static_cast<std::int64_t>(cycle));
-  auto t = start + schedule::slot_offset(idx, groups_.size(), interval);
-  return wall::time_point(std::chrono::duration_cast<wall::duration>(t));
+std::chrono::nanoseconds Poller::interval_ns() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.interval);
 }
 
 void Poller::position_cursor(wall::time_point now) {
-  auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.interval);
-  auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
-  cycle_ = static_cast<std::uint64_t>(since / interval);
-  cursor_ = schedule::first_slot_at_or_after(since % interval, groups_.size(), interval);
-  m_.cycle = cycle_;
-  m_.cycle_dispatched = cursor_;
+  slots_.position(now, groups_.size(), interval_ns());
+  m_.cycle = slots_.cycle();
+  m_.cycle_dispatched = slots_.position_in_cycle();
 }
 
 Poller::Group* Poller::find_group(const std::string& id) {
@@ -231,54 +226,58 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
     wake_at = std::min(wake_at, retries_.top().ready);
   }
   if (settings_.mode == Mode::once) {
-    if (cursor_ < groups_.size()) {
+    if (once_next_ < groups_.size()) {
       ++m_.cycle_dispatched;
-      return Work{groups_[cursor_++].id, 0, 0, 0, {}, 0, {}};
+      return Work{groups_[once_next_++].id, 0, 0, 0, {}, 0, {}};
     }
     return std::nullopt;
   }
-  if (groups_.empty()) return std::nullopt;  // woken by a reload
+  // The slot plan (schedule::Cursor) says what is due; this does the rest:
+  // logging, parked groups, the wake-up time.
   auto now_wall = wall::now();
   for (;;) {
-    if (cursor_ >= groups_.size()) {
-      log::info(events::cycle_done, "cycle dispatched",
-                {{"app", app_.name},
-                 {"cycle", cycle_},
-                 {"groups", static_cast<std::uint64_t>(groups_.size())},
-                 {"results", m_.results},
-                 {"ok", m_.results_ok}});
-      ++cycle_;
-      cursor_ = 0;
-      m_.cycle = cycle_;
-      m_.cycle_dispatched = 0;
-      if (!app_.tls_verify)
-        log::warn(events::tls_verify_disabled, "TLS verification is off for this app: answers are not authenticated",
-                  {{"app", app_.name}});
+    auto step = slots_.next(now_wall, groups_.size(), interval_ns());
+    switch (step.kind) {
+      case schedule::Step::Kind::empty:
+        return std::nullopt;  // woken by a reload
+      case schedule::Step::Kind::wait:
+        wake_at = std::min(wake_at, now + std::chrono::duration_cast<steady::duration>(step.at - now_wall));
+        return std::nullopt;
+      case schedule::Step::Kind::cycle_done:
+        log::info(events::cycle_done, "cycle dispatched",
+                  {{"app", app_.name},
+                   {"cycle", step.cycle},
+                   {"groups", static_cast<std::uint64_t>(groups_.size())},
+                   {"results", m_.results},
+                   {"ok", m_.results_ok}});
+        m_.cycle = slots_.cycle();
+        m_.cycle_dispatched = 0;
+        if (!app_.tls_verify)
+          log::warn(events::tls_verify_disabled, "TLS verification is off for this app: answers are not authenticated",
+                    {{"app", app_.name}});
+        continue;
+      case schedule::Step::Kind::due:
+        break;
     }
-    auto due = slot_time(cycle_, cursor_);
-    if (due > now_wall) {
-      wake_at = std::min(wake_at, now + std::chrono::duration_cast<steady::duration>(due - now_wall));
-      return std::nullopt;
-    }
-    if (now_wall >= slot_time(cycle_ + 1, 0) && overrun_logged_cycle_ != cycle_) {
-      overrun_logged_cycle_ = cycle_;
+    if (step.behind && overrun_logged_cycle_ != step.cycle) {
+      overrun_logged_cycle_ = step.cycle;
       ++m_.overruns;
       log::warn(events::cycle_overrun,
                 "the next cycle began before this one was dispatched: more groups than qps x interval; every group is "
                 "still polled, as fast as the cap allows",
                 {{"app", app_.name},
-                 {"cycle", cycle_},
-                 {"behind", static_cast<std::uint64_t>(groups_.size() - cursor_)},
+                 {"cycle", step.cycle},
+                 {"behind", static_cast<std::uint64_t>(groups_.size() - step.index)},
                  {"capacity",
                   static_cast<std::uint64_t>(app_.qps * std::chrono::duration<double>(settings_.interval).count())}});
     }
-    Group& g = groups_[cursor_++];
+    Group& g = groups_[step.index];
     ++m_.cycle_dispatched;
     if (g.parked_until_ms != 0) {
       if (wall_ms(now_wall) < g.parked_until_ms) continue;
       g.parked_until_ms = 0;  // recheck period over: ask again
     }
-    return Work{g.id, cycle_, 0, 0, {}, 0, {}};
+    return Work{g.id, step.cycle, 0, 0, {}, 0, {}};
   }
 }
 
@@ -311,7 +310,7 @@ asio::awaitable<void> Poller::dispatch() {
     }
     // once: done when every group was sent and nothing can come back for a
     // retry (an attempt in flight may still queue one).
-    if (settings_.mode == Mode::once && !pending && cursor_ >= groups_.size() && retries_.empty() && in_flight_ == 0)
+    if (settings_.mode == Mode::once && !pending && once_next_ >= groups_.size() && retries_.empty() && in_flight_ == 0)
       break;
     wake_.expires_at(wake_at);
     co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -22,6 +22,7 @@
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/http/pool.hpp"
 #include "groupwatch/limit/rate_limiter.hpp"
+#include "groupwatch/schedule/cursor.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/tencent/request.hpp"
 
@@ -122,7 +123,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void stop_app(const std::string& reason);
   void notify();
   std::optional<Work> next_due(std::chrono::steady_clock::time_point& wake_at);
-  std::chrono::system_clock::time_point slot_time(std::uint64_t cycle, std::size_t idx) const;
+  std::chrono::nanoseconds interval_ns() const;
   void position_cursor(std::chrono::system_clock::time_point now);
   Group* find_group(const std::string& id);
   void check_finished();
@@ -139,8 +140,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   boost::asio::steady_timer wake_;
 
   std::vector<Group> groups_;  // slot order
-  std::uint64_t cycle_ = 0;    // cycle of the cursor
-  std::size_t cursor_ = 0;     // next slot to dispatch in cycle_
+  schedule::Cursor slots_;     // run: which slot is due
+  std::size_t once_next_ = 0;  // once: the next group to send
   std::uint64_t overrun_logged_cycle_ = UINT64_MAX;
   std::priority_queue<Work, std::vector<Work>, std::greater<>> retries_;
   std::chrono::steady_clock::time_point paused_until_{};
