@@ -162,6 +162,19 @@ void Budget::notify() {
   for (std::size_t i = 0; i < n; ++i) listeners_[(first + i) % n].second();
 }
 
+void Budget::observe(std::chrono::nanoseconds x) {
+  using namespace std::chrono_literals;
+  const auto now = steady::now();
+  while (!recent_max_.empty() && recent_max_.back().second <= x) recent_max_.pop_back();
+  recent_max_.emplace_back(now, x);
+  while (recent_max_.front().first < now - 2s) recent_max_.pop_front();
+  while (!floor_min_.empty() && floor_min_.back().second >= x) floor_min_.pop_back();
+  floor_min_.emplace_back(now, x);
+  while (floor_min_.front().first < now - 10s) floor_min_.pop_front();
+  const auto spread = recent_max_.front().second - floor_min_.front().second + 2ms;
+  limiter_.set_margin(std::clamp<limit::Duration>(std::chrono::duration_cast<limit::Duration>(spread), 8ms, 50ms));
+}
+
 bool Budget::on_rate_limited() {
   return limiter_.on_rate_limited(steady::now());
 }

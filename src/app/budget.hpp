@@ -67,6 +67,13 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   void subscribe(const void* owner, std::function<void()> cb);
   void unsubscribe(const void* owner);
 
+  /// An answer came `since_permit` after its permit: the spread of these
+  /// times (recent worst minus the floor) is how far arrivals at the server
+  /// can shift against their permits, and sets the limiter's margin
+  /// (8 ms to 50 ms): the cap holds when the server or this loop stalls.
+  void observe(std::chrono::nanoseconds since_permit);
+  limit::Duration margin() const { return limiter_.margin(); }
+
   /// A rate-limit answer arrived; true when the rate was lowered.
   bool on_rate_limited();
   const std::string& key() const { return key_; }
@@ -97,6 +104,9 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   limit::TimePoint start_refilled_{};
   std::vector<std::pair<const void*, std::function<void()>>> listeners_;
   std::size_t next_first_ = 0;
+  // Monotonic deques of (time, exchange): the max over the last 2 s, the min
+  // over the last 10 s.
+  std::deque<std::pair<limit::TimePoint, std::chrono::nanoseconds>> recent_max_, floor_min_;
 };
 
 }  // namespace groupwatch::app

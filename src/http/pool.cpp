@@ -167,6 +167,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
     void admitted() override {
       admitted_flag = true;
+      admitted_at = Clock::now();
       timer.cancel();
     }
 
@@ -174,10 +175,11 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     asio::steady_timer timer;  // waiting for a connection, resolve deadline, a permit
     Gate* gate = nullptr;      // queued at this gate for a permit
     bool admitted_flag = false;
-    ConnPtr handed;             // a connection handed over by a release
-    bool slot = false;          // a slot to open a connection handed over
-    bool queued = false;        // in pool.waiters
-    bool resolve_wait = false;  // in pool.resolve_waiters
+    Clock::time_point admitted_at{};  // when the gate took the permit
+    ConnPtr handed;                   // a connection handed over by a release
+    bool slot = false;                // a slot to open a connection handed over
+    bool queued = false;              // in pool.waiters
+    bool resolve_wait = false;        // in pool.resolve_waiters
     Connection* active = nullptr;
     tcp::resolver* resolver = nullptr;
     Call* prev = nullptr;
@@ -527,6 +529,8 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       r.permit = gate != nullptr;
       co_return r;
     }
+    // From the permit itself: the wait for this coroutine to resume counts too.
+    const auto permitted_at = call.admitted_flag ? call.admitted_at : Clock::now();
     deadline = Clock::now() + opts.timeout;
     Connection& c = *lease.conn;
     call.active = &c;
@@ -541,6 +545,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     call.active = nullptr;
     x.response.sent = true;
     x.response.permit = gate != nullptr;
+    x.response.since_permit = Clock::now() - permitted_at;
     if (x.response.failure == Failure::none) {
       lease.reusable = x.keep_alive;
       co_return std::move(x.response);

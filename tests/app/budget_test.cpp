@@ -109,3 +109,19 @@ TEST(Budget, KeyIsSdkAppIdAndEndpoint) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Budget, MarginFollowsTheMeasuredSpreadWithinBounds) {
+  boost::asio::io_context io;
+  auto b = std::make_shared<Budget>(io, "1@x", 200, options());
+  EXPECT_EQ(b->margin(), std::chrono::milliseconds(8));
+  for (int i = 0; i < 20; ++i) b->observe(std::chrono::milliseconds(1));
+  EXPECT_EQ(b->margin(), std::chrono::milliseconds(8));  // steady answers: the floor
+  b->observe(std::chrono::milliseconds(31));             // one arrival 30 ms late
+  EXPECT_EQ(b->margin(), std::chrono::milliseconds(32));
+  b->observe(std::chrono::seconds(2));  // a stall: bounded
+  EXPECT_EQ(b->margin(), std::chrono::milliseconds(50));
+}
+
+}  // namespace

@@ -42,10 +42,11 @@ struct Response {
   std::string detail;   // why it failed (no secrets: the target is never included)
   unsigned status = 0;  // HTTP status when failure == none
   std::string body;
-  bool permit = false;  // the gate admitted the request (a permit was taken)
-  bool sent = false;    // the request was written to a socket
-  bool stale = false;   // a reused keep-alive connection failed before any answer byte:
-                        // the server most likely closed it while idle
+  bool permit = false;                       // the gate admitted the request (a permit was taken)
+  bool sent = false;                         // the request was written to a socket
+  std::chrono::nanoseconds since_permit{0};  // from the permit to the end of the answer
+  bool stale = false;                        // a reused keep-alive connection failed before any answer byte:
+                                             // the server most likely closed it while idle
 };
 
 /// Decides when a request may be written. The pool asks it once per request,

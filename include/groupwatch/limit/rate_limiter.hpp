@@ -53,6 +53,10 @@ class RateLimiter {
   double configured_qps() const { return opts_.qps; }
   /// A new configured cap (reload). The effective rate is clamped to it.
   void set_qps(double qps, TimePoint now);
+  /// The allowance for permit-to-arrival jitter (measured by the caller);
+  /// a larger one takes effect at once for the permits still to come.
+  void set_margin(Duration margin) { opts_.margin = margin; }
+  Duration margin() const { return opts_.margin; }
 
   std::uint64_t permits() const { return permits_; }
 
