@@ -11,6 +11,8 @@
 // request arriving. The log alone would allow the whole second's budget in one
 // burst, so a token bucket with a small burst spreads the permits evenly.
 // Sustained rate with a backlog: cap / (1 s + margin), 99.2% of cap at 8 ms.
+// The margin starts at 8 ms; app::Budget sets it from the measured spread of
+// permit-to-answer times (8 to 50 ms).
 #include <array>
 #include <chrono>
 #include <cstdint>
