@@ -383,6 +383,17 @@ class TestGate : public groupwatch::http::Gate {
   TestServer& server_;
 };
 
+// Posts through `gate` and runs `io` until the request is queued at the
+// gate (connected and handshaken, nothing written); `got` receives the
+// response later.
+void post_until_queued(asio::io_context& io, Pool& pool, TestGate& gate, std::optional<Response>& got) {
+  asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&got](std::exception_ptr e, Response r) {
+    if (e) std::rethrow_exception(e);
+    got = std::move(r);
+  });
+  for (int i = 0; i < 2000 && gate.queue.empty(); ++i) io.run_one_for(10ms);
+}
+
 TEST(HttpPool, GateAdmitsWithTheConnectionReadyAndBeforeTheWrite) {
   TestServer server;
   asio::io_context io;
@@ -390,13 +401,7 @@ TEST(HttpPool, GateAdmitsWithTheConnectionReadyAndBeforeTheWrite) {
   TestGate gate(server);
   gate.open_now = false;
   std::optional<Response> got;
-  asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&](std::exception_ptr e, Response r) {
-    if (e) std::rethrow_exception(e);
-    got = std::move(r);
-  });
-  // Runs until the request is queued at the gate: connected and handshaken,
-  // nothing written.
-  for (int i = 0; i < 2000 && gate.queue.empty(); ++i) io.run_one_for(10ms);
+  post_until_queued(io, pool, gate, got);
   ASSERT_EQ(gate.queue.size(), 1u);
   sleep_on(io, 50ms);  // the server counts its side of the handshake on its own thread
   EXPECT_EQ(server.handshakes.load(), 1);
@@ -441,11 +446,7 @@ TEST(HttpPool, ShutdownWhileQueuedAtTheGateTakesNoPermit) {
   TestGate gate(server);
   gate.open_now = false;
   std::optional<Response> got;
-  asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&](std::exception_ptr e, Response r) {
-    if (e) std::rethrow_exception(e);
-    got = std::move(r);
-  });
-  for (int i = 0; i < 2000 && gate.queue.empty(); ++i) io.run_one_for(10ms);
+  post_until_queued(io, pool, gate, got);
   ASSERT_EQ(gate.queue.size(), 1u);
   pool.shutdown();
   io.restart();
