@@ -47,6 +47,8 @@ int cmd_help_config() {
       << fmt::format("  grace                 shutdown grace period (default {})\n", format_duration(c.poll.grace))
       << "admin:\n  listen                host:port for /metrics, /healthz, /readyz and the status page (off when "
          "absent)\n"
+      << fmt::format("  sink_failing_after    /readyz answers 503 once a sink has failed this long (default {})\n",
+                     format_duration(c.admin.sink_failing_after))
       << fmt::format("log:\n  level                 debug|info|warn|error (default {})\n", c.log.level)
       << fmt::format("  format                logfmt|json (default {})\n", c.log.format)
       << fmt::format("state_dir               spools and relative sink paths (default {})\n", c.state_dir)

@@ -201,7 +201,6 @@ namespace {
 
 constexpr auto kSampleEvery = std::chrono::seconds(5);
 constexpr std::size_t kHistorySamples = 15 * 60 / 5 + 1;  // 15 minutes
-constexpr auto kSinkFailingTooLong = std::chrono::minutes(5);
 
 double unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -240,6 +239,7 @@ struct RunHooks::Impl {
 
   std::string listen;
   std::chrono::milliseconds interval;
+  std::chrono::milliseconds sink_failing_after;
   std::unique_ptr<admin::Server> server;
   asio::steady_timer sampler;
   std::map<std::string, std::deque<Sample>> history;  // per app
@@ -255,6 +255,7 @@ struct RunHooks::Impl {
         watchdog(i),
         listen(cfg.admin.listen),
         interval(cfg.poll.interval),
+        sink_failing_after(cfg.admin.sink_failing_after),
         sampler(i),
         lag(i) {
     lag.start();
@@ -323,22 +324,31 @@ struct RunHooks::Impl {
     }
   }
 
+  // One reason a line (interface.md, "Health says the truth"): every
+  // stopped app, every sink failing for longer than sink_failing_after.
   admin::Readiness readiness() {
     auto apps = engine.metrics();
-    bool polling =
-        std::any_of(apps.begin(), apps.end(), [](const AppMetrics& m) { return !m.stopped && m.groups > 0; });
-    if (!polling) return {false, "no app is polling (every app stopped or has no groups)"};
+    std::vector<std::string> reasons;
+    bool polling = false;
+    for (const auto& m : apps) {
+      if (m.stopped) reasons.push_back("app '" + m.name + "' stopped: " + m.stop_reason);
+      polling = polling || (!m.stopped && m.groups > 0);
+    }
+    if (!polling && reasons.empty()) reasons.push_back("no app is polling (no app has groups)");
     auto stats = fanout.stats();
     track_sinks(stats);
     auto now = std::chrono::steady_clock::now();
     for (const auto& s : stats) {
       auto it = sink_unhealthy_since.find(s.name);
-      if (it == sink_unhealthy_since.end() || now - it->second < kSinkFailingTooLong) continue;
+      if (it == sink_unhealthy_since.end() || now - it->second < sink_failing_after) continue;
       auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - it->second);
-      return {false,
-              "sink '" + s.name + "' has been failing for " + format_duration(secs) + ": " + log::redact(s.last_error)};
+      reasons.push_back("sink '" + s.name + "' has been failing for " + format_duration(secs) + ": " +
+                        log::redact(s.last_error));
     }
-    return {true, {}};
+    if (reasons.empty()) return {true, {}};
+    std::string text;
+    for (const auto& r : reasons) text += (text.empty() ? "" : "\n") + r;
+    return {false, text};
   }
 
   std::string status_json() {
@@ -539,6 +549,7 @@ void RunHooks::ready() {
 
 void RunHooks::reloaded(const config::Config& cfg) {
   impl_->interval = cfg.poll.interval;
+  impl_->sink_failing_after = cfg.admin.sink_failing_after;
   if (cfg.admin.listen != impl_->listen) {
     impl_->stop_admin();
     impl_->listen = cfg.admin.listen;

@@ -166,6 +166,8 @@ void Loader::read_admin(const YAML::Node& n, AdminConfig& admin) {
       admin.listen = listen;
     }
   }
+  if (r.duration("sink_failing_after", admin.sink_failing_after) && admin.sink_failing_after.count() <= 0)
+    r.error_at("sink_failing_after", "sink_failing_after must be positive");
   r.finish();
 }
 

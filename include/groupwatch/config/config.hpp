@@ -48,6 +48,8 @@ struct PollConfig {
 
 struct AdminConfig {
   std::string listen;  // host:port; empty = off
+  // /readyz answers 503 once a sink has been failing this long.
+  milliseconds sink_failing_after = std::chrono::seconds(30);
 };
 
 struct LogConfig {

@@ -1,0 +1,66 @@
+// Health says the truth: /readyz answers 503, one reason a line, while an
+// app is stopped or a sink has failed for longer than admin.sink_failing_after.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "fault/fault.hpp"
+
+using namespace gwfault;
+
+namespace {
+
+std::uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+struct Got {
+  int status = 0;
+  std::string body;
+};
+Got get(const TempDir& dir, std::uint16_t port, const std::string& path) {
+  auto r =
+      run(dir, {"/usr/bin/curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:" + std::to_string(port) + path}, 10s);
+  Got g;
+  auto nl = r.out.rfind('\n');
+  if (nl == std::string::npos) return g;
+  g.status = std::atoi(r.out.c_str() + nl + 1);
+  g.body = r.out.substr(0, nl);
+  return g;
+}
+
+}  // namespace
+
+TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 50);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "5s";
+  // A second app whose SDKAppID the endpoint does not serve: 70016, stopped.
+  c.extra_app = "  - name: wrong-region\n    sdkappid: 1400000999\n    admin: administrator\n    secret_key: " +
+                std::string(kKey) + "\n    endpoint: " + e.endpoint() + "\n    ca_file: " + c.ca_file +
+                "\n    group_files: [" + dir.file("groups.txt") + "]\n";
+  const auto admin = free_port();
+  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n  sink_failing_after: 2s\n";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson")), postgres_sink("host=127.0.0.1 port=1 dbname=x connect_timeout=1")};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Got g;
+  // The app stops at its first answer; the sink has failed for 2 s a little later.
+  for (int i = 0; i < 100; ++i) {
+    g = get(dir, admin, "/readyz");
+    if (g.body.find("sink 'postgres'") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(g.status, 503) << g.body;
+  EXPECT_NE(g.body.find("app 'wrong-region' stopped: 70016"), std::string::npos) << g.body;
+  EXPECT_NE(g.body.find("sink 'postgres' has been failing for"), std::string::npos) << g.body;
+  EXPECT_EQ(get(dir, admin, "/healthz").status, 200);  // the process runs
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+}
