@@ -192,6 +192,7 @@ void Engine::reload(const config::Config& cfg) {
   for (auto& p : I.pollers) {
     if (!p) continue;
     p->stop_dispatch();
+    p->forget_groups();
     I.retired.push_back(std::move(p));
     ++removed;
   }

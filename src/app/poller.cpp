@@ -124,6 +124,21 @@ void Poller::set_groups(std::vector<std::string> ids) {
   bool same = ids.size() == groups_.size();
   for (std::size_t i = 0; same && i < ids.size(); ++i) same = ids[i] == groups_[i].id;
   if (same) return;
+  // Groups that left the watchlist get no more results: their series go
+  // too (Prometheus), instead of living on with their last count. Both
+  // lists are in slot order, so one merge walk finds them.
+  if (running_) {
+    auto before = [](const std::string& a, const std::string& b) {
+      auto ha = schedule::stable_hash(a), hb = schedule::stable_hash(b);
+      return ha < hb || (ha == hb && a < b);
+    };
+    std::size_t j = 0;
+    for (const auto& g : groups_) {
+      while (j < ids.size() && before(ids[j], g.id)) ++j;
+      if (j < ids.size() && ids[j] == g.id) continue;
+      out_.forget(app_.name, g.id);
+    }
+  }
   std::vector<Group> next;
   next.reserve(ids.size());
   // A changed watchlist un-parks every group (interface.md: parked "until
@@ -158,6 +173,10 @@ void Poller::set_interval(std::chrono::milliseconds interval) {
   settings_.interval = interval;
   if (running_ && settings_.mode == Mode::run) position_cursor(wall::now());
   notify();
+}
+
+void Poller::forget_groups() {
+  for (const auto& g : groups_) out_.forget(app_.name, g.id);
 }
 
 void Poller::stop_dispatch(std::shared_ptr<Poller> successor) {

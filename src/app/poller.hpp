@@ -81,6 +81,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   /// failure as the group's result: no group loses its result.
   void stop_dispatch(std::shared_ptr<Poller> successor = nullptr);
   const std::shared_ptr<Budget>& budget() const { return budget_; }
+  /// The app left the config: its groups' series go (Prometheus).
+  void forget_groups();
   /// Cancels in-flight attempts (end of the grace period).
   void cancel();
 

@@ -195,6 +195,12 @@ class Worker {
     const auto flush = p_.delivery.flush_interval;
     for (;;) {
       drain_inbox_locked();
+      // A forget comes after the results pushed before it: write those
+      // first, or they would bring the forgotten series back.
+      if (!forgets_.empty() && healthy_ && (!batch_.empty() || !queue_.empty())) {
+        attempt(lk);
+        continue;
+      }
       if (!forgets_.empty()) {
         auto todo = std::move(forgets_);
         forgets_.clear();

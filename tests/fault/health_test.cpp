@@ -64,3 +64,36 @@ TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
 }
+
+// A watchlist cut from 10 to 5 groups: the removed groups' Prometheus series
+// are gone after the reload (they used to stay for ever).
+TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
+  TempDir dir;
+  emu::Options o;
+  auto ids = groups_into(dir, o, "groups.txt", 10);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";
+  const auto prom = free_port();
+  c.sinks = {"  - type: prometheus\n    listen: 127.0.0.1:" + std::to_string(prom) + "\n"};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  auto series = [&] {
+    auto body = get(dir, prom, "/metrics").body;
+    std::size_t n = 0;
+    for (auto& id : ids) n += body.find("group_id=\"" + id + "\"") != std::string::npos;
+    return n;
+  };
+  for (int i = 0; i < 100 && series() < 10; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(series(), 10u);
+  std::string kept;
+  for (std::size_t i = 0; i < 5; ++i) kept += ids[i] + "\n";
+  dir.write("groups.txt", kept);
+  gw.signal(SIGHUP);
+  std::this_thread::sleep_for(5s);  // two cycles
+  auto body = get(dir, prom, "/metrics").body;
+  for (std::size_t i = 0; i < 10; ++i)
+    EXPECT_EQ(body.find("group_id=\"" + ids[i] + "\"") != std::string::npos, i < 5) << ids[i];
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+}
