@@ -41,7 +41,7 @@ Usage:
   groupwatch run     [--config FILE]              poll every group once per interval, forever (SIGHUP reloads)
   groupwatch once    [--config FILE] [--quiet]    poll every group exactly once, flush the sinks, exit
   groupwatch check   [--config FILE]              validate the config and its watchlists, print a summary
-  groupwatch query   [--config FILE] [--app NAME] GROUP_ID...   ask for these groups now, one line each
+  groupwatch query   [--config FILE] [--app NAME] [--verbose] GROUP_ID...   ask for these groups now, one line each
   groupwatch usersig [--config FILE] [--app NAME] [--ttl SECONDS]   print a fresh UserSig for the app's admin
   groupwatch help config                          every config key with its default
   groupwatch --help | --version
@@ -50,6 +50,8 @@ Options:
   --config FILE   the YAML config (default /etc/groupwatch/groupwatch.yaml)
   --app NAME      which app (default: the only one, or the first)
   --quiet         once: no progress line on stderr
+  --verbose       query: the daemon's log lines on stderr too (by default only errors; the cause
+                  of a failure is on the group's line)
   --ttl SECONDS   usersig: lifetime of the printed signature (default: the app's usersig_ttl)
 
 Exit status:
@@ -64,6 +66,7 @@ struct Args {
   std::string app;
   std::optional<std::int64_t> ttl;
   bool quiet = false;
+  bool verbose = false;
   std::vector<std::string> positional;
 };
 
@@ -107,6 +110,8 @@ std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
       }
     } else if (s == "--quiet" || s == "-q") {
       a.quiet = true;
+    } else if (s == "--verbose" || s == "-v") {
+      a.verbose = true;
     } else if (s.size() > 1 && s[0] == '-' && s != "-") {
       error = fmt::format("unknown option '{}'", s);
       return std::nullopt;
@@ -216,7 +221,7 @@ int main(int argc, char** argv) {
         std::cerr << "groupwatch query: name at least one GROUP_ID\n";
         return 2;
       }
-      return cmd_query(a.config, a.app, a.positional);
+      return cmd_query(a.config, a.app, a.positional, a.verbose);
     }
   } catch (const std::exception& e) {
     std::cerr << "groupwatch: " << e.what() << "\n";

@@ -16,7 +16,8 @@ void configure_logging(const config::Config& cfg);
 
 int cmd_run(const std::string& config_path);
 int cmd_once(const std::string& config_path, bool quiet);
-int cmd_query(const std::string& config_path, const std::string& app, const std::vector<std::string>& groups);
+int cmd_query(const std::string& config_path, const std::string& app, const std::vector<std::string>& groups,
+              bool verbose);
 int cmd_help_config();
 
 }  // namespace groupwatch::app

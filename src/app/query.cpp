@@ -11,6 +11,7 @@
 #include "app/control.hpp"
 #include "app/poller.hpp"
 #include "groupwatch/tencent/errors.hpp"
+#include "groupwatch/util/log.hpp"
 
 namespace groupwatch::app {
 
@@ -22,10 +23,15 @@ class Recorder : public ResultOut {
 };
 }  // namespace
 
-int cmd_query(const std::string& config_path, const std::string& app_name, const std::vector<std::string>& groups) {
+int cmd_query(const std::string& config_path, const std::string& app_name, const std::vector<std::string>& groups,
+              bool verbose) {
   auto cfg = load_or_report(config_path, nullptr, false);
   if (!cfg) return 2;
   configure_logging(*cfg);
+  // A one-off query prints each group's outcome, cause included, on its
+  // line; the poller's own log lines (app.started, parked, ...) mean
+  // nothing here unless asked for.
+  if (!verbose) log::configure(log::Level::error, log::parse_format(cfg->log.format).value_or(log::Format::logfmt));
   const auto* app = pick_app(*cfg, app_name);
   if (!app) {
     std::cerr << fmt::format("{}: no app named '{}'\n", config_path, app_name);

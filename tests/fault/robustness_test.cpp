@@ -118,3 +118,24 @@ TEST(Robustness, FailingHandshakesArePacedAtTheRate) {
   EXPECT_EQ(e.server().stats().requests, 0u);
   std::cout << "FIGURES tls_failing connections_in_4s=" << accepted << "\n";
 }
+
+// `query` says why a group failed on its own line (here: the endpoint's
+// certificate is not trusted) and prints the poller's log lines only with
+// --verbose.
+TEST(Robustness, QueryNamesTheCauseAndIsQuietUnlessVerbose) {
+  TempDir dir;
+  emu::Options o;
+  auto ids = groups_into(dir, o, "groups.txt", 3);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.ca_file.clear();  // untrusted: every handshake fails
+  c.retries = 0;
+  dir.write("gw.yaml", yaml(c));
+  auto q = run(dir, {GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[0]}, 30s);
+  EXPECT_EQ(q.status, 1);
+  EXPECT_NE(q.out.find(ids[0] + "\terror -1: no answer: TLS failure"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("certificate verify failed"), std::string::npos) << q.out;
+  EXPECT_EQ(q.err.find("app.started"), std::string::npos) << q.err;
+  auto v = run(dir, {GW_BIN, "query", "--verbose", "--config", dir.file("gw.yaml"), ids[0]}, 30s);
+  EXPECT_NE(v.err.find("app.started"), std::string::npos) << v.err;
+}
