@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "groupwatch/tencent/request.hpp"
 
 namespace groupwatch::app {
@@ -35,9 +33,8 @@ bool same_pool(const http::PoolOptions& a, const http::PoolOptions& b) {
 }
 }  // namespace
 
-Budget::Budget(asio::io_context& io, std::string key, double qps, http::PoolOptions po)
+Budget::Budget(asio::io_context& io, double qps, http::PoolOptions po)
     : io_(io),
-      key_(std::move(key)),
       limiter_(limit::LimiterOptions{.qps = qps}, steady::now()),
       pool_opts_(po),
       pool_(std::make_shared<http::Pool>(io.get_executor(), std::move(po))),

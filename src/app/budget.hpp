@@ -30,7 +30,7 @@ http::PoolOptions pool_options(const config::AppConfig& app, const config::PollC
 
 class Budget final : public http::Gate, public std::enable_shared_from_this<Budget> {
  public:
-  Budget(boost::asio::io_context& io, std::string key, double qps, http::PoolOptions po);
+  Budget(boost::asio::io_context& io, double qps, http::PoolOptions po);
   ~Budget() override;
   Budget(const Budget&) = delete;
   Budget& operator=(const Budget&) = delete;
@@ -76,7 +76,6 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
 
   /// A rate-limit answer arrived; true when the rate was lowered.
   bool on_rate_limited();
-  const std::string& key() const { return key_; }
   double configured_qps() const { return limiter_.configured_qps(); }
   double effective_qps() const { return limiter_.effective_qps(); }
   std::uint64_t permits() const { return limiter_.permits(); }
@@ -90,7 +89,6 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   void notify();
 
   boost::asio::io_context& io_;
-  std::string key_;
   limit::RateLimiter limiter_;
   std::shared_ptr<limit::RateLimiter> global_;
   http::PoolOptions pool_opts_;

@@ -47,34 +47,26 @@ struct Engine::Impl {
   // (pollers still draining on them keep them alive). Returns how many pools
   // were replaced by new connection settings.
   std::size_t set_budgets(const config::Config& cfg) {
-    std::map<std::string, double> caps;  // the strictest qps of the entries sharing a key
-    for (const auto& a : cfg.apps) {
-      auto [it, fresh] = caps.emplace(budget_key(a), a.qps);
-      if (!fresh) it->second = std::min(it->second, a.qps);
-    }
     std::map<std::string, std::shared_ptr<Budget>> next;
     std::size_t replaced = 0;
-    for (const auto& a : cfg.apps) {
-      auto key = budget_key(a);
-      if (next.count(key)) continue;
-      auto po = pool_options(a, cfg.poll);
-      auto old = budgets.find(key);
+    creds.clear();
+    for (const auto& shared : config::shared_budgets(cfg)) {
+      const config::AppConfig& first = *shared.apps.front();
+      auto po = pool_options(first, cfg.poll);
+      auto old = budgets.find(shared.key);
       std::shared_ptr<Budget> b;
       if (old != budgets.end()) {
         b = old->second;
-        if (b->update(caps[key], po)) ++replaced;
+        if (b->update(shared.qps, po)) ++replaced;
       } else {
-        b = std::make_shared<Budget>(io, key, caps[key], po);
+        b = std::make_shared<Budget>(io, shared.qps, po);
       }
       b->set_global(global);
-      next.emplace(key, std::move(b));
+      next.emplace(shared.key, std::move(b));
+      auto& c = creds.emplace(shared.key, first).first->second;
+      c.groups.clear();
     }
     budgets = std::move(next);
-    creds.clear();
-    for (const auto& a : cfg.apps) {
-      auto [it, fresh] = creds.emplace(budget_key(a), a);
-      if (fresh) it->second.groups.clear();
-    }
     return replaced;
   }
 
@@ -246,10 +238,6 @@ void Engine::on_finished(std::function<void()> cb) {
   impl_->finished_cb = std::move(cb);
   impl_->maybe_finished();
 }
-
-}  // namespace groupwatch::app
-
-namespace groupwatch::app {
 
 namespace {
 class Collect : public ResultOut {

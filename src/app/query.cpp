@@ -46,7 +46,7 @@ int cmd_query(const std::string& config_path, const std::string& app_name, const
     for (auto& r : *remote) rec.push(r);
   } else {
     boost::asio::io_context io(1);
-    auto budget = std::make_shared<Budget>(io, budget_key(a), a.qps, pool_options(a, cfg->poll));
+    auto budget = std::make_shared<Budget>(io, a.qps, pool_options(a, cfg->poll));
     auto poller = std::make_shared<Poller>(io, a, cfg->poll, Mode::once, rec, budget);
     poller->on_finished([&] { io.stop(); });
     poller->start();

@@ -264,7 +264,6 @@ int cmd_once(const std::string& config_path, bool quiet) {
     signals.cancel();
     io.stop();
   });
-  held.release();
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     interrupted = true;

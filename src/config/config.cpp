@@ -458,6 +458,22 @@ std::string budget_key(const AppConfig& app) {
   return fmt::format("{}@{}", app.sdkappid, app.endpoint);
 }
 
+std::vector<SharedBudget> shared_budgets(const Config& cfg) {
+  std::vector<SharedBudget> out;
+  std::map<std::string, std::size_t> index;
+  for (const auto& app : cfg.apps) {
+    auto key = budget_key(app);
+    auto [it, fresh] = index.try_emplace(key, out.size());
+    if (fresh) out.push_back(SharedBudget{std::move(key), {}, app.qps, 0, false});
+    SharedBudget& b = out[it->second];
+    b.apps.push_back(&app);
+    b.qps = std::min(b.qps, app.qps);
+    b.groups += app.groups.size();
+    b.vendor = b.vendor || app.vendor;
+  }
+  return out;
+}
+
 std::string format_summary(const Config& cfg) {
   std::string out;
   const double interval_s = static_cast<double>(cfg.poll.interval.count()) / 1000.0;
@@ -489,36 +505,17 @@ std::string format_summary(const Config& cfg) {
   out += fmt::format("apps: {}\n", cfg.apps.size());
   // Entries naming one SDKAppID and endpoint share one budget: the
   // strictest qps among them, for their summed groups.
-  struct Shared {
-    std::vector<const AppConfig*> apps;
-    double qps = 0;
-    double groups = 0;
-    bool vendor = false;
-  };
-  std::map<std::string, Shared> budgets;
-  std::vector<std::string> order;
-  for (const auto& app : cfg.apps) {
-    auto [it, fresh] = budgets.try_emplace(budget_key(app));
-    if (fresh) {
-      order.push_back(it->first);
-      it->second.qps = app.qps;
-    }
-    it->second.apps.push_back(&app);
-    it->second.qps = std::min(it->second.qps, app.qps);
-    it->second.groups += static_cast<double>(app.groups.size());
-    it->second.vendor = it->second.vendor || app.vendor;
-  }
   double total_qps = 0;
-  for (const auto& key : order) {
-    const Shared& b = budgets[key];
+  for (const auto& b : shared_budgets(cfg)) {
     const double limit = b.vendor ? 200.0 : 0.0;
+    const auto groups = static_cast<double>(b.groups);
     if (b.apps.size() == 1) {
       const AppConfig& app = *b.apps.front();
-      const double pct = load_pct(b.groups, app.qps);
+      const double pct = load_pct(groups, app.qps);
       out += fmt::format("  {}: sdkappid {}, endpoint {}{}, qps {:g}, groups {}, cycle load {}\n", app.name,
                          app.sdkappid, app.endpoint, app.region.empty() ? "" : " (region " + app.region + ")", app.qps,
                          app.groups.size(), percent(pct));
-      load_notes("app '" + app.name + "'", b.groups, app.qps, pct, limit);
+      load_notes("app '" + app.name + "'", groups, app.qps, pct, limit);
     } else {
       std::string names;
       for (const auto* a : b.apps) {
@@ -527,11 +524,11 @@ std::string format_summary(const Config& cfg) {
         out += fmt::format("  {}: sdkappid {}, endpoint {}, qps {:g}, groups {}\n", a->name, a->sdkappid, a->endpoint,
                            a->qps, a->groups.size());
       }
-      const double pct = load_pct(b.groups, b.qps);
+      const double pct = load_pct(groups, b.qps);
       out += fmt::format(
           "  shared budget of {}: sdkappid {} at {}: one cap of {:g} qps for {:.0f} groups, cycle load {}\n", names,
-          b.apps.front()->sdkappid, b.apps.front()->endpoint, b.qps, b.groups, percent(pct));
-      load_notes("the shared budget of " + names, b.groups, b.qps, pct, limit);
+          b.apps.front()->sdkappid, b.apps.front()->endpoint, b.qps, groups, percent(pct));
+      load_notes("the shared budget of " + names, groups, b.qps, pct, limit);
     }
     total_qps += b.qps;
   }

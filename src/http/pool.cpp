@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <charconv>
 #include <deque>
-#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -492,11 +491,10 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
   // Waits for the gate's permit with the connection ready: the permit is
   // taken as late as possible, right before the write.
-  asio::awaitable<Failure> admit(Call& call, Gate* gate, Clock::time_point deadline) {
+  // A permit wait has no deadline of its own: the queue moves at the app's
+  // rate, and a request admitted late still gets its full timeout.
+  asio::awaitable<Failure> admit(Call& call, Gate* gate) {
     if (!gate || gate->try_admit()) co_return Failure::none;
-    // A permit wait has no deadline of its own: the queue moves at the
-    // app's rate, and a request admitted late still gets its full timeout.
-    (void)deadline;
     call.timer.expires_at(Clock::time_point::max());
     call.gate = gate;
     gate->enqueue(&call);  // may admit at once
@@ -523,7 +521,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       Response r = co_await open_connection(call, lease, deadline);
       if (r.failure != Failure::none) co_return r;
     }
-    if (Failure f = co_await admit(call, gate, deadline); f != Failure::none) co_return fail(f, "pool shut down");
+    if (Failure f = co_await admit(call, gate); f != Failure::none) co_return fail(f, "pool shut down");
     if (stopped) {
       Response r = fail(Failure::cancelled, "pool shut down");
       r.permit = gate != nullptr;
@@ -556,25 +554,6 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     // server may have read and counted this copy before closing.
     x.response.stale = reused && x.nothing_read && x.response.failure == Failure::reset;
     co_return std::move(x.response);
-  }
-
-  // Opens one connection ahead of need and parks it on the idle list, so
-  // that the caller can take a rate permit only once a request can be
-  // written at once (a handshake between permit and send would bunch
-  // arrivals at the server).
-  asio::awaitable<void> warm_one(std::function<void(bool)> done) {
-    auto self = shared_from_this();
-    bool ok = false;
-    if (!stopped && open < opts.max_connections) {
-      ++open;
-      const auto deadline = Clock::now() + opts.timeout;
-      Call call(*this);
-      Lease lease(*this, nullptr);
-      Response r = co_await open_connection(call, lease, deadline);
-      ok = r.failure == Failure::none && lease.conn != nullptr;
-      lease.reusable = ok;
-    }  // the lease parks the new connection on the idle list here
-    if (done) done(ok);
   }
 
   void shutdown() {
@@ -637,18 +616,6 @@ asio::awaitable<Response> Pool::post(std::string target, std::string body, Gate*
 
 void Pool::shutdown() {
   impl_->shutdown();
-}
-
-void Pool::warm(std::function<void(bool)> done) {
-  asio::co_spawn(impl_->ex, impl_->warm_one(std::move(done)), [](std::exception_ptr) {});
-}
-
-std::size_t Pool::idle_count() const {
-  return impl_->idle.size();
-}
-
-bool Pool::can_open() const {
-  return !impl_->stopped && impl_->open < impl_->opts.max_connections;
 }
 
 PoolStats Pool::stats() const {

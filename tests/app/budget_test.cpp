@@ -30,7 +30,7 @@ struct Waiter : groupwatch::http::Gate::Waiter {
 
 TEST(Budget, AdmitsQueuedRequestsInOrderAtTheRate) {
   boost::asio::io_context io;
-  auto b = std::make_shared<Budget>(io, "1@x", 50, options());
+  auto b = std::make_shared<Budget>(io, 50, options());
   std::vector<int> order;
   std::vector<Waiter> ws;
   ws.reserve(5);
@@ -47,7 +47,7 @@ TEST(Budget, AdmitsQueuedRequestsInOrderAtTheRate) {
 
 TEST(Budget, ADequeuedWaiterTakesNoPermit) {
   boost::asio::io_context io;
-  auto b = std::make_shared<Budget>(io, "1@x", 50, options());
+  auto b = std::make_shared<Budget>(io, 50, options());
   std::vector<int> order;
   Waiter a(order, 1), c(order, 2);
   ASSERT_TRUE(b->try_admit());
@@ -61,7 +61,7 @@ TEST(Budget, ADequeuedWaiterTakesNoPermit) {
 
 TEST(Budget, ContendersCountUntilAdmittedOrWithdrawn) {
   boost::asio::io_context io;
-  auto b = std::make_shared<Budget>(io, "1@x", 200, options());
+  auto b = std::make_shared<Budget>(io, 200, options());
   int woken = 0;
   b->subscribe(&woken, [&] { ++woken; });
   b->contend();
@@ -80,7 +80,7 @@ TEST(Budget, ContendersCountUntilAdmittedOrWithdrawn) {
 
 TEST(Budget, AReloadKeepsTheLoweredRateAndThePoolUnlessTheirSettingsChange) {
   boost::asio::io_context io;
-  auto b = std::make_shared<Budget>(io, "1@x", 200, options());
+  auto b = std::make_shared<Budget>(io, 200, options());
   auto pool = b->pool();
   for (int i = 0; i < 3; ++i) b->on_rate_limited();
   const double lowered = b->effective_qps();
@@ -114,7 +114,7 @@ namespace {
 
 TEST(Budget, MarginFollowsTheMeasuredSpreadWithinBounds) {
   boost::asio::io_context io;
-  auto b = std::make_shared<Budget>(io, "1@x", 200, options());
+  auto b = std::make_shared<Budget>(io, 200, options());
   EXPECT_EQ(b->margin(), std::chrono::milliseconds(8));
   for (int i = 0; i < 20; ++i) b->observe(std::chrono::milliseconds(1));
   EXPECT_EQ(b->margin(), std::chrono::milliseconds(8));  // steady answers: the floor

@@ -112,6 +112,17 @@ std::string check_group_id(std::string_view id, std::string* warning);
 /// per SDKAppID): "SDKAPPID@ENDPOINT".
 std::string budget_key(const AppConfig& app);
 
+/// The apps entries that share one budget, and the budget's cap.
+struct SharedBudget {
+  std::string key;
+  std::vector<const AppConfig*> apps;  // in config order; the first one's connection settings are used
+  double qps = 0;                      // the strictest qps among them
+  std::size_t groups = 0;              // summed
+  bool vendor = false;                 // a vendor endpoint: 200 qps at most
+};
+/// Every budget `cfg` needs, in the order their first entries appear.
+std::vector<SharedBudget> shared_budgets(const Config& cfg);
+
 std::string format_summary(const Config& cfg);
 
 }  // namespace groupwatch::config

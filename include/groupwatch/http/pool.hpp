@@ -3,7 +3,6 @@
 // Beast and Asio.SSL stay in the .cpp: this header only needs awaitable.
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -106,14 +105,6 @@ class Pool {
   /// Closes idle connections and makes waiting and future posts fail with
   /// Failure::cancelled.
   void shutdown();
-
-  /// Opens one connection ahead of need (when below max_connections) and
-  /// parks it idle; `done(ok)` runs on the pool's executor afterwards.
-  void warm(std::function<void(bool)> done);
-  /// Idle connections ready to carry a request at once.
-  std::size_t idle_count() const;
-  /// True while another connection may be opened.
-  bool can_open() const;
 
   PoolStats stats() const;
   const PoolOptions& options() const;
