@@ -128,13 +128,9 @@ void Poller::set_groups(std::vector<std::string> ids) {
   // too (Prometheus), instead of living on with their last count. Both
   // lists are in slot order, so one merge walk finds them.
   if (running_) {
-    auto before = [](const std::string& a, const std::string& b) {
-      auto ha = schedule::stable_hash(a), hb = schedule::stable_hash(b);
-      return ha < hb || (ha == hb && a < b);
-    };
     std::size_t j = 0;
     for (const auto& g : groups_) {
-      while (j < ids.size() && before(ids[j], g.id)) ++j;
+      while (j < ids.size() && schedule::slot_before(ids[j], g.id)) ++j;
       if (j < ids.size() && ids[j] == g.id) continue;
       out_.forget(app_.name, g.id);
     }
@@ -225,11 +221,8 @@ void Poller::position_cursor(wall::time_point now) {
 Poller::Group* Poller::find_group(const std::string& id) {
   // Slot order is hash order: a binary search by hash finds the group even
   // after a reload reshuffled the vector.
-  auto h = schedule::stable_hash(id);
-  auto it = std::lower_bound(groups_.begin(), groups_.end(), std::pair{h, &id}, [](const Group& g, const auto& key) {
-    auto gh = schedule::stable_hash(g.id);
-    return gh < key.first || (gh == key.first && g.id < *key.second);
-  });
+  auto it = std::lower_bound(groups_.begin(), groups_.end(), id,
+                             [](const Group& g, const std::string& key) { return schedule::slot_before(g.id, key); });
   if (it != groups_.end() && it->id == id) return &*it;
   return nullptr;
 }
@@ -400,8 +393,11 @@ asio::awaitable<void> Poller::attempt(Work w) {
 
 void Poller::apply_decision(Work& w, Decision& d) {
   auto now = steady::now();
-  if (!d.failure_kind.empty()) ++m_.failures_by_kind[d.failure_kind];
-  if (d.failure_kind.empty()) ++m_.answers_by_code[d.code];
+  if (d.failure_kind.empty()) {
+    ++m_.answers_by_code[d.code];
+  } else {
+    ++m_.failures_by_kind[d.failure_kind];
+  }
   if (d.lower_rate) {
     ++m_.rate_limited;
     if (budget_->on_rate_limited())

@@ -28,6 +28,11 @@ void sort_by_slot(std::vector<std::string>& ids) {
   for (std::size_t i = 0; i < keyed.size(); ++i) ids[i] = std::move(keyed[i].second);
 }
 
+bool slot_before(std::string_view a, std::string_view b) {
+  const auto ha = stable_hash(a), hb = stable_hash(b);
+  return ha < hb || (ha == hb && a < b);
+}
+
 std::chrono::nanoseconds slot_offset(std::size_t k, std::size_t n, std::chrono::nanoseconds interval) {
   if (n == 0) return {};
   // 128-bit intermediate: interval (ns) * k overflows 64 bits for long lists.

@@ -21,6 +21,8 @@ std::uint64_t stable_hash(std::string_view id);
 
 /// Sorts `ids` into slot order (by hash, ties by ID) in place.
 void sort_by_slot(std::vector<std::string>& ids);
+/// The slot order itself: true when `a` comes before `b`.
+bool slot_before(std::string_view a, std::string_view b);
 
 /// Offset of slot k of n within the cycle.
 std::chrono::nanoseconds slot_offset(std::size_t k, std::size_t n, std::chrono::nanoseconds interval);
