@@ -674,6 +674,27 @@ TEST(Summary, ExplainsOverload) {
   EXPECT_THAT(s, HasSubstr("at least 45s or 300 qps"));
 }
 
+TEST(Summary, NeverSuggestsMoreThanTheVendorsCap) {
+  Config c = summary_config(60000, 200, std::chrono::minutes(4));  // 60000 / 48000 = 125%
+  c.apps[0].vendor = true;
+  const std::string s = format_summary(c);
+  EXPECT_THAT(s, HasSubstr("60000 groups cannot all be polled within 4m at 200 qps"));
+  EXPECT_THAT(s, HasSubstr("200 qps is the vendor's cap"));
+  EXPECT_THAT(s, Not(HasSubstr("250 qps")));
+}
+
+TEST(Summary, EntriesWithOneSdkAppIdShareOneCap) {
+  Config c = summary_config(3000, 100, std::chrono::seconds(60));
+  c.apps.push_back(c.apps[0]);
+  c.apps[1].name = "second";
+  c.apps[1].qps = 150;
+  const std::string s = format_summary(c);
+  // One budget: the strictest qps, for the summed groups (6000 / (100 x 60) = 100%).
+  EXPECT_THAT(s, HasSubstr("shared budget of prod-sg, second: sdkappid 1400000001"));
+  EXPECT_THAT(s, HasSubstr("one cap of 100 qps for 6000 groups, cycle load 100.0%"));
+  EXPECT_THAT(s, HasSubstr("capacity 100 qps"));
+}
+
 TEST(Summary, TinyLoadIsNotShownAsZero) {
   const std::string s = format_summary(summary_config(6, 200, std::chrono::minutes(4)));
   EXPECT_THAT(s, HasSubstr("groups 6, cycle load <0.1%"));

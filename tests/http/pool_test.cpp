@@ -386,11 +386,15 @@ class TestGate : public groupwatch::http::Gate {
 // Posts through `gate` and runs `io` until the request is queued at the
 // gate (connected and handshaken, nothing written); `got` receives the
 // response later.
-void post_until_queued(asio::io_context& io, Pool& pool, TestGate& gate, std::optional<Response>& got) {
+void spawn_post(asio::io_context& io, Pool& pool, TestGate& gate, std::optional<Response>& got) {
   asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&got](std::exception_ptr e, Response r) {
     if (e) std::rethrow_exception(e);
     got = std::move(r);
   });
+}
+
+void post_until_queued(asio::io_context& io, Pool& pool, TestGate& gate, std::optional<Response>& got) {
+  spawn_post(io, pool, gate, got);
   for (int i = 0; i < 2000 && gate.queue.empty(); ++i) io.run_one_for(10ms);
 }
 
@@ -426,10 +430,7 @@ TEST(HttpPool, EveryWrittenRequestPassedTheGate) {
   int sent = 0;
   for (int i = 0; i < 6; ++i) {
     std::optional<Response> got;
-    asio::co_spawn(io, pool.post(kTarget, kBody, &gate), [&](std::exception_ptr e, Response r) {
-      if (e) std::rethrow_exception(e);
-      got = std::move(r);
-    });
+    spawn_post(io, pool, gate, got);
     io.restart();
     while (!got) io.run_one();
     if (got->sent) ++sent;
