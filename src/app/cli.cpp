@@ -25,6 +25,7 @@
 #include "groupwatch/tencent/usersig.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace groupwatch::app {
 
@@ -42,8 +43,10 @@ Usage:
   groupwatch once    [--config FILE] [--quiet]    poll every group exactly once, flush the sinks, exit
   groupwatch check   [--config FILE]              validate the config and its watchlists, print a summary
   groupwatch query   [--config FILE] [--app NAME] [--verbose] GROUP_ID...   ask for these groups now, one line each
-  groupwatch usersig [--config FILE] [--app NAME] [--ttl SECONDS]   print a fresh UserSig for the app's admin
+  groupwatch usersig [--config FILE] [--app NAME] [--ttl DURATION]  print a fresh UserSig for the app's admin
   groupwatch help config                          every config key with its default
+  groupwatch help sink TYPE                       one sink type's keys (help sinks: the types)
+  groupwatch help COMMAND | COMMAND --help        one command
   groupwatch --help | --version
 
 Options:
@@ -52,7 +55,8 @@ Options:
   --quiet         once: no progress line on stderr
   --verbose       query: the daemon's log lines on stderr too (by default only errors; the cause
                   of a failure is on the group's line)
-  --ttl SECONDS   usersig: lifetime of the printed signature (default: the app's usersig_ttl)
+  --ttl DURATION  usersig: lifetime of the printed signature, e.g. 3600 (seconds), 90m, 1d
+                  (default: the app's usersig_ttl)
 
 Exit status:
   run: 0 after SIGTERM/SIGINT, 2 bad config, 1 fatal runtime error
@@ -60,11 +64,81 @@ Exit status:
   check: 0 valid, 2 invalid      query: 0 all answered OK, 1 otherwise
 )";
 
+struct CommandHelp {
+  std::string_view name;
+  std::string_view text;
+};
+
+// `groupwatch help COMMAND` and `groupwatch COMMAND --help`.
+constexpr CommandHelp command_help[] = {
+    {"run", R"(groupwatch run [--config FILE]
+
+Polls every group of every app once per poll.interval, forever, within each SDKAppID's qps cap,
+and writes every result to every sink. Holds state_dir/groupwatch.lock: a second `run` on the
+same state_dir exits 2; `query` and `once` beside it go through it. SIGHUP reloads the config
+(every key, or none: a key that cannot change at runtime refuses the reload); SIGTERM/SIGINT
+finish in-flight requests within poll.grace, flush the sinks and exit 0; a second one exits at
+once.
+Exit: 0 after SIGTERM/SIGINT; 2 bad config, unusable state_dir or a busy admin port; 1 fatal
+runtime error.
+)"},
+    {"once", R"(groupwatch once [--config FILE] [--quiet]
+
+Polls every group exactly once (with retries), flushes the sinks and exits. With a TTY on
+stderr a progress line is drawn unless --quiet.
+Exit: 0 every group answered and every sink took every result; 1 otherwise; 2 bad config.
+)"},
+    {"check", R"(groupwatch check [--config FILE]
+
+Validates the config and every watchlist, runs the start-up checks of `run` (ca_file loadable,
+secret files readable, state_dir usable, sinks configurable, listen addresses valid) and prints
+a summary: apps, groups, shared budgets, cycle load, sinks.
+Exit: 0 valid; 2 invalid, each problem as FILE:LINE:COL: error: message.
+)"},
+    {"query", R"(groupwatch query [--config FILE] [--app NAME] [--verbose] GROUP_ID...
+
+Asks for the given groups now and prints one line each: GROUP<TAB>COUNT, or
+GROUP<TAB>error CODE: meaning: cause. Beside a running daemon it goes through the daemon's
+budget. Log lines other than errors only with --verbose.
+Exit: 0 every group answered OK; 1 otherwise; 2 bad config or no GROUP_ID.
+)"},
+    {"usersig", R"(groupwatch usersig [--config FILE] [--app NAME] [--ttl DURATION]
+
+Prints a fresh UserSig for the app's admin identifier and nothing else on stdout.
+--ttl: 3600 (seconds) or a duration such as 90m or 1d (default: the app's usersig_ttl).
+Exit: 0; 2 bad config or unknown app.
+)"},
+};
+
+const CommandHelp* find_command_help(std::string_view name) {
+  for (const auto& c : command_help)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+int cmd_help(const std::vector<std::string>& topic) {
+  if (topic.empty()) {
+    std::cout << usage_text;
+    return 0;
+  }
+  if (topic[0] == "config") return cmd_help_config();
+  if (topic[0] == "sinks" || (topic[0] == "sink" && topic.size() == 1)) return cmd_help_sink("");
+  if (topic[0] == "sink") return cmd_help_sink(topic[1]);
+  if (const auto* c = find_command_help(topic[0])) {
+    std::cout << c->text;
+    return 0;
+  }
+  std::cerr << fmt::format(
+      "groupwatch: no help on '{}'; topics: config, sinks, sink TYPE, run, once, check, query, usersig\n", topic[0]);
+  return 2;
+}
+
 struct Args {
   std::string command;
   std::string config = default_config;
   std::string app;
   std::optional<std::int64_t> ttl;
+  bool help = false;
   bool quiet = false;
   bool verbose = false;
   std::vector<std::string> positional;
@@ -85,7 +159,7 @@ std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
     };
     auto is = [&](const char* name) { return s == name || s.rfind(std::string(name) + "=", 0) == 0; };
     if (s == "--help" || s == "-h") {
-      a.command = "help";
+      a.help = true;
     } else if (s == "--version" || s == "-V") {
       a.command = "version";
     } else if (is("--config") || s == "-c") {
@@ -99,15 +173,14 @@ std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
     } else if (is("--ttl")) {
       auto v = value("--ttl");
       if (!v) return std::nullopt;
-      try {
-        std::size_t used = 0;
-        long long t = std::stoll(*v, &used);
-        if (used != v->size() || t <= 0) throw std::invalid_argument("ttl");
-        a.ttl = t;
-      } catch (const std::exception&) {
-        error = "--ttl takes a positive number of seconds";
+      // Plain seconds, as before, or a duration like every other one.
+      bool digits = !v->empty() && std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; });
+      auto d = parse_duration(digits ? *v + "s" : *v);
+      if (!d || d->count() < 1000) {
+        error = fmt::format("--ttl takes a duration of at least 1s, e.g. 3600 (seconds), 90m or 1d; got '{}'", *v);
         return std::nullopt;
       }
+      a.ttl = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
     } else if (s == "--quiet" || s == "-q") {
       a.quiet = true;
     } else if (s == "--verbose" || s == "-v") {
@@ -203,10 +276,12 @@ int main(int argc, char** argv) {
   }
   const auto& a = *args;
   try {
-    if (a.command == "help" && !a.positional.empty() && a.positional[0] == "config") return cmd_help_config();
-    if (a.command == "help" || a.command.empty()) {
-      std::cout << usage_text;
-      return a.command.empty() ? 2 : 0;
+    if (a.help && a.command.empty()) return cmd_help({});
+    if (a.help && a.command != "help") return cmd_help({a.command});
+    if (a.command == "help") return cmd_help(a.positional);
+    if (a.command.empty()) {
+      std::cerr << usage_text;
+      return 2;
     }
     if (a.command == "version") {
       std::cout << "groupwatch " << GW_VERSION << "\n";

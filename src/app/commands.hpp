@@ -19,5 +19,7 @@ int cmd_once(const std::string& config_path, bool quiet);
 int cmd_query(const std::string& config_path, const std::string& app, const std::vector<std::string>& groups,
               bool verbose);
 int cmd_help_config();
+/// `help sink TYPE` (every key the type's parser reads); empty: the types.
+int cmd_help_sink(const std::string& type);
 
 }  // namespace groupwatch::app

@@ -72,4 +72,30 @@ int cmd_help_config() {
   return 0;
 }
 
+int cmd_help_sink(const std::string& type) {
+  const auto* f = sink::find_sink(type);
+  if (f == nullptr) {
+    if (!type.empty()) std::cerr << fmt::format("groupwatch: unknown sink type '{}'\n", type);
+    auto& out = type.empty() ? std::cout : std::cerr;
+    out << "sink types (groupwatch help sink TYPE for one type's keys):\n";
+    for (auto t : sink::sink_types()) {
+      if (const auto* g = sink::find_sink(t)) out << fmt::format("  {:<12}{}\n", t, g->summary);
+    }
+    return type.empty() ? 0 : 2;
+  }
+  // The keys come from running the parser itself; the help text from the
+  // sink's own table. A key without text still shows (tests forbid that).
+  const auto keys = sink::sink_keys(type);
+  auto text_of = [&](const std::string& k) -> std::string {
+    for (const auto& h : f->keys)
+      if (h.key == k) return std::string(h.text);
+    return "(undocumented)";
+  };
+  std::cout << fmt::format("sink type {}: {}\n\n  {:<18}{}\n", type, f->summary, "type", type);
+  for (const auto& k : keys.own) std::cout << fmt::format("  {:<18}{}\n", k, text_of(k));
+  std::cout << "\ndelivery keys (every sink):\n";
+  for (const auto& [k, t] : sink::delivery_key_help()) std::cout << fmt::format("  {:<18}{}\n", k, t);
+  return 0;
+}
+
 }  // namespace groupwatch::app

@@ -11,7 +11,7 @@ std::string Diagnostic::format() const {
   if (mark.line > 0) {
     out += ':' + std::to_string(mark.line) + ':' + std::to_string(mark.col > 0 ? mark.col : 1);
   }
-  out += warning ? ": warning: " : ": ";
+  out += warning ? ": warning: " : ": error: ";
   out += message;
   return out;
 }
@@ -29,6 +29,7 @@ void Diagnostics::sort() {
   std::unordered_map<std::string, std::size_t> file_order;
   for (const auto& d : items_) file_order.emplace(d.file, file_order.size());
   std::stable_sort(items_.begin(), items_.end(), [&](const Diagnostic& a, const Diagnostic& b) {
+    if (a.warning != b.warning) return !a.warning;  // errors first: they are what stops the start
     const auto fa = file_order[a.file];
     const auto fb = file_order[b.file];
     if (fa != fb) return fa < fb;

@@ -40,22 +40,27 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+}  // namespace
+
+// Optimal string alignment (Damerau-Levenshtein without repeated edits of a
+// substring): a swapped pair of letters ("flie", "regoin") costs 1.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  const std::size_t w = b.size() + 1;
+  std::vector<std::size_t> d((a.size() + 1) * w);
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i * w] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t prev = row[0];
-    row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cur = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      prev = cur;
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      auto& x = d[i * w + j];
+      x = std::min({d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1, d[(i - 1) * w + j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) x = std::min(x, d[(i - 2) * w + j - 2] + 1);
     }
   }
-  return row[b.size()];
+  return d[a.size() * w + b.size()];
 }
 
-}  // namespace
+namespace {}  // namespace
 
 EnvLookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -158,6 +163,9 @@ bool find_entry(const YAML::Node& map, std::string_view key, YAML::Node& key_nod
 }  // namespace
 
 bool MapReader::has(std::string_view key) const {
+  // Asking is knowing: a key looked up only by has() is valid too, and a
+  // misspelling of it gets "did you mean".
+  if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.emplace_back(key);
   if (!valid_) return false;
   YAML::Node k, v;
   return find_entry(node_, key, k, v);
@@ -385,6 +393,19 @@ void MapReader::warning_at(std::string_view key, std::string message) {
   diags_.warning(file_, mark(key), std::move(message));
 }
 
+std::vector<std::string> MapReader::known() const {
+  std::vector<std::string> out;
+  for (const auto& k : known_)
+    if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+  return out;
+}
+
+std::string MapReader::valid_keys() const {
+  std::string out;
+  for (const auto& k : known()) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
 void MapReader::finish() {
   if (!valid_) return;
   for (const auto& kv : node_) {
@@ -401,7 +422,11 @@ void MapReader::finish() {
         best = cand;
       }
     }
-    if (!best.empty()) msg += fmt::format(" (did you mean '{}'?)", best);
+    if (!best.empty()) {
+      msg += fmt::format(" (did you mean '{}'?)", best);
+    } else {
+      msg += "; valid keys: " + valid_keys();
+    }
     diags_.error(file_, mark_of(kv.first), std::move(msg));
   }
 }

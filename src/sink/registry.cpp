@@ -46,6 +46,40 @@ void read_delivery(config::MapReader& r, DeliveryOptions& d) {
 
 }  // namespace
 
+SinkKeys sink_keys(std::string_view type) {
+  SinkKeys out;
+  const SinkFactory* f = find_sink(type);
+  if (f == nullptr) return out;
+  config::Diagnostics diags;
+  const auto env = config::process_env();
+  const YAML::Node empty(YAML::NodeType::Map);
+  config::MapReader delivery(empty, "", diags, env, "sink");
+  DeliveryOptions d;
+  read_delivery(delivery, d);
+  out.delivery = delivery.known();
+  config::MapReader own(empty, "", diags, env, "sink");
+  (void)f->parse(own);  // errors for the required keys are expected here
+  out.own = own.known();
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> delivery_key_help() {
+  DeliveryOptions d;
+  auto dur = [](std::chrono::milliseconds ms) {
+    return ms.count() % 1000 == 0 ? std::to_string(ms.count() / 1000) + "s" : std::to_string(ms.count()) + "ms";
+  };
+  return {
+      {"batch_size", "results per write (default " + std::to_string(d.batch_size) + ")"},
+      {"flush_interval", "the oldest queued result waits at most this long (default " + dur(d.flush_interval) + ")"},
+      {"queue_size", "results held in memory before spooling (default " + std::to_string(d.queue_size) + ")"},
+      {"spool_max_bytes",
+       "cap of the on-disk spool under state_dir/spool (default " + std::to_string(d.spool_max_bytes >> 20) + "MiB)"},
+      {"when_full", "drop_oldest|drop_newest when the spool is at its cap (default drop_oldest)"},
+      {"retry_min", "first retry delay while the sink fails (default " + dur(d.retry_min) + ")"},
+      {"retry_max", "longest retry delay (default " + dur(d.retry_max) + ")"},
+  };
+}
+
 void register_sink(SinkFactory f) {
   auto& r = registry();
   std::string key(f.type);

@@ -102,6 +102,7 @@ class Load : public test::ScratchDir {
   }
   /// The diagnostic prefix for a position in gw.yaml.
   std::string at(int line, int col) { return path_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": "; }
+  std::string err_at(int line, int col) { return at(line, col) + "error: "; }
   std::string path_;
 };
 
@@ -196,11 +197,11 @@ TEST_F(Load, FiveMistakesGiveFiveErrorsAtTheRightPlaces) {
   EXPECT_FALSE(r.config);
   const auto e = errors(r);
   ASSERT_EQ(e.size(), 5u) << joined(e);
-  EXPECT_THAT(e[0], HasSubstr(at(6, 15) + "'endpoint' must start with https://"));
-  EXPECT_THAT(e[1], HasSubstr(at(7, 10) + "'qps' must be a positive number"));
-  EXPECT_THAT(e[2], HasSubstr(at(10, 13) + "'interval' is not a valid duration"));
-  EXPECT_THAT(e[3], HasSubstr(at(11, 12) + "'retries' must be between 0 and 10"));
-  EXPECT_THAT(e[4], HasSubstr(at(13, 3) + "unknown key 'colour' in log"));
+  EXPECT_THAT(e[0], HasSubstr(err_at(6, 15) + "'endpoint' must start with https://"));
+  EXPECT_THAT(e[1], HasSubstr(err_at(7, 10) + "'qps' must be a positive number"));
+  EXPECT_THAT(e[2], HasSubstr(err_at(10, 13) + "'interval' is not a valid duration"));
+  EXPECT_THAT(e[3], HasSubstr(err_at(11, 12) + "'retries' must be between 0 and 10"));
+  EXPECT_THAT(e[4], HasSubstr(err_at(13, 3) + "unknown key 'colour' in log"));
 }
 
 TEST_F(Load, YamlSyntaxErrorHasPosition) {
@@ -213,19 +214,19 @@ TEST_F(Load, YamlSyntaxErrorHasPosition) {
   const auto e = errors(r);
   ASSERT_EQ(e.size(), 1u);
   EXPECT_THAT(e[0], ::testing::StartsWith(path_ + ":"));
-  EXPECT_THAT(e[0], ::testing::ContainsRegex(":[0-9]+:[0-9]+: YAML syntax error: "));
+  EXPECT_THAT(e[0], ::testing::ContainsRegex(":[0-9]+:[0-9]+: error: YAML syntax error: "));
 }
 
 TEST_F(Load, UnreadableConfigIsAnError) {
   const auto r = load_config(dir_ + "/nope.yaml", env_of({}));
   EXPECT_FALSE(r.config);
   ASSERT_EQ(errors(r).size(), 1u);
-  EXPECT_THAT(errors(r)[0], HasSubstr("nope.yaml: cannot read config"));
+  EXPECT_THAT(errors(r)[0], HasSubstr("nope.yaml: error: cannot read config"));
 }
 
 TEST_F(Load, EmptyOrNonMappingConfig) {
   EXPECT_THAT(joined(errors(load(""))), HasSubstr("config is empty"));
-  EXPECT_THAT(joined(errors(load("- a\n- b\n"))), HasSubstr(at(1, 1) + "the config must be a mapping"));
+  EXPECT_THAT(joined(errors(load("- a\n- b\n"))), HasSubstr(err_at(1, 1) + "the config must be a mapping"));
   EXPECT_THAT(joined(errors(load("apps: []\n"))), HasSubstr("no apps configured"));
   EXPECT_THAT(joined(errors(load("poll: {}\n"))), HasSubstr("no apps configured"));
 }
@@ -236,8 +237,8 @@ TEST_F(Load, UnknownTopLevelAndAppKeys) {
                       "pol: {}\n");
   const auto e = errors(r);
   ASSERT_EQ(e.size(), 2u) << joined(e);
-  EXPECT_EQ(e[0], at(8, 5) + "unknown key 'sdkapid' in apps[0] (did you mean 'sdkappid'?)");
-  EXPECT_EQ(e[1], at(9, 1) + "unknown key 'pol' in the config (did you mean 'poll'?)");
+  EXPECT_EQ(e[0], err_at(8, 5) + "unknown key 'sdkapid' in apps[0] (did you mean 'sdkappid'?)");
+  EXPECT_EQ(e[1], err_at(9, 1) + "unknown key 'pol' in the config (did you mean 'poll'?)");
 }
 
 TEST_F(Load, WrongTypes) {
@@ -253,11 +254,11 @@ TEST_F(Load, WrongTypes) {
       "poll: 5\n");
   const auto e = errors(r);
   ASSERT_EQ(e.size(), 5u) << joined(e);
-  EXPECT_THAT(e[0], HasSubstr(at(2, 11) + "'name' must be a single value"));
-  EXPECT_THAT(e[1], HasSubstr(at(3, 15) + "'sdkappid' must be a non-negative integer"));
-  EXPECT_THAT(e[2], HasSubstr(at(4, 12) + "'admin' must be a single value"));
-  EXPECT_THAT(e[3], HasSubstr(at(8, 21) + "'strict_permissions' must be true or false"));
-  EXPECT_THAT(e[4], HasSubstr(at(9, 7) + "poll must be a mapping"));
+  EXPECT_THAT(e[0], HasSubstr(err_at(2, 11) + "'name' must be a single value"));
+  EXPECT_THAT(e[1], HasSubstr(err_at(3, 15) + "'sdkappid' must be a non-negative integer"));
+  EXPECT_THAT(e[2], HasSubstr(err_at(4, 12) + "'admin' must be a single value"));
+  EXPECT_THAT(e[3], HasSubstr(err_at(8, 21) + "'strict_permissions' must be true or false"));
+  EXPECT_THAT(e[4], HasSubstr(err_at(9, 7) + "poll must be a mapping"));
 }
 
 TEST_F(Load, MissingRequiredAppKeys) {
@@ -281,7 +282,7 @@ TEST_F(Load, DuplicateAppNames) {
                       "    endpoint: https://127.0.0.1:18443\n");
   const auto e = errors(r);
   ASSERT_EQ(e.size(), 1u) << joined(e);
-  EXPECT_EQ(e[0], at(8, 11) + "duplicate app name 'a' (first at " + path_ + ":2:11); names must be unique");
+  EXPECT_EQ(e[0], err_at(8, 11) + "duplicate app name 'a' (first at " + path_ + ":2:11); names must be unique");
 }
 
 TEST_F(Load, SecretKeyAndFileBothOrNeither) {
@@ -293,10 +294,10 @@ TEST_F(Load, SecretKeyAndFileBothOrNeither) {
       "    endpoint: https://h\n";
   auto both = load(base + "    secret_key: k\n    secret_key_file: f\n");
   ASSERT_EQ(errors(both).size(), 1u) << joined(errors(both));
-  EXPECT_EQ(errors(both)[0], at(7, 22) + "use either 'secret_key' or 'secret_key_file', not both");
+  EXPECT_EQ(errors(both)[0], err_at(7, 22) + "use either 'secret_key' or 'secret_key_file', not both");
   auto neither = load(base);
   ASSERT_EQ(errors(neither).size(), 1u) << joined(errors(neither));
-  EXPECT_EQ(errors(neither)[0], at(2, 5) + "the app needs 'secret_key' or 'secret_key_file'");
+  EXPECT_EQ(errors(neither)[0], err_at(2, 5) + "the app needs 'secret_key' or 'secret_key_file'");
 }
 
 TEST_F(Load, MissingSecrets) {
@@ -308,14 +309,14 @@ TEST_F(Load, MissingSecrets) {
       "    endpoint: https://h\n";
   auto unset = load(base + "    secret_key: ${TIM_KEY}\n");
   ASSERT_EQ(errors(unset).size(), 1u);
-  EXPECT_THAT(errors(unset)[0], HasSubstr(at(6, 17) + "'secret_key': environment variable TIM_KEY is not set"));
+  EXPECT_THAT(errors(unset)[0], HasSubstr(err_at(6, 17) + "'secret_key': environment variable TIM_KEY is not set"));
   auto empty = load(base + "    secret_key: \"\"\n");
   ASSERT_EQ(errors(empty).size(), 1u);
-  EXPECT_EQ(errors(empty)[0], at(6, 17) + "'secret_key' is empty");
+  EXPECT_EQ(errors(empty)[0], err_at(6, 17) + "'secret_key' is empty");
   auto empty_env = load(base + "    secret_key: ${TIM_KEY}\n", {{"TIM_KEY", ""}});
   EXPECT_THAT(joined(errors(empty_env)), HasSubstr("'secret_key' is empty"));
   auto no_value = load(base + "    secret_key:\n");
-  EXPECT_THAT(joined(errors(no_value)), HasSubstr(at(6, 5) + "'secret_key' has no value"));
+  EXPECT_THAT(joined(errors(no_value)), HasSubstr(err_at(6, 5) + "'secret_key' has no value"));
 }
 
 TEST_F(Load, SecretKeyFileIsReadAndStrippedRelativeToTheConfig) {
@@ -345,7 +346,7 @@ TEST_F(Load, UnreadableSecretKeyFileNamesThePath) {
       "    secret_key_file: missing/key\n");
   const auto e = errors(r);
   ASSERT_EQ(e.size(), 1u) << joined(e);
-  EXPECT_EQ(e[0], at(6, 22) + "cannot read secret_key_file '" + dir_ + "/missing/key': No such file or directory");
+  EXPECT_EQ(e[0], err_at(6, 22) + "cannot read secret_key_file '" + dir_ + "/missing/key': No such file or directory");
 }
 
 TEST_F(Load, EmptySecretKeyFile) {
@@ -372,7 +373,7 @@ TEST_F(Load, ReadableSecretKeyFileWarnsOrFailsWhenStrict) {
   auto strict = load(app + "strict_permissions: true\n");
   EXPECT_FALSE(strict.config);
   ASSERT_EQ(errors(strict).size(), 1u) << joined(errors(strict));
-  EXPECT_THAT(errors(strict)[0], HasSubstr(at(6, 22) + "secret_key_file '" + dir_ + "/key' is readable by group"));
+  EXPECT_THAT(errors(strict)[0], HasSubstr(err_at(6, 22) + "secret_key_file '" + dir_ + "/key' is readable by group"));
   EXPECT_THAT(errors(strict)[0], HasSubstr("strict_permissions"));
   write("key", "s3cr3t\n", 0640);
   EXPECT_FALSE(load(app + "strict_permissions: true\n").config);
@@ -386,9 +387,9 @@ TEST_F(Load, EndpointMustBeHttps) {
       "    admin: x\n"
       "    secret_key: k\n";
   EXPECT_THAT(joined(errors(load(base + "    endpoint: http://h:80\n"))),
-              HasSubstr(at(6, 15) + "'endpoint' must start with https://, got 'http://h:80'"));
+              HasSubstr(err_at(6, 15) + "'endpoint' must start with https://, got 'http://h:80'"));
   EXPECT_THAT(joined(errors(load(base + "    endpoint: h.example.com\n"))), HasSubstr("must start with https://"));
-  EXPECT_THAT(joined(errors(load(base + "    endpoint: https://\n"))), HasSubstr(at(6, 15) + "invalid 'endpoint'"));
+  EXPECT_THAT(joined(errors(load(base + "    endpoint: https://\n"))), HasSubstr(err_at(6, 15) + "invalid 'endpoint'"));
   auto ok = load(base + "    endpoint: https://proxy.internal:8443/\n");
   ASSERT_TRUE(ok.config) << joined(errors(ok));
   EXPECT_EQ(ok.config->apps[0].endpoint, "https://proxy.internal:8443");
@@ -419,13 +420,13 @@ TEST_F(Load, RegionAndEndpointRules) {
       "    secret_key: k\n";
   auto unknown = load(base + "    region: mars\n");
   ASSERT_EQ(errors(unknown).size(), 1u);
-  EXPECT_THAT(errors(unknown)[0], HasSubstr(at(6, 13) + "unknown region 'mars' (one of china|singapore|"));
+  EXPECT_THAT(errors(unknown)[0], HasSubstr(err_at(6, 13) + "unknown region 'mars' (one of china|singapore|"));
   auto both = load(base + "    region: tokyo\n    endpoint: https://h\n");
   ASSERT_EQ(errors(both).size(), 1u) << joined(errors(both));
-  EXPECT_EQ(errors(both)[0], at(7, 15) + "use either 'region' or 'endpoint', not both");
+  EXPECT_EQ(errors(both)[0], err_at(7, 15) + "use either 'region' or 'endpoint', not both");
   auto neither = load(base);
   ASSERT_EQ(errors(neither).size(), 1u);
-  EXPECT_THAT(errors(neither)[0], HasSubstr(at(2, 5) + "the app needs 'region' ("));
+  EXPECT_THAT(errors(neither)[0], HasSubstr(err_at(2, 5) + "the app needs 'region' ("));
 }
 
 TEST_F(Load, QpsRules) {
@@ -436,15 +437,15 @@ TEST_F(Load, QpsRules) {
       "    admin: x\n"
       "    secret_key: k\n";
   EXPECT_THAT(joined(errors(load(base + "    endpoint: https://h\n    qps: 0\n"))),
-              HasSubstr(at(7, 10) + "'qps' must be a positive number"));
+              HasSubstr(err_at(7, 10) + "'qps' must be a positive number"));
   EXPECT_THAT(joined(errors(load(base + "    endpoint: https://h\n    qps: fast\n"))),
-              HasSubstr(at(7, 10) + "'qps' must be a number, got 'fast'"));
+              HasSubstr(err_at(7, 10) + "'qps' must be a number, got 'fast'"));
   auto high_local = load(base + "    endpoint: https://h\n    qps: 1000\n");
   ASSERT_TRUE(high_local.config) << joined(errors(high_local));
   EXPECT_DOUBLE_EQ(high_local.config->apps[0].qps, 1000);
   auto high_vendor = load(base + "    region: seoul\n    qps: 201\n");
   ASSERT_EQ(errors(high_vendor).size(), 1u);
-  EXPECT_EQ(errors(high_vendor)[0], at(7, 10) + "'qps' 201 is above the vendor's cap of 200 requests/s per app");
+  EXPECT_EQ(errors(high_vendor)[0], err_at(7, 10) + "'qps' 201 is above the vendor's cap of 200 requests/s per app");
   // A vendor host written as an endpoint is still the vendor.
   auto vendor_host = load(base + "    endpoint: https://adminapisgp.im.qcloud.com\n    qps: 300\n");
   EXPECT_THAT(joined(errors(vendor_host)), HasSubstr("above the vendor's cap"));
@@ -474,10 +475,10 @@ TEST_F(Load, GroupIdRules) {
       "      - \"12345\"\n");
   const auto e = errors(r2);
   ASSERT_EQ(e.size(), 4u) << joined(e);
-  EXPECT_EQ(e[0], at(8, 9) + "group ID is empty");
-  EXPECT_EQ(e[1], at(9, 9) + "group ID is 129 bytes long; the limit is 128");
-  EXPECT_EQ(e[2], at(10, 9) + "group ID contains a space or a control character");
-  EXPECT_EQ(e[3], at(11, 9) + "group ID contains a space or a control character");
+  EXPECT_EQ(e[0], err_at(8, 9) + "group ID is empty");
+  EXPECT_EQ(e[1], err_at(9, 9) + "group ID is 129 bytes long; the limit is 128");
+  EXPECT_EQ(e[2], err_at(10, 9) + "group ID contains a space or a control character");
+  EXPECT_EQ(e[3], err_at(11, 9) + "group ID contains a space or a control character");
   EXPECT_THAT(joined(warnings(r2)), HasSubstr(at(13, 9) + "warning: group ID '12345' does not start with @TGS#_"));
 }
 
@@ -503,11 +504,11 @@ TEST_F(Load, PollSanity) {
                   "  timeout: 0s\n");
   const auto e = errors(bad);
   ASSERT_EQ(e.size(), 5u) << joined(e);
-  EXPECT_EQ(e[0], at(9, 13) + "'interval' must be greater than 0");
-  EXPECT_EQ(e[1], at(10, 16) + "'connections' must be between 1 and 1024, got 0");
-  EXPECT_EQ(e[2], at(11, 12) + "'retries' must be between 0 and 10, got -1");
-  EXPECT_EQ(e[3], at(12, 12) + "'max_qps' must be a positive number, got 0");
-  EXPECT_EQ(e[4], at(13, 12) + "'timeout' must be greater than 0");
+  EXPECT_EQ(e[0], err_at(9, 13) + "'interval' must be greater than 0");
+  EXPECT_EQ(e[1], err_at(10, 16) + "'connections' must be between 1 and 1024, got 0");
+  EXPECT_EQ(e[2], err_at(11, 12) + "'retries' must be between 0 and 10, got -1");
+  EXPECT_EQ(e[3], err_at(12, 12) + "'max_qps' must be a positive number, got 0");
+  EXPECT_EQ(e[4], err_at(13, 12) + "'timeout' must be greater than 0");
   EXPECT_THAT(joined(errors(load(base + "poll: {connections: 1025}\n"))), HasSubstr("between 1 and 1024"));
   EXPECT_THAT(joined(errors(load(base + "poll: {retries: 11}\n"))), HasSubstr("between 0 and 10"));
 
@@ -533,9 +534,9 @@ TEST_F(Load, LogAdminAndSinks) {
                     "  - just-a-string\n");
   const auto e = errors(sinks);
   ASSERT_EQ(e.size(), 3u) << joined(e);
-  EXPECT_EQ(e[0], at(9, 5) + "missing required key 'type' in sink");
-  EXPECT_EQ(e[1], at(10, 11) + "sink 'type' must not be empty");
-  EXPECT_EQ(e[2], at(11, 5) + "sink must be a mapping");
+  EXPECT_EQ(e[0], err_at(9, 5) + "missing required key 'type' in sink");
+  EXPECT_EQ(e[1], err_at(10, 11) + "sink 'type' must not be empty");
+  EXPECT_EQ(e[2], err_at(11, 5) + "sink must be a mapping");
   EXPECT_THAT(joined(errors(load(base + "sinks: {type: ndjson}\n"))), HasSubstr("'sinks' must be a list"));
 }
 

@@ -88,9 +88,9 @@ TEST_F(GroupFiles, TextFileBadLinesAreErrorsWithLineNumbers) {
   read_group_file(f, out, d);
   const auto e = test::formatted(d, false);
   ASSERT_EQ(e.size(), 3u) << joined(e);
-  EXPECT_EQ(e[0], f + ":2:1: group ID contains a space or a control character");
-  EXPECT_EQ(e[1], f + ":3:1: line is longer than 4096 bytes");
-  EXPECT_EQ(e[2], f + ":4:1: group ID is 4096 bytes long; the limit is 128");
+  EXPECT_EQ(e[0], f + ":2:1: error: group ID contains a space or a control character");
+  EXPECT_EQ(e[1], f + ":3:1: error: line is longer than 4096 bytes");
+  EXPECT_EQ(e[2], f + ":4:1: error: group ID is 4096 bytes long; the limit is 128");
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[1].id, "@TGS#_fine");
   EXPECT_EQ(out[1].mark.line, 5);
@@ -111,7 +111,7 @@ TEST_F(GroupFiles, YamlList) {
   EXPECT_EQ(out[1].mark.col, 3);
   const auto e = test::formatted(d, false);
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], f + ":4:3: each entry of a watchlist must be a group ID string");
+  EXPECT_EQ(e[0], f + ":4:3: error: each entry of a watchlist must be a group ID string");
 }
 
 TEST_F(GroupFiles, YamlMustBeAListAndSyntaxErrorsHavePositions) {
@@ -121,8 +121,8 @@ TEST_F(GroupFiles, YamlMustBeAListAndSyntaxErrorsHavePositions) {
   read_group_file(write("broken.yaml", "- [a\n- b\n"), out, d);
   const auto e = test::formatted(d, false);
   ASSERT_EQ(e.size(), 2u) << joined(e);
-  EXPECT_THAT(e[0], HasSubstr("map.yml:1:1: a YAML watchlist must be a list of group IDs"));
-  EXPECT_THAT(e[1], ::testing::ContainsRegex("broken.yaml:[0-9]+:[0-9]+: YAML syntax error"));
+  EXPECT_THAT(e[0], HasSubstr("map.yml:1:1: error: a YAML watchlist must be a list of group IDs"));
+  EXPECT_THAT(e[1], ::testing::ContainsRegex("broken.yaml:[0-9]+:[0-9]+: error: YAML syntax error"));
 }
 
 TEST_F(GroupFiles, MissingFileIsAnError) {
@@ -130,7 +130,8 @@ TEST_F(GroupFiles, MissingFileIsAnError) {
   Diagnostics d;
   read_group_file(dir_ + "/none.txt", out, d);
   ASSERT_EQ(d.error_count(), 1);
-  EXPECT_THAT(test::formatted(d, false)[0], HasSubstr("none.txt: cannot read watchlist: No such file or directory"));
+  EXPECT_THAT(test::formatted(d, false)[0],
+              HasSubstr("none.txt: error: cannot read watchlist: No such file or directory"));
 }
 
 TEST_F(GroupFiles, RelativePathsResolveAgainstTheConfigDirectory) {
@@ -154,7 +155,8 @@ TEST_F(GroupFiles, UnreadableGroupFileIsReportedAtItsEntry) {
       "      - gone.txt\n");
   const auto e = errors(r);
   ASSERT_EQ(e.size(), 1u) << joined(e);
-  EXPECT_EQ(e[0], path_ + ":8:9: cannot read group file '" + dir_ + "/conf/gone.txt': No such file or directory");
+  EXPECT_EQ(e[0],
+            path_ + ":8:9: error: cannot read group file '" + dir_ + "/conf/gone.txt': No such file or directory");
 }
 
 TEST_F(GroupFiles, DuplicatesAreWarnedOnceEachAndKeptOnce) {
@@ -206,7 +208,7 @@ TEST_F(GroupFiles, TooManyGroupsInOneFile) {
   const auto r = load_app("    group_files: [big.txt]\n");
   EXPECT_FALSE(r.config);
   ASSERT_EQ(errors(r).size(), 1u) << joined(errors(r));
-  EXPECT_THAT(errors(r)[0], HasSubstr("big.txt:2000001:1: more than 2000000 group IDs in one file"));
+  EXPECT_THAT(errors(r)[0], HasSubstr("big.txt:2000001:1: error: more than 2000000 group IDs in one file"));
 }
 
 TEST_F(GroupFiles, MillionIdsLoadQuickly) {

@@ -151,15 +151,15 @@ TEST_F(ReaderCase, WrongTypesAreErrorsAtTheValue) {
   r.finish();
   const auto e = errs();
   ASSERT_EQ(e.size(), 9u) << test::joined(e);
-  EXPECT_EQ(e[0], "f.yaml:1:7: 'list' must be a single value, not a list");
-  EXPECT_EQ(e[1], "f.yaml:2:6: 'num' must be an integer, got 'abc'");
-  EXPECT_EQ(e[2], "f.yaml:3:8: 'range' must be between 0 and 10, got 99");
-  EXPECT_EQ(e[3], "f.yaml:4:6: 'pos' must be a positive number, got -1");
-  EXPECT_THAT(e[4], HasSubstr("f.yaml:5:7: 'flag' must be true or false"));
-  EXPECT_THAT(e[5], HasSubstr("f.yaml:6:6: 'dur' is not a valid duration: '5 minutes'"));
-  EXPECT_EQ(e[6], "f.yaml:7:9: 'choice' must be one of debug|info, got 'loud'");
-  EXPECT_THAT(e[7], HasSubstr("f.yaml:8:7: 'size' must be a size"));
-  EXPECT_THAT(e[8], HasSubstr("f.yaml:9:6: 'neg' must be a non-negative integer"));
+  EXPECT_EQ(e[0], "f.yaml:1:7: error: 'list' must be a single value, not a list");
+  EXPECT_EQ(e[1], "f.yaml:2:6: error: 'num' must be an integer, got 'abc'");
+  EXPECT_EQ(e[2], "f.yaml:3:8: error: 'range' must be between 0 and 10, got 99");
+  EXPECT_EQ(e[3], "f.yaml:4:6: error: 'pos' must be a positive number, got -1");
+  EXPECT_THAT(e[4], HasSubstr("f.yaml:5:7: error: 'flag' must be true or false"));
+  EXPECT_THAT(e[5], HasSubstr("f.yaml:6:6: error: 'dur' is not a valid duration: '5 minutes'"));
+  EXPECT_EQ(e[6], "f.yaml:7:9: error: 'choice' must be one of debug|info, got 'loud'");
+  EXPECT_THAT(e[7], HasSubstr("f.yaml:8:7: error: 'size' must be a size"));
+  EXPECT_THAT(e[8], HasSubstr("f.yaml:9:6: error: 'neg' must be a non-negative integer"));
 }
 
 TEST_F(ReaderCase, UnknownKeysAreReportedWithASuggestion) {
@@ -174,8 +174,44 @@ TEST_F(ReaderCase, UnknownKeysAreReportedWithASuggestion) {
   r.finish();
   const auto e = errs();
   ASSERT_EQ(e.size(), 2u) << test::joined(e);
-  EXPECT_EQ(e[0], "f.yaml:2:1: unknown key 'intervall' in poll (did you mean 'interval'?)");
-  EXPECT_EQ(e[1], "f.yaml:3:1: unknown key 'zzz' in poll");
+  EXPECT_EQ(e[0], "f.yaml:2:1: error: unknown key 'intervall' in poll (did you mean 'interval'?)");
+  EXPECT_EQ(e[1], "f.yaml:3:1: error: unknown key 'zzz' in poll; valid keys: interval, timeout");
+}
+
+TEST_F(ReaderCase, SwappedLettersAndKeysAskedOnlyByHasGetASuggestion) {
+  auto n = yaml(
+      "regoin: singapore\n"
+      "secret_key_flie: k\n");
+  MapReader r(n, "f.yaml", diags, env, "apps[0]");
+  // The loader asks has() first for keys that are alternatives of each other.
+  EXPECT_FALSE(r.has("region"));
+  EXPECT_FALSE(r.has("secret_key_file"));
+  r.finish();
+  const auto e = errs();
+  ASSERT_EQ(e.size(), 2u) << test::joined(e);
+  EXPECT_THAT(e[0], HasSubstr("unknown key 'regoin' in apps[0] (did you mean 'region'?)"));
+  EXPECT_THAT(e[1], HasSubstr("unknown key 'secret_key_flie' in apps[0] (did you mean 'secret_key_file'?)"));
+}
+
+TEST(EditDistance, ASwapCostsOne) {
+  EXPECT_EQ(edit_distance("regoin", "region"), 1u);
+  EXPECT_EQ(edit_distance("flie", "file"), 1u);
+  EXPECT_EQ(edit_distance("abc", "abc"), 0u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("ca", "abc"), 3u);  // OSA: no edit of a swapped pair
+}
+
+TEST(DiagnosticOrder, ErrorsComeBeforeWarnings) {
+  Diagnostics d;
+  d.warning("a.yaml", {1, 1}, "w1");
+  d.error("a.yaml", {9, 1}, "e9");
+  d.warning("a.yaml", {2, 1}, "w2");
+  d.error("a.yaml", {3, 1}, "e3");
+  d.sort();
+  std::vector<std::string> got;
+  for (const auto& x : d.all()) got.push_back(x.message);
+  EXPECT_EQ(got, (std::vector<std::string>{"e3", "e9", "w1", "w2"}));
 }
 
 TEST_F(ReaderCase, DuplicateKeysAreErrors) {
@@ -188,7 +224,7 @@ TEST_F(ReaderCase, DuplicateKeysAreErrors) {
   r.finish();
   const auto e = errs();
   ASSERT_EQ(e.size(), 1u) << test::joined(e);
-  EXPECT_EQ(e[0], "f.yaml:2:1: duplicate key 'a' in test");
+  EXPECT_EQ(e[0], "f.yaml:2:1: error: duplicate key 'a' in test");
 }
 
 TEST_F(ReaderCase, NotAMappingIsAnErrorAndGettersFail) {
@@ -198,7 +234,7 @@ TEST_F(ReaderCase, NotAMappingIsAnErrorAndGettersFail) {
   EXPECT_FALSE(r.string("x", s));
   r.finish();
   ASSERT_EQ(diags.error_count(), 1);
-  EXPECT_EQ(errs()[0], "f.yaml:1:1: poll must be a mapping");
+  EXPECT_EQ(errs()[0], "f.yaml:1:1: error: poll must be a mapping");
 }
 
 TEST_F(ReaderCase, UnsetVariableErrorNamesIt) {
@@ -207,7 +243,7 @@ TEST_F(ReaderCase, UnsetVariableErrorNamesIt) {
   std::string s;
   EXPECT_FALSE(r.string("endpoint", s));
   ASSERT_EQ(diags.error_count(), 1);
-  EXPECT_THAT(errs()[0], HasSubstr("f.yaml:1:11: 'endpoint': environment variable NOPE is not set"));
+  EXPECT_THAT(errs()[0], HasSubstr("f.yaml:1:11: error: 'endpoint': environment variable NOPE is not set"));
 }
 
 TEST_F(ReaderCase, InterpolatedValuesAreNeverEchoed) {
@@ -257,9 +293,9 @@ TEST(DiagnosticFormat, ErrorsAndWarnings) {
   Diagnostic e{"a.yaml", {3, 7}, "bad", false};
   Diagnostic w{"a.yaml", {3, 7}, "hmm", true};
   Diagnostic nowhere{"a.yaml", {}, "cannot read", false};
-  EXPECT_EQ(e.format(), "a.yaml:3:7: bad");
+  EXPECT_EQ(e.format(), "a.yaml:3:7: error: bad");
   EXPECT_EQ(w.format(), "a.yaml:3:7: warning: hmm");
-  EXPECT_EQ(nowhere.format(), "a.yaml: cannot read");
+  EXPECT_EQ(nowhere.format(), "a.yaml: error: cannot read");
 }
 
 }  // namespace

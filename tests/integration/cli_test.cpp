@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "groupwatch/sink/sink.hpp"
 #include "harness.hpp"
 
 using namespace gwtest;
@@ -20,6 +21,41 @@ TEST(Cli, HelpAndVersion) {
   auto bad = run(dir, {GW_BIN, "frobnicate"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+TEST(Cli, HelpSinkInfluxdbListsEveryKeyItsParserReads) {
+  TempDir dir;
+  auto h = run(dir, {GW_BIN, "help", "sink", "influxdb"});
+  ASSERT_EQ(h.status, 0) << h.err;
+  auto keys = groupwatch::sink::sink_keys("influxdb");
+  ASSERT_GE(keys.own.size(), 10u);
+  for (const auto& k : keys.own) {
+    EXPECT_TRUE(std::regex_search(h.out, std::regex("\\n  " + k + " +[^ (]"))) << k << "\n" << h.out;
+  }
+  for (const auto& k : keys.delivery) EXPECT_NE(h.out.find("  " + k + " "), std::string::npos) << k;
+  EXPECT_EQ(h.out.find("(undocumented)"), std::string::npos) << h.out;
+  auto types = run(dir, {GW_BIN, "help", "sinks"});
+  EXPECT_EQ(types.status, 0);
+  for (const char* t : {"ndjson", "sqlite", "postgres", "influxdb", "prometheus"})
+    EXPECT_NE(types.out.find(t), std::string::npos) << t;
+  auto unknown = run(dir, {GW_BIN, "help", "sink", "kafka"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("unknown sink type 'kafka'"), std::string::npos) << unknown.err;
+}
+
+TEST(Cli, HelpOnACommandOrAnUnknownTopic) {
+  TempDir dir;
+  auto check = run(dir, {GW_BIN, "check", "--help"});
+  EXPECT_EQ(check.status, 0);
+  EXPECT_EQ(check.out.rfind("groupwatch check", 0), 0u) << check.out;
+  auto query = run(dir, {GW_BIN, "help", "query"});
+  EXPECT_EQ(query.status, 0);
+  EXPECT_EQ(query.out.rfind("groupwatch query", 0), 0u) << query.out;
+  auto foo = run(dir, {GW_BIN, "help", "foo"});
+  EXPECT_EQ(foo.status, 2);
+  EXPECT_NE(foo.err.find("no help on 'foo'"), std::string::npos) << foo.err;
+  auto bar = run(dir, {GW_BIN, "bar", "--help"});
+  EXPECT_EQ(bar.status, 2);
 }
 
 TEST(Cli, CheckAcceptsEveryShippedConfig) {
@@ -60,6 +96,8 @@ TEST(Cli, CheckNamesFiveMistakesWithFileLineAndColumn) {
     EXPECT_TRUE(std::regex_search(r.err, re)) << "no error on line " << line << ":\n" << r.err;
   }
   EXPECT_EQ(r.err.find("abcdefgh"), std::string::npos);  // never the secret
+  // Errors carry "error:" and come before any warning.
+  EXPECT_NE(r.err.find(": error: "), std::string::npos) << r.err;
 }
 
 TEST(Cli, CheckNamesAnUnknownSinkTypeAndListsTheKnownOnes) {
@@ -83,6 +121,11 @@ TEST(Cli, UsersigVerifiesWithAnIndependentImplementation) {
                            "sinks:\n  - type: ndjson\n    path: '-'\n");
   auto r = run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "600"});
   ASSERT_EQ(r.status, 0) << r.err;
+  // Durations work here as everywhere else; nonsense is refused.
+  EXPECT_EQ(run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "1h"}).status, 0);
+  auto bad = run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "soon"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--ttl takes a duration"), std::string::npos) << bad.err;
   ASSERT_EQ(r.out.back(), '\n');
   std::string sig = r.out.substr(0, r.out.size() - 1);
   EXPECT_EQ(sig.find('\n'), std::string::npos);  // nothing else on stdout

@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "groupwatch/sink/sink.hpp"
 #include "sink/helpers.hpp"
 
@@ -8,6 +10,7 @@ namespace {
 
 using namespace gw_test;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(SinkRegistry, KnowsBuiltInSinksSorted) {
   auto types = sink::sink_types();
@@ -87,6 +90,50 @@ TEST(SinkRegistry, NamesRepeatedTypesByIndex) {
   EXPECT_EQ(p.sinks[1].name, "sqlite");
   EXPECT_EQ(p.sinks[2].name, "ndjson#2");
   EXPECT_EQ(p.sinks[2].spec->describe(), "ndjson stdout");
+}
+
+// `help sink TYPE` prints the keys found by running the parser; each key the
+// parser reads has a line of help, and the help names no key the parser
+// does not read.
+TEST(SinkRegistry, EveryKeyTheParserReadsIsDocumentedAndNothingElse) {
+  for (auto type : sink::sink_types()) {
+    const auto* f = sink::find_sink(type);
+    ASSERT_NE(f, nullptr);
+    auto keys = sink::sink_keys(type);
+    EXPECT_FALSE(keys.own.empty()) << type;
+    std::set<std::string> parsed(keys.own.begin(), keys.own.end()), documented;
+    for (const auto& h : f->keys) documented.insert(std::string(h.key));
+    EXPECT_EQ(parsed, documented) << type;
+    std::set<std::string> delivery(keys.delivery.begin(), keys.delivery.end()), delivery_doc;
+    for (const auto& [k, t] : sink::delivery_key_help()) delivery_doc.insert(k);
+    EXPECT_EQ(delivery, delivery_doc);
+  }
+  auto influx = sink::sink_keys("influxdb");
+  for (const char* k : {"url", "version", "database", "org", "bucket", "token", "measurement", "gzip", "timeout"})
+    EXPECT_NE(std::find(influx.own.begin(), influx.own.end(), k), influx.own.end()) << k;
+}
+
+// And every listed key is really accepted: an entry with it set is never
+// told "unknown key".
+TEST(SinkRegistry, EveryListedKeyIsAccepted) {
+  for (auto type : sink::sink_types()) {
+    for (const auto& k : sink::sink_keys(type).own) {
+      auto p = parse_yaml("- type: " + std::string(type) + "\n  " + k + ": x\n");
+      EXPECT_THAT(p.errors(), Not(HasSubstr("unknown key"))) << type << " " << k;
+    }
+  }
+}
+
+TEST(SinkRegistry, AnUnknownKeyListsTheValidOnes) {
+  auto p = parse_yaml("- type: influxdb\n  url: http://127.0.0.1:8086\n  database: gw\n  zzz: 1\n");
+  EXPECT_THAT(p.errors(), HasSubstr("unknown key 'zzz' in sink; valid keys: "));
+  for (const char* k : {"batch_size", "url", "version", "bucket", "token"}) EXPECT_THAT(p.errors(), HasSubstr(k));
+}
+
+TEST(SinkRegistry, VersionOneWithoutADatabaseHintsAtVersionTwo) {
+  auto p = parse_yaml("- type: influxdb\n  url: http://127.0.0.1:8086\n  bucket: b\n");
+  EXPECT_THAT(p.errors(), HasSubstr("database is required for version 1"));
+  EXPECT_THAT(p.errors(), HasSubstr("version: 2"));
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ struct Diagnostic {
   Mark mark;
   std::string message;
   bool warning = false;
-  /// "FILE:LINE:COL: message" ("FILE:LINE:COL: warning: message" for warnings)
+  /// "FILE:LINE:COL: error: message" or "FILE:LINE:COL: warning: message"
   std::string format() const;
 };
 
@@ -27,7 +27,8 @@ class Diagnostics {
   bool has_errors() const { return errors_ > 0; }
   int error_count() const { return errors_; }
   const std::vector<Diagnostic>& all() const { return items_; }
-  /// Stable order: files in order of first appearance, then line and column.
+  /// Stable order: errors before warnings; within each, files in order of
+  /// first appearance, then line and column.
   void sort();
   /// Appends every item of `other`.
   void merge(const Diagnostics& other);

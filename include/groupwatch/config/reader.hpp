@@ -27,6 +27,10 @@ std::optional<std::string> interpolate(std::string_view text, const EnvLookup& e
 
 Mark mark_of(const YAML::Node& node);
 
+/// Damerau-Levenshtein distance (optimal string alignment): insertions,
+/// deletions, substitutions and swaps of two neighbours each cost 1.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
 class MapReader {
  public:
   /// `node` must be a mapping; otherwise an error is recorded and every getter
@@ -64,8 +68,13 @@ class MapReader {
   void error_at(std::string_view key, std::string message);
   void warning_at(std::string_view key, std::string message);
 
-  /// Reports every key that no getter asked for as "unknown key 'k' in <context>".
+  /// Reports every key that no getter asked for as "unknown key 'k' in
+  /// <context>", with the closest known key or else the list of valid ones.
   void finish();
+
+  /// Every key asked for so far (by a getter or has()), in order, once each:
+  /// the keys this mapping accepts once its parser has run.
+  std::vector<std::string> known() const;
 
  private:
   std::optional<std::string> scalar(std::string_view key, bool required, bool secret);
@@ -74,7 +83,8 @@ class MapReader {
   Diagnostics& diags_;
   const EnvLookup& env_;
   std::string context_;
-  std::vector<std::string> known_;
+  std::string valid_keys() const;
+  mutable std::vector<std::string> known_;
   bool valid_ = true;
 };
 

@@ -61,12 +61,22 @@ struct DeliveryOptions {
   std::chrono::milliseconds retry_max = std::chrono::seconds(30);
 };
 
+/// One line of `groupwatch help sink TYPE`: a key the parser reads, what it
+/// means and its default.
+struct KeyHelp {
+  std::string_view key;
+  std::string_view text;
+};
+
 struct SinkFactory {
   std::string_view type;
   std::string_view summary;  // one line for `groupwatch help sinks`
   /// Reads the sink's own keys from `r` (`type` and the delivery keys are
   /// already consumed). Returns nullptr when errors were recorded.
   std::function<std::unique_ptr<SinkSpec>(config::MapReader& r)> parse;
+  /// What each of the parser's keys means (`help sink TYPE`; a test checks
+  /// that it names exactly the keys the parser reads).
+  std::vector<KeyHelp> keys;
 };
 
 void register_sink(SinkFactory f);
@@ -80,6 +90,18 @@ struct Registrar {
   static const ::groupwatch::sink::Registrar gw_sink_registrar_##ident { \
     __VA_ARGS__                                                          \
   }
+
+/// The keys a sink entry of `type` accepts, found by running its parser on
+/// an empty mapping (so the list cannot drift from the parser): `type`, the
+/// delivery keys every sink shares, then the sink's own. Empty for an unknown
+/// type.
+struct SinkKeys {
+  std::vector<std::string> delivery;
+  std::vector<std::string> own;
+};
+SinkKeys sink_keys(std::string_view type);
+/// The delivery keys' help (batch_size, queue_size, ...), with defaults.
+std::vector<std::pair<std::string, std::string>> delivery_key_help();
 
 /// A fully parsed sink entry from the config.
 struct ParsedSink {

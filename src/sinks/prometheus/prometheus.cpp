@@ -231,5 +231,7 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
 }  // namespace groupwatch::sinks::prometheus
 
 GW_REGISTER_SINK(prometheus, ::groupwatch::sink::SinkFactory{
-                                 "prometheus", "serves each group's latest count on /metrics for Prometheus to scrape",
-                                 &::groupwatch::sinks::prometheus::parse});
+                                 "prometheus",
+                                 "serves each group's latest count on /metrics for Prometheus to scrape",
+                                 &::groupwatch::sinks::prometheus::parse,
+                                 {{"listen", "HOST:PORT to serve /metrics on (required)"}}});
