@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "app/commands.hpp"
+#include "app/preflight.hpp"
 #include "groupwatch/app/engine.hpp"
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/sink/fanout.hpp"
@@ -199,9 +200,8 @@ std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
 
 }  // namespace
 
-/// Loads the config; prints every diagnostic. nullopt = invalid (exit 2).
 std::optional<config::Config> load_or_report(const std::string& path, std::vector<sink::ParsedSink>* sinks,
-                                             bool print_warnings) {
+                                             bool print_warnings, std::string_view verdict) {
   auto res = config::load_config(path);
   // Sinks are parsed even when the rest has errors: every problem in one run.
   auto parsed = sink::parse_sinks(res.config ? res.config->sinks : res.sinks, res.diagnostics);
@@ -211,7 +211,7 @@ std::optional<config::Config> load_or_report(const std::string& path, std::vecto
     std::cerr << d.format() << "\n";
   }
   if (!res.config || res.diagnostics.has_errors()) {
-    std::cerr << fmt::format("{}: {} error(s); nothing started\n", path, res.diagnostics.error_count());
+    std::cerr << fmt::format("{}: {} error(s); {}\n", path, res.diagnostics.error_count(), verdict);
     return std::nullopt;
   }
   if (sinks) *sinks = std::move(parsed);
@@ -234,17 +234,16 @@ void configure_logging(const config::Config& cfg) {
 
 int cmd_check(const Args& a) {
   std::vector<sink::ParsedSink> sinks;
-  auto cfg = load_or_report(a.config, &sinks, true);
+  auto cfg = load_or_report(a.config, &sinks, true, "invalid");
   if (!cfg) return 2;
   std::cout << config::format_summary(*cfg);
   for (const auto& s : sinks) std::cout << fmt::format("  sink {}: {}\n", s.name, s.spec->describe());
-  for (const auto& s : sinks) {
-    try {
-      s.spec->preflight(sink::SinkContext{cfg->state_dir, s.name});
-    } catch (const std::exception& e) {
-      std::cerr << fmt::format("{}: sink {}: {}\n", a.config, s.name, e.what());
-      return 2;
-    }
+  // What `run` checks at start, so that check (and `systemctl reload`)
+  // fails where run would.
+  if (auto problems = preflight(*cfg, sinks); !problems.empty()) {
+    for (const auto& p : problems) std::cerr << p << "\n";
+    std::cerr << fmt::format("{}: {} error(s); run would not start\n", a.config, problems.size());
+    return 2;
   }
   std::cout << "config OK\n";
   return 0;

@@ -9,8 +9,10 @@
 
 namespace groupwatch::app {
 
+/// Loads the config and prints every diagnostic, errors first; on errors ends
+/// with "PATH: N error(s); <verdict>" and returns nullopt (exit 2).
 std::optional<config::Config> load_or_report(const std::string& path, std::vector<sink::ParsedSink>* sinks,
-                                             bool print_warnings);
+                                             bool print_warnings, std::string_view verdict = "nothing started");
 const config::AppConfig* pick_app(const config::Config& cfg, const std::string& name);
 void configure_logging(const config::Config& cfg);
 

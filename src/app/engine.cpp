@@ -132,9 +132,9 @@ void Engine::start() {
   for (auto& p : impl_->pollers) p->start();
 }
 
-void Engine::reload(const config::Config& cfg) {
+Engine::ReloadSummary Engine::reload(const config::Config& cfg) {
   auto& I = *impl_;
-  if (I.stopping) return;
+  if (I.stopping) return {};
   I.poll = cfg.poll;
   // The global cap changes in place: no app restarts for it.
   if (cfg.poll.max_qps) {
@@ -191,13 +191,7 @@ void Engine::reload(const config::Config& cfg) {
   I.pollers = std::move(next);
   // Forget retired pollers once their last request has completed.
   std::erase_if(I.retired, [](const std::shared_ptr<Poller>& p) { return p->in_flight() == 0 && p->finished(); });
-  log::info(events::config_reload, "config reloaded",
-            {{"apps_kept", static_cast<std::uint64_t>(kept)},
-             {"apps_started", static_cast<std::uint64_t>(added)},
-             {"apps_restarted", static_cast<std::uint64_t>(restarted)},
-             {"apps_removed", static_cast<std::uint64_t>(removed)},
-             {"pools_replaced", static_cast<std::uint64_t>(pools_replaced)},
-             {"groups", static_cast<std::uint64_t>(cfg.total_groups())}});
+  return {kept, added, restarted, removed, pools_replaced};
 }
 
 void Engine::stop(std::chrono::milliseconds grace, std::function<void()> done) {

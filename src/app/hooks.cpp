@@ -272,8 +272,9 @@ struct RunHooks::Impl {
     });
   }
 
-  void start_admin() {
-    if (listen.empty()) return;
+  // Binds and starts an admin server on `addr`; throws with the address and
+  // the OS error (a busy port) so that run exits 2 and a reload is refused.
+  std::unique_ptr<admin::Server> make_admin(const std::string& addr) {
     admin::Provider p;
     p.metrics = [this] {
       auto l = lag.stats();
@@ -281,13 +282,13 @@ struct RunHooks::Impl {
     };
     p.status_json = [this] { return status_json(); };
     p.readiness = [this] { return readiness(); };
-    server = std::make_unique<admin::Server>(io, listen, std::move(p));
+    auto s = std::make_unique<admin::Server>(io, addr, std::move(p));
     try {
-      server->start();
+      s->start();
     } catch (const std::exception& e) {
-      log::error(events::admin_listening, std::string("admin server not started: ") + e.what(), {{"listen", listen}});
-      server.reset();
+      throw std::runtime_error("admin.listen " + addr + ": " + e.what());
     }
+    return s;
   }
 
   void stop_admin() {
@@ -540,20 +541,28 @@ RunHooks::RunHooks(asio::io_context& io, Engine& engine, const config::Config& c
 
 RunHooks::~RunHooks() = default;
 
+void RunHooks::listen() {
+  if (!impl_->listen.empty()) impl_->server = impl_->make_admin(impl_->listen);
+}
+
 void RunHooks::ready() {
   impl_->sample_loop();
-  impl_->start_admin();
   sd_notify("READY=1");
   impl_->pet();
 }
 
-void RunHooks::reloaded(const config::Config& cfg) {
+std::unique_ptr<admin::Server> RunHooks::prepare_listen(const std::string& listen) {
+  if (listen == impl_->listen || listen.empty()) return nullptr;
+  return impl_->make_admin(listen);
+}
+
+void RunHooks::reloaded(const config::Config& cfg, std::unique_ptr<admin::Server> server) {
   impl_->interval = cfg.poll.interval;
   impl_->sink_failing_after = cfg.admin.sink_failing_after;
   if (cfg.admin.listen != impl_->listen) {
     impl_->stop_admin();
     impl_->listen = cfg.admin.listen;
-    impl_->start_admin();
+    impl_->server = std::move(server);
   }
   sd_notify("READY=1");
 }

@@ -16,14 +16,25 @@
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/sink/fanout.hpp"
 
+namespace groupwatch::admin {
+class Server;
+}
+
 namespace groupwatch::app {
 
 class RunHooks {
  public:
   RunHooks(boost::asio::io_context& io, Engine& engine, const config::Config& cfg, sink::Fanout& fanout);
   ~RunHooks();
+  /// Binds admin.listen (when set). Throws naming the address when it cannot
+  /// (a busy port): a start-up error, exit 2.
+  void listen();
   void ready();
-  void reloaded(const config::Config& cfg);
+  /// For a reload that changes admin.listen: the new server, already
+  /// listening (null when the address stays). Throws like listen(), before
+  /// anything is applied, so a busy port refuses the reload.
+  std::unique_ptr<admin::Server> prepare_listen(const std::string& listen);
+  void reloaded(const config::Config& cfg, std::unique_ptr<admin::Server> server);
   void stopping();
   void close();
   /// Every final result, on the io_context thread (feeds the status page's

@@ -20,6 +20,8 @@
 #include "app/commands.hpp"
 #include "app/control.hpp"
 #include "app/hooks.hpp"
+#include "app/preflight.hpp"
+#include "groupwatch/admin/server.hpp"
 #include "groupwatch/app/engine.hpp"
 #include "groupwatch/sink/fanout.hpp"
 #include "groupwatch/tencent/errors.hpp"
@@ -47,12 +49,35 @@ class FanoutOut : public ResultOut {
   RunHooks* hooks_ = nullptr;
 };
 
+std::uint64_t digest(const std::vector<std::string>& groups) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the IDs, each ended by a NUL
+  for (const auto& g : groups) {
+    for (unsigned char c : g) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0u) * 1099511628211ull;
+  }
+  return h;
+}
+
 void drop_groups(config::Config& cfg) {
   // The engine has its own copy in slot order; keep one copy in memory.
   for (auto& a : cfg.apps) {
+    a.groups_digest = digest(a.groups);
     a.groups.clear();
     a.groups.shrink_to_fit();
   }
+}
+
+// `running` has had its groups dropped; `next` has them.
+bool apps_differ(const config::Config& running, const config::Config& next) {
+  if (running.apps.size() != next.apps.size()) return true;
+  for (std::size_t i = 0; i < next.apps.size(); ++i) {
+    const auto &a = running.apps[i], &b = next.apps[i];
+    if (a.name != b.name || a.sdkappid != b.sdkappid || a.admin != b.admin || a.secret_key != b.secret_key ||
+        a.endpoint != b.endpoint || a.ca_file != b.ca_file || a.tls_verify != b.tls_verify || a.qps != b.qps ||
+        a.usersig_ttl != b.usersig_ttl || a.groups_digest != digest(b.groups))
+      return true;
+  }
+  return false;
 }
 
 // Writes "\r<progress>" to stderr every 250 ms while `once` runs on a terminal.
@@ -124,14 +149,22 @@ class HoldSignals {
 };
 
 // Config, logging and the sinks, shared by run and once. Returns 0, or the
-// exit status: 2 for a bad config or a state_dir held by another daemon, 1
-// when the sinks cannot start.
+// exit status: 2 for a bad config, a failed start-up check (the same as
+// `check`'s) or a state_dir held by another daemon, 1 when the sinks cannot
+// start. Problems found after the config is read go through the logger, in
+// the configured format.
 int start(const std::string& config_path, std::optional<config::Config>& cfg, std::unique_ptr<sink::Fanout>& fanout,
           std::unique_ptr<StateLock>* lock = nullptr) {
   std::vector<sink::ParsedSink> sinks;
   cfg = load_or_report(config_path, &sinks, true);
   if (!cfg) return 2;
   configure_logging(*cfg);
+  if (auto problems = preflight(*cfg, sinks); !problems.empty()) {
+    for (const auto& p : problems) log::error(events::config_invalid, p);
+    log::error(events::config_invalid, "nothing started: the config passes parsing but not the start-up checks",
+               {{"path", config_path}, {"errors", static_cast<std::uint64_t>(problems.size())}});
+    return 2;
+  }
   if (lock) {
     std::string error;
     *lock = StateLock::take(cfg->state_dir, error);
@@ -149,6 +182,72 @@ int start(const std::string& config_path, std::optional<config::Config>& cfg, st
   return 0;
 }
 
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// SIGHUP: everything in the new config applies, or nothing does. Returns
+// false (after logging why) when the reload is refused.
+bool reload(const std::string& config_path, std::optional<config::Config>& running, Engine& engine,
+            sink::Fanout& fanout, RunHooks& hooks) {
+  const config::Config& current = *running;
+  auto refuse = [&](std::string_view why, std::initializer_list<log::Field> more = {}) {
+    log::error(events::config_reload_failed, why, more);
+    log::error(events::config_reload_failed, "reload refused: the running config stays in force",
+               {{"path", config_path}});
+    return false;
+  };
+  std::vector<sink::ParsedSink> sinks;
+  auto next = load_or_report(config_path, &sinks, true, "the running config stays in force");
+  if (!next) return refuse("the new config is invalid (see above)");
+  if (next->state_dir != current.state_dir) {
+    return refuse(
+        "state_dir cannot change while running (the lock, the spools and the control socket live there): "
+        "restart groupwatch to move it",
+        {{"key", "state_dir"}, {"running", current.state_dir}, {"new", next->state_dir}});
+  }
+  if (auto problems = preflight(*next, sinks); !problems.empty()) {
+    for (const auto& p : problems) log::error(events::config_reload_failed, p);
+    return refuse("the new config fails the start-up checks (see above)");
+  }
+  std::unique_ptr<admin::Server> server;
+  sink::Fanout::Change sink_change;
+  try {
+    server = hooks.prepare_listen(next->admin.listen);
+    sink_change = fanout.reconfigure(std::move(sinks), next->poll.grace);
+  } catch (const std::exception& e) {
+    return refuse(e.what());
+  }
+  for (const auto& a : next->apps) log::add_secret(a.secret_key);
+  std::vector<std::string> changed;
+  auto differs = [](const auto& a, const auto& b) { return !(a == b); };
+  if (differs(current.log, next->log)) changed.push_back("log");
+  if (differs(current.poll, next->poll)) changed.push_back("poll");
+  if (differs(current.admin, next->admin)) changed.push_back("admin");
+  if (!sink_change.empty()) changed.push_back("sinks");
+  if (apps_differ(current, *next)) changed.push_back("apps");
+  auto summary = engine.reload(*next);
+  configure_logging(*next);
+  hooks.reloaded(*next, std::move(server));
+  log::info(events::config_reload, changed.empty() ? "config reloaded: nothing changed" : "config reloaded",
+            {{"changed", joined(changed)},
+             {"apps_kept", static_cast<std::uint64_t>(summary.kept)},
+             {"apps_started", static_cast<std::uint64_t>(summary.started)},
+             {"apps_restarted", static_cast<std::uint64_t>(summary.restarted)},
+             {"apps_removed", static_cast<std::uint64_t>(summary.removed)},
+             {"pools_replaced", static_cast<std::uint64_t>(summary.pools_replaced)},
+             {"sinks_added", joined(sink_change.added)},
+             {"sinks_removed", joined(sink_change.removed)},
+             {"sinks_changed", joined(sink_change.changed)},
+             {"log_level", next->log.level},
+             {"groups", static_cast<std::uint64_t>(next->total_groups())}});
+  drop_groups(*next);
+  running = std::move(next);
+  return true;
+}
+
 }  // namespace
 
 int cmd_run(const std::string& config_path) {
@@ -157,7 +256,6 @@ int cmd_run(const std::string& config_path) {
   std::unique_ptr<sink::Fanout> fanout;
   std::unique_ptr<StateLock> lock;
   if (int status = start(config_path, cfg, fanout, &lock); status != 0) return status;
-  auto grace = cfg->poll.grace;
   asio::io_context io(1);
   FanoutOut out(*fanout);
   Engine engine(io, *cfg, out, Mode::run);
@@ -167,6 +265,14 @@ int cmd_run(const std::string& config_path) {
              {"groups", static_cast<std::uint64_t>(cfg->total_groups())}});
   RunHooks hooks(io, engine, *cfg, *fanout);
   out.observe_with(&hooks);
+  try {
+    hooks.listen();
+  } catch (const std::exception& e) {
+    out.observe_with(nullptr);
+    log::error(events::admin_listening, std::string("nothing started: ") + e.what(), {{"listen", cfg->admin.listen}});
+    fanout->stop(std::chrono::seconds(1));
+    return 2;
+  }
   drop_groups(*cfg);
   std::unique_ptr<ControlServer> control;
   try {
@@ -185,15 +291,7 @@ int cmd_run(const std::string& config_path) {
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-      auto next = load_or_report(config_path, nullptr, true);
-      if (!next) {
-        log::error(events::config_reload_failed, "the new config is invalid (see above): the old one stays in force",
-                   {{"path", config_path}});
-      } else {
-        for (const auto& a : next->apps) log::add_secret(a.secret_key);
-        engine.reload(*next);
-        hooks.reloaded(*next);
-      }
+      if (!stopping) reload(config_path, cfg, engine, *fanout, hooks);
       signals.async_wait(on_signal);
       return;
     }
@@ -206,7 +304,7 @@ int cmd_run(const std::string& config_path) {
     stop_began = std::chrono::steady_clock::now();
     log::info(events::shutdown_begin, "stopping: finishing in-flight requests", {{"signal", sig}});
     hooks.stopping();
-    engine.stop(grace, [&] {
+    engine.stop(cfg->poll.grace, [&] {
       signals.cancel();
       hooks.close();
       io.stop();
@@ -218,6 +316,7 @@ int cmd_run(const std::string& config_path) {
   out.observe_with(nullptr);  // hooks go before the engine
   // One grace period for the whole shutdown: the sinks get what the
   // in-flight requests left of it (at least a second to flush).
+  const auto grace = cfg->poll.grace;  // as reloaded
   auto sink_grace = grace;
   if (stopping) {
     auto used = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stop_began);

@@ -50,7 +50,12 @@ constexpr auto kDropLogEvery = std::chrono::seconds(10);
 class Worker {
  public:
   Worker(ParsedSink p, const std::string& state_dir, const std::string& spool_dir)
-      : p_(std::move(p)), spool_(spool_dir + "/" + p_.name + ".wal"), rng_(std::random_device{}()) {
+      : name_(p.name),
+        state_dir_(state_dir),
+        fingerprint_(p.fingerprint),
+        p_(std::move(p)),
+        spool_(spool_dir + "/" + p_.name + ".wal"),
+        rng_(std::random_device{}()) {
     sink_ = p_.spec->create(SinkContext{state_dir, p_.name});
     if (!sink_) throw std::runtime_error("sink '" + p_.name + "' could not be created");
     if (spool_.pending() > 0) {
@@ -163,7 +168,21 @@ class Worker {
     return s;
   }
 
-  const std::string& name() const { return p_.name; }
+  const std::string& name() const { return name_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+
+  /// On the polling thread (reload): the worker swaps to `p` between two
+  /// writes, keeping its queue, its spool and the batch it is retrying.
+  void replace(ParsedSink p) {
+    fingerprint_ = p.fingerprint;
+    {
+      std::lock_guard lk(mu_);
+      replacement_ = std::make_unique<ParsedSink>(std::move(p));
+    }
+    std::lock_guard ik(inbox_mu_);
+    kick_ = true;
+    inbox_cv_.notify_one();
+  }
 
  private:
   // mu_ held. What push() did before the inbox: queue it, or spool it
@@ -190,11 +209,42 @@ class Worker {
     for (const auto& r : in) enqueue_locked(r);
   }
 
+  // Worker thread, mu_ held (released while the old sink closes).
+  void apply_replacement(std::unique_lock<std::mutex>& lk) {
+    auto next = std::move(replacement_);
+    std::unique_ptr<Sink> made;
+    std::string err;
+    try {
+      made = next->spec->create(SinkContext{state_dir_, name_});
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+    if (!made) {
+      log::error(events::sink_failed, "the changed sink settings cannot be used; the previous ones stay",
+                 {{"sink", name_}, {"error", err.empty() ? std::string("could not be created") : err}});
+      return;
+    }
+    auto old = std::move(sink_);
+    sink_ = std::move(made);
+    p_ = std::move(*next);
+    opened_ = false;
+    consecutive_ = 0;
+    next_attempt_ = Clock::now();  // a failing sink gets its new settings tried at once
+    lk.unlock();
+    old.reset();  // may close a connection: not under the lock
+    lk.lock();
+    log::info(events::config_reload, "sink settings changed; queue and spool kept", {{"sink", name_}});
+  }
+
   void run() {
     std::unique_lock lk(mu_);
-    const auto flush = p_.delivery.flush_interval;
     for (;;) {
+      const auto flush = p_.delivery.flush_interval;
       drain_inbox_locked();
+      if (replacement_ && !stopping_) {
+        apply_replacement(lk);
+        continue;
+      }
       // A forget comes after the results pushed before it: write those
       // first, or they would bring the forgotten series back.
       if (!forgets_.empty() && healthy_ && (!batch_.empty() || !queue_.empty())) {
@@ -450,7 +500,11 @@ class Worker {
     }
   }
 
+  const std::string name_;
+  const std::string state_dir_;
+  std::string fingerprint_;  // polling thread only
   ParsedSink p_;
+  std::unique_ptr<ParsedSink> replacement_;  // under mu_
   std::unique_ptr<Sink> sink_;
   mutable std::mutex mu_;
   // The polling thread's side: push() appends here under its own lock.
@@ -514,14 +568,35 @@ void probe_writable(const std::string& dir) {
 }  // namespace
 
 struct Fanout::Impl {
+  std::string state_dir, spool_dir;
   std::vector<std::unique_ptr<Worker>> workers;
+  // Sinks removed by a reload, draining on threads of their own.
+  struct Retiree {
+    std::unique_ptr<Worker> worker;
+    std::thread thread;
+    bool delivered = false;  // written by the thread
+  };
+  std::vector<std::unique_ptr<Retiree>> retiring;
   std::mutex stop_mu;
   bool stopped = false;
   bool stop_result = false;
+
+  // A sink of that name is coming back: its predecessor must have let go of
+  // the spool file first (bounded by the grace it was given).
+  void finish_retiree(const std::string& name) {
+    for (auto& r : retiring) {
+      if (!r->worker || r->worker->name() != name) continue;
+      if (r->thread.joinable()) r->thread.join();
+      r->worker.reset();    // closes the spool file before the new worker opens it
+      r->delivered = true;  // what it left in the spool is the new worker's now
+    }
+  }
 };
 
 Fanout::Fanout(std::vector<ParsedSink> sinks, const std::string& state_dir) : impl_(std::make_unique<Impl>()) {
   std::string spool_dir = state_dir + "/spool";
+  impl_->state_dir = state_dir;
+  impl_->spool_dir = spool_dir;
   std::error_code ec;
   std::filesystem::create_directories(spool_dir, ec);
   if (ec) unusable("create spool directory", spool_dir, ec.value());
@@ -547,12 +622,65 @@ void Fanout::forget(const std::string& app, const std::string& group_id) {
   for (auto& w : impl_->workers) w->forget(app, group_id);
 }
 
+Fanout::Change Fanout::reconfigure(std::vector<ParsedSink> sinks, std::chrono::milliseconds grace) {
+  Change change;
+  auto& I = *impl_;
+  auto current = [&](const std::string& name) -> Worker* {
+    for (auto& w : I.workers)
+      if (w->name() == name) return w.get();
+    return nullptr;
+  };
+  // Everything that can fail first: new workers are built (spool opened)
+  // before anything else changes.
+  std::vector<std::unique_ptr<Worker>> added;
+  std::vector<std::pair<Worker*, ParsedSink>> changed;
+  std::set<std::string> names;
+  for (auto& p : sinks) {
+    if (!p.spec) throw std::invalid_argument("sink '" + p.name + "' has no settings");
+    if (!names.insert(p.name).second) throw std::invalid_argument("duplicate sink name '" + p.name + "'");
+    if (Worker* w = current(p.name)) {
+      if (w->fingerprint() != p.fingerprint) changed.emplace_back(w, std::move(p));
+      continue;
+    }
+    I.finish_retiree(p.name);
+    added.push_back(std::make_unique<Worker>(std::move(p), I.state_dir, I.spool_dir));
+  }
+  for (auto& [w, p] : changed) {
+    change.changed.push_back(w->name());
+    w->replace(std::move(p));
+  }
+  for (auto it = I.workers.begin(); it != I.workers.end();) {
+    if (names.count((*it)->name()) != 0) {
+      ++it;
+      continue;
+    }
+    change.removed.push_back((*it)->name());
+    auto r = std::make_unique<Impl::Retiree>();
+    r->worker = std::move(*it);
+    it = I.workers.erase(it);
+    auto deadline = Clock::now() + grace;
+    r->worker->begin_stop(deadline);
+    r->thread = std::thread([r = r.get(), deadline] { r->delivered = r->worker->finish_stop(deadline); });
+    I.retiring.push_back(std::move(r));
+  }
+  for (auto& w : added) {
+    change.added.push_back(w->name());
+    w->start();
+    I.workers.push_back(std::move(w));
+  }
+  return change;
+}
+
 bool Fanout::stop(std::chrono::milliseconds grace) {
   std::lock_guard lk(impl_->stop_mu);
   if (impl_->stopped) return impl_->stop_result;
   auto deadline = Clock::now() + grace;
   for (auto& w : impl_->workers) w->begin_stop(deadline);
   bool all = true;
+  for (auto& r : impl_->retiring) {
+    if (r->thread.joinable()) r->thread.join();
+    if (!r->delivered) all = false;
+  }
   for (auto& w : impl_->workers) {
     if (!w->finish_stop(deadline)) {
       all = false;

@@ -125,6 +125,7 @@ std::vector<ParsedSink> parse_sinks(const std::vector<config::SinkConfig>& sinks
     p.type = type;
     int index = ++seen[type];
     p.name = per_type[type] > 1 ? type + "#" + std::to_string(index) : type;
+    p.fingerprint = YAML::Dump(s.node);
     int before = diags.error_count();
     read_delivery(r, p.delivery);
     p.spec = f->parse(r);

@@ -73,7 +73,11 @@ class Engine {
   /// Applies a new config (SIGHUP): added groups get a slot, removed ones
   /// stop, unchanged ones keep theirs; apps whose credentials or endpoint
   /// changed are restarted. The caller has validated `cfg`.
-  void reload(const config::Config& cfg);
+  struct ReloadSummary {
+    std::size_t kept = 0, started = 0, restarted = 0, removed = 0, pools_replaced = 0;
+  };
+  /// Applies a new config in place (see engine.cpp); the caller logs it.
+  ReloadSummary reload(const config::Config& cfg);
   /// Stops scheduling; in-flight requests may finish until `grace` passes,
   /// then they are cancelled. `done` is called on the io_context once
   /// nothing is in flight any more.

@@ -32,6 +32,9 @@ struct AppConfig {
   milliseconds usersig_ttl = std::chrono::hours(24);
   std::vector<std::string> groups;  // inline + group_files, deduplicated, in first-seen order
   Mark mark;                        // of the app's mapping
+  // Set when `groups` is let go of after the engine took its copy (run):
+  // what a reload compares the new watchlist with.
+  std::uint64_t groups_digest = 0;
 };
 
 struct PollConfig {
@@ -44,17 +47,20 @@ struct PollConfig {
   std::optional<double> max_qps;                  // global cap across apps
   milliseconds recheck = std::chrono::hours(1);   // parked groups are asked again after this
   milliseconds grace = std::chrono::seconds(10);  // shutdown grace period
+  bool operator==(const PollConfig&) const = default;
 };
 
 struct AdminConfig {
   std::string listen;  // host:port; empty = off
   // /readyz answers 503 once a sink has been failing this long.
   milliseconds sink_failing_after = std::chrono::seconds(30);
+  bool operator==(const AdminConfig&) const = default;
 };
 
 struct LogConfig {
   std::string level = "info";     // debug|info|warn|error
   std::string format = "logfmt";  // logfmt|json
+  bool operator==(const LogConfig&) const = default;
 };
 
 /// A sink's settings stay raw here; the sink registry parses them (config

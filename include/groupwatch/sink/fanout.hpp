@@ -45,6 +45,20 @@ class Fanout {
 
   std::vector<SinkStats> stats() const;
 
+  /// What a reload changed, by sink name.
+  struct Change {
+    std::vector<std::string> added, removed, changed;
+    bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+  };
+  /// Applies a reloaded `sinks:` list, on the polling thread, without waiting
+  /// for any sink: an unchanged entry keeps its worker; a changed one keeps
+  /// its queue and spool and swaps to the new settings between two writes; a
+  /// removed one drains within `grace` on a thread of its own, and what it
+  /// could not deliver stays in its spool for a later return; an added one
+  /// starts (replaying its spool). Throws (changing nothing) when an added
+  /// sink cannot start.
+  Change reconfigure(std::vector<ParsedSink> sinks, std::chrono::milliseconds grace);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

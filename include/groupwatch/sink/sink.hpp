@@ -107,6 +107,7 @@ std::vector<std::pair<std::string, std::string>> delivery_key_help();
 struct ParsedSink {
   std::string type;
   std::string name;
+  std::string fingerprint;  // the entry as written: equal means unchanged on reload
   DeliveryOptions delivery;
   std::unique_ptr<SinkSpec> spec;
 };

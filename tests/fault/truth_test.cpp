@@ -1,0 +1,170 @@
+// Operations that tell the truth: a reload applies what it says (sinks, log
+// level) or refuses the whole of it; `check` fails where `run` would; a busy
+// admin port is a start-up error. Real binary, real emulator.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "fault/fault.hpp"
+
+using namespace gwfault;
+
+namespace {
+
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+// The issue: "Adding an ndjson sink and log.level: debug, then kill -HUP:
+// config reloaded ..., no file, no debug line."
+TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 40);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";
+  c.sinks = {"  - type: sqlite\n    path: " + dir.file("gw.db") + "\n"};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("cycle.done") != std::string::npos; }, 20s))
+      << read_file(dir.file("gw.err"));
+  EXPECT_EQ(read_file(dir.file("gw.err")).find("level=debug"), std::string::npos);
+
+  c.sinks.push_back(ndjson_sink(dir.file("added.ndjson")));
+  c.extra_top = "log:\n  level: debug\n";
+  dir.write("gw.yaml", yaml(c));
+  gw.signal(SIGHUP);
+  ASSERT_TRUE(wait_for([&] { return parse_ndjson(dir.file("added.ndjson")).size() >= 40; }, 20s))
+      << "the added sink got no results\n"
+      << read_file(dir.file("gw.err"));
+  const auto err = read_file(dir.file("gw.err"));
+  const auto reload_at = err.find("event=config.reload ");
+  ASSERT_NE(reload_at, std::string::npos) << err;
+  const auto reload_line = err.substr(reload_at, err.find('\n', reload_at) - reload_at);
+  EXPECT_NE(reload_line.find("changed=log,sinks"), std::string::npos) << reload_line;
+  EXPECT_NE(reload_line.find("sinks_added=ndjson"), std::string::npos) << reload_line;
+  EXPECT_NE(err.find("level=debug", reload_at), std::string::npos) << "no debug line after the reload:\n" << err;
+
+  // And back: the sink removed, info again.
+  c.sinks.pop_back();
+  c.extra_top = "log:\n  level: info\n";
+  dir.write("gw.yaml", yaml(c));
+  gw.signal(SIGHUP);
+  ASSERT_TRUE(wait_for([&] { return count_of(read_file(dir.file("gw.err")), "event=config.reload ") >= 2; }, 10s));
+  std::this_thread::sleep_for(500ms);
+  const auto lines = parse_ndjson(dir.file("added.ndjson")).size();
+  std::this_thread::sleep_for(2500ms);  // more than a cycle
+  EXPECT_EQ(parse_ndjson(dir.file("added.ndjson")).size(), lines) << "a removed sink still gets results";
+  EXPECT_NE(read_file(dir.file("gw.err")).find("sinks_removed=ndjson"), std::string::npos);
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+}
+
+// A key that cannot change at runtime refuses the whole reload, naming it;
+// nothing else of the new file applies.
+TEST(Truth, ReloadOfStateDirIsRefusedWhole) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 20);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s));
+  c.state_dir = dir.file("elsewhere");
+  c.sinks.push_back(ndjson_sink(dir.file("never.ndjson")));
+  dir.write("gw.yaml", yaml(c));
+  gw.signal(SIGHUP);
+  ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("reload refused") != std::string::npos; }, 10s))
+      << read_file(dir.file("gw.err"));
+  std::this_thread::sleep_for(2500ms);
+  const auto err = read_file(dir.file("gw.err"));
+  EXPECT_NE(err.find("key=state_dir"), std::string::npos) << err;
+  EXPECT_EQ(err.find("event=config.reload "), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir.file("never.ndjson")));
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << err;
+}
+
+// The issue: "A missing ca_file: check says config OK, run prints a
+// plain-text error and exits 1".
+TEST(Truth, CheckAndRunBothRefuseAMissingCaFileWithExit2) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 5);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.ca_file = dir.file("no-such-ca.pem");
+  c.extra_top = "log:\n  format: json\n";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  auto check = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  EXPECT_EQ(check.status, 2) << check.out << check.err;
+  EXPECT_NE(check.err.find("no-such-ca.pem"), std::string::npos) << check.err;
+  EXPECT_NE(check.err.find(": error: "), std::string::npos) << check.err;
+  EXPECT_EQ(check.out.find("config OK"), std::string::npos) << check.out;
+  auto r = run(dir, {GW_BIN, "run", "--config", dir.file("gw.yaml")}, 20s);
+  EXPECT_EQ(r.status, 2) << r.err;
+  // Through the logger, in the configured format.
+  bool json_line = false;
+  for (const auto& l : lines_of(r.err)) {
+    if (l.find("no-such-ca.pem") != std::string::npos && l.front() == '{') json_line = true;
+  }
+  EXPECT_TRUE(json_line) << r.err;
+  EXPECT_EQ(e.server().stats().requests, 0u);  // nothing was sent
+}
+
+// The issue: "If the admin port is busy the daemon logs once and runs
+// without it."
+TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 5);
+  Emu e(o);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor busy(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = std::to_string(busy.local_endpoint().port());
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";
+  c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\n";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  auto r = run(dir, {GW_BIN, "run", "--config", dir.file("gw.yaml")}, 20s);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("127.0.0.1:" + port), std::string::npos) << r.err;
+
+  // Running without admin, then a reload onto the busy port: refused whole.
+  c.extra_top = "";
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s))
+      << read_file(dir.file("gw.err"));
+  c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\nlog:\n  level: debug\n";
+  dir.write("gw.yaml", yaml(c));
+  gw.signal(SIGHUP);
+  ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("reload refused") != std::string::npos; }, 10s))
+      << read_file(dir.file("gw.err"));
+  std::this_thread::sleep_for(1s);
+  const auto err = read_file(dir.file("gw.err"));
+  EXPECT_NE(err.find("admin.listen 127.0.0.1:" + port), std::string::npos) << err;
+  EXPECT_EQ(err.find("level=debug"), std::string::npos) << "the refused reload's log level applied:\n" << err;
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << err;
+}
