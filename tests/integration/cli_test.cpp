@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <regex>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include "groupwatch/sink/sink.hpp"
 #include "harness.hpp"
 
@@ -58,18 +61,78 @@ TEST(Cli, HelpOnACommandOrAnUnknownTopic) {
   EXPECT_EQ(bar.status, 2);
 }
 
+namespace {
+// config/ copied as it is installed (/etc/groupwatch), plus the key file the
+// default config reads (mode 0600, as the README tells the operator).
+void install_config_dir(const TempDir& dir, bool with_key) {
+  if (!std::filesystem::exists(dir.file("etc")))
+    std::filesystem::copy(std::string(GW_SOURCE_DIR) + "/config", dir.file("etc"),
+                          std::filesystem::copy_options::recursive);
+  if (with_key) {
+    dir.write("etc/secret_key", kKey);
+    std::filesystem::permissions(dir.file("etc/secret_key"), std::filesystem::perms::owner_read,
+                                 std::filesystem::perm_options::replace);
+  }
+}
+}  // namespace
+
 TEST(Cli, CheckAcceptsEveryShippedConfig) {
   TempDir dir;
+  install_config_dir(dir, true);
+  Emulator emu({});
+  emu.write_ca(dir.file("demo-ca.pem"));  // what scripts/demo writes before it starts groupwatch
   int n = 0;
-  for (auto& f : std::filesystem::directory_iterator(std::string(GW_SOURCE_DIR) + "/config")) {
+  for (auto& f : std::filesystem::directory_iterator(dir.file("etc"))) {
     if (f.path().extension() != ".yaml") continue;
     ++n;
     auto r = run(dir, {GW_BIN, "check", "--config", f.path().string()}, 60s,
-                 {{"TIM_SECRET_KEY", "k-0123456789abcdef"}, {"GW_DEMO_STATE", dir.file("demo")}});
+                 {{"TIM_SECRET_KEY", "k-0123456789abcdef"},
+                  {"GW_DEMO_STATE", dir.file("demo")},
+                  {"GW_DEMO_CA", dir.file("demo-ca.pem")},
+                  {"GW_STATE_DIR", dir.file("state")}});
     EXPECT_EQ(r.status, 0) << f.path() << "\n" << r.err;
     EXPECT_NE(r.out.find("cycle load"), std::string::npos) << r.out;
   }
   EXPECT_GE(n, 2);
+}
+
+// The installed default config targets the vendor (region + key file): with
+// the key file present check accepts it and run starts (admin answers, the
+// state_dir is taken); without it both say which file is missing and exit 2.
+TEST(Cli, TheInstalledDefaultConfigChecksAndStarts) {
+  TempDir dir;
+  install_config_dir(dir, false);
+  const std::string cfg = dir.file("etc/groupwatch.yaml");
+  std::uint16_t port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    port = a.local_endpoint().port();
+  }
+  std::map<std::string, std::string> env{{"GW_STATE_DIR", dir.file("state")},
+                                         {"GW_ADMIN_LISTEN", "127.0.0.1:" + std::to_string(port)}};
+  auto missing = run(dir, {GW_BIN, "check", "--config", cfg}, 60s, env);
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("secret_key_file"), std::string::npos) << missing.err;
+  EXPECT_EQ(run(dir, {GW_BIN, "run", "--config", cfg}, 60s, env).status, 2);
+
+  install_config_dir(dir, true);
+  auto ok = run(dir, {GW_BIN, "check", "--config", cfg}, 60s, env);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("adminapisgp.im.qcloud.com"), std::string::npos) << ok.out;
+  Process gw({GW_BIN, "run", "--config", cfg}, dir.file("gw.out"), dir.file("gw.err"), env);
+  bool listening = false;
+  for (int i = 0; i < 100 && !listening; ++i) {
+    std::this_thread::sleep_for(50ms);
+    listening = read_file(dir.file("gw.err")).find("event=admin.listening") != std::string::npos;
+  }
+  EXPECT_TRUE(listening) << read_file(dir.file("gw.err"));
+  auto health = run(dir, {"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/healthz"}, 10s);
+  EXPECT_EQ(health.status, 0) << health.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("state/groupwatch.lock")));
+  EXPECT_EQ(gw.wait(0ms), -1) << "run exited: " << read_file(dir.file("gw.err"));
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
 }
 
 TEST(Cli, CheckNamesFiveMistakesWithFileLineAndColumn) {
