@@ -256,14 +256,19 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
         wake_at = std::min(wake_at, now + std::chrono::duration_cast<steady::duration>(step.at - now_wall));
         return std::nullopt;
       case schedule::Step::Kind::cycle_done:
+        // Counts since the previous cycle.done, not since start.
         log::info(events::cycle_done, "cycle dispatched",
                   {{"app", app_.name},
                    {"cycle", step.cycle},
                    {"groups", static_cast<std::uint64_t>(groups_.size())},
-                   {"results", m_.results},
-                   {"ok", m_.results_ok}});
+                   {"dispatched", m_.cycle_dispatched},
+                   {"results", m_.results - cycle_mark_.results},
+                   {"ok", m_.results_ok - cycle_mark_.results_ok},
+                   {"failed", (m_.results - m_.results_ok) - (cycle_mark_.results - cycle_mark_.results_ok)},
+                   {"rate_limited", m_.rate_limited - cycle_mark_.rate_limited}});
         m_.cycle = slots_.cycle();
         m_.cycle_dispatched = 0;
+        cycle_mark_ = CycleMark{m_.results, m_.results_ok, m_.rate_limited, false};
         if (!app_.tls_verify)
           log::warn(events::tls_verify_disabled, "TLS verification is off for this app: answers are not authenticated",
                     {{"app", app_.name}});
@@ -274,14 +279,7 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
     if (step.behind && overrun_logged_cycle_ != step.cycle) {
       overrun_logged_cycle_ = step.cycle;
       ++m_.overruns;
-      log::warn(events::cycle_overrun,
-                "the next cycle began before this one was dispatched: more groups than qps x interval; every group is "
-                "still polled, as fast as the cap allows",
-                {{"app", app_.name},
-                 {"cycle", step.cycle},
-                 {"behind", static_cast<std::uint64_t>(groups_.size() - step.index)},
-                 {"capacity",
-                  static_cast<std::uint64_t>(app_.qps * std::chrono::duration<double>(settings_.interval).count())}});
+      log_overrun(step.cycle, groups_.size() - step.index);
     }
     Group& g = groups_[step.index];
     ++m_.cycle_dispatched;
@@ -291,6 +289,37 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
     }
     return Work{g.id, step.cycle, 0, 0, {}, 0, {}};
   }
+}
+
+// Names the likeliest of the three causes: the cap itself is too small for
+// the watchlist, rate-limit answers lowered the rate, or too few requests may
+// be in flight for the answers' latency.
+void Poller::log_overrun(std::uint64_t cycle, std::size_t behind) {
+  const double secs = std::chrono::duration<double>(settings_.interval).count();
+  const auto capacity = static_cast<std::uint64_t>(budget_->configured_qps() * secs);
+  std::string cause;
+  if (capacity < groups_.size()) {
+    cause = "more groups than qps x interval (raise qps up to the vendor's 200, or the interval)";
+  } else if (m_.rate_limited > cycle_mark_.rate_limited ||
+             budget_->effective_qps() < budget_->configured_qps() * 0.99) {
+    cause = fmt::format("rate-limit answers lowered the rate to {:.1f} qps (the vendor throttled this SDKAppID)",
+                        budget_->effective_qps());
+  } else if (cycle_mark_.in_flight_full) {
+    cause = fmt::format(
+        "all {} requests allowed in flight were busy: answers are too slow for qps x latency (raise poll.connections)",
+        settings_.max_in_flight);
+  } else {
+    cause = "requests were sent slower than their slots (pauses or failing connections)";
+  }
+  log::warn(events::cycle_overrun,
+            "the next cycle began before this one was dispatched: " + cause +
+                "; every group is still polled, as fast as the cap allows",
+            {{"app", app_.name},
+             {"cycle", cycle},
+             {"behind", static_cast<std::uint64_t>(behind)},
+             {"groups", static_cast<std::uint64_t>(groups_.size())},
+             {"capacity", capacity},
+             {"qps", budget_->effective_qps()}});
 }
 
 asio::awaitable<void> Poller::dispatch() {
@@ -319,6 +348,7 @@ asio::awaitable<void> Poller::dispatch() {
         continue;
       }
       if (pending) ++m_.limiter_waits;  // woken by the budget or a completion
+      if (pending && in_flight_ >= settings_.max_in_flight) cycle_mark_.in_flight_full = true;
     }
     // once: done when every group was sent and nothing can come back for a
     // retry (an attempt in flight may still queue one).
@@ -400,9 +430,21 @@ void Poller::apply_decision(Work& w, Decision& d) {
   }
   if (d.lower_rate) {
     ++m_.rate_limited;
-    if (budget_->on_rate_limited())
-      log::warn(events::app_rate_lowered, "rate-limit answer: lowering the request rate",
-                {{"app", app_.name}, {"code", d.code}, {"qps", std::round(budget_->effective_qps() * 10) / 10}});
+    if (budget_->on_rate_limited()) {
+      // Lowered at most once a second while throttled: one line, then at
+      // most one a minute with the count.
+      ++rate_lowered_unlogged_;
+      if (rate_log_.due(now)) {
+        log::warn(events::app_rate_lowered, "rate-limit answers: lowering the request rate",
+                  {{"app", app_.name},
+                   {"code", d.code},
+                   {"qps", budget_->effective_qps()},
+                   {"lowered", rate_lowered_unlogged_},
+                   {"next_report_in",
+                    format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(rate_log_.every))}});
+        rate_lowered_unlogged_ = 0;
+      }
+    }
   }
   if (d.renew_sig) {
     sig_.renew(unix_now());

@@ -129,6 +129,23 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void position_cursor(std::chrono::system_clock::time_point now);
   Group* find_group(const std::string& id);
   void check_finished();
+  void log_overrun(std::uint64_t cycle, std::size_t behind);
+
+  // A log line that repeats is written at most once per `every`.
+  struct Every {
+    std::chrono::steady_clock::duration every;
+    std::chrono::steady_clock::time_point last{};
+    bool due(std::chrono::steady_clock::time_point now) {
+      if (last != std::chrono::steady_clock::time_point{} && now - last < every) return false;
+      last = now;
+      return true;
+    }
+  };
+  // The counters at the last cycle.done, for per-cycle figures.
+  struct CycleMark {
+    std::uint64_t results = 0, results_ok = 0, rate_limited = 0;
+    bool in_flight_full = false;  // a due request waited for a free in-flight slot
+  };
 
   boost::asio::io_context& io_;
   config::AppConfig app_;
@@ -150,6 +167,9 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::chrono::steady_clock::time_point bad_sig_renewed_at_{};
   std::chrono::steady_clock::time_point last_failure_log_{};
   std::uint64_t failures_unlogged_ = 0;
+  Every rate_log_{std::chrono::minutes(1)};
+  std::uint64_t rate_lowered_unlogged_ = 0;
+  CycleMark cycle_mark_;
   std::size_t in_flight_ = 0;
   std::string target_sig_;     // the UserSig target_prefix_ was built with
   std::string target_prefix_;  // "...&usersig=...&random="

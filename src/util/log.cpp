@@ -73,7 +73,12 @@ void append_logfmt_key(std::string& out, std::string_view k) {
 
 Field::Field(std::string_view k, double v) : key(k) {
   if (std::isfinite(v)) {
-    value = fmt::format("{}", v);
+    // Three decimals at most ("117.836", not "117.83581540324428"), no
+    // trailing zeros ("200", "0.5").
+    value = fmt::format("{:.3f}", v);
+    while (value.back() == '0') value.pop_back();
+    if (value.back() == '.') value.pop_back();
+    if (value == "-0") value = "0";
     number = true;
   } else {
     value = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");

@@ -3,6 +3,8 @@
 // admin port is a start-up error. Real binary, real emulator.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -167,4 +169,69 @@ TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
   EXPECT_EQ(err.find("level=debug"), std::string::npos) << "the refused reload's log level applied:\n" << err;
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0) << err;
+}
+
+namespace {
+std::vector<std::string> lines_with(const std::string& text, const std::string& what) {
+  std::vector<std::string> out;
+  for (auto& l : lines_of(text))
+    if (l.find(what) != std::string::npos) out.push_back(l);
+  return out;
+}
+std::uint64_t field_of(const std::string& line, const std::string& key) {
+  auto p = line.find(" " + key + "=");
+  return p == std::string::npos ? UINT64_MAX : std::stoull(line.substr(p + key.size() + 2));
+}
+}  // namespace
+
+// The issue: "cycle.overrun says 'more groups than qps x interval' with
+// capacity=6000 for 5,000 groups when the real cause was vendor throttling;
+// cycle.done results=3563 for 3000 groups; a rate-lowered warning every ~3 s".
+TEST(Truth, OverrunNamesThrottlingAndCycleCountsArePerCycle) {
+  TempDir dir;
+  emu::Options o;
+  o.apps.push_back({kAppId, kKey, "administrator", 60});  // the server allows 60/s
+  groups_into(dir, o, "groups.txt", 150);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";  // capacity 400 at qps 200: enough, were it not for the throttling
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  std::this_thread::sleep_for(9s);
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0);
+  const auto err = read_file(dir.file("gw.err"));
+  auto overruns = lines_with(err, "event=cycle.overrun");
+  ASSERT_FALSE(overruns.empty()) << err;
+  EXPECT_NE(overruns[0].find("rate-limit answers lowered the rate"), std::string::npos) << overruns[0];
+  EXPECT_EQ(overruns[0].find("more groups than qps x interval"), std::string::npos) << overruns[0];
+  // One warning for a throttled stretch of 9 s, not one every few seconds.
+  EXPECT_LE(lines_with(err, "event=app.rate_lowered").size(), 1u) << err;
+  for (const auto& l : lines_with(err, "event=app.rate_lowered"))
+    EXPECT_TRUE(std::regex_search(l, std::regex(" qps=[0-9]+(\\.[0-9]{1,3})? "))) << l;
+  for (const auto& l : lines_with(err, "event=cycle.done")) {
+    EXPECT_LE(field_of(l, "results"), 2 * 150u) << l;  // this cycle's, not since start
+    EXPECT_NE(field_of(l, "dispatched"), UINT64_MAX) << l;
+  }
+}
+
+TEST(Truth, OverrunNamesTooManyGroupsForTheCap) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 120);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "1s";
+  c.qps = 50;  // capacity 50 a cycle for 120 groups
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  std::this_thread::sleep_for(4s);
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0);
+  auto overruns = lines_with(read_file(dir.file("gw.err")), "event=cycle.overrun");
+  ASSERT_FALSE(overruns.empty());
+  EXPECT_NE(overruns[0].find("more groups than qps x interval"), std::string::npos) << overruns[0];
+  EXPECT_NE(overruns[0].find("capacity=50 "), std::string::npos) << overruns[0];
 }

@@ -77,6 +77,14 @@ TEST(LogFormat, JsonNonFiniteDoubleIsAString) {
   EXPECT_THAT(line, HasSubstr(R"("x":"+Inf")"));
 }
 
+TEST(LogFormat, DoublesAreRoundedToThreeDecimals) {
+  EXPECT_EQ(Field("q", 117.83581540324428).value, "117.836");
+  EXPECT_EQ(Field("q", 200.0).value, "200");
+  EXPECT_EQ(Field("q", 0.5).value, "0.5");
+  EXPECT_EQ(Field("q", -0.0001).value, "0");
+  EXPECT_TRUE(Field("q", 1.25).number);
+}
+
 TEST(LogParse, LevelsAndFormats) {
   EXPECT_EQ(parse_level("debug"), Level::debug);
   EXPECT_EQ(parse_level("warning"), Level::warn);
