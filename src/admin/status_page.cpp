@@ -85,7 +85,13 @@ td.rank { color: var(--muted); width: 28px; }
 .empty { color: var(--muted); font-size: 13px; padding: 10px 2px; }
 .err { color: var(--bad); font-size: 12px; word-break: break-word; }
 .code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: var(--chip); padding: 1px 6px; border-radius: 6px; font-size: 12px; }
-#banner { display: none; background: var(--bad); color: #fff; padding: 8px 20px; font-size: 13px; }
+#banner { display: none; background: var(--bad); color: #fff; padding: 8px 20px; font-size: 13px; white-space: pre-line; }
+#alerts { display: none; border-left: 4px solid var(--bad); }
+#alerts.warn { border-left-color: var(--warn); }
+#alerts ul { list-style: none; margin: 0; padding: 0; display: grid; gap: 6px; font-size: 13.5px; }
+#alerts li { display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; }
+#alerts li .what { font-weight: 600; }
+#alerts li .detail { color: var(--muted); word-break: break-word; }
 @media (max-width: 520px) {
   header { padding: 12px 14px; } main { padding: 12px 10px 30px; gap: 12px; } .card { padding: 12px; border-radius: 10px; }
   .stat .v { font-size: 16px; } canvas.chart { height: 180px; } .hide-sm { display: none; }
@@ -102,6 +108,7 @@ td.rank { color: var(--muted); width: 28px; }
 </header>
 <div id="banner"></div>
 <main>
+  <section id="alerts" class="card" aria-live="polite"><h2>Needs attention</h2><ul></ul></section>
   <div id="apps"></div>
   <div class="grid2">
     <section class="card"><h2>Top groups by online members</h2><div class="tablewrap"><table id="top"></table></div></section>
@@ -131,6 +138,7 @@ function fmtDur(s) {
   s = Math.max(0, Math.floor(s)); const d = Math.floor(s / 86400), hh = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
   if (d) return d + "d " + hh + "h"; if (hh) return hh + "h " + m + "m"; if (m) return m + "m " + (s % 60) + "s"; return s + "s";
 }
+function fmtPct(p) { return (p >= 99.95 || p <= 0 ? p.toFixed(0) : p < 10 ? p.toFixed(1) : p >= 99 ? p.toFixed(1) : p.toFixed(0)) + "%"; }
 function ago(iso) { const t = Date.parse(iso); return isFinite(t) ? fmtDur((Date.now() - t) / 1000) + " ago" : iso; }
 const outcomeLabel = { ok: "OK", timeout: "timeout", reset: "connection reset", tls: "TLS failure", connect: "connect failure", invalid_answer: "invalid answer" };
 function outcomeColor(k, i) {
@@ -197,18 +205,19 @@ function appCard(a) {
   const h0 = a.history, last = h0.rate.length ? h0.rate[h0.rate.length - 1] : 0;
   const state = a.stopped ? ["bad", "stopped"] : a.paused ? ["warn", "paused"] : a.qps_effective < a.qps_cap - 0.01 ? ["warn", "slowed down"] : ["ok", "polling"];
   const slowed = h0.effective.some((v, i) => Math.abs(v - h0.cap[i]) > 0.01);
-  const okPct = a.results ? a.results_ok / a.results * 100 : 100;
   const stat = (v, l) => h("div", { class: "stat" }, h("div", { class: "v" }, v), h("div", { class: "l" }, l));
   const canvas = h("canvas", { class: "chart", "data-app": a.name, "aria-label": "request rate against the cap" });
   const outs = Object.entries(a.outcomes).sort((p, q) => (p[0] === "ok" ? -1 : q[0] === "ok" ? 1 : q[1] - p[1]));
   const total = outs.reduce((n, [, v]) => n + v, 0);
+  // The OK share is the breakdown's own: every answer, retried ones included.
+  const okShare = total ? fmtPct((a.outcomes.ok || 0) / total * 100) : "–";
   const bar = h("div", { class: "outbar" }), list = h("ul", { class: "outlist" });
   outs.forEach(([k, v], i) => {
     const c = outcomeColor(k, i), p = total ? v / total * 100 : 0;
     bar.append(h("div", { style: `width:${p}%;background:${c}`, title: `${k}: ${v}` }));
     list.append(h("li", {}, h("span", { class: "sw", style: `background:${c}` }),
       /^\d+$/.test(k) ? h("span", {}, "ErrorCode ", h("span", { class: "code" }, k)) : h("span", {}, outcomeLabel[k] || k.replace(/_/g, " ")),
-      h("span", { class: "n" }, fmtInt(v)), h("span", { class: "pct" }, p.toFixed(p < 10 && p > 0 ? 1 : 0) + "%")));
+      h("span", { class: "n" }, fmtInt(v)), h("span", { class: "pct" }, fmtPct(p))));
   });
   if (!outs.length) list.append(h("li", { class: "empty" }, "no answers yet"));
   const card = h("section", { class: "card app" },
@@ -219,8 +228,8 @@ function appCard(a) {
     h("div", { class: "progline" }, h("span", {}, `this cycle: ${fmtInt(a.cycle_dispatched)} of ${fmtInt(a.groups)} groups started`), h("span", {}, pct.toFixed(1) + "%")),
     h("div", { class: "stats" },
       stat(fmtNum(last), "req/s now"), stat(fmtNum(a.qps_effective) + " / " + fmtNum(a.qps_cap), "allowed / cap"),
-      stat(fmtInt(a.results), "results"), stat(fmtNum(okPct) + "%", "answered OK"),
-      stat(fmtInt(a.retries), "retries"), stat(fmtInt(a.rate_limited), "rate limited"),
+      stat(fmtInt(a.results), "results"), stat(okShare, "answers OK"),
+      stat(fmtInt(a.retries), "retries"), stat(fmtInt(a.rate_limited), "rate limited"), stat(fmtInt(a.overruns), "cycles overran"),
       stat(fmtInt(a.parked), "parked"), stat(fmtInt(a.in_flight) + " · " + fmtInt(a.connections_open), "in flight · conns")),
     h("div", { class: "appbody" },
       h("div", {}, h("p", { class: "sub" }, "Request rate vs cap, last 15 min"), h("div", { class: "chartbox" }, canvas),
@@ -238,6 +247,25 @@ function table(el, head, rows, empty) {
   el.append(h("thead", {}, h("tr", {}, head.map(([t, c]) => h("th", { class: c }, t)))), h("tbody", {}, rows));
 }
 
+// Everything degraded, worst first, at the top of the page: stopped apps,
+// failing sinks, throttled apps, overrunning cycles.
+function alerts(d) {
+  const out = [];
+  for (const a of d.apps) {
+    if (a.stopped) out.push(["bad", `app ${a.name} stopped`, a.stop_reason]);
+  }
+  for (const k of d.sinks) {
+    if (!k.healthy) out.push(["bad", `sink ${k.name} failing for ${fmtDur(k.failing_s)}`, `${fmtInt(k.spooled)} results spooled; ${k.last_error}`]);
+  }
+  for (const a of d.apps) {
+    if (!a.stopped && a.qps_effective < a.qps_cap - 0.01)
+      out.push(["warn", `app ${a.name} throttled`, `the vendor answered ${fmtInt(a.rate_limited)} rate-limit errors: allowed ${fmtNum(a.qps_effective)} of ${fmtNum(a.qps_cap)} qps`]);
+    if (a.paused) out.push(["warn", `app ${a.name} paused`, "after repeated signature errors; it resumes by itself"]);
+    if (a.overruns > 0) out.push(["warn", `app ${a.name}: ${fmtInt(a.overruns)} cycle${a.overruns > 1 ? "s" : ""} overran`, "a cycle began before the previous one was dispatched; see the cycle.overrun log line for the cause"]);
+  }
+  return out;
+}
+
 let lastData = null;
 function render(d) {
   lastData = d;
@@ -249,6 +277,12 @@ function render(d) {
   document.getElementById("updated").textContent = "updated " + new Date(d.time * 1000).toLocaleTimeString();
   const banner = document.getElementById("banner");
   banner.style.display = d.ready ? "none" : "block"; banner.textContent = d.ready ? "" : "Not ready: " + d.ready_reason;
+  const list = alerts(d), box = document.getElementById("alerts");
+  box.style.display = list.length ? "block" : "none";
+  box.className = "card" + (list.some(([lvl]) => lvl === "bad") ? "" : " warn");
+  box.querySelector("ul").replaceChildren(...list.map(([lvl, what, detail]) =>
+    h("li", { class: lvl }, h("span", { class: "pill " + lvl }, lvl === "bad" ? "failing" : "degraded"), h("span", { class: "what" }, what), h("span", { class: "detail" }, detail))));
+  if (d.ready && list.length) { ready.className = "pill warn"; ready.textContent = "ready, degraded"; }
   const apps = document.getElementById("apps"); apps.replaceChildren();
   apps.style.cssText = "display:grid;gap:16px";
   const charts = d.apps.map(appCard);

@@ -250,4 +250,86 @@ TEST_F(StatusPage, PrometheusScrapesTheMetricsEndpoint) {
   EXPECT_GT(std::stod((*scrape)[0].value), 30);
 }
 
+// The degraded state the issue describes: one app stopped (70016), one
+// throttled by the server (and overrunning its cycles because of it), a sink
+// failing for longer than admin.sink_failing_after. The page shows all of it
+// above everything else; /readyz says not ready.
+TEST(StatusPageDegraded, ShowsStoppedAppFailingSinkAndThrottlingAboveTheFold) {
+  if (::access(kChromium, X_OK) != 0) GTEST_SKIP() << "chromium is not installed";
+  TempDir dir("gw-degraded");
+  auto ids = emu::generate_group_ids(100, 5);
+  emu::Options o;
+  o.apps.push_back({kAppId, kKey, "administrator", 15});  // the server allows 15/s, the config asks 40
+  for (auto& id : ids) o.groups.push_back(emu::Group{id});
+  Emulator e(std::move(o));
+  dir.write("ca.pem", e.ca_pem());
+  std::string groups;
+  for (auto& id : ids) groups += id + "\n";
+  dir.write("groups.txt", groups);
+  const auto admin = free_port();
+  auto app = [&](const std::string& name, std::uint64_t id) {
+    return "  - name: " + name + "\n    sdkappid: " + std::to_string(id) +
+           "\n    admin: administrator\n    secret_key: " + kKey +
+           "\n    endpoint: https://127.0.0.1:" + std::to_string(e.port()) + "\n    ca_file: " + dir.file("ca.pem") +
+           "\n    qps: 40\n    group_files: [" + dir.file("groups.txt") + "]\n";
+  };
+  dir.write("gw.yaml", "apps:\n" + app("prod-sg", kAppId) + app("wrong-region", 1400000999) +
+                           "poll:\n  interval: 4s\n  timeout: 3s\n"
+                           "admin:\n  listen: 127.0.0.1:" +
+                           std::to_string(admin) +
+                           "\n  sink_failing_after: 2s\n"
+                           "state_dir: " +
+                           dir.file("state") + "\nsinks:\n  - type: ndjson\n    path: " + dir.file("out.ndjson") +
+                           "\n  - type: postgres\n    dsn: host=127.0.0.1 port=1 dbname=x connect_timeout=1\n");
+  Child gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  std::string status;
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = http_get(admin, "/api/status").body;
+        return status.find("\"overruns\":1") != std::string::npos &&
+               status.find("\"failing_s\":") != std::string::npos && http_get(admin, "/readyz").status == 503;
+      },
+      60s))
+      << status.substr(0, 3000) << "\n"
+      << slurp(dir.file("gw.err"));
+
+  std::string url = "http://127.0.0.1:" + std::to_string(admin) + "/";
+  TempDir tmp("gw-chromium-degraded");
+  auto dom = chromium(tmp, "dom", {"--window-size=1280,800", "--dump-dom"}, url);
+  ASSERT_EQ(dom.status, 0) << dom.err;
+  const auto alerts_at = dom.out.find("id=\"alerts\"");
+  ASSERT_NE(alerts_at, std::string::npos);
+  // First in <main>, before the app cards: above the fold.
+  EXPECT_LT(alerts_at, dom.out.find("id=\"apps\"")) << dom.out.substr(0, 3000);
+  const auto alerts = dom.out.substr(alerts_at, dom.out.find("</section>", alerts_at) - alerts_at);
+  EXPECT_EQ(alerts.find("display: none"), std::string::npos) << alerts;
+  EXPECT_NE(alerts.find("app wrong-region stopped"), std::string::npos) << alerts;
+  EXPECT_NE(alerts.find("sink postgres failing for"), std::string::npos) << alerts;
+  EXPECT_NE(alerts.find("app prod-sg throttled"), std::string::npos) << alerts;
+  EXPECT_NE(alerts.find("cycle"), std::string::npos) << alerts;
+  EXPECT_NE(dom.out.find("not ready"), std::string::npos);
+  // The OK share in the stats is the breakdown's OK line.
+  std::smatch share, line;
+  ASSERT_TRUE(
+      std::regex_search(dom.out, share, std::regex(R"re(<div class="v">([0-9.]+%)</div><div class="l">answers OK)re")));
+  ASSERT_TRUE(std::regex_search(
+      dom.out, line,
+      std::regex(R"re(<span>OK</span><span class="n">[0-9,]+</span><span class="pct">([0-9.]+%)</span>)re")));
+  EXPECT_EQ(share[1], line[1]);
+
+  std::filesystem::create_directories(GW_BINARY_DIR "/artifacts");
+  for (auto [name, dark] :
+       {std::pair{"status-page-degraded.png", false}, std::pair{"status-page-degraded-dark.png", true}}) {
+    std::string out = std::string(GW_BINARY_DIR "/artifacts/") + name;
+    std::filesystem::remove(out);
+    std::vector<std::string> flags{"--window-size=1280,800", "--screenshot=" + out};
+    if (dark) flags.push_back("--force-dark-mode");
+    auto r = chromium(tmp, name, flags, url);
+    EXPECT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(std::filesystem::exists(out)) << r.err;
+    EXPECT_GT(std::filesystem::file_size(out), 20000u);
+  }
+  EXPECT_EQ(gw.stop(30s), 0);
+}
+
 }  // namespace
