@@ -664,10 +664,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     const auto addr = asio::ip::make_address(opts.address, ec);
     if (ec) throw std::system_error(ec, "listen address " + opts.address);
     const tcp::endpoint ep(addr, opts.port);
-    acceptor.open(ep.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(ep);
-    acceptor.listen(asio::socket_base::max_listen_connections);
+    // error_code forms: the message is the OS's ("Address already in use"),
+    // not Boost's source location.
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::system_error(ec);
     bound_port = acceptor.local_endpoint().port();
     asio::co_spawn(ioc, accept_loop(shared_from_this()), log_exception);
     return bound_port;
