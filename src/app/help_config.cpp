@@ -21,7 +21,8 @@ int cmd_help_config() {
          "  sdkappid              the app's SDKAppID (required)\n"
          "  admin                 an App Administrator identifier (required)\n"
          "  secret_key            the app's key (or secret_key_file; exactly one)\n"
-         "  secret_key_file       file holding the key; must not be group/world-readable\n"
+         "  secret_key_file       file holding the key (relative to the config file); group/world-readable is a\n"
+         "                        warning, an error with strict_permissions\n"
          "  region                china|singapore|seoul|tokyo|frankfurt|mumbai|silicon-valley|jakarta|riyadh\n"
          "  endpoint              instead of region: any https:// base URL\n"
          "  ca_file               extra PEM trust anchors (system roots stay trusted)\n"
@@ -51,7 +52,7 @@ int cmd_help_config() {
                      format_duration(c.admin.sink_failing_after))
       << fmt::format("log:\n  level                 debug|info|warn|error (default {})\n", c.log.level)
       << fmt::format("  format                logfmt|json (default {})\n", c.log.format)
-      << fmt::format("state_dir               spools and relative sink paths (default {})\n", c.state_dir)
+      << fmt::format("state_dir               spools, the lock, and relative sink paths (default {})\n", c.state_dir)
       << fmt::format("strict_permissions      refuse readable secret_key_files (default {})\n", c.strict_permissions)
       << "sinks:                  list; every result goes to every sink\n"
          "  type                  one of:";
