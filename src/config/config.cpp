@@ -295,7 +295,7 @@ void Loader::read_secret(MapReader& r, bool strict, AppConfig& app) {
   const std::string file = resolve(dir_, app.secret_key_file);
   std::string content;
   std::string err;
-  if (!read_whole_file(file, content, err)) {
+  if (!read_whole_file(file, content, err, 64 << 10)) {
     r.error_at("secret_key_file", fmt::format("cannot read secret_key_file '{}': {}", file, err));
     return;
   }

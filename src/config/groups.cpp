@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "groupwatch/tencent/request.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace groupwatch::config {
 
@@ -23,6 +24,16 @@ std::string check_group_id(std::string_view id, std::string* warning) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f) return "group ID contains a space or a control character";
   }
+  // Sinks (PostgreSQL, JSON) take UTF-8 text only: one bad ID would poison
+  // every batch it is in.
+  if (auto bad = first_invalid_utf8(id); bad != std::string_view::npos) {
+    return fmt::format("group ID is not valid UTF-8 (byte 0x{:02X} at offset {})", static_cast<unsigned char>(id[bad]),
+                       bad);
+  }
+  for (std::size_t i = 0; i + 1 < id.size(); ++i) {
+    const auto a = static_cast<unsigned char>(id[i]), b = static_cast<unsigned char>(id[i + 1]);
+    if (a == 0xC2 && b >= 0x80 && b <= 0x9F) return "group ID contains a control character (U+0080..U+009F)";
+  }
   if (warning != nullptr) {
     if (!id.starts_with(tencent::community_prefix)) {
       *warning =
@@ -34,8 +45,9 @@ std::string check_group_id(std::string_view id, std::string* warning) {
   return {};
 }
 
-bool read_whole_file(const std::string& path, std::string& out, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+bool read_whole_file(const std::string& path, std::string& out, std::string& error, std::size_t max_bytes) {
+  // O_NONBLOCK: a FIFO must not block the open (it is refused below).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     error = std::strerror(errno);
     return false;
@@ -46,11 +58,18 @@ bool read_whole_file(const std::string& path, std::string& out, std::string& err
     ::close(fd);
     return false;
   }
-  if (S_ISDIR(st.st_mode)) {
-    error = "is a directory";
+  if (!S_ISREG(st.st_mode)) {
+    // A directory, a FIFO (blocks), /dev/zero (never ends): refused.
+    error = S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file";
     ::close(fd);
     return false;
   }
+  auto too_big = [&](std::uint64_t n) {
+    error = fmt::format("is {} bytes long; the limit is {} bytes", n, max_bytes);
+    ::close(fd);
+    return false;
+  };
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) return too_big(static_cast<std::uint64_t>(st.st_size));
   out.clear();
   if (st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[1 << 16];
@@ -64,6 +83,7 @@ bool read_whole_file(const std::string& path, std::string& out, std::string& err
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) return too_big(out.size());  // it grew while read
   }
   ::close(fd);
   return true;

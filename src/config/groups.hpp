@@ -19,7 +19,13 @@ inline constexpr std::size_t kMaxGroupsPerFile = 2'000'000;
 inline constexpr int kShownPerFile = 20;     // per kind of problem, then a count
 inline constexpr int kShownDuplicates = 50;  // per app, then a count
 
-bool read_whole_file(const std::string& path, std::string& out, std::string& error);
+/// Files the config names are read whole, and only when they are regular
+/// files no larger than this (a watchlist of 2,000,000 IDs is about 60 MB).
+inline constexpr std::size_t kMaxConfigFileBytes = 256ull << 20;
+/// Reads a regular file of at most `max_bytes`; otherwise false with `error`
+/// saying why ("is not a regular file", "is N bytes long; the limit is M").
+bool read_whole_file(const std::string& path, std::string& out, std::string& error,
+                     std::size_t max_bytes = kMaxConfigFileBytes);
 bool is_yaml_path(std::string_view path);
 
 /// Per-file bookkeeping: the group count bound and capped diagnostics (a

@@ -46,7 +46,8 @@ bool needs_quotes(std::string_view v) {
     auto c = static_cast<unsigned char>(ch);
     if (c <= ' ' || c == '=' || c == '"' || c == '\\' || c == 0x7f) return true;
   }
-  return false;
+  // Quoted, invalid bytes become U+FFFD: a log line is always valid UTF-8.
+  return first_invalid_utf8(v) != std::string_view::npos;
 }
 
 void append_logfmt_value(std::string& out, std::string_view v) {

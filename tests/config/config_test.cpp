@@ -1,6 +1,8 @@
 #include "groupwatch/config/config.hpp"
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -20,10 +22,27 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
+namespace {
+// config/ as installed in /etc/groupwatch, with the key file the default
+// config reads.
+std::string installed_config_dir() {
+  static const std::string dir = [] {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "gw-etc-XXXXXX").string();
+    std::string d = ::mkdtemp(tmpl.data());
+    std::filesystem::copy(GW_SOURCE_DIR "/config", d, std::filesystem::copy_options::recursive);
+    std::ofstream(d + "/secret_key") << "example-secret-key";
+    std::filesystem::permissions(d + "/secret_key", std::filesystem::perms::owner_read,
+                                 std::filesystem::perm_options::replace);
+    return d;
+  }();
+  return dir;
+}
+}  // namespace
+
 TEST(ExampleConfigs, EveryYamlInConfigDirLoadsWithoutErrors) {
   const auto env = env_of({{"TIM_SECRET_KEY", "example-secret"}});
   int loaded = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(GW_SOURCE_DIR "/config")) {
+  for (const auto& entry : std::filesystem::directory_iterator(installed_config_dir())) {
     if (entry.path().extension() != ".yaml") continue;
     SCOPED_TRACE(entry.path().string());
     const auto r = load_config(entry.path().string(), env);
@@ -60,7 +79,7 @@ TEST(ExampleConfigs, DemoHasTheDocumentedShape) {
   EXPECT_EQ(c.sinks[1].type, "ndjson");
   // Sinks stay raw: the sink layer interpolates and checks its own keys.
   EXPECT_EQ(c.sinks[0].node["path"].Scalar(), "${GW_DEMO_STATE:-/tmp/groupwatch-demo}/groupwatch.db");
-  EXPECT_EQ(c.sinks[1].node["path"].Scalar(), "-");
+  EXPECT_EQ(c.sinks[1].node["path"].Scalar(), "${GW_DEMO_STATE:-/tmp/groupwatch-demo}/samples.ndjson");
 }
 
 TEST(ExampleConfigs, DemoFollowsItsEnvironment) {
@@ -72,26 +91,35 @@ TEST(ExampleConfigs, DemoFollowsItsEnvironment) {
   EXPECT_EQ(r.config->state_dir, "/x/y");
 }
 
-TEST(ExampleConfigs, DefaultConfigNeedsTheSecretFromTheEnvironment) {
+TEST(ExampleConfigs, DefaultConfigNeedsItsKeyFile) {
   const auto r = load_config(GW_SOURCE_DIR "/config/groupwatch.yaml", env_of({}));
   EXPECT_FALSE(r.config);
   ASSERT_EQ(errors(r).size(), 1u) << joined(errors(r));
-  EXPECT_THAT(errors(r)[0], HasSubstr("TIM_SECRET_KEY"));
+  EXPECT_THAT(errors(r)[0], HasSubstr("cannot read secret_key_file"));
   EXPECT_THAT(errors(r)[0], HasSubstr("/config/groupwatch.yaml:"));
 }
 
+// The installed default polls the vendor (region + key file), not the
+// emulator with a CA file that does not exist.
 TEST(ExampleConfigs, DefaultConfigValues) {
-  const auto r = load_config(GW_SOURCE_DIR "/config/groupwatch.yaml", env_of({{"TIM_SECRET_KEY", "s"}}));
+  const auto r = load_config(installed_config_dir() + "/groupwatch.yaml", env_of({}));
   ASSERT_TRUE(r.config) << joined(errors(r));
   const Config& c = *r.config;
-  EXPECT_EQ(c.apps[0].endpoint, "https://127.0.0.1:18443");
-  EXPECT_EQ(c.apps[0].ca_file, "/var/lib/groupwatch/emulator-ca.pem");
+  EXPECT_EQ(c.apps[0].endpoint, "https://adminapisgp.im.qcloud.com");
+  EXPECT_TRUE(c.apps[0].vendor);
+  EXPECT_EQ(c.apps[0].ca_file, "");
+  EXPECT_EQ(c.apps[0].secret_key, "example-secret-key");
   EXPECT_EQ(c.apps[0].groups.size(), 6u);  // 1 inline + 5 in watchlists/example.txt
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9108");
   EXPECT_EQ(c.poll.interval, std::chrono::minutes(4));
   EXPECT_EQ(c.state_dir, "/var/lib/groupwatch");
   ASSERT_EQ(c.sinks.size(), 2u);
-  EXPECT_EQ(c.sinks[0].node["path"].Scalar(), "/var/lib/groupwatch/groupwatch.db");
+  EXPECT_EQ(c.sinks[0].node["path"].Scalar(), "groupwatch.db");  // under state_dir
+  const auto moved = load_config(installed_config_dir() + "/groupwatch.yaml",
+                                 env_of({{"GW_STATE_DIR", "/srv/gw"}, {"GW_ADMIN_LISTEN", "0.0.0.0:9108"}}));
+  ASSERT_TRUE(moved.config) << joined(errors(moved));
+  EXPECT_EQ(moved.config->state_dir, "/srv/gw");
+  EXPECT_EQ(moved.config->admin.listen, "0.0.0.0:9108");
 }
 
 class Load : public test::ScratchDir {

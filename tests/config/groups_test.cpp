@@ -4,7 +4,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <fstream>
+
+#include "config/groups.hpp"
 #include "config/helpers.hpp"
 #include "groupwatch/config/config.hpp"
 
@@ -132,6 +136,39 @@ TEST_F(GroupFiles, MissingFileIsAnError) {
   ASSERT_EQ(d.error_count(), 1);
   EXPECT_THAT(test::formatted(d, false)[0],
               HasSubstr("none.txt: error: cannot read watchlist: No such file or directory"));
+}
+
+// The issue: "@TGS#_@TGS#BAD\xffUTF8 in a watchlist passes check; PostgreSQL
+// rejects the whole batch on every retry".
+TEST_F(GroupFiles, InvalidUtf8AndC1ControlsAreErrorsWithTheirLine) {
+  write("list.txt", "@TGS#_@TGS#GOOD0001\n@TGS#_@TGS#BAD\xffUTF8\n@TGS#_@TGS#C1\xc2\x85X\n@TGS#_@TGS#\xe7\xbe\xa4\n");
+  std::vector<GroupEntry> out;
+  Diagnostics d;
+  read_group_file(dir_ + "/list.txt", out, d);
+  auto e = test::formatted(d, false);
+  ASSERT_EQ(e.size(), 2u) << test::joined(e);
+  EXPECT_THAT(e[0], HasSubstr("list.txt:2:1: error: group ID is not valid UTF-8 (byte 0xFF at offset 14)"));
+  EXPECT_THAT(e[1], HasSubstr("list.txt:3:1: error: group ID contains a control character"));
+  ASSERT_EQ(out.size(), 2u);  // the good ones, a CJK one among them
+}
+
+// The issue: "a watchlist symlinked to /dev/zero plus SIGHUP kills the
+// daemon with std::bad_alloc; a FIFO blocks the loop".
+TEST_F(GroupFiles, OnlyRegularFilesOfBoundedSizeAreRead) {
+  std::filesystem::create_symlink("/dev/zero", dir_ + "/zero.txt");
+  ASSERT_EQ(::mkfifo((dir_ + "/fifo.txt").c_str(), 0600), 0);
+  { std::ofstream big(dir_ + "/big.txt"); }
+  std::filesystem::resize_file(dir_ + "/big.txt", kMaxConfigFileBytes + 1);  // sparse: no disk used
+  for (const char* name : {"/zero.txt", "/fifo.txt", "/big.txt"}) {
+    std::vector<GroupEntry> out;
+    Diagnostics d;
+    auto t0 = std::chrono::steady_clock::now();
+    read_group_file(dir_ + name, out, d);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << name;
+    ASSERT_EQ(d.error_count(), 1) << name;
+    auto msg = test::formatted(d, false)[0];
+    EXPECT_THAT(msg, HasSubstr(std::string(name) == "/big.txt" ? "the limit is" : "is not a regular file")) << msg;
+  }
 }
 
 TEST_F(GroupFiles, RelativePathsResolveAgainstTheConfigDirectory) {

@@ -77,6 +77,14 @@ TEST(LogFormat, JsonNonFiniteDoubleIsAString) {
   EXPECT_THAT(line, HasSubstr(R"("x":"+Inf")"));
 }
 
+TEST(LogFormat, InvalidUtf8IsQuotedAndReplacedInEveryFormat) {
+  for (auto f : {Format::logfmt, Format::json}) {
+    auto line = format_line(f, Level::info, "poll.error", "m", {{"group", "@TGS#_BAD\xffX"}}, t0);
+    EXPECT_EQ(line.find('\xff'), std::string::npos) << line;
+    EXPECT_NE(line.find("BAD\xEF\xBF\xBDX"), std::string::npos) << line;
+  }
+}
+
 TEST(LogFormat, DoublesAreRoundedToThreeDecimals) {
   EXPECT_EQ(Field("q", 117.83581540324428).value, "117.836");
   EXPECT_EQ(Field("q", 200.0).value, "200");

@@ -22,6 +22,10 @@ std::string format_duration(Millis d);
 std::string format_rfc3339_ms(std::chrono::system_clock::time_point t);
 
 /// Appends `s` as a JSON string literal (with quotes). Control characters are
+/// The offset of the first byte that is not part of a valid UTF-8 sequence,
+/// or npos when `s` is valid UTF-8.
+std::size_t first_invalid_utf8(std::string_view s);
+
 /// escaped, bytes >= 0x80 pass through (valid UTF-8 stays valid); invalid
 /// UTF-8 sequences are replaced by U+FFFD so the output is always valid JSON.
 void append_json_string(std::string& out, std::string_view s);
