@@ -463,15 +463,23 @@ class Worker {
       }
       ++dropped;
     }
+    std::string_view reason = "spool full";
     if (first < last) {
       try {
         spool_.append(std::string_view(buf).substr(begin, total), last - first);
+      } catch (const std::system_error& e) {
+        // A full disk is not the spool's cap: say which.
+        const bool disk_full = e.code().value() == ENOSPC || e.code().value() == EDQUOT;
+        note_spool_error(disk_full ? "disk full: " + std::string(e.what()) : std::string(e.what()));
+        dropped += last - first;
+        reason = disk_full ? "disk full" : "spool write failed";
       } catch (const std::exception& e) {
         note_spool_error(e.what());
         dropped += last - first;
+        reason = "spool write failed";
       }
     }
-    if (dropped > 0) note_dropped(dropped, "spool full");
+    if (dropped > 0) note_dropped(dropped, reason);
     if (sync) spool_.sync();
   }
 

@@ -192,6 +192,89 @@ Spool::~Spool() {
   if (head_fd_ >= 0) ::close(head_fd_);
 }
 
+namespace {
+
+// A whole, checksummed, decodable record starts at data[at]: its length.
+std::size_t record_at(std::string_view data, std::size_t at) {
+  if (at + kRecordHeader > data.size()) return 0;
+  const std::uint32_t len = get_u32(data.data() + at);
+  if (len > kMaxPayload || at + kRecordHeader + len > data.size()) return 0;
+  auto payload = data.substr(at + kRecordHeader, len);
+  if (checksum(payload) != get_u32(data.data() + at + 4) || !decode_payload(payload)) return 0;
+  return kRecordHeader + len;
+}
+
+}  // namespace
+
+// A bad record in the middle (a flipped byte, a bad sector) costs only that
+// record: reading resumes at the next offset where a whole checksummed
+// record starts. The damaged bytes go to <path>.quarantine (appended, for a
+// human to look at) and the file is rewritten without them.
+bool Spool::resync(std::uint64_t from, std::uint64_t size) {
+  std::string data(static_cast<std::size_t>(size), '\0');
+  if (!pread_all(fd_, 0, data.data(), data.size())) return false;
+  std::vector<std::pair<std::size_t, std::size_t>> good;  // [from, to) of whole records
+  std::string damaged;
+  std::size_t pos = static_cast<std::size_t>(from), regions = 0;
+  good.emplace_back(0, pos);
+  while (pos < data.size()) {
+    if (std::size_t n = record_at(data, pos)) {
+      if (good.back().second == pos) {
+        good.back().second += n;
+      } else {
+        good.emplace_back(pos, pos + n);
+      }
+      pos += n;
+      continue;
+    }
+    std::size_t next = pos + 1;
+    while (next < data.size() && record_at(data, next) == 0) ++next;
+    damaged.append(data, pos, next - pos);
+    ++regions;
+    pos = next;
+  }
+  corrupt_bytes_ = damaged.size();
+  std::string quarantine = path_ + ".quarantine";
+  int q = ::open(quarantine.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (q >= 0) {
+    try {
+      write_all(q, damaged);
+      (void)::fdatasync(q);
+    } catch (const std::exception&) {
+    }
+    ::close(q);
+  }
+  std::string kept;
+  for (auto [a, b] : good) kept.append(data, a, b - a);
+  std::string tmp = path_ + ".tmp";
+  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) throw std::runtime_error("cannot rewrite spool '" + path_ + "': " + os_error(errno));
+  try {
+    write_all(out, kept);
+    if (::fdatasync(out) != 0) throw std::system_error(errno, std::generic_category());
+    if (::fcntl(out, F_SETFL, O_APPEND) != 0) throw std::system_error(errno, std::generic_category());
+  } catch (const std::system_error& e) {
+    ::close(out);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot rewrite spool '" + path_ + "': " + os_error(e.code().value()));
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    ::close(out);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot rewrite spool '" + path_ + "': " + os_error(err));
+  }
+  sync_parent_dir(path_);
+  ::close(fd_);
+  fd_ = out;
+  log::warn(events::sink_dropped, "skipped corrupt bytes in the spool; every intact record is kept",
+            {{"path", path_},
+             {"regions", static_cast<std::uint64_t>(regions)},
+             {"bytes", corrupt_bytes_},
+             {"quarantine", quarantine}});
+  return true;
+}
+
 void Spool::open_and_scan() {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd_ < 0) throw std::runtime_error("cannot open spool file '" + path_ + "': " + os_error(errno));
@@ -202,19 +285,31 @@ void Spool::open_and_scan() {
 
   off_t size = ::lseek(fd_, 0, SEEK_END);
   if (size < 0) throw std::runtime_error("cannot read spool file '" + path_ + "': " + os_error(errno));
-  RecordReader rd(fd_, 0, static_cast<std::uint64_t>(size));
-  std::string_view payload;
+  auto scan = [&](std::uint64_t to, std::size_t& total, std::size_t& before_head, bool& on_boundary) {
+    RecordReader rd(fd_, 0, to);
+    std::string_view payload;
+    total = before_head = 0;
+    on_boundary = saved_head == 0;
+    while (rd.next(payload)) {
+      if (!decode_payload(payload)) break;
+      ++total;
+      if (rd.pos() <= saved_head) ++before_head;
+      if (rd.pos() == saved_head) on_boundary = true;
+    }
+    return rd.pos();
+  };
   std::size_t total = 0, before_head = 0;
-  bool on_boundary = saved_head == 0;
-  while (rd.next(payload)) {
-    if (!decode_payload(payload)) break;
-    ++total;
-    if (rd.pos() <= saved_head) ++before_head;
-    if (rd.pos() == saved_head) on_boundary = true;
+  bool on_boundary = false;
+  end_ = scan(static_cast<std::uint64_t>(size), total, before_head, on_boundary);
+  if (end_ < static_cast<std::uint64_t>(size) && resync(end_, static_cast<std::uint64_t>(size))) {
+    // Rewritten without the damaged bytes: offsets after them moved, so the
+    // saved head holds only if it lay before the damage.
+    if (saved_head > end_) saved_head = 0;
+    off_t now = ::lseek(fd_, 0, SEEK_END);
+    end_ = scan(static_cast<std::uint64_t>(now < 0 ? 0 : now), total, before_head, on_boundary);
   }
-  end_ = rd.pos();
-  if (end_ < static_cast<std::uint64_t>(size)) {
-    corrupt_bytes_ = static_cast<std::uint64_t>(size) - end_;
+  if (end_ < static_cast<std::uint64_t>(::lseek(fd_, 0, SEEK_END))) {
+    corrupt_bytes_ = static_cast<std::uint64_t>(::lseek(fd_, 0, SEEK_END)) - end_;
     log::warn(events::sink_dropped, "dropped a torn or corrupt spool tail",
               {{"path", path_}, {"bytes", corrupt_bytes_}, {"kept_records", static_cast<std::uint64_t>(total)}});
     if (::ftruncate(fd_, static_cast<off_t>(end_)) != 0) {
@@ -270,7 +365,9 @@ void Spool::append(std::string_view framed, std::size_t n) {
   } catch (const std::system_error& e) {
     int err = e.code().value();
     truncate_to(end_);  // never leave a torn record behind us
-    throw std::runtime_error("cannot write spool file '" + path_ + "': " + os_error(err));
+    // A system_error, so that the caller can tell a full disk (ENOSPC,
+    // EDQUOT) from other failures.
+    throw std::system_error(err, std::generic_category(), "cannot write spool file '" + path_ + "'");
   }
   end_ += framed.size();
   count_ += n;

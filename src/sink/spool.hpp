@@ -27,8 +27,10 @@ std::optional<Result> decode_payload(std::string_view payload);
 
 class Spool {
  public:
-  /// Opens or creates `path` and validates every record in it. A torn or
-  /// corrupt tail is cut off with a warning. Throws std::runtime_error naming
+  /// Opens or creates `path` and validates every record in it. Damaged
+  /// bytes in the middle are skipped (reading resumes at the next whole
+  /// record) and kept in <path>.quarantine; a torn tail is cut off; both
+  /// with a warning. Throws std::runtime_error naming
   /// the path and the OS error when the file cannot be opened or written.
   explicit Spool(std::string path);
   ~Spool();
@@ -65,6 +67,7 @@ class Spool {
 
  private:
   void open_and_scan();
+  bool resync(std::uint64_t from, std::uint64_t size);
   std::uint64_t read_head();
   void write_head();
   void truncate_to(std::uint64_t size);

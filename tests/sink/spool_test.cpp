@@ -76,7 +76,46 @@ TEST(Spool, TornTailIsCutOff) {
   EXPECT_EQ(read_all(again), range(0, 7));
 }
 
-TEST(Spool, ChecksumMismatchDropsTheRecordAndWhatFollows) {
+void flip_byte(const std::string& path, std::uint64_t at) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char c = 0;
+  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(at)), 1);
+  c = static_cast<char>(c ^ 0x5a);
+  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(at)), 1);
+  ::close(fd);
+}
+
+// The issue: "a byte flipped in record 747 of 1,494 -> 747 records dropped
+// (746 of them intact)". Now only the damaged record goes, into quarantine.
+TEST(Spool, AFlippedByteLosesOnlyItsRecordAndQuarantinesIt) {
+  TempDir dir;
+  std::string path = dir / "s.wal";
+  std::uint64_t bad_starts = 0, bad_ends = 0;
+  {
+    Spool s(path);
+    append_n(s, 0, 746);
+    bad_starts = s.file_bytes();
+    append_n(s, 746, 747);
+    bad_ends = s.file_bytes();
+    append_n(s, 747, 1494);
+  }
+  flip_byte(path, bad_starts + 20);
+  Spool s(path);
+  std::vector<int> want = range(0, 746);
+  for (int i : range(747, 1494)) want.push_back(i);
+  EXPECT_EQ(s.pending(), 1493u);
+  EXPECT_EQ(read_all(s), want);
+  EXPECT_EQ(s.corrupt_bytes(), bad_ends - bad_starts);
+  EXPECT_EQ(fs::file_size(path + ".quarantine"), bad_ends - bad_starts);
+  append_n(s, 1494, 1495);  // appends continue after the rewrite
+  Spool again(path);
+  want.push_back(1494);
+  EXPECT_EQ(read_all(again), want);
+}
+
+// A damaged length field (the record's own framing) is skipped the same way.
+TEST(Spool, ADamagedLengthIsSkippedToTheNextWholeRecord) {
   TempDir dir;
   std::string path = dir / "s.wal";
   std::uint64_t third_starts = 0;
@@ -84,19 +123,30 @@ TEST(Spool, ChecksumMismatchDropsTheRecordAndWhatFollows) {
     Spool s(path);
     append_n(s, 0, 2);
     third_starts = s.file_bytes();
-    append_n(s, 2, 4);
+    append_n(s, 2, 6);
   }
-  {
-    int fd = ::open(path.c_str(), O_RDWR);
-    ASSERT_GE(fd, 0);
-    char c = 0;
-    ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(third_starts + 20)), 1);
-    c = static_cast<char>(c ^ 0x5a);
-    ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(third_starts + 20)), 1);
-    ::close(fd);
-  }
+  flip_byte(path, third_starts + 1);
   Spool s(path);
-  EXPECT_EQ(read_all(s), range(0, 2));
+  EXPECT_EQ(read_all(s), (std::vector<int>{0, 1, 3, 4, 5}));
+}
+
+// A consumed prefix stays consumed when the damage lies after it.
+TEST(Spool, TheConsumedPositionHoldsAcrossAResync) {
+  TempDir dir;
+  std::string path = dir / "s.wal";
+  std::uint64_t bad_starts = 0;
+  {
+    Spool s(path);
+    append_n(s, 0, 4);
+    bad_starts = s.file_bytes();
+    append_n(s, 4, 8);
+    std::uint64_t bytes = 0;
+    auto first = s.read_front(2, bytes);
+    s.consume(bytes, 2);
+  }
+  flip_byte(path, bad_starts + 12);
+  Spool s(path);
+  EXPECT_EQ(read_all(s), (std::vector<int>{2, 3, 5, 6, 7}));
 }
 
 TEST(Spool, DropFrontKeepsTheInFlightPrefix) {
