@@ -146,6 +146,12 @@ Decision decide(const AttemptState& s, const Outcome& o, double jitter) {
       d.lower_rate = true;
       return extra_or_finish(backoff(s.extra + 1, jitter) + 500ms, o.code, o.info);
     case tencent::Action::renew_sig:
+      if (s.sig_fresh) {
+        // Renewing gives another signature the server calls expired: this
+        // group's result is the failure, and the app pauses (the poller).
+        d.clock_skew = true;
+        return finish(o.code, o.info);
+      }
       d.renew_sig = true;
       return extra_or_finish(0ms, o.code, o.info);
     case tencent::Action::renew_sig_once:

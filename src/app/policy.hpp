@@ -33,6 +33,7 @@ struct AttemptState {
   int retries = 3;  // poll.retries
   bool stopping = false;
   bool bad_sig_renewed_recently = false;  // a bad-signature renewal within the last minute
+  bool sig_fresh = false;                 // the attempt's UserSig was made within fresh_sig_age
 };
 
 struct Decision {
@@ -49,6 +50,7 @@ struct Decision {
   bool lower_rate = false;  // a rate-limit answer
   bool pause_app = false;   // pause the app for pause_for
   bool bad_sig = false;     // the renewal was for a rejected signature (remember when)
+  bool clock_skew = false;  // "expired" for a fresh UserSig: the clocks disagree; pause the app
   std::int64_t code = 0;    // the result's code (-1 for no answer)
   std::string info;
   std::optional<std::uint64_t> count;
@@ -58,6 +60,9 @@ struct Decision {
 
 inline constexpr int max_extra_attempts = 10;
 inline constexpr std::chrono::milliseconds pause_for{60000};
+/// A UserSig younger than this that the server calls expired (70001) means
+/// the clocks disagree by more than its lifetime: renewing cannot help.
+inline constexpr std::int64_t fresh_sig_age_s = 60;
 
 /// Backoff before retry number `attempt` (1-based), `jitter` in [0.5, 1.5].
 std::chrono::milliseconds backoff(int attempt, double jitter);

@@ -366,6 +366,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
   auto self = shared_from_this();
   auto now_unix = unix_now();
   const std::string& sig = sig_.get(now_unix);
+  const std::int64_t sig_age_s = now_unix - sig_.created();
   // The target differs only in `random` while the UserSig stays the same:
   // encode the rest once per signature.
   if (sig != target_sig_) {
@@ -416,6 +417,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
   st.stopping = stopping_ && successor_.expired();
   auto now = steady::now();
   st.bad_sig_renewed_recently = bad_sig_renewed_at_ != steady::time_point{} && now - bad_sig_renewed_at_ < 60s;
+  st.sig_fresh = sig_age_s >= 0 && sig_age_s < fresh_sig_age_s;
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   Decision d = decide(st, o, jitter(rng_));
   apply_decision(w, d);
@@ -454,6 +456,20 @@ void Poller::apply_decision(Work& w, Decision& d) {
     } else {
       log::info(events::usersig_renewed, "UserSig expired on the server: renewed", {{"app", app_.name}});
     }
+  }
+  if (d.code == 0 && d.failure_kind.empty()) skew_pause_ = 0ms;
+  if (d.clock_skew && paused_until_ <= now) {
+    // One line per pause, not one per group: 1 min, doubling to 15 min.
+    skew_pause_ = std::min<std::chrono::milliseconds>(skew_pause_ == 0ms ? 60s : skew_pause_ * 2, 15min);
+    paused_until_ = now + skew_pause_;
+    m_.paused = true;
+    log::error(events::app_paused,
+               "the vendor calls a UserSig made seconds ago expired (70001): this machine's clock differs from the "
+               "vendor's by more than usersig_ttl; fix the clock (NTP, timedatectl) - pausing this app",
+               {{"app", app_.name},
+                {"usersig_ttl", format_duration(app_.usersig_ttl)},
+                {"local_time", format_rfc3339_ms(wall::now())},
+                {"pause", format_duration(skew_pause_)}});
   }
   if (d.pause_app) {
     paused_until_ = now + pause_for;

@@ -37,6 +37,7 @@ class UserSigCache {
   /// Forces a new signature (70001, bad signature answers).
   void renew(std::int64_t now_unix);
   std::uint64_t renewals() const { return renewals_; }
+  std::int64_t created() const { return created_; }
   /// True when this cache signs with these settings (a reload may keep it).
   bool signs_as(const std::string& key, std::uint64_t sdkappid, const std::string& admin, std::int64_t ttl_s) const;
 
@@ -168,6 +169,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::chrono::steady_clock::time_point last_failure_log_{};
   std::uint64_t failures_unlogged_ = 0;
   Every rate_log_{std::chrono::minutes(1)};
+  std::chrono::milliseconds skew_pause_{0};  // the last clock-skew pause (doubles, reset by an OK answer)
   std::uint64_t rate_lowered_unlogged_ = 0;
   CycleMark cycle_mark_;
   std::size_t in_flight_ = 0;

@@ -10,9 +10,12 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -67,14 +70,14 @@ void drop_groups(config::Config& cfg) {
   }
 }
 
-// `running` has had its groups dropped; `next` has them.
+// Both carry groups_digest (`running` has dropped its groups).
 bool apps_differ(const config::Config& running, const config::Config& next) {
   if (running.apps.size() != next.apps.size()) return true;
   for (std::size_t i = 0; i < next.apps.size(); ++i) {
     const auto &a = running.apps[i], &b = next.apps[i];
     if (a.name != b.name || a.sdkappid != b.sdkappid || a.admin != b.admin || a.secret_key != b.secret_key ||
         a.endpoint != b.endpoint || a.ca_file != b.ca_file || a.tls_verify != b.tls_verify || a.qps != b.qps ||
-        a.usersig_ttl != b.usersig_ttl || a.groups_digest != digest(b.groups))
+        a.usersig_ttl != b.usersig_ttl || a.groups_digest != b.groups_digest)
       return true;
   }
   return false;
@@ -188,10 +191,28 @@ std::string joined(const std::vector<std::string>& v) {
   return out;
 }
 
-// SIGHUP: everything in the new config applies, or nothing does. Returns
-// false (after logging why) when the reload is refused.
-bool reload(const std::string& config_path, std::optional<config::Config>& running, Engine& engine,
-            sink::Fanout& fanout, RunHooks& hooks) {
+// A reload's config, read and checked on a thread of its own: a large
+// watchlist or a slow disk never stops polling or the admin server.
+struct Loaded {
+  std::optional<config::Config> cfg;
+  std::vector<sink::ParsedSink> sinks;
+  std::vector<std::string> problems;  // preflight
+};
+
+Loaded load_for_reload(const std::string& config_path) {
+  Loaded l;
+  l.cfg = load_or_report(config_path, &l.sinks, true, "the running config stays in force");
+  if (!l.cfg) return l;
+  for (auto& a : l.cfg->apps) a.groups_digest = digest(a.groups);
+  l.problems = preflight(*l.cfg, l.sinks);
+  return l;
+}
+
+// SIGHUP, on the polling thread once `l` is loaded: everything in the new
+// config applies, or nothing does. Returns false (after logging why) when
+// the reload is refused.
+bool apply_reload(const std::string& config_path, Loaded& l, std::optional<config::Config>& running, Engine& engine,
+                  sink::Fanout& fanout, RunHooks& hooks) {
   const config::Config& current = *running;
   auto refuse = [&](std::string_view why, std::initializer_list<log::Field> more = {}) {
     log::error(events::config_reload_failed, why, more);
@@ -199,8 +220,8 @@ bool reload(const std::string& config_path, std::optional<config::Config>& runni
                {{"path", config_path}});
     return false;
   };
-  std::vector<sink::ParsedSink> sinks;
-  auto next = load_or_report(config_path, &sinks, true, "the running config stays in force");
+  auto& next = l.cfg;
+  auto& sinks = l.sinks;
   if (!next) return refuse("the new config is invalid (see above)");
   if (next->state_dir != current.state_dir) {
     return refuse(
@@ -208,8 +229,8 @@ bool reload(const std::string& config_path, std::optional<config::Config>& runni
         "restart groupwatch to move it",
         {{"key", "state_dir"}, {"running", current.state_dir}, {"new", next->state_dir}});
   }
-  if (auto problems = preflight(*next, sinks); !problems.empty()) {
-    for (const auto& p : problems) log::error(events::config_reload_failed, p);
+  if (!l.problems.empty()) {
+    for (const auto& p : l.problems) log::error(events::config_reload_failed, p);
     return refuse("the new config fails the start-up checks (see above)");
   }
   std::unique_ptr<admin::Server> server;
@@ -284,14 +305,39 @@ int cmd_run(const std::string& config_path) {
   engine.start();
   hooks.ready();
 
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  held.release();  // a signal that came during start-up is delivered now
   bool stopping = false;
   std::chrono::steady_clock::time_point stop_began{};
+  // One reload at a time, loaded off this thread; a SIGHUP during a reload
+  // runs another one after it (the file may have changed again).
+  struct Reloads {
+    std::function<void()> request;
+    std::thread thread;
+    bool running = false, again = false;
+  } reloads;
+  reloads.request = [&] {
+    if (reloads.running) {
+      reloads.again = true;
+      return;
+    }
+    reloads.running = true;
+    if (reloads.thread.joinable()) reloads.thread.join();
+    reloads.thread = std::thread([&] {
+      auto l = std::make_shared<Loaded>(load_for_reload(config_path));
+      asio::post(io, [&, l] {
+        reloads.running = false;
+        if (stopping) return;
+        apply_reload(config_path, *l, cfg, engine, *fanout, hooks);
+        if (std::exchange(reloads.again, false)) reloads.request();
+      });
+    });
+  };
+
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  held.release();  // a signal that came during start-up is delivered now
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-      if (!stopping) reload(config_path, cfg, engine, *fanout, hooks);
+      if (!stopping) reloads.request();
       signals.async_wait(on_signal);
       return;
     }
@@ -313,6 +359,7 @@ int cmd_run(const std::string& config_path) {
   };
   signals.async_wait(on_signal);
   io.run();
+  if (reloads.thread.joinable()) reloads.thread.join();
   out.observe_with(nullptr);  // hooks go before the engine
   // One grace period for the whole shutdown: the sinks get what the
   // in-flight requests left of it (at least a second to flush).

@@ -108,6 +108,19 @@ TEST(Policy, ExpiredSignatureIsRenewedAndRetriedAtOnce) {
   EXPECT_EQ(d.delay, 0ms);
 }
 
+// The issue: "server clock two days ahead: 11 requests per group, no mention
+// of the clock". A fresh signature called expired is the clock, not the sig.
+TEST(Policy, AFreshSignatureCalledExpiredIsClockSkewNotARetry) {
+  auto s = first();
+  s.sig_fresh = true;
+  auto d = decide(s, answer(70001), 1.0);
+  EXPECT_EQ(d.what, Do::finish);
+  EXPECT_TRUE(d.clock_skew);
+  EXPECT_FALSE(d.renew_sig);
+  EXPECT_EQ(d.code, 70001);
+  EXPECT_FALSE(decide(first(), answer(70001), 1.0).clock_skew);
+}
+
 TEST(Policy, ARejectedSignatureIsRenewedOnceThenTheAppStops) {
   auto s = first();
   auto d = decide(s, answer(60004), 1.0);

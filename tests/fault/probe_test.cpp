@@ -1,0 +1,189 @@
+// What an adversarial probe broke (issue: hangs, poison input, reloads that
+// stall or kill the daemon), each against the real binary and emulator.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "fault/fault.hpp"
+
+using namespace gwfault;
+
+namespace {
+
+std::uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+}  // namespace
+
+// Item 5: a group ID with a 0xFF byte passed check and poisoned PostgreSQL
+// batches for good. It is refused where it enters, with file and line.
+TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 3);
+  Emu e(o);
+  std::ofstream(dir.file("groups.txt"), std::ios::app) << "@TGS#_@TGS#BAD\xffUTF8\n";
+  Cfg c = config_for(e, dir);
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(dir.file("groups.txt") + ":4:1: error: group ID is not valid UTF-8"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find('\xff'), std::string::npos) << "the raw byte reached the terminal";
+}
+
+// Item 9: a watchlist swapped for a FIFO or for a symlink to /dev/zero, then
+// SIGHUP: the reload is refused naming the file, polling and the admin
+// server go on (a FIFO used to block the loop, /dev/zero to kill it).
+TEST(Probe, AReloadOntoAFifoOrDevZeroIsRefusedAndNothingStalls) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 20);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";
+  const auto admin = free_port();
+  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s))
+      << read_file(dir.file("gw.err"));
+  auto healthz = [&] {
+    return run(dir,
+               {"/usr/bin/curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
+                "http://127.0.0.1:" + std::to_string(admin) + "/healthz"},
+               5s)
+        .out;
+  };
+  std::size_t refusals = 0;
+  for (const char* kind : {"fifo", "zero"}) {
+    fs::remove(dir.file("groups.txt"));
+    if (std::string(kind) == "fifo") {
+      ASSERT_EQ(::mkfifo(dir.file("groups.txt").c_str(), 0600), 0);
+    } else {
+      fs::create_symlink("/dev/zero", dir.file("groups.txt"));
+    }
+    gw.signal(SIGHUP);
+    ++refusals;
+    ASSERT_TRUE(wait_for(
+        [&] {
+          auto err = read_file(dir.file("gw.err"));
+          std::size_t n = 0;
+          for (auto p = err.find("reload refused"); p != std::string::npos; p = err.find("reload refused", p + 1)) ++n;
+          return n >= refusals;
+        },
+        10s))
+        << kind << "\n"
+        << read_file(dir.file("gw.err"));
+    EXPECT_EQ(healthz(), "200") << kind;
+    EXPECT_EQ(gw.wait(0ms), -1) << kind << ": the daemon died\n" << read_file(dir.file("gw.err"));
+  }
+  EXPECT_NE(read_file(dir.file("gw.err")).find("is not a regular file"), std::string::npos);
+  // Polling went on with the old watchlist.
+  const auto before = parse_ndjson(dir.file("out.ndjson")).size();
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_GT(parse_ndjson(dir.file("out.ndjson")).size(), before);
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+}
+
+// Item 11: the vendor's clock two days ahead (UserSigs live one day): every
+// signature is "expired". One clear error naming the clock, the app paused,
+// at most two requests per group (the first, and one with a renewed
+// signature), not eleven.
+TEST(Probe, AClockSkewedAgainstTheVendorPausesTheAppWithOneClearError) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 30);
+  o.clock = [] { return std::chrono::system_clock::now() + std::chrono::hours(48); };
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  std::this_thread::sleep_for(6s);
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0);
+  const auto err = read_file(dir.file("gw.err"));
+  std::size_t skew_lines = 0;
+  for (const auto& l : lines_of(err))
+    if (l.find("event=app.paused") != std::string::npos && l.find("clock") != std::string::npos) ++skew_lines;
+  EXPECT_EQ(skew_lines, 1u) << err;
+  const auto requests = e.server().stats().requests;
+  EXPECT_LE(requests, 2u * 30u) << "retries were not bounded";
+  EXPECT_GE(requests, 1u);
+  for (const auto& r : parse_ndjson(dir.file("out.ndjson"))) EXPECT_EQ(r.error_code, 70001);
+}
+
+// Item 13: with the disk full (not the spool's cap), the log says "disk
+// full", not "spool full".
+TEST(Probe, AFullDiskUnderTheSpoolIsNamedAsSuch) {
+  TempDir dir;
+  std::string mnt = dir.file("small");
+  fs::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=512k") != 0)
+    GTEST_SKIP() << "cannot mount a small tmpfs here (" << std::strerror(errno) << "): needs CAP_SYS_ADMIN";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 100);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "1s";
+  c.state_dir = mnt + "/state";
+  c.sinks = {
+      postgres_sink("host=127.0.0.1 port=1 dbname=x connect_timeout=1", "    retry_min: 5s\n    retry_max: 5s\n")};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  ASSERT_TRUE(
+      wait_for([&] { return read_file(dir.file("gw.err")).find("event=sink.failed") != std::string::npos; }, 20s))
+      << read_file(dir.file("gw.err"));
+  {
+    int fd = ::open((mnt + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    std::string block(4096, 'x');
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto err = read_file(dir.file("gw.err"));
+        return err.find("event=sink.dropped") != std::string::npos;
+      },
+      20s))
+      << read_file(dir.file("gw.err"));
+  const auto err = read_file(dir.file("gw.err"));
+  std::string dropped;
+  for (const auto& l : lines_of(err))
+    if (l.find("event=sink.dropped") != std::string::npos) dropped = l;
+  EXPECT_NE(dropped.find("reason=\"disk full\""), std::string::npos) << dropped;
+  EXPECT_NE(err.find("disk full: cannot write spool file"), std::string::npos) << err;
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << err;
+}
