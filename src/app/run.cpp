@@ -363,6 +363,18 @@ int cmd_run(const std::string& config_path) {
   out.observe_with(nullptr);  // hooks go before the engine
   // One grace period for the whole shutdown: the sinks get what the
   // in-flight requests left of it (at least a second to flush).
+  // From here a second SIGTERM or SIGINT (the sinks are still flushing)
+  // exits at once; what they hold in memory is lost, what is spooled is not.
+  signals.clear();
+  struct sigaction now_or_never {};
+  now_or_never.sa_handler = [](int) {
+    static constexpr char msg[] = "groupwatch: second signal while the sinks flush: exiting now\n";
+    (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
+    std::_Exit(1);
+  };
+  sigemptyset(&now_or_never.sa_mask);
+  ::sigaction(SIGTERM, &now_or_never, nullptr);
+  ::sigaction(SIGINT, &now_or_never, nullptr);
   const auto grace = cfg->poll.grace;  // as reloaded
   auto sink_grace = grace;
   if (stopping) {
@@ -372,6 +384,12 @@ int cmd_run(const std::string& config_path) {
   bool all = fanout->stop(sink_grace);
   log::info(events::shutdown_done, all ? "stopped; every result delivered" : "stopped; undelivered results are spooled",
             {{"state_dir", cfg->state_dir}});
+  if (fanout->abandoned()) {
+    // A sink thread is stuck in a write that ignored its cancel: everything
+    // is spooled, and waiting for that thread could take forever.
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return 0;
 }
 

@@ -46,6 +46,8 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr auto kDefaultGrace = std::chrono::seconds(5);
 constexpr auto kDropLogEvery = std::chrono::seconds(10);
+constexpr auto kCancelWait = std::chrono::seconds(2);  // for a cancelled write to return
+constexpr auto kStuckWrite = std::chrono::seconds(5);  // a write running this long counts as failing
 
 class Worker {
  public:
@@ -65,6 +67,10 @@ class Worker {
   }
 
   ~Worker() {
+    if (abandoned_) {
+      thread_.detach();  // only when the process is about to exit (Fanout::abandoned)
+      return;
+    }
     if (thread_.joinable()) {
       begin_stop(Clock::now());
       finish_stop(Clock::now());
@@ -120,9 +126,21 @@ class Worker {
     std::unique_lock lk(mu_);
     if (stopped_) return all_delivered_;
     if (!done_cv_.wait_until(lk, deadline, [this] { return done_; })) {
-      log::warn(events::sink_spooled, "sink still busy at the end of the grace period; spooling the rest",
+      log::warn(events::sink_spooled,
+                "sink still busy at the end of the grace period; spooling the rest and cancelling its write",
                 {{"sink", p_.name}});
       spill_locked(nullptr, true);
+      // The write in progress (a locked table, a hung server) is cancelled;
+      // its batch is already in the spool. A sink that does not return even
+      // then is left behind: the process exits without it.
+      if (writing_) sink_->cancel();
+      if (!done_cv_.wait_for(lk, kCancelWait, [this] { return done_; })) {
+        abandoned_ = true;
+        log::error(events::sink_spooled, "sink did not return after its write was cancelled; leaving it behind",
+                   {{"sink", p_.name}, {"spooled", static_cast<std::uint64_t>(spool_.pending())}});
+        spool_.sync();
+        return false;
+      }
     }
     lk.unlock();
     if (thread_.joinable()) thread_.join();
@@ -163,12 +181,22 @@ class Worker {
     s.failures = failures_;
     s.healthy = healthy_;
     s.last_error = last_error_;
+    // A write that does not return (a locked table, a hung server) delivers
+    // nothing, whatever the connection says: failing after kStuckWrite.
+    if (writing_ && Clock::now() - write_started_ >= kStuckWrite) {
+      s.healthy = false;
+      s.last_error =
+          "a write has not returned for " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - write_started_).count()) +
+          "s (the sink is blocked)";
+    }
     std::lock_guard sk(stats_mu_);
     last_stats_ = s;
     return s;
   }
 
   const std::string& name() const { return name_; }
+  bool abandoned() const { return abandoned_; }
   const std::string& fingerprint() const { return fingerprint_; }
 
   /// On the polling thread (reload): the worker swaps to `p` between two
@@ -353,6 +381,7 @@ class Worker {
     // While writing_ is set nobody else changes batch_ (they only read it,
     // under mu_), so the sink may read it without the lock.
     writing_ = true;
+    write_started_ = Clock::now();
     lk.unlock();
     std::string err;
     bool ok = false;
@@ -532,11 +561,13 @@ class Worker {
   std::vector<Result> batch_;            // being delivered or retried
   std::uint64_t batch_spool_bytes_ = 0;  // > 0: batch_ is also the spool's head, that long
   std::vector<std::pair<std::string, std::string>> forgets_;
-  bool opened_ = false;   // worker thread only
-  bool writing_ = false;  // the worker is inside the sink with batch_
+  bool abandoned_ = false;  // stop gave up on a write that ignored cancel()
+  bool opened_ = false;     // worker thread only
+  bool writing_ = false;    // the worker is inside the sink with batch_
   bool healthy_ = true;
   unsigned consecutive_ = 0;
   Clock::time_point next_attempt_;
+  Clock::time_point write_started_;
   Clock::time_point last_sync_;
   bool stopping_ = false;
   bool done_ = false;
@@ -699,6 +730,12 @@ bool Fanout::stop(std::chrono::milliseconds grace) {
   impl_->stopped = true;
   impl_->stop_result = all;
   return all;
+}
+
+bool Fanout::abandoned() const {
+  for (auto& w : impl_->workers)
+    if (w->abandoned()) return true;
+  return false;
 }
 
 std::vector<SinkStats> Fanout::stats() const {

@@ -44,6 +44,10 @@ class Fanout {
   bool stop(std::chrono::milliseconds grace);
 
   std::vector<SinkStats> stats() const;
+  /// After stop(): a sink's write neither finished nor returned when
+  /// cancelled; its thread is still inside it. Everything else is spooled:
+  /// the caller should end the process (std::_Exit) rather than wait.
+  bool abandoned() const;
 
   /// What a reload changed, by sink name.
   struct Change {

@@ -31,6 +31,10 @@ class Sink {
   virtual void write(std::span<const Result> batch) = 0;
   /// A parked group's series should disappear (prometheus); others ignore.
   virtual void forget(const std::string& /*app*/, const std::string& /*group_id*/) {}
+  /// Called from another thread when the shutdown grace is over while
+  /// write() may still be running (a locked table, a hung server): make it
+  /// return soon, by throwing. Sinks that cannot block for long ignore it.
+  virtual void cancel() {}
 };
 
 struct SinkContext {

@@ -168,6 +168,8 @@ class Client {
   }
 
   const std::string& origin() const { return origin_; }
+  /// From another thread: ends the exchange in progress (as a timeout).
+  void cancel() { ioc_.stop(); }
   const std::string& host_header() const { return host_header_; }
 
   /// Sends `req`; returns the response or throws on a transport failure. A
@@ -304,6 +306,8 @@ class InfluxSink final : public sink::Sink {
     }
     if (!auth_.empty()) log::add_secret(auth_.substr(auth_.find(' ') + 1));
   }
+
+  void cancel() override { client_.cancel(); }
 
   void write(std::span<const sink::Result> batch) override {
     for (std::size_t i = 0; i < batch.size(); i += kPointsPerRequest) {

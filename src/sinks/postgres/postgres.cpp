@@ -5,6 +5,7 @@
 #include "sinks/postgres/postgres.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <stdexcept>
 
 #include "groupwatch/util/events.hpp"
@@ -85,6 +86,15 @@ class PostgresSink final : public sink::Sink {
 
   void open() override { ensure_connected(); }
 
+  // PQcancel is safe from another thread; the cancel object lives as long as
+  // the connection, under cancel_mu_.
+  void cancel() override {
+    std::lock_guard lk(cancel_mu_);
+    if (cancel_ == nullptr) return;
+    char err[256];
+    (void)PQcancel(cancel_, err, sizeof err);
+  }
+
   void write(std::span<const sink::Result> batch) override {
     if (batch.empty()) return;
     ensure_connected();
@@ -131,6 +141,11 @@ class PostgresSink final : public sink::Sink {
   }
 
   void disconnect() {
+    {
+      std::lock_guard lk(cancel_mu_);
+      if (cancel_ != nullptr) PQfreeCancel(cancel_);
+      cancel_ = nullptr;
+    }
     if (conn_ != nullptr) PQfinish(conn_);
     conn_ = nullptr;
   }
@@ -148,6 +163,10 @@ class PostgresSink final : public sink::Sink {
       std::string detail = PQerrorMessage(conn_);
       disconnect();
       fail("cannot connect", detail.c_str());
+    }
+    {
+      std::lock_guard lk(cancel_mu_);
+      cancel_ = PQgetCancel(conn_);
     }
     // libpq prints server notices to stderr by itself; they go to the log.
     PQsetNoticeProcessor(conn_, &PostgresSink::on_notice, nullptr);
@@ -263,6 +282,8 @@ class PostgresSink final : public sink::Sink {
   std::string where_;
   std::string target_;
   PGconn* conn_ = nullptr;
+  std::mutex cancel_mu_;
+  PGcancel* cancel_ = nullptr;
   bool schema_ready_ = false;
 };
 
