@@ -2,6 +2,7 @@
 // bounded requests, keep-alive and a deadline for every read and write.
 #include "groupwatch/admin/server.hpp"
 
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -60,7 +61,31 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Provider provider;
   Options options;
   tcp::acceptor acceptor;
-  std::set<beast::tcp_stream*> streams;
+  // Open connections; `idle` since when a connection waits for a request
+  // (epoch while one is being read or answered).
+  struct Conn {
+    std::chrono::steady_clock::time_point idle_since{};
+  };
+  std::map<beast::tcp_stream*, Conn> streams;
+
+  // At the connection limit the one idle longest makes room: idle clients
+  // never lock out a liveness probe.
+  bool evict_idle() {
+    beast::tcp_stream* oldest = nullptr;
+    auto since = std::chrono::steady_clock::time_point::max();
+    for (auto& [s, c] : streams) {
+      if (c.idle_since != std::chrono::steady_clock::time_point{} && c.idle_since < since) {
+        since = c.idle_since;
+        oldest = s;
+      }
+    }
+    if (oldest == nullptr) return false;
+    boost::system::error_code ignored;
+    oldest->socket().cancel(ignored);
+    oldest->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    streams[oldest].idle_since = {};  // being closed
+    return true;
+  }
   std::uint16_t port = 0;
   bool stopped = false;
 
@@ -89,7 +114,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_await t.async_wait(tuple_awaitable);
         continue;
       }
-      if (streams.size() >= options.max_connections) {
+      if (streams.size() >= options.max_connections && !evict_idle()) {
         boost::system::error_code ignored;
         sock.close(ignored);
         continue;
@@ -151,7 +176,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> session(tcp::socket sock) {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(sock));
-    streams.insert(&stream);
+    streams[&stream];
     struct Unregister {
       Impl& impl;
       beast::tcp_stream* s;
@@ -167,7 +192,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       // timeout; a request already started must finish within request_timeout.
       stream.expires_after(first ? options.request_timeout : options.idle_timeout);
       first = false;
+      if (auto it = streams.find(&stream); it != streams.end())
+        it->second.idle_since = std::chrono::steady_clock::now();
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+      if (auto it = streams.find(&stream); it != streams.end()) it->second.idle_since = {};
       if (ec) {
         http::status status{};
         if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
@@ -247,7 +275,7 @@ void Server::stop() {
   impl_->stopped = true;
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
-  for (auto* s : impl_->streams) s->close();
+  for (auto& [s, c] : impl_->streams) s->close();
 }
 
 std::uint16_t Server::port() const {

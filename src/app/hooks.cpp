@@ -276,11 +276,15 @@ struct RunHooks::Impl {
   // the OS error (a busy port) so that run exits 2 and a reload is refused.
   std::unique_ptr<admin::Server> make_admin(const std::string& addr) {
     admin::Provider p;
+    // Rendered at most once a second however many clients poll: the
+    // polling thread's cost of the side doors is bounded.
     p.metrics = [this] {
-      auto l = lag.stats();
-      return render_metrics(engine.metrics(), fanout.stats(), &l);
+      return metrics_cache.get([this] {
+        auto l = lag.stats();
+        return render_metrics(engine.metrics(), fanout.stats(), &l);
+      });
     };
-    p.status_json = [this] { return status_json(); };
+    p.status_json = [this] { return status_cache.get([this] { return status_json(); }); };
     p.readiness = [this] { return readiness(); };
     auto s = std::make_unique<admin::Server>(io, addr, std::move(p));
     try {
@@ -290,6 +294,22 @@ struct RunHooks::Impl {
     }
     return s;
   }
+
+  // A rendered document, reused for a second.
+  struct Cached {
+    std::string text;
+    std::chrono::steady_clock::time_point at{};
+    template <class F>
+    const std::string& get(F render) {
+      auto now = std::chrono::steady_clock::now();
+      if (at == std::chrono::steady_clock::time_point{} || now - at >= std::chrono::seconds(1)) {
+        text = render();
+        at = now;
+      }
+      return text;
+    }
+  };
+  Cached metrics_cache, status_cache;
 
   void stop_admin() {
     if (server) server->stop();
