@@ -152,6 +152,11 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
           });
   per_app("groupwatch_cycle_overruns_total", T::counter, "Cycles that did not finish within the poll interval.",
           [](const AppMetrics& m) { return m.overruns; });
+  per_app("groupwatch_clock_steps_total", T::counter, "Wall-clock steps seen by the schedule (NTP, VM resume).",
+          [](const AppMetrics& m) { return m.clock_steps; });
+  per_app("groupwatch_slots_skipped_total", T::counter,
+          "Slots skipped after a wall-clock step forward (not caught up).",
+          [](const AppMetrics& m) { return m.slots_skipped; });
   per_app("groupwatch_groups", T::gauge, "Groups watched.", [](const AppMetrics& m) { return m.groups; });
   per_app("groupwatch_parked_groups", T::gauge, "Groups parked after a permanent error (10007, 10010, 10015).",
           [](const AppMetrics& m) { return m.parked; });
@@ -354,6 +359,12 @@ struct RunHooks::Impl {
     for (const auto& m : apps) {
       if (m.stopped) reasons.push_back("app '" + m.name + "' stopped: " + m.stop_reason);
       polling = polling || (!m.stopped && m.groups > 0);
+      // A cycle that stalled: nothing started for much longer than the slot
+      // spacing (a paused app says so on its own).
+      if (!m.stopped && !m.paused && m.groups > 0 && m.idle_s > 2 * m.slot_spacing_s + 30) {
+        reasons.push_back(
+            fmt::format("app '{}' has started no request for {:.0f} s (its cycle stalled)", m.name, m.idle_s));
+      }
     }
     if (!polling && reasons.empty()) reasons.push_back("no app is polling (no app has groups)");
     auto stats = fanout.stats();
@@ -427,6 +438,10 @@ struct RunHooks::Impl {
       num(o, "rate_limited", static_cast<double>(m.rate_limited));
       o += ',';
       num(o, "overruns", static_cast<double>(m.overruns));
+      o += ',';
+      num(o, "clock_steps", static_cast<double>(m.clock_steps));
+      o += ',';
+      num(o, "slots_skipped", static_cast<double>(m.slots_skipped));
       o += ',';
       num(o, "in_flight", static_cast<double>(m.in_flight));
       o += ',';

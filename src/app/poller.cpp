@@ -102,7 +102,7 @@ void Poller::start() {
   if (!app_.tls_verify)
     log::warn(events::tls_verify_disabled, "TLS verification is off for this app: answers are not authenticated",
               {{"app", app_.name}});
-  if (settings_.mode == Mode::run) position_cursor(wall::now());
+  if (settings_.mode == Mode::run) position_cursor(sched_.read(wall::now(), steady::now()).now);
   // Every admission and withdrawal at the shared budget may make room for
   // this dispatcher's next request.
   std::weak_ptr<Poller> weak = weak_from_this();
@@ -141,7 +141,7 @@ void Poller::set_groups(std::vector<std::string> ids) {
   // the watchlist changes").
   for (auto& id : ids) next.push_back(Group{std::move(id), 0});
   groups_ = std::move(next);
-  if (running_ && settings_.mode == Mode::run) position_cursor(wall::now());
+  if (running_ && settings_.mode == Mode::run) position_cursor(sched_.read(wall::now(), steady::now()).now);
   notify();
 }
 
@@ -167,7 +167,7 @@ void Poller::apply(const config::AppConfig& app, const config::PollConfig& poll)
 void Poller::set_interval(std::chrono::milliseconds interval) {
   if (interval == settings_.interval) return;
   settings_.interval = interval;
-  if (running_ && settings_.mode == Mode::run) position_cursor(wall::now());
+  if (running_ && settings_.mode == Mode::run) position_cursor(sched_.read(wall::now(), steady::now()).now);
   notify();
 }
 
@@ -245,8 +245,11 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
     return std::nullopt;
   }
   // The slot plan (schedule::Cursor) says what is due; this does the rest:
-  // logging, parked groups, the wake-up time.
-  auto now_wall = wall::now();
+  // logging, parked groups, the wake-up time. It runs on the schedule clock:
+  // wall time carried by the monotonic clock across wall-clock steps.
+  auto reading = sched_.read(wall::now(), now);
+  if (reading.step != std::chrono::nanoseconds{0}) on_clock_step(reading);
+  auto now_wall = reading.now;
   for (;;) {
     auto step = slots_.next(now_wall, groups_.size(), interval_ns());
     switch (step.kind) {
@@ -288,6 +291,34 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
       g.parked_until_ms = 0;  // recheck period over: ask again
     }
     return Work{g.id, step.cycle, 0, 0, {}, 0, {}};
+  }
+}
+
+// A step forward skips the slots in between (they are not caught up: that
+// would poll at the cap for as long as the step); a step back is not
+// followed (the schedule keeps its pace rather than wait, or poll groups
+// twice within an interval).
+void Poller::on_clock_step(const schedule::ScheduleClock::Reading& r) {
+  ++m_.clock_steps;
+  const double secs = std::chrono::duration<double>(r.step).count();
+  if (r.step > std::chrono::nanoseconds{0}) {
+    const auto n = groups_.size();
+    const auto before = slots_.cycle() * n + slots_.position_in_cycle();
+    position_cursor(r.now);
+    const auto after = slots_.cycle() * n + slots_.position_in_cycle();
+    const std::uint64_t skipped = after > before ? std::min<std::uint64_t>(after - before, n) : 0;
+    m_.slots_skipped += skipped;
+    log::warn(events::clock_step,
+              "the wall clock stepped forward: the schedule follows it at the next slot; the slots in between are "
+              "skipped this cycle, not caught up",
+              {{"app", app_.name}, {"step_s", secs}, {"skipped", skipped}});
+  } else {
+    log::warn(
+        events::clock_step,
+        "the wall clock stepped back: the schedule keeps its pace on the monotonic clock (no group is polled "
+        "twice within an interval); it runs ahead of the wall clock until the clock steps forward again or a "
+        "restart",
+        {{"app", app_.name}, {"step_s", secs}, {"ahead_s", std::chrono::duration<double>(sched_.ahead()).count()}});
   }
 }
 
@@ -340,6 +371,7 @@ asio::awaitable<void> Poller::dispatch() {
       if (pending && in_flight_ < settings_.max_in_flight && budget_->contenders() < budget_->lead() &&
           start_at <= now) {
         ++in_flight_;
+        last_dispatch_ = now;
         budget_->contend();
         spawn_logged(
             io_, [self, w = std::move(*pending)]() mutable { return self->attempt(std::move(w)); },
@@ -610,6 +642,11 @@ AppMetrics Poller::metrics() const {
   m.connections_open = ps.open;
   m.in_flight = in_flight_;
   m.paused = paused_until_ > steady::now();
+  if (settings_.mode == Mode::run && !groups_.empty()) {
+    auto since = last_dispatch_ == steady::time_point{} ? started_at_ : last_dispatch_;
+    m.idle_s = std::chrono::duration<double>(steady::now() - since).count();
+    m.slot_spacing_s = std::chrono::duration<double>(settings_.interval).count() / static_cast<double>(groups_.size());
+  }
   return m;
 }
 

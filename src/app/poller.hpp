@@ -22,6 +22,7 @@
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/http/pool.hpp"
 #include "groupwatch/limit/rate_limiter.hpp"
+#include "groupwatch/schedule/clock.hpp"
 #include "groupwatch/schedule/cursor.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/tencent/request.hpp"
@@ -131,6 +132,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   Group* find_group(const std::string& id);
   void check_finished();
   void log_overrun(std::uint64_t cycle, std::size_t behind);
+  void on_clock_step(const schedule::ScheduleClock::Reading& r);
 
   // A log line that repeats is written at most once per `every`.
   struct Every {
@@ -159,8 +161,11 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::mt19937_64 rng_;
   boost::asio::steady_timer wake_;
 
-  std::vector<Group> groups_;  // slot order
-  schedule::Cursor slots_;     // run: which slot is due
+  std::vector<Group> groups_;      // slot order
+  schedule::Cursor slots_;         // run: which slot is due
+  schedule::ScheduleClock sched_;  // the time slots_ runs on
+  std::chrono::steady_clock::time_point last_dispatch_{};
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   std::size_t once_next_ = 0;  // once: the next group to send
   std::uint64_t overrun_logged_cycle_ = UINT64_MAX;
   std::priority_queue<Work, std::vector<Work>, std::greater<>> retries_;

@@ -391,3 +391,92 @@ TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0);
 }
+
+namespace {
+constexpr const char* kFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+// groupwatch with its wall clock moved by libfaketime (the monotonic clock
+// untouched, as with NTP steps); `offset` is rewritten while it runs.
+std::map<std::string, std::string> faketime_env(const std::string& offset_file) {
+  return {{"LD_PRELOAD", kFaketime},
+          {"FAKETIME_TIMESTAMP_FILE", offset_file},
+          {"FAKETIME_NO_CACHE", "1"},
+          {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+}
+
+struct StepRun {
+  std::vector<Req> reqs;
+  std::string log;
+  double step_at = 0;  // unix seconds (real) of the step
+};
+
+StepRun run_with_step(const std::string& step, int groups, const std::string& interval) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", static_cast<std::size_t>(groups));
+  o.request_log_file = dir.file("requests.jsonl");
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = interval;
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  dir.write("offset", "+0\n");
+  StepRun out;
+  {
+    Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"),
+               faketime_env(dir.file("offset")));
+    std::this_thread::sleep_for(8s);
+    out.step_at = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    dir.write("offset", step + "\n");
+    std::this_thread::sleep_for(12s);
+    gw.signal(SIGTERM);
+    EXPECT_EQ(gw.wait(30s), 0);
+  }
+  out.reqs = parse_request_log(dir.file("requests.jsonl"));
+  out.log = read_file(dir.file("gw.err"));
+  return out;
+}
+}  // namespace
+
+// Item 3: "clock back 90 s -> 0 requests for ~88 s while /readyz says
+// ready". Polling goes on at its pace and no group is polled twice within
+// an interval.
+TEST(Probe, AWallClockStepBackNeitherStopsPollingNorRepeatsGroups) {
+  if (::access(kFaketime, R_OK) != 0) GTEST_SKIP() << "libfaketime is not installed";
+  auto r = run_with_step("-90", 60, "6s");
+  ASSERT_GT(r.reqs.size(), 100u) << r.log;
+  double worst_gap = 0;
+  for (std::size_t i = 1; i < r.reqs.size(); ++i) worst_gap = std::max(worst_gap, r.reqs[i].t - r.reqs[i - 1].t);
+  EXPECT_LT(worst_gap, 2.0) << "polling stopped for " << worst_gap << " s\n" << r.log;
+  std::map<std::string, double> last;
+  double closest = 1e9;
+  for (const auto& q : r.reqs) {
+    if (auto it = last.find(q.group); it != last.end()) closest = std::min(closest, q.t - it->second);
+    last[q.group] = q.t;
+  }
+  EXPECT_GT(closest, 6.0 * 0.9) << "a group was polled twice within an interval";
+  EXPECT_NE(r.log.find("event=clock.step"), std::string::npos) << r.log;
+  std::cout << "FIGURES clock_back_90s worst_gap_s=" << worst_gap << " closest_repeat_s=" << closest << "\n";
+}
+
+// "forward 1 h -> the rate jumps from 50 to ~202/s for the whole minute
+// watched (about 15 min of catch-up)". Slots in between are skipped.
+TEST(Probe, AWallClockStepForwardSkipsInsteadOfCatchingUp) {
+  if (::access(kFaketime, R_OK) != 0) GTEST_SKIP() << "libfaketime is not installed";
+  auto r = run_with_step("+3600", 60, "6s");  // fair rate 10/s
+  ASSERT_GT(r.reqs.size(), 100u) << r.log;
+  std::map<long, int> per_second;
+  for (const auto& q : r.reqs)
+    if (q.t > r.step_at) ++per_second[static_cast<long>(q.t)];
+  int peak = 0;
+  for (auto& [s, n] : per_second) peak = std::max(peak, n);
+  EXPECT_LE(peak, 20) << "a burst after the step (fair rate 10/s)";
+  std::map<std::string, int> polls_after;
+  for (const auto& q : r.reqs)
+    if (q.t > r.step_at + 0.5 && q.t < r.step_at + 6.5) ++polls_after[q.group];
+  int most = 0;
+  for (auto& [g, n] : polls_after) most = std::max(most, n);
+  EXPECT_LE(most, 1) << "a group polled more than once in the interval after the step";
+  EXPECT_NE(r.log.find("stepped forward"), std::string::npos) << r.log;
+  std::cout << "FIGURES clock_forward_1h peak_per_s=" << peak << " most_polls_per_group_in_6s=" << most << "\n";
+}

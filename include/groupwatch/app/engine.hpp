@@ -58,6 +58,10 @@ struct AppMetrics {
   bool stopped = false;
   std::string stop_reason;
   bool paused = false;
+  std::uint64_t clock_steps = 0;    // wall-clock steps seen
+  std::uint64_t slots_skipped = 0;  // slots skipped after steps forward
+  double idle_s = 0;                // run: since the last request was started
+  double slot_spacing_s = 0;        // run: interval / groups
 };
 inline constexpr double latency_bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 

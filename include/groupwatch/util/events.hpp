@@ -26,6 +26,7 @@ inline constexpr std::string_view app_rate_recovered = "app.rate_recovered";
 inline constexpr std::string_view poll_start = "poll.start";
 inline constexpr std::string_view poll_error = "poll.error";
 inline constexpr std::string_view cycle_overrun = "cycle.overrun";
+inline constexpr std::string_view clock_step = "clock.step";
 inline constexpr std::string_view cycle_done = "cycle.done";
 inline constexpr std::string_view group_parked = "group.parked";
 inline constexpr std::string_view answer_invalid = "answer.invalid";
