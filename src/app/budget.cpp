@@ -22,6 +22,12 @@ http::PoolOptions pool_options(const config::AppConfig& app, const config::PollC
   po.ca_file = app.ca_file;
   po.max_connections = static_cast<std::size_t>(std::max(1, poll.connections));
   po.timeout = poll.timeout;
+  if (!app.proxy.empty()) {
+    auto px = tencent::parse_endpoint(app.proxy, &err, /*allow_plain=*/true);
+    if (!px) throw std::runtime_error("app " + app.name + ": proxy: " + err);
+    po.proxy_host = px->host;
+    po.proxy_port = px->port;
+  }
   return po;
 }
 
@@ -29,7 +35,7 @@ namespace {
 bool same_pool(const http::PoolOptions& a, const http::PoolOptions& b) {
   return a.host == b.host && a.port == b.port && a.tls == b.tls && a.verify == b.verify && a.ca_file == b.ca_file &&
          a.max_connections == b.max_connections && a.timeout == b.timeout && a.idle_timeout == b.idle_timeout &&
-         a.max_body_bytes == b.max_body_bytes;
+         a.max_body_bytes == b.max_body_bytes && a.proxy_host == b.proxy_host && a.proxy_port == b.proxy_port;
 }
 }  // namespace
 

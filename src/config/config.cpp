@@ -61,6 +61,7 @@ class Loader {
   bool read_app(const YAML::Node& n, std::size_t index, bool strict, AppConfig& app, Mark& name_mark);
   void read_secret(MapReader& r, bool strict, AppConfig& app);
   void read_target(MapReader& r, AppConfig& app);
+  void read_proxy(MapReader& r, AppConfig& app);
   void read_groups(MapReader& r, AppConfig& app);
 
   const std::string& path_;
@@ -350,10 +351,79 @@ void Loader::read_target(MapReader& r, AppConfig& app) {
     }
   }
   if (r.string("ca_file", ca_file)) app.ca_file = resolve(dir_, ca_file);
+  read_proxy(r, app);
   if (r.number("qps", app.qps, 0) && app.vendor && app.qps > kVendorQps) {
     r.error_at("qps",
                fmt::format("'qps' {:g} is above the vendor's cap of {:g} requests/s per app", app.qps, kVendorQps));
   }
+}
+
+namespace {
+// NO_PROXY as curl reads it: comma-separated host names (matching the host
+// and its subdomains; a leading dot is the same), IP literals, "*" for all;
+// ports are ignored.
+bool no_proxy_matches(std::string_view list, std::string_view host) {
+  auto lower = [](std::string_view v) {
+    std::string o(v);
+    for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return o;
+  };
+  const std::string h = lower(host);
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    auto comma = list.find(',', pos);
+    auto item = list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    pos = comma == std::string_view::npos ? list.size() + 1 : comma + 1;
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty()) continue;
+    if (item == "*") return true;
+    std::string e = lower(item);
+    if (!e.empty() && e.front() == '[') {
+      e = e.substr(1, e.find(']') == std::string::npos ? std::string::npos : e.find(']') - 1);
+    } else if (std::count(e.begin(), e.end(), ':') == 1) {
+      e = e.substr(0, e.find(':'));
+    }
+    if (!e.empty() && e.front() == '.') e.erase(0, 1);
+    if (h == e || (h.size() > e.size() && h.ends_with(e) && h[h.size() - e.size() - 1] == '.')) return true;
+  }
+  return false;
+}
+}  // namespace
+
+// `proxy: http://HOST:PORT` or `proxy: none`; without it HTTPS_PROXY (or
+// https_proxy) unless NO_PROXY (or no_proxy) matches the endpoint's host.
+void Loader::read_proxy(MapReader& r, AppConfig& app) {
+  std::string proxy;
+  const bool given = r.string("proxy", proxy);
+  if (given && proxy == "none") return;
+  std::string from = "proxy";
+  if (!given) {
+    auto env = env_("HTTPS_PROXY");
+    if (!env || env->empty()) env = env_("https_proxy");
+    if (!env || env->empty() || app.endpoint.empty()) return;
+    std::string why;
+    auto ep = tencent::parse_endpoint(app.endpoint, &why, true);
+    auto no = env_("NO_PROXY");
+    if (!no || no->empty()) no = env_("no_proxy");
+    if (ep && no && no_proxy_matches(*no, ep->host)) return;
+    proxy = *env;
+    from = "HTTPS_PROXY";
+  }
+  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;  // "host:3128", as curl takes it
+  while (proxy.size() > 8 && proxy.back() == '/') proxy.pop_back();
+  std::string why;
+  auto px = tencent::parse_endpoint(proxy, &why, /*allow_plain=*/true);
+  if (!px || px->tls || !px->base_path.empty()) {
+    std::string msg = px ? "only http://HOST:PORT proxies are supported (CONNECT; TLS stays end to end)" : why;
+    if (given) {
+      r.error_at("proxy", fmt::format("'proxy' {}: {}", msg, "write http://HOST:PORT or none"));
+    } else {
+      diags_.error(path_, app.mark, fmt::format("{} from the environment: {}", from, msg));
+    }
+    return;
+  }
+  app.proxy = px->url();
 }
 
 void Loader::read_groups(MapReader& r, AppConfig& app) {

@@ -77,7 +77,7 @@ CertificatePair generate_self_signed() {
   add_ext(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign");
   add_ext(cert.get(), NID_ext_key_usage, "serverAuth");
   add_ext(cert.get(), NID_subject_key_identifier, "hash");
-  add_ext(cert.get(), NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+  add_ext(cert.get(), NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) fail("sign");
 
   CertificatePair out;

@@ -28,6 +28,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -340,18 +341,53 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     call.timer.async_wait([done, &resolver](error_code) {
       if (!*done) resolver.cancel();
     });
-    auto [ec, results] = co_await resolver.async_resolve(opts.host, opts.port, use_tuple);
+    const bool proxied = !opts.proxy_host.empty();
+    const std::string& rhost = proxied ? opts.proxy_host : opts.host;
+    auto [ec, results] = co_await resolver.async_resolve(rhost, proxied ? opts.proxy_port : opts.port, use_tuple);
     *done = true;
     call.resolver = nullptr;
     call.timer.cancel();
     if (stopped) co_return fail(Failure::cancelled, "pool shut down");
     if (ec == asio::error::operation_aborted)
       co_return fail(Failure::timeout, "resolve timed out after " + ms_text(opts.timeout));
-    if (ec) co_return fail(Failure::resolve, "cannot resolve " + opts.host + ": " + ec.message());
-    if (results.empty()) co_return fail(Failure::resolve, "no address for " + opts.host);
+    if (ec)
+      co_return fail(Failure::resolve,
+                     (proxied ? "proxy: cannot resolve " : "cannot resolve ") + rhost + ": " + ec.message());
+    if (results.empty())
+      co_return fail(Failure::resolve, (proxied ? "proxy: no address for " : "no address for ") + rhost);
     endpoints = std::move(results);
     resolved_at = Clock::now();
     co_return Response{};
+  }
+
+  // CONNECT through the proxy: from then on the socket is a tunnel to
+  // host:port, and TLS runs through it end to end (verified against `host`).
+  asio::awaitable<Response> tunnel(Connection& c, Clock::time_point deadline) {
+    const std::string target = host_header_with_port();
+    const std::string req = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\nUser-Agent: groupwatch\r\n\r\n";
+    c.tcp().expires_at(deadline);
+    auto [wec, wn] = co_await asio::async_write(c.tcp(), asio::buffer(req), use_tuple);
+    const std::string proxy = opts.proxy_host + ":" + opts.proxy_port;
+    if (wec == beast::error::timeout) co_return fail(Failure::timeout, "proxy " + proxy + ": CONNECT timed out");
+    if (wec) co_return fail(Failure::connect, "proxy " + proxy + ": " + wec.message());
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::empty_body> parser;
+    parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel follows
+    auto [rec, rn] = co_await bhttp::async_read_header(c.tcp(), buf, parser, use_tuple);
+    if (rec == beast::error::timeout) co_return fail(Failure::timeout, "proxy " + proxy + ": CONNECT timed out");
+    if (rec) co_return fail(Failure::connect, "proxy " + proxy + ": no answer to CONNECT: " + rec.message());
+    const auto& res = parser.get();
+    if (res.result_int() / 100 != 2) {
+      co_return fail(Failure::connect, "proxy " + proxy + ": " + std::to_string(res.result_int()) + " " +
+                                           std::string(res.reason()) + " (CONNECT " + target + ")");
+    }
+    if (buf.size() != 0) co_return fail(Failure::protocol, "proxy " + proxy + ": data before the TLS handshake");
+    co_return Response{};
+  }
+
+  std::string host_header_with_port() const {
+    const bool v6 = opts.host.find(':') != std::string::npos;
+    return (v6 ? "[" + opts.host + "]" : opts.host) + ":" + opts.port;
   }
 
   asio::awaitable<Response> open_connection(Call& call, Lease& lease, Clock::time_point deadline) {
@@ -396,10 +432,22 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       if (ec == beast::error::timeout)
         co_return fail(Failure::timeout, "connect timed out after " + ms_text(opts.timeout));
       endpoints = {};  // the address may have moved: resolve again next time
+      if (!opts.proxy_host.empty())
+        co_return fail(Failure::connect,
+                       "proxy: cannot connect to " + opts.proxy_host + ":" + opts.proxy_port + ": " + ec.message());
       co_return fail(Failure::connect, "cannot connect to " + opts.host + ":" + opts.port + ": " + ec.message());
     }
     ++connections_opened;
     c.tcp().socket().set_option(tcp::no_delay(true), ec);
+    if (!opts.proxy_host.empty()) {
+      Response t = co_await tunnel(c, deadline);
+      if (t.failure != Failure::none) {
+        lease.drop_connection();
+        call.active = nullptr;
+        if (stopped) co_return fail(Failure::cancelled, "pool shut down");
+        co_return t;
+      }
+    }
     if (!c.tls) co_return Response{};
 
     if (sni && !SSL_set_tlsext_host_name(c.tls->native_handle(), opts.host.c_str())) {

@@ -155,6 +155,36 @@ TEST_F(Load, MinimalConfigGetsDefaults) {
   EXPECT_THAT(joined(warnings(r)), HasSubstr("no sinks configured"));
 }
 
+// interface.md, "Proxies": the app's `proxy:` wins; else HTTPS_PROXY (or
+// https_proxy) unless NO_PROXY (or no_proxy) matches the endpoint's host.
+TEST_F(Load, ProxyFromTheAppOrTheEnvironment) {
+  const std::string region_app =
+      "apps:\n  - name: a\n    sdkappid: 1400000001\n    admin: administrator\n    secret_key: k\n"
+      "    region: singapore\n    groups: [\"@TGS#_@TGS#AAAAAAAAAAAA\"]\n";
+  auto proxy_of = [&](const std::string& yaml, std::map<std::string, std::string> env) {
+    auto r = load(yaml, std::move(env));
+    EXPECT_TRUE(r.config) << joined(errors(r));
+    return r.config ? r.config->apps[0].proxy : std::string("?");
+  };
+  EXPECT_EQ(proxy_of(kApp, {}), "");
+  EXPECT_EQ(proxy_of(kApp, {{"HTTPS_PROXY", "http://10.0.0.1:3128/"}}), "http://10.0.0.1:3128");
+  EXPECT_EQ(proxy_of(kApp, {{"https_proxy", "proxy.corp:8080"}}), "http://proxy.corp:8080");
+  EXPECT_EQ(proxy_of(kApp, {{"HTTPS_PROXY", "http://p:1"}, {"NO_PROXY", "example.com,127.0.0.1"}}), "");
+  EXPECT_EQ(proxy_of(region_app, {{"HTTPS_PROXY", "http://p:1"}, {"no_proxy", ".qcloud.com"}}), "");
+  EXPECT_EQ(proxy_of(region_app, {{"HTTPS_PROXY", "http://p:1"}, {"NO_PROXY", "im.qcloud.com:443"}}), "");
+  EXPECT_EQ(proxy_of(region_app, {{"HTTPS_PROXY", "http://p:1"}, {"NO_PROXY", "other.qcloud.com"}}), "http://p:1");
+  EXPECT_EQ(proxy_of(region_app, {{"HTTPS_PROXY", "http://p:1"}, {"NO_PROXY", "*"}}), "");
+  EXPECT_EQ(proxy_of(std::string(kApp) + "    proxy: none\n", {{"HTTPS_PROXY", "http://p:1"}}), "");
+  EXPECT_EQ(proxy_of(std::string(kApp) + "    proxy: http://[::1]:8888\n", {{"HTTPS_PROXY", "http://p:1"}}),
+            "http://[::1]:8888");
+  auto bad = load(std::string(kApp) + "    proxy: https://p:1\n");
+  EXPECT_FALSE(bad.config);
+  EXPECT_THAT(joined(errors(bad)), HasSubstr("only http://HOST:PORT proxies"));
+  auto secret = load(kApp, {{"HTTPS_PROXY", "http://user:hunter2@p:1"}});
+  EXPECT_FALSE(secret.config);
+  EXPECT_THAT(joined(errors(secret)), Not(HasSubstr("hunter2")));
+}
+
 TEST_F(Load, AllKeysAreRead) {
   const auto r = load(std::string(kApp) +
                       "    ca_file: certs/ca.pem\n"

@@ -28,6 +28,10 @@ struct AppConfig {
   bool vendor = false;          // a Tencent host (from region, or a vendor host as endpoint): qps <= 200
   std::string ca_file;          // resolved path, may be empty
   bool tls_verify = true;
+  // The HTTP proxy to tunnel through, as http://HOST:PORT: the app's `proxy:`
+  // or else HTTPS_PROXY/https_proxy unless NO_PROXY/no_proxy matches the
+  // endpoint's host. Empty: direct (also for `proxy: none`).
+  std::string proxy;
   double qps = 200;
   milliseconds usersig_ttl = std::chrono::hours(24);
   std::vector<std::string> groups;  // inline + group_files, deduplicated, in first-seen order

@@ -21,6 +21,10 @@ struct PoolOptions {
   std::chrono::milliseconds timeout{5000};              // one request: connect to last byte
   std::chrono::milliseconds idle_timeout{30000};        // idle connections are closed after this
   std::size_t max_body_bytes = std::size_t{64} * 1024;  // larger answers fail with too_large
+  // An HTTP proxy to tunnel through (CONNECT host:port; TLS stays end to end
+  // with `host`). Empty: direct.
+  std::string proxy_host;
+  std::string proxy_port;
 };
 
 enum class Failure {
