@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 // Fault, outage, crash and secrets tests: the real groupwatch binary against
 // the real emulator (in-process) and a real PostgreSQL. Builds on the
 // integration harness (integration/harness.hpp) and the sink tests' server
@@ -52,6 +53,13 @@ class Emu {
 };
 
 /// Everything a test config needs; yaml() renders it.
+/// A loopback TCP port that was free a moment ago.
+std::uint16_t free_port();
+/// Polls `done` every 50 ms until it holds or `limit` passes.
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit);
+/// How often `what` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& what);
+
 struct Cfg {
   std::string endpoint;
   std::string ca_file;                                      // empty: none

@@ -11,12 +11,6 @@ using namespace gwfault;
 
 namespace {
 
-std::uint16_t free_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
 struct Got {
   int status = 0;
   std::string body;

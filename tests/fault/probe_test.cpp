@@ -18,25 +18,6 @@
 
 using namespace gwfault;
 
-namespace {
-
-std::uint16_t free_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
-}  // namespace
-
 // Item 5: a group ID with a 0xFF byte passed check and poisoned PostgreSQL
 // batches for good. It is refused where it enters, with file and line.
 TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {

@@ -12,25 +12,6 @@
 
 using namespace gwfault;
 
-namespace {
-
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
-}  // namespace
-
 // The issue: "Adding an ndjson sink and log.level: debug, then kill -HUP:
 // config reloaded ..., no file, no debug line."
 TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
