@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 
 #include "groupwatch/util/events.hpp"
@@ -206,6 +207,38 @@ std::size_t record_at(std::string_view data, std::size_t at) {
 
 }  // namespace
 
+// Writes a new spool file with `fill`, syncs it, runs `before_rename`, then
+// renames it over the spool and makes it the file in use. Throws naming
+// `what` ("compact", "rewrite") and the OS error; the old file stays then.
+void Spool::replace_file(const char* what, const std::function<void(int)>& fill,
+                         const std::function<void()>& before_rename) {
+  const std::string tmp = path_ + ".tmp";
+  auto failed = [&](int err) {
+    return std::runtime_error(std::string("cannot ") + what + " spool '" + path_ + "': " + os_error(err));
+  };
+  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) throw failed(errno);
+  try {
+    fill(out);
+    if (::fdatasync(out) != 0) throw std::system_error(errno, std::generic_category());
+    if (::fcntl(out, F_SETFL, O_APPEND) != 0) throw std::system_error(errno, std::generic_category());
+  } catch (const std::system_error& e) {
+    ::close(out);
+    ::unlink(tmp.c_str());
+    throw failed(e.code().value());
+  }
+  before_rename();
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    ::close(out);
+    ::unlink(tmp.c_str());
+    throw failed(err);
+  }
+  sync_parent_dir(path_);
+  ::close(fd_);
+  fd_ = out;
+}
+
 // A bad record in the middle (a flipped byte, a bad sector) costs only that
 // record: reading resumes at the next offset where a whole checksummed
 // record starts. The damaged bytes go to <path>.quarantine (appended, for a
@@ -246,27 +279,8 @@ bool Spool::resync(std::uint64_t from, std::uint64_t size) {
   }
   std::string kept;
   for (auto [a, b] : good) kept.append(data, a, b - a);
-  std::string tmp = path_ + ".tmp";
-  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (out < 0) throw std::runtime_error("cannot rewrite spool '" + path_ + "': " + os_error(errno));
-  try {
-    write_all(out, kept);
-    if (::fdatasync(out) != 0) throw std::system_error(errno, std::generic_category());
-    if (::fcntl(out, F_SETFL, O_APPEND) != 0) throw std::system_error(errno, std::generic_category());
-  } catch (const std::system_error& e) {
-    ::close(out);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot rewrite spool '" + path_ + "': " + os_error(e.code().value()));
-  }
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::close(out);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot rewrite spool '" + path_ + "': " + os_error(err));
-  }
-  sync_parent_dir(path_);
-  ::close(fd_);
-  fd_ = out;
+  replace_file(
+      "rewrite", [&](int out) { write_all(out, kept); }, [] {});
   log::warn(events::sink_dropped, "skipped corrupt bytes in the spool; every intact record is kept",
             {{"path", path_},
              {"regions", static_cast<std::uint64_t>(regions)},
@@ -430,10 +444,7 @@ std::size_t Spool::drop_front(std::uint64_t keep_bytes, std::uint64_t want_bytes
   }
   if (head_ == 0 && dropped == 0) return 0;
 
-  std::string tmp = path_ + ".tmp";
-  int out = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (out < 0) throw std::runtime_error("cannot compact spool '" + path_ + "': " + os_error(errno));
-  auto copy = [&](std::uint64_t from, std::uint64_t to) {
+  auto copy = [&](int out, std::uint64_t from, std::uint64_t to) {
     std::string buf;
     while (from < to) {
       std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, to - from));
@@ -443,32 +454,22 @@ std::size_t Spool::drop_front(std::uint64_t keep_bytes, std::uint64_t want_bytes
       from += n;
     }
   };
-  try {
-    copy(head_, skip_from);
-    copy(skip_to, end_);
-    if (::fdatasync(out) != 0) throw std::system_error(errno, std::generic_category());
-    if (::fcntl(out, F_SETFL, O_APPEND) != 0) throw std::system_error(errno, std::generic_category());
-  } catch (const std::system_error& e) {
-    ::close(out);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot compact spool '" + path_ + "': " + os_error(e.code().value()));
-  }
-  // Head first: a crash before the rename then replays the consumed prefix
-  // of the old file again (duplicates) instead of skipping into the new one.
-  std::uint64_t old_head = head_;
-  head_ = 0;
-  write_head();
-  (void)::fdatasync(head_fd_);
-  head_ = old_head;
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::close(out);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot compact spool '" + path_ + "': " + os_error(err));
-  }
-  sync_parent_dir(path_);
-  ::close(fd_);
-  fd_ = out;
+  replace_file(
+      "compact",
+      [&](int out) {
+        copy(out, head_, skip_from);
+        copy(out, skip_to, end_);
+      },
+      [&] {
+        // Head first: a crash before the rename then replays the consumed
+        // prefix of the old file again (duplicates) instead of skipping into
+        // the new one.
+        std::uint64_t old_head = head_;
+        head_ = 0;
+        write_head();
+        (void)::fdatasync(head_fd_);
+        head_ = old_head;
+      });
   end_ = (end_ - head_) - (skip_to - skip_from);
   head_ = 0;
   count_ -= dropped;

@@ -9,6 +9,7 @@
 // consumed part of a partly replayed spool again.
 // Not thread-safe: the delivery layer guards each spool with its sink's mutex.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,7 @@ class Spool {
  private:
   void open_and_scan();
   bool resync(std::uint64_t from, std::uint64_t size);
+  void replace_file(const char* what, const std::function<void(int)>& fill, const std::function<void()>& before_rename);
   std::uint64_t read_head();
   void write_head();
   void truncate_to(std::uint64_t size);
