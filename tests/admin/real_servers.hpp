@@ -25,6 +25,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "support/spawn.hpp"
+
 namespace gw_real {
 
 namespace fs = std::filesystem;
@@ -115,20 +117,10 @@ class TempDir {
 class Child {
  public:
   Child(std::vector<std::string> argv, const std::string& out_file, const std::string& err_file) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      ::dup2(devnull, 0);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
+    groupwatch::testing::SpawnOptions so;
+    so.stdio.out_file = out_file;
+    so.stdio.err_file = err_file;
+    pid_ = groupwatch::testing::spawn(argv, so);
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

@@ -47,14 +47,16 @@ TEST(Budget, AdmitsQueuedRequestsInOrderAtTheRate) {
 
 TEST(Budget, ADequeuedWaiterTakesNoPermit) {
   boost::asio::io_context io;
-  auto b = std::make_shared<Budget>(io, 50, options());
+  // At 2 qps the next permit is 500 ms away: enqueue() cannot admit `a` on
+  // the spot even on a slow, loaded machine.
+  auto b = std::make_shared<Budget>(io, 2, options());
   std::vector<int> order;
   Waiter a(order, 1), c(order, 2);
   ASSERT_TRUE(b->try_admit());
   b->enqueue(&a);
   b->enqueue(&c);
   b->dequeue(&a);
-  io.run_for(200ms);
+  io.run_for(800ms);
   EXPECT_EQ(order, std::vector<int>{2});
   EXPECT_EQ(b->permits(), 2u);
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "emulator/client.hpp"
+#include "support/spawn.hpp"
 
 namespace {
 
@@ -23,18 +24,11 @@ struct Child {
 Child spawn(const std::vector<std::string>& args) {
   int fds[2];
   if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(GW_EMULATOR_BIN));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(GW_EMULATOR_BIN, argv.data());
-    ::_exit(127);
-  }
+  std::vector<std::string> argv{GW_EMULATOR_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  groupwatch::testing::SpawnOptions so;
+  so.stdio.out_fd = fds[1];
+  const pid_t pid = groupwatch::testing::spawn(argv, so);
   ::close(fds[1]);
   return Child{pid, ::fdopen(fds[0], "r")};
 }

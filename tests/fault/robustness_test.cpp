@@ -76,7 +76,9 @@ TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
   dir.write("gw.yaml", yaml(c));
   {
     Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("hup.out"), dir.file("hup.err"));
-    std::this_thread::sleep_for(150ms);
+    // From the moment main() holds its signals (before that, the kernel's
+    // default action applies to any program).
+    ASSERT_TRUE(wait_for([&] { return groupwatch::testing::takes_signal(gw.pid(), SIGHUP); }, 10s));
     gw.signal(SIGHUP);
     std::this_thread::sleep_for(150ms);
     gw.signal(SIGHUP);
@@ -86,7 +88,7 @@ TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
     EXPECT_NE(read_file(dir.file("hup.err")).find("config.reload"), std::string::npos);
   }
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("term.out"), dir.file("term.err"));
-  std::this_thread::sleep_for(150ms);
+  ASSERT_TRUE(wait_for([&] { return groupwatch::testing::takes_signal(gw.pid(), SIGTERM); }, 10s));
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("term.err"));
   EXPECT_NE(read_file(dir.file("term.err")).find("shutdown"), std::string::npos) << read_file(dir.file("term.err"));

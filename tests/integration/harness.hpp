@@ -22,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "groupwatch/emulator/server.hpp"
+#include "support/spawn.hpp"
 
 namespace gwtest {
 
@@ -100,24 +101,11 @@ class Process {
  public:
   Process(std::vector<std::string> argv, const std::string& out_file, const std::string& err_file,
           std::map<std::string, std::string> env = {}) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      ::dup2(devnull, 0);
-      // Nothing else of the test process (the emulator's listener and
-      // connections) may live on in the child.
-      ::close_range(3, ~0U, 0);
-      for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
+    groupwatch::testing::SpawnOptions so;
+    so.stdio.out_file = out_file;
+    so.stdio.err_file = err_file;
+    so.env = std::move(env);
+    pid_ = groupwatch::testing::spawn(argv, so);
   }
   ~Process() {
     if (pid_ > 0 && !exited_) {

@@ -11,8 +11,10 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 
 #include "sink/servers.hpp"
+#include "support/spawn.hpp"
 
 namespace gw_test::servers {
 namespace {
@@ -48,19 +50,17 @@ std::string lower(std::string s) {
 RunResult run(const std::vector<std::string>& argv) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    // Servers started from here must not inherit the test's sockets.
-    ::close_range(3, ~0U, 0);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-    ::_exit(127);
+  groupwatch::testing::SpawnOptions so;
+  so.stdio.out_fd = fds[1];
+  so.stdio.err_fd = fds[1];
+  so.search_path = true;
+  pid_t pid = -1;
+  try {
+    pid = groupwatch::testing::spawn(argv, so);
+  } catch (const std::system_error& e) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return RunResult{127, std::string("cannot run ") + argv.at(0) + ": " + e.code().message()};
   }
   ::close(fds[1]);
   RunResult r;
