@@ -1,8 +1,9 @@
-// cmake/packaging.cmake: `cmake --install` lays out what the unit and the config expect;
-// with GW_TEST_CPACK set, the .deb is built and inspected too.
+// cmake/packaging.cmake: `cmake --install` lays out what the unit and the config expect, and
+// the .deb (built with cpack, a few seconds) carries the files, dependencies and conffiles.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include "deploy/support.hpp"
@@ -25,17 +26,49 @@ TEST(Packaging, InstallPutsEverythingWhereTheUnitAndConfigLookForIt) {
   // The installed example config names watchlists/example.txt relative to itself.
   EXPECT_NE(read_file(prefix / "etc/groupwatch/groupwatch.yaml").find("watchlists/example.txt"), std::string::npos);
   EXPECT_TRUE(fs::is_regular_file(prefix / "etc/groupwatch/watchlists/example.txt"));
-  EXPECT_EQ(read_file(prefix / "lib/systemd/system/groupwatch.service"),
-            read_file(fs::path(GW_SOURCE_DIR) / "deploy/systemd/groupwatch.service"));
+  // The unit starts the binary and reads the config where this prefix put them.
+  const auto unit = read_file(prefix / "lib/systemd/system/groupwatch.service");
+  const auto p = prefix.string();
+  EXPECT_NE(unit.find("\nExecStart=" + p + "/bin/groupwatch run --config " + p + "/etc/groupwatch/groupwatch.yaml\n"),
+            std::string::npos)
+      << unit;
+  EXPECT_NE(unit.find("\nEnvironmentFile=-" + p + "/etc/groupwatch/groupwatch.env\n"), std::string::npos) << unit;
+  EXPECT_EQ(unit.find("/usr/bin/groupwatch"), std::string::npos) << unit;
   EXPECT_EQ(fs::status(prefix / "bin/groupwatch").permissions() & fs::perms::owner_exec, fs::perms::owner_exec);
+  // The unit's environment file holds secrets: readable by its owner only.
+  EXPECT_EQ(fs::status(prefix / "etc/groupwatch/groupwatch.env").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
-// Heavy (strips and compresses the binaries): only with GW_TEST_CPACK=1.
-TEST(Packaging, DebHasTheFilesDependenciesAndConffiles) {
-  const char* enabled = std::getenv("GW_TEST_CPACK");
-  if (enabled == nullptr || *enabled == '\0' || std::string(enabled) == "0") {
-    GTEST_SKIP() << "set GW_TEST_CPACK=1 to build and inspect the .deb";
+// groupwatch(1) is made from the binary's help texts: every command, every config section
+// and every sink type is in it.
+TEST(Packaging, ManPageComesFromTheHelpTexts) {
+  ScratchDir dir;
+  const auto page = dir.path() / "groupwatch.1";
+  const auto r = run(shell_quote(std::string(GW_SOURCE_DIR) + "/scripts/make-manpage") + " " + shell_quote(GW_BIN) +
+                     " " + shell_quote(page.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto text = read_file(page);
+  EXPECT_EQ(text.rfind(".TH GROUPWATCH 1", 0), 0u) << text.substr(0, 200);
+  for (const char* s :
+       {".SS run", ".SS once", ".SS check", ".SS query", ".SS usersig", ".SH CONFIGURATION", "sink_failing_after",
+        ".SS sqlite", ".SS postgres", ".SS influxdb", ".SS prometheus", ".SS ndjson", ".SH EXIT STATUS"}) {
+    EXPECT_NE(text.find(s), std::string::npos) << s;
   }
+  // Text lines starting with a dot would be read as requests: every one is guarded.
+  std::istringstream lines(text);
+  std::string line;
+  bool pre = false;
+  while (std::getline(lines, line)) {
+    if (line == ".nf" || line == ".fi") {
+      pre = line == ".nf";
+    } else if (pre) {
+      EXPECT_NE(line.rfind('.', 0), 0u) << line;
+    }
+  }
+}
+
+TEST(Packaging, DebHasTheFilesDependenciesAndConffiles) {
   ASSERT_TRUE(have_program("cpack") && have_program("dpkg-deb")) << "cpack and dpkg-deb are needed";
   ScratchDir dir;
   const auto cpack = run("cpack -G DEB --config " + shell_quote(std::string(GW_BINARY_DIR) + "/CPackConfig.cmake") +
@@ -52,7 +85,9 @@ TEST(Packaging, DebHasTheFilesDependenciesAndConffiles) {
   ASSERT_EQ(contents.status, 0) << contents.output;
   for (const char* path : {"./usr/bin/groupwatch", "./usr/bin/groupwatch-emulator", "./etc/groupwatch/groupwatch.yaml",
                            "./etc/groupwatch/watchlists/example.txt", "./usr/lib/systemd/system/groupwatch.service",
-                           "./usr/share/doc/groupwatch/README.md"}) {
+                           "./usr/share/doc/groupwatch/README.md", "./usr/share/doc/groupwatch/copyright",
+                           "./usr/share/doc/groupwatch/changelog.gz", "./usr/share/man/man1/groupwatch.1.gz",
+                           "./usr/share/doc/groupwatch/docs/interface.md", "./etc/groupwatch/groupwatch.env"}) {
     EXPECT_NE(contents.output.find(std::string(path) + "\n"), std::string::npos) << path << " in\n" << contents.output;
   }
   EXPECT_EQ(contents.output.find("./usr/etc"), std::string::npos) << "config must be under /etc:\n" << contents.output;
@@ -73,6 +108,13 @@ TEST(Packaging, DebHasTheFilesDependenciesAndConffiles) {
   EXPECT_EQ(depends.find("libboost"), std::string::npos) << depends;
   const auto conffiles = run("dpkg-deb -I " + shell_quote(deb.string()) + " conffiles");
   EXPECT_NE(conffiles.output.find("/etc/groupwatch/groupwatch.yaml"), std::string::npos) << conffiles.output;
+  EXPECT_NE(conffiles.output.find("/etc/groupwatch/groupwatch.env"), std::string::npos) << conffiles.output;
+  // The packaged unit runs what the package installed.
+  const auto unit = run("dpkg-deb --fsys-tarfile " + shell_quote(deb.string()) +
+                        " | tar -xOf - ./usr/lib/systemd/system/groupwatch.service");
+  EXPECT_NE(unit.output.find("\nExecStart=/usr/bin/groupwatch run --config /etc/groupwatch/groupwatch.yaml\n"),
+            std::string::npos)
+      << unit.output;
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ TEST(SystemdUnit, FollowsTheDaemonContract) {
   EXPECT_EQ(only(unit, "Service", "NotifyAccess"), "main");
   EXPECT_EQ(only(unit, "Service", "WatchdogSec"), "30s");  // WATCHDOG=1 from the event loop
   EXPECT_EQ(only(unit, "Service", "Restart"), "on-failure");
-  EXPECT_EQ(only(unit, "Service", "DynamicUser"), "yes");
+  // A system user (sysusers.d) that owns the key file: the reload check reads it too.
+  EXPECT_EQ(only(unit, "Service", "User"), "groupwatch");
   EXPECT_EQ(only(unit, "Service", "StateDirectory"), "groupwatch");          // /var/lib/groupwatch
   EXPECT_EQ(only(unit, "Service", "ConfigurationDirectory"), "groupwatch");  // /etc/groupwatch
   const std::string config = "--config /etc/groupwatch/groupwatch.yaml";
