@@ -16,6 +16,7 @@
 
 #include "integration/harness.hpp"
 #include "sink/servers.hpp"
+#include "support/window.hpp"
 
 namespace gwfault {
 
@@ -28,7 +29,7 @@ void sleep_s(double seconds);
 /// Sleeps until `offset` seconds into the next cycle of length `interval`.
 void sleep_until_cycle_offset(double interval, double offset);
 /// Most timestamps within any window of `w` seconds.
-std::size_t max_in_window(std::vector<double> ts, double w);
+using groupwatch::testing::max_in_window;
 
 /// The emulator on its own thread, on a chosen port (0 = ephemeral); stop()
 /// frees the port so that another one can take it.

@@ -34,16 +34,6 @@ void sleep_until_cycle_offset(double interval, double offset) {
   sleep_s(next - t);
 }
 
-std::size_t max_in_window(std::vector<double> ts, double w) {
-  std::sort(ts.begin(), ts.end());
-  std::size_t best = 0, lo = 0;
-  for (std::size_t hi = 0; hi < ts.size(); ++hi) {
-    while (ts[hi] - ts[lo] >= w) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return best;
-}
-
 Emu::Emu(emu::Options o, std::uint16_t port) {
   o.address = "127.0.0.1";
   o.port = port;

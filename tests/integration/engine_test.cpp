@@ -8,21 +8,14 @@
 #include <set>
 
 #include "harness.hpp"
+#include "support/window.hpp"
 
 using namespace gwtest;
 namespace emu = groupwatch::emulator;
 
 namespace {
 
-std::size_t max_in_window(std::vector<double> ts, double w) {
-  std::sort(ts.begin(), ts.end());
-  std::size_t best = 0, lo = 0;
-  for (std::size_t hi = 0; hi < ts.size(); ++hi) {
-    while (ts[hi] - ts[lo] >= w) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return best;
-}
+using groupwatch::testing::max_in_window;
 
 double now_unix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -1,4 +1,5 @@
 #include "groupwatch/limit/rate_limiter.hpp"
+#include "support/window.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,16 +12,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Largest number of events in any half-open window [t, t + w).
-std::size_t max_in_window(std::vector<TimePoint> ts, Duration w) {
-  std::sort(ts.begin(), ts.end());
-  std::size_t best = 0, lo = 0;
-  for (std::size_t hi = 0; hi < ts.size(); ++hi) {
-    while (ts[hi] - ts[lo] >= w) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return best;
-}
+using groupwatch::testing::max_in_window;
 
 // Drives the limiter with a permanent backlog: every permit is taken the
 // moment it becomes available.
