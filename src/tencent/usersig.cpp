@@ -1,4 +1,5 @@
 #include "groupwatch/tencent/usersig.hpp"
+#include "groupwatch/util/base64.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -18,69 +19,6 @@ namespace {
 // huge query strings) before any work is done.
 constexpr std::size_t max_usersig_chars = std::size_t{16} * 1024;
 constexpr std::size_t max_inflated_bytes = std::size_t{64} * 1024;
-
-constexpr std::string_view b64_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(in[k])); };
-  for (; i + 3 <= in.size(); i += 3) {
-    std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out.push_back(b64_alphabet[v >> 18 & 63]);
-    out.push_back(b64_alphabet[v >> 12 & 63]);
-    out.push_back(b64_alphabet[v >> 6 & 63]);
-    out.push_back(b64_alphabet[v & 63]);
-  }
-  std::size_t rest = in.size() - i;
-  if (rest == 1) {
-    std::uint32_t v = byte(i) << 16;
-    out.push_back(b64_alphabet[v >> 18 & 63]);
-    out.push_back(b64_alphabet[v >> 12 & 63]);
-    out.append("==");
-  } else if (rest == 2) {
-    std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
-    out.push_back(b64_alphabet[v >> 18 & 63]);
-    out.push_back(b64_alphabet[v >> 12 & 63]);
-    out.push_back(b64_alphabet[v >> 6 & 63]);
-    out.push_back('=');
-  }
-  return out;
-}
-
-// Strict standard base64 with padding; nullopt on anything else.
-std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::array<int, 256> rev{};
-  rev.fill(-1);
-  for (std::size_t k = 0; k < b64_alphabet.size(); ++k) rev[static_cast<unsigned char>(b64_alphabet[k])] = int(k);
-  std::size_t pad = 0;
-  if (!in.empty() && in.back() == '=') ++pad;
-  if (in.size() >= 2 && in[in.size() - 2] == '=') ++pad;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    bool last = i + 4 == in.size();
-    std::uint32_t v = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      char c = in[i + k];
-      int d = 0;
-      if (c == '=') {
-        if (!last || k < 4 - pad) return std::nullopt;
-      } else {
-        d = rev[static_cast<unsigned char>(c)];
-        if (d < 0) return std::nullopt;
-      }
-      v = v << 6 | static_cast<std::uint32_t>(d);
-    }
-    std::size_t n = last ? 3 - pad : 3;
-    if (n >= 1) out.push_back(static_cast<char>(v >> 16 & 0xFF));
-    if (n >= 2) out.push_back(static_cast<char>(v >> 8 & 0xFF));
-    if (n >= 3) out.push_back(static_cast<char>(v & 0xFF));
-  }
-  return out;
-}
 
 std::string to_url_safe(std::string s) {
   for (char& c : s) {

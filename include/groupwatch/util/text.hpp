@@ -21,11 +21,11 @@ std::string format_duration(Millis d);
 /// UTC, RFC 3339 with milliseconds: 2026-11-25T16:40:00.123Z
 std::string format_rfc3339_ms(std::chrono::system_clock::time_point t);
 
-/// Appends `s` as a JSON string literal (with quotes). Control characters are
 /// The offset of the first byte that is not part of a valid UTF-8 sequence,
 /// or npos when `s` is valid UTF-8.
 std::size_t first_invalid_utf8(std::string_view s);
 
+/// Appends `s` as a JSON string literal (with quotes). Control characters are
 /// escaped, bytes >= 0x80 pass through (valid UTF-8 stays valid); invalid
 /// UTF-8 sequences are replaced by U+FFFD so the output is always valid JSON.
 void append_json_string(std::string& out, std::string_view s);

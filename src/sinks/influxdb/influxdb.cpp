@@ -3,6 +3,7 @@
 // the same measurement, tags and timestamp replaces the earlier one, so the
 // delivery layer's replays are idempotent here.
 #include "sinks/influxdb/influxdb.hpp"
+#include "groupwatch/util/base64.hpp"
 
 #include <zlib.h>
 
@@ -62,26 +63,6 @@ std::string percent_encode(std::string_view s) {
       out += hex[c >> 4];
       out += hex[c & 15];
     }
-  }
-  return out;
-}
-
-std::string base64(std::string_view in) {
-  static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    for (int k = 18; k >= 0; k -= 6) out += tbl[(v >> k) & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += tbl[(v >> 18) & 63];
-    out += tbl[(v >> 12) & 63];
-    out += i + 1 < in.size() ? tbl[(v >> 6) & 63] : '=';
-    out += '=';
   }
   return out;
 }
@@ -301,7 +282,7 @@ class InfluxSink final : public sink::Sink {
       auth_ = "Token " + s_.token;
       log::add_secret(s_.token);
     } else if (!s_.username.empty()) {
-      auth_ = "Basic " + base64(s_.username + ":" + s_.password);
+      auth_ = "Basic " + base64_encode(s_.username + ":" + s_.password);
       log::add_secret(s_.password);
     }
     if (!auth_.empty()) log::add_secret(auth_.substr(auth_.find(' ') + 1));
