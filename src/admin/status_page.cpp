@@ -230,6 +230,7 @@ function appCard(a) {
       stat(fmtNum(last), "req/s now"), stat(fmtNum(a.qps_effective) + " / " + fmtNum(a.qps_cap), "allowed / cap"),
       stat(fmtInt(a.results), "results"), stat(okShare, "answers OK"),
       stat(fmtInt(a.retries), "retries"), stat(fmtInt(a.rate_limited), "rate limited"), stat(fmtInt(a.overruns), "cycles overran"),
+      stat(fmtDur(a.fresh_p99_s) + " · " + fmtDur(a.fresh_max_s), "count age p99 · max"),
       stat(fmtInt(a.parked), "parked"), stat(fmtInt(a.in_flight) + " · " + fmtInt(a.connections_open), "in flight · conns")),
     h("div", { class: "appbody" },
       h("div", {}, h("p", { class: "sub" }, "Request rate vs cap, last 15 min"), h("div", { class: "chartbox" }, canvas),

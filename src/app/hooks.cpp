@@ -1,10 +1,7 @@
 #include "app/hooks.hpp"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -13,7 +10,6 @@
 #include <fmt/format.h>
 #include <boost/asio/steady_timer.hpp>
 
-#include "groupwatch/admin/exposition.hpp"
 #include "groupwatch/admin/server.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
@@ -23,184 +19,6 @@
 namespace groupwatch::app {
 
 namespace asio = boost::asio;
-using admin::Exposition;
-
-void sd_notify(const char* state) {
-  const char* path = std::getenv("NOTIFY_SOCKET");
-  if (!path || !*path) return;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::size_t len = std::strlen(path);
-  if (len >= sizeof(addr.sun_path)) return;
-  std::memcpy(addr.sun_path, path, len);
-  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  ::sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
-           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
-  ::close(fd);
-}
-
-// ---------------------------------------------------------------------------
-// GroupBoard
-
-namespace {
-std::string board_key(const std::string& app, const std::string& group_id) {
-  return app + '\n' + group_id;
-}
-}  // namespace
-
-GroupBoard::GroupBoard(std::size_t top, std::size_t history, std::size_t parked_max)
-    : top_n_(top), history_n_(history), parked_max_(parked_max) {}
-
-void GroupBoard::observe(const sink::Result& r) {
-  auto key = board_key(r.app, r.group_id);
-  auto parked_it = std::find_if(parked_.begin(), parked_.end(),
-                                [&](const Parked& p) { return p.app == r.app && p.group_id == r.group_id; });
-  if (r.error_code != 0) {
-    if (tencent::classify(r.error_code).action != tencent::Action::park_group) return;
-    candidates_.erase(key);
-    if (parked_it != parked_.end()) parked_.erase(parked_it);
-    Parked p{r.app, r.group_id, r.error_code, std::string(tencent::classify(r.error_code).meaning), r.time};
-    parked_.push_back(std::move(p));
-    while (parked_.size() > parked_max_) parked_.pop_front();
-    return;
-  }
-  if (parked_it != parked_.end()) parked_.erase(parked_it);  // answered again: no longer parked
-  if (!r.online_member_num) return;
-  std::uint64_t n = *r.online_member_num;
-  auto it = candidates_.find(key);
-  if (it == candidates_.end()) {
-    // Twice as many candidates as shown, so that a group dipping for a cycle
-    // keeps its sparkline; the smallest goes when a bigger one arrives.
-    if (candidates_.size() >= 2 * top_n_) {
-      auto min = std::min_element(candidates_.begin(), candidates_.end(),
-                                  [](const auto& a, const auto& b) { return a.second.count < b.second.count; });
-      if (min->second.count >= n) return;
-      candidates_.erase(min);
-    }
-    it = candidates_.emplace(key, Top{r.app, r.group_id, 0, {}}).first;
-  }
-  it->second.count = n;
-  auto& h = it->second.history;
-  h.push_back(n);
-  if (h.size() > history_n_) h.erase(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(h.size() - history_n_));
-}
-
-std::vector<GroupBoard::Top> GroupBoard::top() const {
-  std::vector<Top> out;
-  out.reserve(candidates_.size());
-  for (const auto& [k, t] : candidates_) out.push_back(t);
-  std::sort(out.begin(), out.end(), [](const Top& a, const Top& b) {
-    if (a.count != b.count) return a.count > b.count;
-    return a.group_id < b.group_id;
-  });
-  if (out.size() > top_n_) out.resize(top_n_);
-  return out;
-}
-
-std::vector<GroupBoard::Parked> GroupBoard::parked() const {
-  return {parked_.rbegin(), parked_.rend()};
-}
-
-// ---------------------------------------------------------------------------
-// Self-metrics
-
-std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks,
-                           const LagStats* lag) {
-  using T = Exposition::Type;
-  Exposition e;
-  auto per_app = [&](std::string_view name, T type, std::string_view help, auto value) {
-    e.family(name, type, help);
-    for (const auto& m : apps) e.sample(name, {{"app", m.name}}, static_cast<double>(value(m)));
-  };
-  e.family("groupwatch_requests_total", T::counter,
-           "Requests sent, by outcome: ok, the vendor's ErrorCode, or the kind of network failure.");
-  for (const auto& m : apps) {
-    bool network_kinds = !m.failures_by_kind.empty();
-    for (const auto& [code, n] : m.answers_by_code) {
-      if (code == tencent::network_error_code && network_kinds) continue;
-      std::string outcome = code == 0 ? "ok" : code == tencent::network_error_code ? "network" : std::to_string(code);
-      e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", outcome}}, static_cast<double>(n));
-    }
-    for (const auto& [kind, n] : m.failures_by_kind)
-      e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", kind}}, static_cast<double>(n));
-  }
-  per_app("groupwatch_results_total", T::counter, "Final results emitted (one per group and cycle).",
-          [](const AppMetrics& m) { return m.results; });
-  e.family("groupwatch_request_duration_seconds", T::histogram, "Time from sending a request to its answer.");
-  std::vector<double> bounds;
-  for (double ms : latency_bounds_ms) bounds.push_back(ms / 1000.0);
-  for (const auto& m : apps) {
-    e.histogram("groupwatch_request_duration_seconds", {{"app", m.name}}, bounds, m.latency_buckets, m.latency_sum_s);
-  }
-  per_app("groupwatch_retries_total", T::counter, "Requests retried within their cycle.",
-          [](const AppMetrics& m) { return m.retries; });
-  per_app("groupwatch_rate_limited_total", T::counter, "Answers saying the app was rate limited.",
-          [](const AppMetrics& m) { return m.rate_limited; });
-  per_app("groupwatch_limiter_waits_total", T::counter, "Times the dispatcher waited for a rate-limiter permit.",
-          [](const AppMetrics& m) { return m.limiter_waits; });
-  per_app("groupwatch_qps_effective", T::gauge, "The request rate the limiter currently allows (lowered after 429s).",
-          [](const AppMetrics& m) { return m.qps_effective; });
-  per_app("groupwatch_qps_cap", T::gauge, "The app's configured request-rate cap.",
-          [](const AppMetrics& m) { return m.qps_cap; });
-  per_app("groupwatch_cycle_progress_ratio", T::gauge, "Share of the app's groups started in the current cycle.",
-          [](const AppMetrics& m) {
-            return m.groups == 0
-                       ? 0.0
-                       : std::min(1.0, static_cast<double>(m.cycle_dispatched) / static_cast<double>(m.groups));
-          });
-  per_app("groupwatch_cycle_overruns_total", T::counter, "Cycles that did not finish within the poll interval.",
-          [](const AppMetrics& m) { return m.overruns; });
-  per_app("groupwatch_clock_steps_total", T::counter, "Wall-clock steps seen by the schedule (NTP, VM resume).",
-          [](const AppMetrics& m) { return m.clock_steps; });
-  per_app("groupwatch_slots_skipped_total", T::counter,
-          "Slots skipped after a wall-clock step forward (not caught up).",
-          [](const AppMetrics& m) { return m.slots_skipped; });
-  per_app("groupwatch_groups", T::gauge, "Groups watched.", [](const AppMetrics& m) { return m.groups; });
-  per_app("groupwatch_parked_groups", T::gauge, "Groups parked after a permanent error (10007, 10010, 10015).",
-          [](const AppMetrics& m) { return m.parked; });
-  per_app("groupwatch_app_stopped", T::gauge, "1 when the app stopped polling (misconfiguration), else 0.",
-          [](const AppMetrics& m) { return m.stopped ? 1 : 0; });
-  per_app("groupwatch_usersig_renewals_total", T::counter, "UserSigs generated.",
-          [](const AppMetrics& m) { return m.usersig_renewals; });
-  per_app("groupwatch_connections_open", T::gauge, "TLS connections open to the app's endpoint.",
-          [](const AppMetrics& m) { return m.connections_open; });
-  per_app("groupwatch_handshakes_total", T::counter, "TLS handshakes completed.",
-          [](const AppMetrics& m) { return m.handshakes; });
-  per_app("groupwatch_connections_opened_total", T::counter, "TCP connections opened.",
-          [](const AppMetrics& m) { return m.connections_opened; });
-
-  auto per_sink = [&](std::string_view name, T type, std::string_view help, auto value) {
-    e.family(name, type, help);
-    for (const auto& s : sinks) e.sample(name, {{"sink", s.name}}, static_cast<double>(value(s)));
-  };
-  per_sink("groupwatch_sink_queue_depth", T::gauge, "Results held in memory for the sink.",
-           [](const sink::SinkStats& s) { return s.queue_depth; });
-  per_sink("groupwatch_sink_spool_bytes", T::gauge, "Size of the sink's on-disk spool.",
-           [](const sink::SinkStats& s) { return s.spool_bytes; });
-  per_sink("groupwatch_sink_delivered_total", T::counter, "Results the sink took.",
-           [](const sink::SinkStats& s) { return s.delivered; });
-  per_sink("groupwatch_sink_dropped_total", T::counter, "Results dropped at the spool cap.",
-           [](const sink::SinkStats& s) { return s.dropped; });
-  per_sink("groupwatch_sink_failures_total", T::counter, "Failed write attempts.",
-           [](const sink::SinkStats& s) { return s.failures; });
-  per_sink("groupwatch_sink_healthy", T::gauge, "1 when the sink's last write succeeded.",
-           [](const sink::SinkStats& s) { return s.healthy ? 1 : 0; });
-  if (lag) {
-    e.family("groupwatch_loop_lag_seconds", T::gauge,
-             "How late the event loop ran its timers over the last minute (probe every 50 ms).");
-    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "0.5"}}, lag->p50_s);
-    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "0.99"}}, lag->p99_s);
-    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "1"}}, lag->max_s);
-  }
-  e.family("groupwatch_build_info", T::gauge, "Always 1; the version is a label.");
-  e.sample("groupwatch_build_info", {{"version", GW_VERSION}}, 1);
-  return e.str();
-}
-
-// ---------------------------------------------------------------------------
-// RunHooks
 
 namespace {
 
@@ -422,6 +240,12 @@ struct RunHooks::Impl {
       num(o, "groups", static_cast<double>(m.groups));
       o += ',';
       num(o, "parked", static_cast<double>(m.parked));
+      o += ',';
+      num(o, "fresh_p50_s", m.fresh_p50_s);
+      o += ',';
+      num(o, "fresh_p99_s", m.fresh_p99_s);
+      o += ',';
+      num(o, "fresh_max_s", m.fresh_max_s);
       o += ',';
       num(o, "cycle", static_cast<double>(m.cycle));
       o += ',';

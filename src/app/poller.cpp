@@ -33,6 +33,10 @@ std::int64_t wall_ms(wall::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+std::int64_t steady_ms(steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 // Final failures are logged once, then summarised at most this often.
 constexpr std::chrono::milliseconds failure_log_every = 10s;
 
@@ -138,8 +142,15 @@ void Poller::set_groups(std::vector<std::string> ids) {
   std::vector<Group> next;
   next.reserve(ids.size());
   // A changed watchlist un-parks every group (interface.md: parked "until
-  // the watchlist changes").
-  for (auto& id : ids) next.push_back(Group{std::move(id), 0});
+  // the watchlist changes"); a group that stays keeps its freshness, a new
+  // one counts from now.
+  const auto now_ms = steady_ms(steady::now());
+  std::size_t j = 0;
+  for (auto& id : ids) {
+    while (j < groups_.size() && schedule::slot_before(groups_[j].id, id)) ++j;
+    const bool kept = j < groups_.size() && groups_[j].id == id;
+    next.push_back(Group{std::move(id), 0, kept ? groups_[j].fresh_ms : now_ms});
+  }
   groups_ = std::move(next);
   if (running_ && settings_.mode == Mode::run) position_cursor(sched_.read(wall::now(), steady::now()).now);
   notify();
@@ -218,6 +229,11 @@ void Poller::position_cursor(wall::time_point now) {
   m_.cycle_dispatched = slots_.position_in_cycle();
 }
 
+Poller::Group* Poller::find_group(const Work& w) {
+  if (w.slot < groups_.size() && groups_[w.slot].id == w.group_id) return &groups_[w.slot];
+  return find_group(w.group_id);
+}
+
 Poller::Group* Poller::find_group(const std::string& id) {
   // Slot order is hash order: a binary search by hash finds the group even
   // after a reload reshuffled the vector.
@@ -240,7 +256,9 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
   if (settings_.mode == Mode::once) {
     if (once_next_ < groups_.size()) {
       ++m_.cycle_dispatched;
-      return Work{groups_[once_next_++].id, 0, 0, 0, {}, 0, {}};
+      Work w{groups_[once_next_].id, 0, 0, 0, {}, 0, {}};
+      w.slot = once_next_++;
+      return w;
     }
     return std::nullopt;
   }
@@ -290,7 +308,9 @@ std::optional<Poller::Work> Poller::next_due(steady::time_point& wake_at) {
       if (wall_ms(now_wall) < g.parked_until_ms) continue;
       g.parked_until_ms = 0;  // recheck period over: ask again
     }
-    return Work{g.id, step.cycle, 0, 0, {}, 0, {}};
+    Work w{g.id, step.cycle, 0, 0, {}, 0, {}};
+    w.slot = step.index;
+    return w;
   }
 }
 
@@ -540,7 +560,10 @@ void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t co
   r.error_code = code;
   r.error_info = std::move(info);
   ++m_.results;
-  if (code == 0) ++m_.results_ok;
+  if (code == 0) {
+    ++m_.results_ok;
+    if (Group* g = find_group(w)) g->fresh_ms = steady_ms(steady::now());
+  }
   ++once_final_;
   if (code != tencent::network_error_code) ++once_answered_;
   if (code != 0) note_failure(r.group_id, code, r.error_info);
@@ -646,6 +669,23 @@ AppMetrics Poller::metrics() const {
     auto since = last_dispatch_ == steady::time_point{} ? started_at_ : last_dispatch_;
     m.idle_s = std::chrono::duration<double>(steady::now() - since).count();
     m.slot_spacing_s = std::chrono::duration<double>(settings_.interval).count() / static_cast<double>(groups_.size());
+  }
+  // Freshness across the active groups: parked ones (dissolved, not
+  // Community) get no counts by design.
+  std::vector<std::int64_t> ages;
+  ages.reserve(groups_.size());
+  const auto now_ms = steady_ms(steady::now());
+  for (const auto& g : groups_)
+    if (g.parked_until_ms == 0) ages.push_back(now_ms - g.fresh_ms);
+  if (!ages.empty()) {
+    auto at = [&](double q) {
+      auto k = static_cast<std::size_t>(q * static_cast<double>(ages.size() - 1) + 0.5);
+      std::nth_element(ages.begin(), ages.begin() + static_cast<std::ptrdiff_t>(k), ages.end());
+      return static_cast<double>(ages[k]) / 1000.0;
+    };
+    m.fresh_p50_s = at(0.5);
+    m.fresh_p99_s = at(0.99);
+    m.fresh_max_s = at(1.0);
   }
   return m;
 }

@@ -103,6 +103,9 @@ class Poller : public std::enable_shared_from_this<Poller> {
   struct Group {
     std::string id;
     std::int64_t parked_until_ms = 0;  // wall clock; 0 = active
+    // Steady-clock ms of the group's newest OK count, or of when it joined
+    // the watchlist: what the freshness figures measure.
+    std::int64_t fresh_ms = 0;
   };
   struct Work {
     std::string group_id;
@@ -112,6 +115,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
     std::chrono::steady_clock::time_point ready{};
     std::int64_t last_code = 0;  // the last failure, the result if no retry happens
     std::string last_info;
+    std::size_t slot = SIZE_MAX;  // where the group was in groups_ (a hint: a reload may move it)
     bool operator>(const Work& o) const { return ready > o.ready; }
   };
 
@@ -130,6 +134,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::chrono::nanoseconds interval_ns() const;
   void position_cursor(std::chrono::system_clock::time_point now);
   Group* find_group(const std::string& id);
+  Group* find_group(const Work& w);
   void check_finished();
   void log_overrun(std::uint64_t cycle, std::size_t behind);
   void on_clock_step(const schedule::ScheduleClock::Reading& r);

@@ -91,3 +91,37 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
 }
+
+// Freshness: groupwatch_result_age_seconds follows the counts. With every
+// group answering the oldest count is younger than two intervals; while the
+// endpoint is down the counts age past that; once it is back they are fresh
+// again. The bounds are whole intervals apart: this checks the metric's
+// meaning, not how fast polling is.
+TEST(Health, ResultAgeGrowsWhileTheEndpointIsDownAndRecovers) {
+  TempDir dir;
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", 40);
+  Emu e(o);
+  Cfg c = config_for(e, dir);
+  c.interval = "2s";
+  const auto admin = free_port();
+  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  auto oldest = [&] {
+    const auto body = get(dir, admin, "/metrics").body;
+    const std::string key = "groupwatch_result_age_seconds{app=\"test\",quantile=\"1\"} ";
+    auto at = body.find(key);
+    return at == std::string::npos ? -1.0 : std::atof(body.c_str() + at + key.size());
+  };
+  // Every group answered once: the oldest count is younger than 2 intervals.
+  EXPECT_TRUE(wait_for(
+      [&] { return count_of(read_file(dir.file("out.ndjson")), "\n") >= 80 && oldest() >= 0 && oldest() < 4.0; }, 30s))
+      << oldest();
+  e.server().set_down_for(7s);
+  EXPECT_TRUE(wait_for([&] { return oldest() > 5.0; }, 10s)) << oldest();
+  EXPECT_TRUE(wait_for([&] { return oldest() < 4.0; }, 20s)) << oldest();
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+}

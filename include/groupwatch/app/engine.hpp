@@ -62,6 +62,9 @@ struct AppMetrics {
   std::uint64_t slots_skipped = 0;  // slots skipped after steps forward
   double idle_s = 0;                // run: since the last request was started
   double slot_spacing_s = 0;        // run: interval / groups
+  // Age of each active group's newest OK count (since it joined, before its
+  // first), across the app's groups: median, 99th percentile, oldest.
+  double fresh_p50_s = 0, fresh_p99_s = 0, fresh_max_s = 0;
 };
 inline constexpr double latency_bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 

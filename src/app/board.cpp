@@ -1,0 +1,68 @@
+#include "app/board.hpp"
+
+#include <algorithm>
+
+#include "groupwatch/tencent/errors.hpp"
+
+namespace groupwatch::app {
+
+namespace {
+std::string board_key(const std::string& app, const std::string& group_id) {
+  return app + '\n' + group_id;
+}
+}  // namespace
+
+GroupBoard::GroupBoard(std::size_t top, std::size_t history, std::size_t parked_max)
+    : top_n_(top), history_n_(history), parked_max_(parked_max) {}
+
+void GroupBoard::observe(const sink::Result& r) {
+  auto key = board_key(r.app, r.group_id);
+  auto parked_it = std::find_if(parked_.begin(), parked_.end(),
+                                [&](const Parked& p) { return p.app == r.app && p.group_id == r.group_id; });
+  if (r.error_code != 0) {
+    if (tencent::classify(r.error_code).action != tencent::Action::park_group) return;
+    candidates_.erase(key);
+    if (parked_it != parked_.end()) parked_.erase(parked_it);
+    Parked p{r.app, r.group_id, r.error_code, std::string(tencent::classify(r.error_code).meaning), r.time};
+    parked_.push_back(std::move(p));
+    while (parked_.size() > parked_max_) parked_.pop_front();
+    return;
+  }
+  if (parked_it != parked_.end()) parked_.erase(parked_it);  // answered again: no longer parked
+  if (!r.online_member_num) return;
+  std::uint64_t n = *r.online_member_num;
+  auto it = candidates_.find(key);
+  if (it == candidates_.end()) {
+    // Twice as many candidates as shown, so that a group dipping for a cycle
+    // keeps its sparkline; the smallest goes when a bigger one arrives.
+    if (candidates_.size() >= 2 * top_n_) {
+      auto min = std::min_element(candidates_.begin(), candidates_.end(),
+                                  [](const auto& a, const auto& b) { return a.second.count < b.second.count; });
+      if (min->second.count >= n) return;
+      candidates_.erase(min);
+    }
+    it = candidates_.emplace(key, Top{r.app, r.group_id, 0, {}}).first;
+  }
+  it->second.count = n;
+  auto& h = it->second.history;
+  h.push_back(n);
+  if (h.size() > history_n_) h.erase(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(h.size() - history_n_));
+}
+
+std::vector<GroupBoard::Top> GroupBoard::top() const {
+  std::vector<Top> out;
+  out.reserve(candidates_.size());
+  for (const auto& [k, t] : candidates_) out.push_back(t);
+  std::sort(out.begin(), out.end(), [](const Top& a, const Top& b) {
+    if (a.count != b.count) return a.count > b.count;
+    return a.group_id < b.group_id;
+  });
+  if (out.size() > top_n_) out.resize(top_n_);
+  return out;
+}
+
+std::vector<GroupBoard::Parked> GroupBoard::parked() const {
+  return {parked_.rbegin(), parked_.rend()};
+}
+
+}  // namespace groupwatch::app

@@ -1,0 +1,113 @@
+#include "app/metrics.hpp"
+
+#include <fmt/format.h>
+
+#include "groupwatch/admin/exposition.hpp"
+#include "groupwatch/tencent/errors.hpp"
+
+namespace groupwatch::app {
+
+using admin::Exposition;
+
+std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks,
+                           const LagStats* lag) {
+  using T = Exposition::Type;
+  Exposition e;
+  auto per_app = [&](std::string_view name, T type, std::string_view help, auto value) {
+    e.family(name, type, help);
+    for (const auto& m : apps) e.sample(name, {{"app", m.name}}, static_cast<double>(value(m)));
+  };
+  e.family("groupwatch_requests_total", T::counter,
+           "Requests sent, by outcome: ok, the vendor's ErrorCode, or the kind of network failure.");
+  for (const auto& m : apps) {
+    bool network_kinds = !m.failures_by_kind.empty();
+    for (const auto& [code, n] : m.answers_by_code) {
+      if (code == tencent::network_error_code && network_kinds) continue;
+      std::string outcome = code == 0 ? "ok" : code == tencent::network_error_code ? "network" : std::to_string(code);
+      e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", outcome}}, static_cast<double>(n));
+    }
+    for (const auto& [kind, n] : m.failures_by_kind)
+      e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", kind}}, static_cast<double>(n));
+  }
+  per_app("groupwatch_results_total", T::counter, "Final results emitted (one per group and cycle).",
+          [](const AppMetrics& m) { return m.results; });
+  e.family("groupwatch_request_duration_seconds", T::histogram, "Time from sending a request to its answer.");
+  std::vector<double> bounds;
+  for (double ms : latency_bounds_ms) bounds.push_back(ms / 1000.0);
+  for (const auto& m : apps) {
+    e.histogram("groupwatch_request_duration_seconds", {{"app", m.name}}, bounds, m.latency_buckets, m.latency_sum_s);
+  }
+  per_app("groupwatch_retries_total", T::counter, "Requests retried within their cycle.",
+          [](const AppMetrics& m) { return m.retries; });
+  per_app("groupwatch_rate_limited_total", T::counter, "Answers saying the app was rate limited.",
+          [](const AppMetrics& m) { return m.rate_limited; });
+  per_app("groupwatch_limiter_waits_total", T::counter, "Times the dispatcher waited for a rate-limiter permit.",
+          [](const AppMetrics& m) { return m.limiter_waits; });
+  per_app("groupwatch_qps_effective", T::gauge, "The request rate the limiter currently allows (lowered after 429s).",
+          [](const AppMetrics& m) { return m.qps_effective; });
+  per_app("groupwatch_qps_cap", T::gauge, "The app's configured request-rate cap.",
+          [](const AppMetrics& m) { return m.qps_cap; });
+  per_app("groupwatch_cycle_progress_ratio", T::gauge, "Share of the app's groups started in the current cycle.",
+          [](const AppMetrics& m) {
+            return m.groups == 0
+                       ? 0.0
+                       : std::min(1.0, static_cast<double>(m.cycle_dispatched) / static_cast<double>(m.groups));
+          });
+  per_app("groupwatch_cycle_overruns_total", T::counter, "Cycles that did not finish within the poll interval.",
+          [](const AppMetrics& m) { return m.overruns; });
+  per_app("groupwatch_clock_steps_total", T::counter, "Wall-clock steps seen by the schedule (NTP, VM resume).",
+          [](const AppMetrics& m) { return m.clock_steps; });
+  per_app("groupwatch_slots_skipped_total", T::counter,
+          "Slots skipped after a wall-clock step forward (not caught up).",
+          [](const AppMetrics& m) { return m.slots_skipped; });
+  e.family("groupwatch_result_age_seconds", T::gauge,
+           "Age of each active group's newest OK count (since it joined, before its first), across the app's "
+           "groups: median, 99th percentile and oldest.");
+  for (const auto& m : apps) {
+    e.sample("groupwatch_result_age_seconds", {{"app", m.name}, {"quantile", "0.5"}}, m.fresh_p50_s);
+    e.sample("groupwatch_result_age_seconds", {{"app", m.name}, {"quantile", "0.99"}}, m.fresh_p99_s);
+    e.sample("groupwatch_result_age_seconds", {{"app", m.name}, {"quantile", "1"}}, m.fresh_max_s);
+  }
+  per_app("groupwatch_groups", T::gauge, "Groups watched.", [](const AppMetrics& m) { return m.groups; });
+  per_app("groupwatch_parked_groups", T::gauge, "Groups parked after a permanent error (10007, 10010, 10015).",
+          [](const AppMetrics& m) { return m.parked; });
+  per_app("groupwatch_app_stopped", T::gauge, "1 when the app stopped polling (misconfiguration), else 0.",
+          [](const AppMetrics& m) { return m.stopped ? 1 : 0; });
+  per_app("groupwatch_usersig_renewals_total", T::counter, "UserSigs generated.",
+          [](const AppMetrics& m) { return m.usersig_renewals; });
+  per_app("groupwatch_connections_open", T::gauge, "TLS connections open to the app's endpoint.",
+          [](const AppMetrics& m) { return m.connections_open; });
+  per_app("groupwatch_handshakes_total", T::counter, "TLS handshakes completed.",
+          [](const AppMetrics& m) { return m.handshakes; });
+  per_app("groupwatch_connections_opened_total", T::counter, "TCP connections opened.",
+          [](const AppMetrics& m) { return m.connections_opened; });
+
+  auto per_sink = [&](std::string_view name, T type, std::string_view help, auto value) {
+    e.family(name, type, help);
+    for (const auto& s : sinks) e.sample(name, {{"sink", s.name}}, static_cast<double>(value(s)));
+  };
+  per_sink("groupwatch_sink_queue_depth", T::gauge, "Results held in memory for the sink.",
+           [](const sink::SinkStats& s) { return s.queue_depth; });
+  per_sink("groupwatch_sink_spool_bytes", T::gauge, "Size of the sink's on-disk spool.",
+           [](const sink::SinkStats& s) { return s.spool_bytes; });
+  per_sink("groupwatch_sink_delivered_total", T::counter, "Results the sink took.",
+           [](const sink::SinkStats& s) { return s.delivered; });
+  per_sink("groupwatch_sink_dropped_total", T::counter, "Results dropped at the spool cap.",
+           [](const sink::SinkStats& s) { return s.dropped; });
+  per_sink("groupwatch_sink_failures_total", T::counter, "Failed write attempts.",
+           [](const sink::SinkStats& s) { return s.failures; });
+  per_sink("groupwatch_sink_healthy", T::gauge, "1 when the sink's last write succeeded.",
+           [](const sink::SinkStats& s) { return s.healthy ? 1 : 0; });
+  if (lag) {
+    e.family("groupwatch_loop_lag_seconds", T::gauge,
+             "How late the event loop ran its timers over the last minute (probe every 50 ms).");
+    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "0.5"}}, lag->p50_s);
+    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "0.99"}}, lag->p99_s);
+    e.sample("groupwatch_loop_lag_seconds", {{"quantile", "1"}}, lag->max_s);
+  }
+  e.family("groupwatch_build_info", T::gauge, "Always 1; the version is a label.");
+  e.sample("groupwatch_build_info", {{"version", GW_VERSION}}, 1);
+  return e.str();
+}
+
+}  // namespace groupwatch::app
