@@ -149,20 +149,12 @@ void Loader::read_admin(const YAML::Node& n, AdminConfig& admin) {
   MapReader r(n, path_, diags_, env_, "admin");
   std::string listen;
   if (r.string("listen", listen)) {
-    const auto colon = listen.rfind(':');
-    int port = 0;
-    bool ok = colon != std::string::npos && colon + 1 < listen.size() && listen.size() - colon <= 6;
-    if (ok) {
-      for (std::size_t i = colon + 1; i < listen.size(); ++i) {
-        if (listen[i] < '0' || listen[i] > '9') {
-          ok = false;
-          break;
-        }
-        port = port * 10 + (listen[i] - '0');
-      }
-    }
-    if (!ok || port < 1 || port > 65535) {
-      r.error_at("listen", fmt::format("'listen' must be HOST:PORT (e.g. 127.0.0.1:9108), got '{}'", r.raw("listen")));
+    // The admin server's own parser: what check accepts, run can bind.
+    std::string why;
+    auto addr = parse_listen(listen, &why);
+    if (!addr || addr->port == 0) {
+      r.error_at("listen", fmt::format("'listen' must be HOST:PORT (e.g. 127.0.0.1:9108), got '{}'{}", r.raw("listen"),
+                                       addr ? ": port 0 is not a fixed port" : ": " + why));
     } else {
       admin.listen = listen;
     }

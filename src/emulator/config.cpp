@@ -246,18 +246,11 @@ std::optional<CommandLine> parse_command_line(std::span<const char* const> args,
         cl.version = true;
       } else if (arg == "--listen") {
         std::string v = value();
-        const auto colon = v.rfind(':');
-        if (colon == std::string::npos) return bad("--listen: ADDR:PORT expected");
-        std::string addr = v.substr(0, colon);
-        if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
-        const std::string port = v.substr(colon + 1);
-        std::uint16_t p = 0;
-        const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-        if (port.empty() || ec != std::errc() || ptr != port.data() + port.size()) {
-          return bad("--listen: bad port in '" + v + "'");
-        }
-        o.address = addr;
-        o.port = p;
+        std::string why;
+        const auto addr = parse_listen(v, &why);
+        if (!addr) return bad("--listen: ADDR:PORT expected: " + why);
+        o.address = addr->host;
+        o.port = addr->port;
       } else if (arg == "--plain") {
         o.tls = false;
       } else if (arg == "--tls-cert") {

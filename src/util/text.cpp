@@ -207,4 +207,24 @@ std::string json_string(std::string_view s) {
   return out;
 }
 
+std::optional<ListenAddress> parse_listen(std::string_view text, std::string* error) {
+  auto fail = [&](std::string msg) -> std::optional<ListenAddress> {
+    if (error) *error = std::move(msg);
+    return std::nullopt;
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return fail("'" + std::string(text) + "' is not HOST:PORT");
+  std::string_view host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return fail("'" + std::string(text) + "' has no host (use 0.0.0.0 for every address)");
+  if (port.empty() || port.size() > 5) return fail("'" + std::string(text) + "' has no valid port");
+  unsigned p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return fail("'" + std::string(text) + "' has no valid port");
+    p = p * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (p > 65535) return fail("port " + std::string(port) + " is out of range");
+  return ListenAddress{std::string(host), static_cast<std::uint16_t>(p)};
+}
+
 }  // namespace groupwatch

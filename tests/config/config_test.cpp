@@ -585,6 +585,9 @@ TEST_F(Load, LogAdminAndSinks) {
   EXPECT_THAT(joined(errors(load(base + "admin: {listen: localhost}\n"))), HasSubstr("'listen' must be HOST:PORT"));
   EXPECT_THAT(joined(errors(load(base + "admin: {listen: \"h:99999\"}\n"))), HasSubstr("'listen' must be HOST:PORT"));
   EXPECT_TRUE(load(base + "admin: {listen: \"[::1]:9108\"}\n").config);
+  // The admin server's own parser decides: what it could not bind, check refuses.
+  EXPECT_THAT(joined(errors(load(base + "admin: {listen: \":9108\"}\n"))), HasSubstr("has no host"));
+  EXPECT_THAT(joined(errors(load(base + "admin: {listen: \"127.0.0.1:0\"}\n"))), HasSubstr("port 0"));
   auto sinks = load(base +
                     "sinks:\n"
                     "  - path: x\n"

@@ -9,7 +9,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+
 #include <string_view>
+#include "groupwatch/util/text.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -38,13 +40,8 @@ struct Options {
   std::size_t max_connections = 64;
 };
 
-struct ListenAddress {
-  std::string host;
-  std::uint16_t port = 0;
-};
-/// Parses "host:port" or "[v6]:port" (port 0 allowed: ephemeral). nullopt
-/// with `error` set when malformed.
-std::optional<ListenAddress> parse_listen(std::string_view text, std::string* error);
+using groupwatch::ListenAddress;
+using groupwatch::parse_listen;
 /// True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback(std::string_view host);
 

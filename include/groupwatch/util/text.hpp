@@ -31,4 +31,13 @@ std::size_t first_invalid_utf8(std::string_view s);
 void append_json_string(std::string& out, std::string_view s);
 std::string json_string(std::string_view s);
 
+/// A listen address as every listener here takes it (admin, Prometheus
+/// sink, emulator): "host:port" or "[v6]:port"; port 0 means ephemeral.
+struct ListenAddress {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+};
+/// nullopt with `error` set (naming the text) when malformed.
+std::optional<ListenAddress> parse_listen(std::string_view text, std::string* error);
+
 }  // namespace groupwatch

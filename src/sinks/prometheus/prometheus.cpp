@@ -19,6 +19,7 @@
 
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace groupwatch::sinks::prometheus {
 
@@ -46,21 +47,6 @@ std::string escape(std::string_view v) {
       out += c;
   }
   return out;
-}
-
-bool split_listen(const std::string& listen, std::string& host, std::string& port) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= listen.size()) return false;
-  host = listen.substr(0, colon);
-  port = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (port.size() > 5) return false;
-  unsigned p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    p = p * 10 + static_cast<unsigned>(c - '0');
-  }
-  return p <= 65535;
 }
 
 void log_exception(std::exception_ptr e) {
@@ -150,12 +136,14 @@ struct PrometheusSink::Server {
 };
 
 PrometheusSink::PrometheusSink(const std::string& listen) : server_(std::make_unique<Server>(*this)) {
-  std::string host, port;
-  if (!split_listen(listen, host, port))
-    throw std::runtime_error("prometheus: 'listen' must be HOST:PORT, got '" + listen + "'");
+  std::string why;
+  const auto addr = parse_listen(listen, &why);
+  if (!addr) throw std::runtime_error("prometheus: 'listen' must be HOST:PORT: " + why);
+  const std::string& host = addr->host;
   boost::system::error_code ec;
   tcp::resolver resolver(server_->io);
-  auto results = resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  auto results =
+      resolver.resolve(host, std::to_string(addr->port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || results.empty()) throw std::runtime_error("prometheus: cannot resolve '" + host + "': " + ec.message());
   auto ep = results.begin()->endpoint();
   auto& acc = server_->acceptor;
@@ -220,9 +208,9 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
   Settings s;
   int errors = r.diags().error_count();
   if (r.string("listen", s.listen, true)) {
-    std::string host, port;
-    if (!split_listen(s.listen, host, port))
-      r.error_at("listen", "'listen' must be HOST:PORT (e.g. 127.0.0.1:9109), got '" + r.raw("listen") + "'");
+    std::string why;
+    if (!parse_listen(s.listen, &why))
+      r.error_at("listen", "'listen' must be HOST:PORT (e.g. 127.0.0.1:9109), got '" + r.raw("listen") + "': " + why);
   }
   if (r.diags().error_count() != errors) return nullptr;
   return std::make_unique<PrometheusSpec>(std::move(s));
