@@ -578,7 +578,14 @@ void Poller::note_failure(const std::string& group, std::int64_t code, const std
   // one every failure_log_every with the count since the last one.
   ++failures_unlogged_;
   auto now = steady::now();
-  if (last_failure_log_ != steady::time_point{} && now - last_failure_log_ < failure_log_every) {
+  // A new kind of failure in the window (another code, or another cause
+  // before the first ':', e.g. "connect failed" turning into a TLS failure)
+  // is told at once; repeats wait for the summary. At most 8 kinds a window.
+  std::string kind = std::to_string(code) + ' ' + info.substr(0, info.find(':'));
+  const bool in_window = last_failure_log_ != steady::time_point{} && now - last_failure_log_ < failure_log_every;
+  if (!in_window) failure_kinds_logged_.clear();
+  const bool told = failure_kinds_logged_.count(kind) != 0 || failure_kinds_logged_.size() >= 8;
+  if (in_window && told) {
     log::debug(events::poll_error, "poll failed",
                {{"app", app_.name}, {"group", group}, {"code", code}, {"error", info}});
     return;
@@ -591,7 +598,8 @@ void Poller::note_failure(const std::string& group, std::int64_t code, const std
              {"failures", failures_unlogged_},
              {"next_report_in", format_duration(failure_log_every)}});
   failures_unlogged_ = 0;
-  last_failure_log_ = now;
+  if (!in_window) last_failure_log_ = now;
+  failure_kinds_logged_.insert(std::move(kind));
 }
 
 void Poller::retry_later(Work w, std::chrono::milliseconds delay, bool counts) {

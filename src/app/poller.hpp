@@ -9,6 +9,7 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -178,6 +179,9 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::chrono::steady_clock::time_point bad_sig_renewed_at_{};
   std::chrono::steady_clock::time_point last_failure_log_{};
   std::uint64_t failures_unlogged_ = 0;
+  // Kinds of failure (code and cause, "-1 connect failed") logged in the
+  // current window: a new kind is told at once, repeats are summarised.
+  std::set<std::string> failure_kinds_logged_;
   Every rate_log_{std::chrono::minutes(1)};
   std::chrono::milliseconds skew_pause_{0};  // the last clock-skew pause (doubles, reset by an OK answer)
   std::uint64_t rate_lowered_unlogged_ = 0;
