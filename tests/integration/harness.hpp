@@ -226,6 +226,7 @@ struct Req {
   double t = 0;  // unix seconds
   std::string group;
   std::int64_t code = 0;
+  std::uint64_t conn = 0;  // the emulator's connection number
 };
 std::vector<Req> parse_request_log(const std::string& path);
 double parse_rfc3339(std::string_view s);

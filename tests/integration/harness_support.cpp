@@ -34,6 +34,7 @@ std::vector<Req> parse_request_log(const std::string& path) {
       auto doc = parser.iterate(p);
       Req r;
       r.t = parse_time(std::string_view(doc["time"]));
+      if (auto conn = doc.find_field_unordered("conn"); !conn.error()) r.conn = std::uint64_t(conn.value());
       auto g = doc["group"];
       if (!g.is_null()) r.group = std::string(std::string_view(g));
       auto code = doc.find_field_unordered("code");
