@@ -27,8 +27,14 @@ cleanup() {
     $D volume rm -f gw-emu gw-state >/dev/null 2>&1
     kill -TERM "$DPID" && wait "$DPID" 2>/dev/null
   fi
+  unmount_under "$W"
+}
+# dockerd leaves its network namespace mounted under its exec root (exec/netns/default).
+unmount_under() {
+  { grep -o " $1/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
 }
 trap cleanup EXIT
+unmount_under "$W"  # what an interrupted earlier run left
 
 stamp "dockerd (data under $W)"
 mkdir -p "$W/docker" "$W/exec"
@@ -85,7 +91,7 @@ check "the image's HEALTHCHECK says healthy" wait_until 30 health healthy
 check "runs as uid 10001, not root" test "$($D exec gw id -u)" = 10001
 # /var/tmp is writable by anyone (1777): only a read-only root filesystem refuses this.
 check "the root filesystem is read-only" sh -c "! $D exec gw touch /var/tmp/x 2>/dev/null"
-check "SQLite in the state volume" $D exec gw test -s /var/lib/groupwatch/groupwatch.db
+check "SQLite in the state volume" wait_until 15 $D exec gw test -s /var/lib/groupwatch/groupwatch.db
 
 stamp "docker stop: SIGTERM, exit 0 within the grace (poll.grace 10s)"
 s0=$(date +%s)
