@@ -222,9 +222,9 @@ std::size_t Engine::total_groups() const {
   return n;
 }
 
-std::vector<AppMetrics> Engine::metrics() const {
+std::vector<AppMetrics> Engine::metrics(Freshness freshness) const {
   std::vector<AppMetrics> v;
-  for (auto& p : impl_->pollers) v.push_back(p->metrics());
+  for (auto& p : impl_->pollers) v.push_back(p->metrics(freshness));
   return v;
 }
 

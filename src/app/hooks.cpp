@@ -104,7 +104,7 @@ struct RunHooks::Impl {
     p.metrics = [this] {
       return metrics_cache.get([this] {
         auto l = lag.stats();
-        return render_metrics(engine.metrics(), fanout.stats(), &l);
+        return render_metrics(engine.metrics(Freshness::compute), fanout.stats(), &l);
       });
     };
     p.status_json = [this] { return status_cache.get([this] { return status_json(); }); };
@@ -202,7 +202,7 @@ struct RunHooks::Impl {
   }
 
   std::string status_json() {
-    auto apps = engine.metrics();
+    auto apps = engine.metrics(Freshness::compute);
     auto sinks = fanout.stats();
     auto ready = readiness();
     auto now_sys = std::chrono::system_clock::now();

@@ -1,7 +1,5 @@
 #include "app/metrics.hpp"
 
-#include <fmt/format.h>
-
 #include "groupwatch/admin/exposition.hpp"
 #include "groupwatch/tencent/errors.hpp"
 

@@ -659,7 +659,7 @@ void Poller::check_finished() {
   if (on_finished_) asio::post(io_, on_finished_);
 }
 
-AppMetrics Poller::metrics() const {
+AppMetrics Poller::metrics(Freshness freshness) const {
   AppMetrics m = m_;
   m.qps_cap = budget_->configured_qps();
   m.qps_effective = budget_->effective_qps();
@@ -678,6 +678,7 @@ AppMetrics Poller::metrics() const {
     m.idle_s = std::chrono::duration<double>(steady::now() - since).count();
     m.slot_spacing_s = std::chrono::duration<double>(settings_.interval).count() / static_cast<double>(groups_.size());
   }
+  if (freshness == Freshness::skip) return m;
   // Freshness across the active groups: parked ones (dissolved, not
   // Community) get no counts by design.
   std::vector<std::int64_t> ages;

@@ -97,7 +97,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::size_t group_count() const { return groups_.size(); }
   const std::string& name() const { return app_.name; }
   const config::AppConfig& app_config() const { return app_; }
-  AppMetrics metrics() const;
+  AppMetrics metrics(Freshness freshness = Freshness::skip) const;
   void on_finished(std::function<void()> cb) { on_finished_ = std::move(cb); }
 
  private:

@@ -64,8 +64,10 @@ struct AppMetrics {
   double slot_spacing_s = 0;        // run: interval / groups
   // Age of each active group's newest OK count (since it joined, before its
   // first), across the app's groups: median, 99th percentile, oldest.
+  // Filled only when asked for (Engine::metrics(Freshness::compute)).
   double fresh_p50_s = 0, fresh_p99_s = 0, fresh_max_s = 0;
 };
+enum class Freshness { skip, compute };
 inline constexpr double latency_bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 
 class Engine {
@@ -95,7 +97,10 @@ class Engine {
   /// once mode: groups that got no final answer (network failure or app stopped).
   std::size_t unanswered() const;
   std::size_t total_groups() const;
-  std::vector<AppMetrics> metrics() const;
+  /// Per app. The freshness figures (fresh_*_s) walk every group: only the
+  /// pages that show them ask for them (Freshness::compute), not the
+  /// progress line, the sampler or /readyz.
+  std::vector<AppMetrics> metrics(Freshness freshness = Freshness::skip) const;
   /// Called when every app is finished (once mode).
   void on_finished(std::function<void()> cb);
 
