@@ -68,10 +68,20 @@ TEST(Faults, MixedFaultsStillGiveEveryGroupAnOkResultEveryCycle) {
   for (auto& id : ids)
     for (std::int64_t k = first; k < first + 3; ++k) {
       EXPECT_LE((results[{id, k}]), 1) << "more than one result for " << id << " in cycle " << k;
+      // Nothing is lost: a group whose attempts all failed still has its
+      // error row (the last cycle's may land after the window and is not
+      // required).
+      if (k < first + 2) {
+        EXPECT_EQ((results[{id, k}]), 1) << "no result for " << id << " in cycle " << k;
+      }
       if ((ok[{id, k}]) >= 1) ++ok_cycles;
     }
+  // About 18% of attempts fail, so all six attempts (retries: 5) fail
+  // together for about 3.4e-5 of group-cycles: a run of 900 sees one such
+  // miss about once in thirty runs. Four misses (0.44%) would take a
+  // retry policy that gives up early, which is what this guards against.
   double share = static_cast<double>(ok_cycles) / static_cast<double>(group_cycles);
-  EXPECT_GE(share, 0.999) << ok_cycles << " of " << group_cycles;
+  EXPECT_GE(share, 0.995) << ok_cycles << " of " << group_cycles;
 
   auto st = e.server().stats();
   EXPECT_EQ(st.codes[60007], 0u);
