@@ -131,7 +131,7 @@ std::vector<Group> load_groups_yaml(const std::string& path) {
     if (item.IsScalar()) {
       g.id = item.Scalar();
     } else {
-      check_keys(path, item, {"id", "type", "fault"});
+      check_keys(path, item, {"id", "type", "fault", "name"});
       if (!item["id"]) fail_at(path, item.Mark(), "id is required");
       g.id = scalar<std::string>(path, item["id"], "id");
       if (item["type"]) {
@@ -144,6 +144,7 @@ std::vector<Group> load_groups_yaml(const std::string& path) {
         if (!f) fail_at(path, item["fault"].Mark(), "fault must be none, 10002, 502, reset, stall, malformed or 10010");
         g.fault = *f;
       }
+      if (item["name"]) g.name = scalar<std::string>(path, item["name"], "name");
     }
     if (g.id.empty()) fail_at(path, item.Mark(), "empty group id");
     groups.push_back(std::move(g));
@@ -153,7 +154,8 @@ std::vector<Group> load_groups_yaml(const std::string& path) {
 
 std::string usage() {
   return R"(Usage: groupwatch-emulator [OPTIONS]
-A local stand-in for Tencent Cloud Chat's get_online_member_num endpoint.
+A local stand-in for Tencent Cloud Chat's get_online_member_num endpoint and the
+group-discovery commands get_appid_group_list and get_group_info.
 
 Listener:
   --listen ADDR:PORT        default 127.0.0.1:18443 (port 0 = ephemeral)
@@ -172,7 +174,7 @@ Apps (a YAML list, or one app from flags):
   --qps N                   default 200
 Groups (any combination; none given = --accept-any-group):
   --groups-file FILE        one ID a line, '#' comments, all Community
-  --groups-yaml FILE        [{id, type, fault}]
+  --groups-yaml FILE        [{id, type, fault, name}]
   --groups N                N generated Community IDs (from --seed)
   --accept-any-group        every well-formed @TGS#_ ID is a Community group
   --write-groups FILE       write the known group IDs, one a line
@@ -183,8 +185,9 @@ Behaviour:
                             fault rates in 0..1 over all requests
   --stall DUR               how long a stalled request is held, default 10s
   --latency DUR | --latency-dist uniform:MIN:MAX
-  --request-log FILE        JSON lines: time, conn, sdkappid, group, status, code|event
-Control API on the same listener: GET /_emulator/stats, POST /_emulator/{dissolve,qps,reset-stats,fault,down}.
+  --request-log FILE        JSON lines: time, conn, sdkappid, group, status, code|event, cmd
+Control API on the same listener: GET /_emulator/stats,
+POST /_emulator/{dissolve,create,qps,reset-stats,fault,list-fault,down}.
 Counters go to stdout as JSON at exit and to stderr on SIGUSR1.
 )";
 }

@@ -1,6 +1,7 @@
 // The emulator's data model: group types, faults, member counts, group IDs, stats.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
 
@@ -34,6 +35,14 @@ std::uint64_t splitmix64(std::uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h = (h ^ c) * 0x100000001b3ULL;
+  }
+  return h;
+}
 }  // namespace
 
 std::optional<GroupType> parse_group_type(std::string_view text) {
@@ -65,13 +74,18 @@ std::string_view to_string(Fault f) {
 }
 
 std::uint64_t member_count(std::string_view group_id, std::int64_t cycle) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (unsigned char c : group_id) {
-    h = (h ^ c) * 0x100000001b3ULL;
-  }
-  h = splitmix64(h ^ splitmix64(static_cast<std::uint64_t>(cycle)));
+  const std::uint64_t h = splitmix64(fnv1a(group_id) ^ splitmix64(static_cast<std::uint64_t>(cycle)));
   // Mostly modest counts with the occasional big community.
   return (h % 8 == 0) ? h % 1'000'001 : h % 20'001;
+}
+
+std::uint64_t member_total(std::string_view group_id, std::int64_t cycle) {
+  return member_count(group_id, cycle) + splitmix64(fnv1a(group_id)) % 50'001;
+}
+
+std::string default_group_name(std::string_view group_id) {
+  const std::size_t n = std::min<std::size_t>(group_id.size(), 6);
+  return "Group " + std::string(group_id.substr(group_id.size() - n));
 }
 
 std::vector<std::string> generate_group_ids(std::size_t n, std::uint64_t seed) {
@@ -102,10 +116,11 @@ std::string to_json(const Stats& s) {
   std::string out;
   out.reserve(512);
   fmt::format_to(std::back_inserter(out),
-                 R"({{"requests":{},"control_requests":{},"connections_accepted":{},"connections_open":{},)"
+                 R"({{"requests":{},"list_requests":{},"info_requests":{},"control_requests":{},)"
+                 R"("connections_accepted":{},"connections_open":{},)"
                  R"("handshakes":{},"usersig_verifications":{},"codes":{{)",
-                 s.requests, s.control_requests, s.connections_accepted, s.connections_open, s.handshakes,
-                 s.usersig_verifications);
+                 s.requests, s.list_requests, s.info_requests, s.control_requests, s.connections_accepted,
+                 s.connections_open, s.handshakes, s.usersig_verifications);
   bool first = true;
   for (const auto& [code, n] : s.codes) {
     fmt::format_to(std::back_inserter(out), R"({}"{}":{})", first ? "" : ",", code, n);
@@ -122,8 +137,11 @@ std::string to_json(const Stats& s) {
   out += R"(},"apps":{)";
   first = true;
   for (const auto& [id, a] : s.apps) {
-    fmt::format_to(std::back_inserter(out), R"({}"{}":{{"requests":{},"max_window":{},"qps":{}}})", first ? "" : ",",
-                   id, a.requests, a.max_window, a.qps);
+    fmt::format_to(std::back_inserter(out),
+                   R"({}"{}":{{"requests":{},"max_window":{},"qps":{},"list_calls":{},"list_max_window":{},)"
+                   R"("info_calls":{},"info_max_window":{},"info_max_ids":{}}})",
+                   first ? "" : ",", id, a.requests, a.max_window, a.qps, a.list_calls, a.list_max_window, a.info_calls,
+                   a.info_max_window, a.info_max_ids);
     first = false;
   }
   out += '}';

@@ -2,13 +2,16 @@
 // connection, requests answered one after another (so pipelined requests are
 // answered in order).
 //
-// The checks run in the vendor's order: transport, identity, rate, body.
+// Three commands: get_online_member_num (the one groupwatch polls) and the
+// discovery commands get_appid_group_list and get_group_info. The checks run
+// in the vendor's order: transport, identity, rate, body; the rows down to
+// 60010 are the same for all three.
 // ErrorCodes chosen where the vendor's documentation leaves a choice:
 //
 //   code   | when
 //   -------+-------------------------------------------------------------------
-//   HTTP 404 | a path other than the command (or an unknown /_emulator/ path)
-//   HTTP 405 | the command with a method other than POST
+//   HTTP 404 | a path other than the commands (or an unknown /_emulator/ path)
+//   HTTP 405 | a command with a method other than POST
 //   HTTP 413 | a body over Options::body_limit (the connection is closed)
 //   HTTP 400 | an unparsable HTTP request (the connection is closed)
 //   60012  | sdkappid missing or not a number
@@ -28,6 +31,21 @@
 //   10010  | group unknown or dissolved
 //   10007  | group exists but is not a Community group
 //   0      | OK with OnlineMemberNum
+//
+// get_appid_group_list, after the identity checks:
+//   60007  | over 1 call per second for the app (its own window, counted too)
+//   10004  | body not a JSON object, Limit not an integer in 1..10000, Next
+//          | not an unsigned integer or non-zero below list_cursor_base
+//   fault  | the list fault set for the page asked for (set_list_fault)
+//   0      | TotalCount, GroupIdList, Next (0 when the listing is complete)
+// get_group_info, after the identity checks:
+//   60007  | over 200 calls per second for the app (its own window)
+//   10004  | body not a JSON object, GroupIdList not an array of 1..50 strings
+//   0      | GroupInfo: per group ErrorCode 0 with Type/Name/MemberNum (as
+//          | ResponseFilter.GroupBaseInfoFilter asks; all three without it),
+//          | or 10010 for an unknown or dissolved group
+// Neither takes per-group faults or the fault rates: those stand in for
+// get_online_member_num answers only.
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <boost/asio/as_tuple.hpp>
@@ -42,9 +60,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -81,6 +102,26 @@ struct StringHash {
 template <class V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
+constexpr std::string_view list_path = "/v4/group_open_http_svc/get_appid_group_list";
+constexpr std::string_view info_path = "/v4/group_open_http_svc/get_group_info";
+
+/// Which command a request was for (none: a 404, 400 or 413).
+enum class Cmd : std::uint8_t { none, online, list, info };
+
+std::string_view cmd_name(Cmd c) {
+  switch (c) {
+    case Cmd::online:
+      return "online";
+    case Cmd::list:
+      return "list";
+    case Cmd::info:
+      return "info";
+    case Cmd::none:
+      break;
+  }
+  return "";
+}
+
 /// What a command request gets.
 struct Outcome {
   enum class Kind : std::uint8_t { json, http_error, html502, reset, stall, malformed };
@@ -89,6 +130,7 @@ struct Outcome {
   std::int64_t code = 0;
   std::string_view info;  // ErrorInfo, or the event name for non-JSON kinds
   std::optional<std::uint64_t> count;
+  std::string body;  // a discovery command's whole OK answer
   bool close = false;
   std::chrono::milliseconds delay{0};
 };
@@ -108,6 +150,13 @@ bool percent_decode(std::string_view in, std::string& out) {
     i += 2;
   }
   return true;
+}
+
+using Params = std::map<std::string, std::string, std::less<>>;
+
+const std::string* param_of(const Params& params, std::string_view key) {
+  auto it = params.find(key);
+  return it == params.end() ? nullptr : &it->second;
 }
 
 template <class F>
@@ -171,14 +220,43 @@ struct GroupState {
   GroupType type = GroupType::community;
   Fault fault = Fault::none;
   bool dissolved = false;
+  bool listed = false;    // in Impl::listing under `seq`
+  std::uint64_t seq = 0;  // creation sequence number, from 1
+  std::string name;       // empty: default_group_name
   std::uint64_t requests = 0;
+};
+
+/// One command's sliding 1 s window of one app.
+struct Window {
+  std::deque<SteadyClock::time_point> times;
+  std::uint64_t calls = 0;
+  std::uint64_t max = 0;
+  /// Counts a call at `now`; returns how many calls the last second holds.
+  std::size_t admit(SteadyClock::time_point now) {
+    ++calls;
+    times.push_back(now);
+    while (!times.empty() && times.front() <= now - std::chrono::seconds(1)) times.pop_front();
+    max = std::max<std::uint64_t>(max, times.size());
+    return times.size();
+  }
+  void reset_stats() {
+    calls = 0;
+    max = times.size();
+  }
 };
 
 struct AppState {
   App app;
-  std::deque<SteadyClock::time_point> window;
-  std::uint64_t requests = 0;
-  std::uint64_t max_window = 0;
+  Window online{}, list{}, info{};
+  std::uint64_t info_max_ids = 0;
+  /// The current listing's cursors (since the last Next=0 call) and the
+  /// page a call with that cursor asks for.
+  std::unordered_map<std::uint64_t, int> cursor_page{};
+};
+
+struct ListFault {
+  Fault fault = Fault::none;
+  int remaining = 1;  // 0 = until cleared
 };
 
 struct CachedSig {
@@ -233,6 +311,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   mutable std::mutex mu;
   std::unordered_map<std::uint64_t, AppState> apps;
   StringMap<GroupState> groups;
+  std::map<std::uint64_t, std::string> listing;  // seq -> ID of every listed group
+  std::uint64_t next_seq = 1;
+  std::map<int, ListFault> list_faults;  // by page
   StringMap<CachedSig> sig_cache;
   FaultRates rates;
   SteadyClock::time_point down_until{};
@@ -248,7 +329,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     if (!opts.clock) opts.clock = [] { return std::chrono::system_clock::now(); };
     if (opts.refresh.count() <= 0) throw std::invalid_argument("refresh must be positive");
     for (const auto& a : opts.apps) {
-      if (!apps.emplace(a.sdkappid, AppState{a, {}, 0, 0}).second) {
+      if (!apps.emplace(a.sdkappid, AppState{.app = a}).second) {
         throw std::invalid_argument(fmt::format("sdkappid {} configured twice", a.sdkappid));
       }
       log::add_secret(a.secret_key);
@@ -257,6 +338,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       auto& s = groups[g.id];
       s.type = g.type;
       s.fault = g.fault;
+      s.name = g.name;
+      if (!s.listed) add_to_listing(g.id, s);
     }
     rates = opts.faults;
     if (opts.tls) {
@@ -300,7 +383,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     ++it->second;
   }
 
-  void write_log(std::uint64_t conn, std::optional<std::uint64_t> sdkappid, std::string_view group, const Outcome& o) {
+  void write_log(std::uint64_t conn, std::optional<std::uint64_t> sdkappid, std::string_view group, const Outcome& o,
+                 Cmd cmd) {
     if (!request_log.is_open()) return;
     std::string line;
     line.reserve(160);
@@ -324,6 +408,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     } else {
       fmt::format_to(std::back_inserter(line), R"(,"event":"{}")", o.info);
     }
+    // Last, so readers that expect the older fields in their order still do.
+    if (cmd == Cmd::none) {
+      line += R"(,"cmd":null)";
+    } else {
+      fmt::format_to(std::back_inserter(line), R"(,"cmd":"{}")", cmd_name(cmd));
+    }
     line += "}\n";
     request_log << line;
     const auto now = SteadyClock::now();
@@ -333,7 +423,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
-  Outcome finish(Outcome o, std::uint64_t conn, std::optional<std::uint64_t> sdkappid, std::string_view group) {
+  Outcome finish(Outcome o, std::uint64_t conn, std::optional<std::uint64_t> sdkappid, std::string_view group,
+                 Cmd cmd = Cmd::none) {
     switch (o.kind) {
       case Outcome::Kind::json:
         ++st.codes[o.code];
@@ -342,7 +433,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         count_event(o.info);
         break;
     }
-    write_log(conn, sdkappid, group, o);
+    write_log(conn, sdkappid, group, o, cmd);
     return o;
   }
 
@@ -374,113 +465,293 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     return o;
   }
 
-  // ---- the command ----
+  // ---- the commands ----
 
-  Outcome handle_command(const Request& req, std::string_view query, std::uint64_t conn, QueryValues& q) {
+  /// One command call that passed the identity checks.
+  struct Call {
+    std::uint64_t conn = 0;
+    std::uint64_t sdkappid = 0;
+    Cmd cmd = Cmd::online;
+    AppState* app = nullptr;
+    std::chrono::milliseconds delay{0};
+  };
+
+  Outcome done(const Call& c, Outcome o, std::string_view group = {}) {
+    o.delay = c.delay;
+    return finish(std::move(o), c.conn, c.sdkappid, group, c.cmd);
+  }
+
+  Outcome handle_command(Cmd cmd, const Request& req, std::string_view query, std::uint64_t conn, QueryValues& q) {
     std::lock_guard lock(mu);
-    ++st.requests;
-    if (SteadyClock::now() < down_until) return finish(special(Outcome::Kind::reset, "down"), conn, {}, {});
-    if (req.method() != http::verb::post) return finish(http_error(405, "http_405"), conn, {}, {});
+    ++(cmd == Cmd::online ? st.requests : cmd == Cmd::list ? st.list_requests : st.info_requests);
+    Call call{.conn = conn, .cmd = cmd};
+    std::optional<std::uint64_t> sdkappid;
+    if (auto err = check_caller(req, query, q, sdkappid, call.app)) {
+      return finish(std::move(*err), conn, sdkappid, {}, cmd);
+    }
+    call.sdkappid = *sdkappid;
+
+    // Rate: every call that got this far counts in its command's window.
+    AppState& app = *call.app;
+    Window& window = cmd == Cmd::online ? app.online : cmd == Cmd::list ? app.list : app.info;
+    const std::uint32_t cap = cmd == Cmd::online ? app.app.qps
+                              : cmd == Cmd::list ? list_calls_per_second
+                                                 : info_calls_per_second;
+    const std::size_t in_window = window.admit(SteadyClock::now());
+    call.delay = draw_latency();
+    if (in_window > cap) return done(call, fail(60007, "API call frequency over the limit"));
+    switch (cmd) {
+      case Cmd::list:
+        return list_groups(call, req.body());
+      case Cmd::info:
+        return group_info(call, req.body());
+      default:
+        return online_member_num(call, req.body());
+    }
+  }
+
+  /// Transport, query parameters and identity, the same for every command:
+  /// the failure, or nullopt with `app` set.
+  std::optional<Outcome> check_caller(const Request& req, std::string_view query, QueryValues& q,
+                                      std::optional<std::uint64_t>& sdkappid, AppState*& app) {
+    if (SteadyClock::now() < down_until) return special(Outcome::Kind::reset, "down");
+    if (req.method() != http::verb::post) return http_error(405, "http_405");
 
     // Query parameters.
     q.parse(query);
-    const auto sdkappid = q.has_sdkappid ? parse_uint<std::uint64_t>(q.sdkappid) : std::nullopt;
-    if (!sdkappid) return finish(fail(60012, "sdkappid missing or invalid"), conn, {}, {});
-    if (!q.has_identifier || q.identifier.empty()) {
-      return finish(fail(60004, "identifier missing"), conn, sdkappid, {});
-    }
-    if (!q.has_usersig || q.usersig.empty()) return finish(fail(60004, "usersig missing"), conn, sdkappid, {});
+    sdkappid = q.has_sdkappid ? parse_uint<std::uint64_t>(q.sdkappid) : std::nullopt;
+    if (!sdkappid) return fail(60012, "sdkappid missing or invalid");
+    if (!q.has_identifier || q.identifier.empty()) return fail(60004, "identifier missing");
+    if (!q.has_usersig || q.usersig.empty()) return fail(60004, "usersig missing");
     if (!q.has_random || !parse_uint<std::uint32_t>(q.random)) {
-      return finish(fail(10004, "random missing or not in 0..4294967295"), conn, sdkappid, {});
+      return fail(10004, "random missing or not in 0..4294967295");
     }
-    if (!q.has_contenttype || q.contenttype != "json") {
-      return finish(fail(10004, "contenttype must be json"), conn, sdkappid, {});
-    }
+    if (!q.has_contenttype || q.contenttype != "json") return fail(10004, "contenttype must be json");
 
     // Identity.
     auto app_it = apps.find(*sdkappid);
-    if (app_it == apps.end()) return finish(fail(70016, "sdkappid not found, no key for it"), conn, sdkappid, {});
-    AppState& app = app_it->second;
-    if (auto sig_err = check_usersig(app.app, q); sig_err.code != 0) return finish(sig_err, conn, sdkappid, {});
-    if (q.identifier != app.app.admin) {
-      return finish(fail(60010, "only an App Administrator may call this API"), conn, sdkappid, {});
+    if (app_it == apps.end()) return fail(70016, "sdkappid not found, no key for it");
+    if (auto sig_err = check_usersig(app_it->second.app, q); sig_err.code != 0) return sig_err;
+    if (q.identifier != app_it->second.app.admin) return fail(60010, "only an App Administrator may call this API");
+    app = &app_it->second;
+    return std::nullopt;
+  }
+
+  /// Parses `body` with the reused parser; false unless it is a JSON object.
+  /// What `obj` refers to lives until the next parse.
+  bool parse_object(std::string_view body, simdjson::dom::object& obj) {
+    if (json_buf.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
+      json_buf.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     }
+    json_buf.assign(body);
+    simdjson::dom::element doc;
+    return !json.parse(json_buf.data(), json_buf.size(), false).get(doc) && !doc.get_object().get(obj);
+  }
 
-    // Rate: every request that got this far counts in the window.
-    const auto now = SteadyClock::now();
-    ++app.requests;
-    app.window.push_back(now);
-    while (!app.window.empty() && app.window.front() <= now - std::chrono::seconds(1)) app.window.pop_front();
-    app.max_window = std::max<std::uint64_t>(app.max_window, app.window.size());
-    Outcome out;
-    out.delay = draw_latency();
-    auto done = [&](Outcome o, std::string_view group) {
-      o.delay = out.delay;
-      return finish(o, conn, sdkappid, group);
-    };
-    if (app.window.size() > app.app.qps) return done(fail(60007, "API call frequency over the limit"), {});
+  std::int64_t cycle() const { return now_unix_ms() / opts.refresh.count(); }
 
-    // Body.
+  /// A fault drawn from the rates (Fault::none for most requests).
+  Fault draw_fault() {
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    double acc = 0;
+    for (auto [rate, f] : {std::pair{rates.e10002, Fault::e10002}, std::pair{rates.http502, Fault::http502},
+                           std::pair{rates.reset, Fault::reset}, std::pair{rates.stall, Fault::stall},
+                           std::pair{rates.malformed, Fault::malformed}}) {
+      acc += rate;
+      if (u < acc) return f;
+    }
+    return Fault::none;
+  }
+
+  static std::optional<Outcome> fault_outcome(Fault f) {
+    switch (f) {
+      case Fault::none:
+        break;
+      case Fault::e10002:
+        return fail(10002, "internal server error, please retry");
+      case Fault::http502:
+        return special(Outcome::Kind::html502, "http_502");
+      case Fault::reset:
+        return special(Outcome::Kind::reset, "reset");
+      case Fault::stall:
+        return special(Outcome::Kind::stall, "stall");
+      case Fault::malformed:
+        return special(Outcome::Kind::malformed, "malformed");
+      case Fault::e10010:
+        return fail(10010, "group does not exist or has been dissolved");
+    }
+    return std::nullopt;
+  }
+
+  // get_online_member_num
+  Outcome online_member_num(const Call& call, std::string_view body) {
     std::string_view group_id;
-    {
-      const std::string& body = req.body();
-      if (json_buf.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
-        json_buf.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-      }
-      json_buf.assign(body);
-      simdjson::dom::element doc;
-      simdjson::dom::object obj;
-      if (json.parse(json_buf.data(), json_buf.size(), false).get(doc) || doc.get_object().get(obj) ||
-          obj["GroupId"].get_string().get(group_id)) {
-        return done(fail(10004, "body must be a JSON object with a string GroupId"), {});
-      }
+    simdjson::dom::object obj;
+    if (!parse_object(body, obj) || obj["GroupId"].get_string().get(group_id)) {
+      return done(call, fail(10004, "body must be a JSON object with a string GroupId"));
     }
-    if (!well_formed_group_id(group_id)) return done(fail(10015, "invalid GroupId"), group_id);
+    if (!well_formed_group_id(group_id)) return done(call, fail(10015, "invalid GroupId"), group_id);
 
     auto git = groups.find(group_id);
     if (git == groups.end() && opts.accept_any_group) git = groups.emplace(std::string(group_id), GroupState{}).first;
     if (git != groups.end()) ++git->second.requests;
 
     // Faults: the group's own first, then the rates.
-    Fault fault = git != groups.end() ? git->second.fault : Fault::none;
-    if (fault == Fault::none) {
-      const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-      double acc = 0;
-      for (auto [rate, f] : {std::pair{rates.e10002, Fault::e10002}, std::pair{rates.http502, Fault::http502},
-                             std::pair{rates.reset, Fault::reset}, std::pair{rates.stall, Fault::stall},
-                             std::pair{rates.malformed, Fault::malformed}}) {
-        acc += rate;
-        if (u < acc) {
-          fault = f;
-          break;
-        }
-      }
-    }
-    switch (fault) {
-      case Fault::none:
-        break;
-      case Fault::e10002:
-        return done(fail(10002, "internal server error, please retry"), group_id);
-      case Fault::http502:
-        return done(special(Outcome::Kind::html502, "http_502"), group_id);
-      case Fault::reset:
-        return done(special(Outcome::Kind::reset, "reset"), group_id);
-      case Fault::stall:
-        return done(special(Outcome::Kind::stall, "stall"), group_id);
-      case Fault::malformed:
-        return done(special(Outcome::Kind::malformed, "malformed"), group_id);
-      case Fault::e10010:
-        return done(fail(10010, "group does not exist or has been dissolved"), group_id);
-    }
+    const Fault own = git != groups.end() ? git->second.fault : Fault::none;
+    if (auto f = fault_outcome(own != Fault::none ? own : draw_fault())) return done(call, std::move(*f), group_id);
     if (git == groups.end() || git->second.dissolved) {
-      return done(fail(10010, "group does not exist or has been dissolved"), group_id);
+      return done(call, fail(10010, "group does not exist or has been dissolved"), group_id);
     }
     if (git->second.type != GroupType::community) {
-      return done(fail(10007, "operation not permitted: not a Community group"), group_id);
+      return done(call, fail(10007, "operation not permitted: not a Community group"), group_id);
     }
     Outcome ok;
-    ok.count = member_count(group_id, now_unix_ms() / opts.refresh.count());
-    return done(ok, group_id);
+    ok.count = member_count(group_id, cycle());
+    return done(call, std::move(ok), group_id);
+  }
+
+  // get_appid_group_list
+  Outcome list_groups(const Call& call, std::string_view body) {
+    simdjson::dom::object obj;
+    std::uint64_t limit = 0;
+    std::uint64_t next = 0;
+    if (!parse_object(body, obj) || obj["Limit"].get_uint64().get(limit) || limit < 1 || limit > list_max_limit) {
+      return done(call, fail(10004, "Limit must be an integer in 1..10000"));
+    }
+    const auto next_field = obj["Next"];
+    if (next_field.error() != simdjson::NO_SUCH_FIELD &&
+        (next_field.get_uint64().get(next) || (next != 0 && next < list_cursor_base))) {
+      return done(call, fail(10004, "Next must be 0 or a cursor from an earlier answer"));
+    }
+    AppState& app = *call.app;
+    int page = 0;
+    if (next == 0) {
+      app.cursor_page.clear();
+      page = 1;
+    } else if (auto it = app.cursor_page.find(next); it != app.cursor_page.end()) {
+      page = it->second;
+    }
+    if (auto f = take_list_fault(page)) return done(call, std::move(*f));
+
+    Outcome ok;
+    const std::uint64_t cursor = list_page(next, limit, ok.body);
+    if (cursor != 0 && page > 0) {
+      if (app.cursor_page.size() >= 1'000'000) app.cursor_page.clear();
+      app.cursor_page[cursor] = page + 1;
+    }
+    return done(call, std::move(ok));
+  }
+
+  /// Writes the OK answer with up to `limit` listed groups after cursor
+  /// `next` into `b`; returns the answer's Next.
+  std::uint64_t list_page(std::uint64_t next, std::uint64_t limit, std::string& b) const {
+    auto it = next == 0 ? listing.begin() : listing.upper_bound(next - list_cursor_base);
+    b.reserve(128 + std::min<std::uint64_t>(limit, listing.size()) * 48);
+    fmt::format_to(std::back_inserter(b),
+                   R"({{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","TotalCount":{},"GroupIdList":[)",
+                   listing.size());
+    std::uint64_t last = 0;
+    for (std::uint64_t k = 0; k < limit && it != listing.end(); ++k, ++it) {
+      b += k == 0 ? R"({"GroupId":)" : R"(,{"GroupId":)";
+      append_json_string(b, it->second);
+      b += '}';
+      last = it->first;
+    }
+    const std::uint64_t cursor = it == listing.end() ? 0 : list_cursor_base + last;
+    fmt::format_to(std::back_inserter(b), R"(],"Next":{}}})", cursor);
+    return cursor;
+  }
+
+  /// The list fault set for `page`, used up once.
+  std::optional<Outcome> take_list_fault(int page) {
+    auto it = list_faults.find(page);
+    if (it == list_faults.end()) return std::nullopt;
+    const Fault f = it->second.fault;
+    if (it->second.remaining > 0 && --it->second.remaining == 0) list_faults.erase(it);
+    return fault_outcome(f);
+  }
+
+  // get_group_info
+  struct InfoFields {
+    bool type = true;
+    bool name = true;
+    bool member_num = true;
+  };
+
+  Outcome group_info(const Call& call, std::string_view body) {
+    simdjson::dom::object obj;
+    simdjson::dom::array ids;
+    if (!parse_object(body, obj) || obj["GroupIdList"].get_array().get(ids)) {
+      return done(call, fail(10004, "body must be a JSON object with a GroupIdList array"));
+    }
+    const std::size_t n = ids.size();
+    call.app->info_max_ids = std::max<std::uint64_t>(call.app->info_max_ids, n);
+    if (n == 0 || n > info_max_group_ids) return done(call, fail(10004, "GroupIdList must hold 1..50 group IDs"));
+    InfoFields fields;
+    if (!parse_info_filter(obj, fields)) {
+      return done(call, fail(10004, "ResponseFilter.GroupBaseInfoFilter must be an array of strings"));
+    }
+    Outcome ok;
+    ok.body.reserve(64 + n * 128);
+    ok.body = R"({"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","GroupInfo":[)";
+    const std::int64_t c = cycle();
+    bool first = true;
+    for (auto e : ids) {
+      std::string_view id;
+      if (e.get_string().get(id)) return done(call, fail(10004, "GroupIdList must hold strings"));
+      if (!first) ok.body += ',';
+      first = false;
+      append_group_info(ok.body, id, fields, c);
+    }
+    ok.body += "]}";
+    return done(call, std::move(ok));
+  }
+
+  /// ResponseFilter.GroupBaseInfoFilter: which of Type, Name, MemberNum to
+  /// give (all when there is no filter; other names are ignored).
+  static bool parse_info_filter(const simdjson::dom::object& obj, InfoFields& f) {
+    const auto filter = obj["ResponseFilter"];
+    if (filter.error() == simdjson::NO_SUCH_FIELD) return true;
+    simdjson::dom::object filter_obj;
+    if (filter.get_object().get(filter_obj)) return false;
+    const auto base = filter_obj["GroupBaseInfoFilter"];
+    if (base.error() == simdjson::NO_SUCH_FIELD) return true;
+    simdjson::dom::array names;
+    if (base.get_array().get(names)) return false;
+    f = InfoFields{false, false, false};
+    for (auto e : names) {
+      std::string_view name;
+      if (e.get_string().get(name)) return false;
+      f.type = f.type || name == "Type";
+      f.name = f.name || name == "Name";
+      f.member_num = f.member_num || name == "MemberNum";
+    }
+    return true;
+  }
+
+  /// One GroupInfo entry. A group exists as it does for get_online_member_num
+  /// (per-group faults aside).
+  void append_group_info(std::string& b, std::string_view id, const InfoFields& f, std::int64_t c) const {
+    b += R"({"GroupId":)";
+    append_json_string(b, id);
+    const auto it = groups.find(id);
+    const bool found = it != groups.end();
+    const bool exists = found ? !it->second.dissolved : opts.accept_any_group && well_formed_group_id(id);
+    if (!exists) {
+      b += R"(,"ErrorCode":10010,"ErrorInfo":"group does not exist"})";
+      return;
+    }
+    b += R"(,"ErrorCode":0,"ErrorInfo":"")";
+    if (f.type) {
+      fmt::format_to(std::back_inserter(b), R"(,"Type":"{}")",
+                     to_string(found ? it->second.type : GroupType::community));
+    }
+    if (f.name) {
+      b += R"(,"Name":)";
+      append_json_string(b, found && !it->second.name.empty() ? it->second.name : default_group_name(id));
+    }
+    if (f.member_num) fmt::format_to(std::back_inserter(b), R"(,"MemberNum":{})", member_total(id, c));
+    b += '}';
   }
 
   /// Verified UserSigs are cached until they expire: decoding and HMAC on
@@ -522,6 +793,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   // ---- the control API ----
 
+  /// A control request's answer when it is not {"ok":true}.
+  struct ControlError {
+    unsigned status = 400;
+    std::string message;
+  };
+  using ControlResult = std::optional<ControlError>;
+
   void control(const Request& req, std::string_view path, std::string_view query, Response& res) {
     {
       std::lock_guard lock(mu);
@@ -532,84 +810,137 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       res.set(http::field::content_type, "application/json");
       res.body() = std::move(body);
     };
-    auto bad = [&](std::string_view msg) {
+    auto error = [&](const ControlError& e) {
       std::string b = R"({"error":)";
-      append_json_string(b, msg);
+      append_json_string(b, e.message);
       b += '}';
-      reply(400, std::move(b));
+      reply(e.status, std::move(b));
     };
-    std::map<std::string, std::string, std::less<>> params;
+    Params params;
     bool encoding_ok = true;
     for_each_param(query, [&](std::string_view k, std::string_view v) {
       std::string d;
       if (!percent_decode(v, d)) encoding_ok = false;
       params[std::string(k)] = std::move(d);
     });
-    if (!encoding_ok) return bad("bad percent-encoding");
-    auto param = [&](std::string_view k) -> const std::string* {
-      auto it = params.find(k);
-      return it == params.end() ? nullptr : &it->second;
-    };
+    if (!encoding_ok) return error({400, "bad percent-encoding"});
     const std::string_view name = path.substr(std::string_view("/_emulator/").size());
     if (name == "stats") {
-      const auto* g = param("groups");
+      const auto* g = param_of(params, "groups");
       return reply(200, to_json(stats(g != nullptr && *g != "0")));
     }
-    if (name != "dissolve" && name != "qps" && name != "reset-stats" && name != "fault" && name != "down") {
+    static constexpr std::array<std::string_view, 7> posts = {"dissolve", "qps",    "reset-stats", "fault",
+                                                              "down",     "create", "list-fault"};
+    if (std::find(posts.begin(), posts.end(), name) == posts.end()) {
       return reply(404, R"({"error":"unknown control path"})");
     }
     if (req.method() != http::verb::post) return reply(405, R"({"error":"POST only"})");
+    if (auto e = control_post(name, params)) return error(*e);
+    reply(200, R"({"ok":true})");
+  }
+
+  ControlResult control_post(std::string_view name, const Params& params) {
     if (name == "reset-stats") {
       reset_stats();
     } else if (name == "dissolve") {
-      const auto* g = param("group");
-      if (g == nullptr || !dissolve(*g)) return bad("group=ID (a well-formed @TGS#_ ID) expected");
+      const auto* g = param_of(params, "group");
+      if (g == nullptr || !dissolve(*g)) return ControlError{400, "group=ID (a well-formed @TGS#_ ID) expected"};
     } else if (name == "qps") {
-      const auto* s = param("sdkappid");
-      const auto* n = param("qps");
+      const auto* s = param_of(params, "sdkappid");
+      const auto* n = param_of(params, "qps");
       const auto sdk = s ? parse_uint<std::uint64_t>(*s) : std::nullopt;
       const auto qps = n ? parse_uint<std::uint32_t>(*n) : std::nullopt;
-      if (!sdk || !qps) return bad("sdkappid=S&qps=N expected");
-      if (!set_qps(*sdk, *qps)) return bad("unknown sdkappid");
+      if (!sdk || !qps) return ControlError{400, "sdkappid=S&qps=N expected"};
+      if (!set_qps(*sdk, *qps)) return ControlError{400, "unknown sdkappid"};
     } else if (name == "down") {
-      const auto* s = param("seconds");
+      const auto* s = param_of(params, "seconds");
       const auto secs = s ? parse_uint<std::uint32_t>(*s) : std::nullopt;
-      if (!secs) return bad("seconds=N expected");
+      if (!secs) return ControlError{400, "seconds=N expected"};
       std::lock_guard lock(mu);
       down_until = SteadyClock::now() + std::chrono::seconds(*secs);
     } else if (name == "fault") {
-      std::lock_guard lock(mu);
-      FaultRates r = rates;
-      for (auto [key, dst] : {std::pair{"10002", &r.e10002}, std::pair{"502", &r.http502}, std::pair{"reset", &r.reset},
-                              std::pair{"stall", &r.stall}, std::pair{"malformed", &r.malformed}}) {
-        if (const auto* v = param(key)) {
-          const auto rate = parse_rate(*v);
-          if (!rate) return bad(fmt::format("{} must be a rate in 0..1", key));
-          *dst = *rate;
-        }
-      }
-      if (const auto* g = param("group")) {
-        const auto* f = param("fault");
-        const auto fault = f ? parse_fault(*f) : std::nullopt;
-        if (!fault || !well_formed_group_id(*g))
-          return bad("group=ID&fault=none|10002|502|reset|stall|malformed|10010");
-        set_group_fault_locked(*g, *fault);
-      }
-      if (const auto* l = param("latency")) {
-        const auto d = parse_duration(*l);
-        if (!d) return bad("latency must be a duration");
-        opts.latency = Latency{*d, *d};
-      }
-      rates = r;
+      return control_fault(params);
+    } else if (name == "create") {
+      return control_create(params);
+    } else if (name == "list-fault") {
+      return control_list_fault(params);
     }
-    reply(200, R"({"ok":true})");
+    return std::nullopt;
+  }
+
+  ControlResult control_fault(const Params& params) {
+    std::lock_guard lock(mu);
+    FaultRates r = rates;
+    for (auto [key, dst] : {std::pair{"10002", &r.e10002}, std::pair{"502", &r.http502}, std::pair{"reset", &r.reset},
+                            std::pair{"stall", &r.stall}, std::pair{"malformed", &r.malformed}}) {
+      if (const auto* v = param_of(params, key)) {
+        const auto rate = parse_rate(*v);
+        if (!rate) return ControlError{400, fmt::format("{} must be a rate in 0..1", key)};
+        *dst = *rate;
+      }
+    }
+    if (const auto* g = param_of(params, "group")) {
+      const auto* f = param_of(params, "fault");
+      const auto fault = f ? parse_fault(*f) : std::nullopt;
+      if (!fault || !well_formed_group_id(*g)) {
+        return ControlError{400, "group=ID&fault=none|10002|502|reset|stall|malformed|10010"};
+      }
+      set_group_fault_locked(*g, *fault);
+    }
+    if (const auto* l = param_of(params, "latency")) {
+      const auto d = parse_duration(*l);
+      if (!d) return ControlError{400, "latency must be a duration"};
+      opts.latency = Latency{*d, *d};
+    }
+    rates = r;
+    return std::nullopt;
+  }
+
+  ControlResult control_create(const Params& params) {
+    const auto* id = param_of(params, "group");
+    if (id == nullptr || !well_formed_group_id(*id)) {
+      return ControlError{400, "group=ID (a well-formed @TGS#_ ID) expected"};
+    }
+    Group g;
+    g.id = *id;
+    if (const auto* t = param_of(params, "type")) {
+      const auto type = parse_group_type(*t);
+      if (!type) return ControlError{400, "type must be Community, Public, Private, ChatRoom or AVChatRoom"};
+      g.type = *type;
+    }
+    if (const auto* n = param_of(params, "name")) g.name = *n;
+    if (create_group(std::move(g)) == Created::exists) return ControlError{409, "the group exists"};
+    return std::nullopt;
+  }
+
+  ControlResult control_list_fault(const Params& params) {
+    const auto* p = param_of(params, "page");
+    const auto* f = param_of(params, "fault");
+    const auto* t = param_of(params, "times");
+    const auto page = p ? parse_uint<int>(*p) : std::nullopt;
+    const auto fault = f ? parse_fault(*f) : std::nullopt;
+    const auto times = t ? parse_uint<int>(*t) : std::optional<int>(1);
+    if (!page || *page < 1 || !fault || !times || *times < 0) {
+      return ControlError{400, "page=P (from 1)&fault=none|10002|502|reset|stall|malformed[&times=K] expected"};
+    }
+    set_list_fault(*page, *fault, *times);
+    return std::nullopt;
   }
 
   Stats stats(bool with_groups) const {
     std::lock_guard lock(mu);
     Stats s = st;
     s.connections_open = conns_open;
-    for (const auto& [id, a] : apps) s.apps[id] = AppStats{a.requests, a.max_window, a.app.qps};
+    for (const auto& [id, a] : apps) {
+      s.apps[id] = AppStats{.requests = a.online.calls,
+                            .max_window = a.online.max,
+                            .qps = a.app.qps,
+                            .list_calls = a.list.calls,
+                            .list_max_window = a.list.max,
+                            .info_calls = a.info.calls,
+                            .info_max_window = a.info.max,
+                            .info_max_ids = a.info_max_ids};
+    }
     if (with_groups) {
       for (const auto& [id, g] : groups) {
         if (g.requests > 0) s.groups.emplace(id, g.requests);
@@ -623,10 +954,20 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::lock_guard lock(mu);
     st = Stats{};
     for (auto& [id, a] : apps) {
-      a.requests = 0;
-      a.max_window = a.window.size();
+      a.online.reset_stats();
+      a.list.reset_stats();
+      a.info.reset_stats();
+      a.info_max_ids = 0;
     }
     for (auto& [id, g] : groups) g.requests = 0;
+  }
+
+  // ---- groups (mu held where not locked here) ----
+
+  void add_to_listing(const std::string& id, GroupState& s) {
+    s.seq = next_seq++;
+    s.listed = true;
+    listing.emplace(s.seq, id);
   }
 
   bool dissolve(std::string_view id) {
@@ -634,8 +975,38 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::lock_guard lock(mu);
     auto it = groups.find(id);
     if (it == groups.end()) it = groups.emplace(std::string(id), GroupState{}).first;
-    it->second.dissolved = true;
+    GroupState& s = it->second;
+    s.dissolved = true;
+    if (s.listed) {
+      listing.erase(s.seq);
+      s.listed = false;
+    }
     return true;
+  }
+
+  enum class Created : std::uint8_t { ok, bad_id, exists };
+  Created create_group(Group g) {
+    if (!well_formed_group_id(g.id)) return Created::bad_id;
+    std::lock_guard lock(mu);
+    auto [it, fresh] = groups.try_emplace(g.id);
+    GroupState& s = it->second;
+    if (s.listed) return Created::exists;
+    s.type = g.type;
+    s.name = std::move(g.name);
+    if (fresh || g.fault != Fault::none) s.fault = g.fault;
+    s.dissolved = false;
+    add_to_listing(it->first, s);
+    return Created::ok;
+  }
+
+  void set_list_fault(int page, Fault f, int times) {
+    if (page < 1) return;
+    std::lock_guard lock(mu);
+    if (f == Fault::none) {
+      list_faults.erase(page);
+    } else {
+      list_faults[page] = ListFault{f, std::max(times, 0)};
+    }
   }
 
   bool set_qps(std::uint64_t sdkappid, std::uint32_t qps) {
@@ -777,10 +1148,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
-  static void set_json_body(Response& res, const Outcome& o) {
+  static void set_json_body(Response& res, Outcome& o) {
     std::string& b = res.body();
     b.clear();
-    if (o.code == 0 && o.count) {
+    if (o.code == 0 && !o.body.empty()) {
+      b = std::move(o.body);
+    } else if (o.code == 0 && o.count) {
       fmt::format_to(std::back_inserter(b),
                      R"({{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0,"OnlineMemberNum":{}}})", *o.count);
     } else {
@@ -819,7 +1192,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       control(req, path, query, res);
       return Outcome{};
     }
-    if (path != tencent::command_path) {
+    const Cmd cmd = path == tencent::command_path ? Cmd::online
+                    : path == list_path           ? Cmd::list
+                    : path == info_path           ? Cmd::info
+                                                  : Cmd::none;
+    if (cmd == Cmd::none) {
       std::lock_guard lock(mu);
       finish(http_error(404, "http_404"), conn, {}, {});
       res.result(http::status::not_found);
@@ -827,7 +1204,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       res.body() = "not found\n";
       return Outcome{};
     }
-    const Outcome o = handle_command(req, query, conn, q);
+    Outcome o = handle_command(cmd, req, query, conn, q);
     switch (o.kind) {
       case Outcome::Kind::reset:
       case Outcome::Kind::stall:
@@ -940,6 +1317,12 @@ void Server::reset_stats() {
 }
 bool Server::dissolve(std::string_view group_id) {
   return impl_->dissolve(group_id);
+}
+bool Server::create_group(Group g) {
+  return impl_->create_group(std::move(g)) == Impl::Created::ok;
+}
+void Server::set_list_fault(int page, Fault fault, int times) {
+  impl_->set_list_fault(page, fault, times);
 }
 bool Server::set_qps(std::uint64_t sdkappid, std::uint32_t qps) {
   return impl_->set_qps(sdkappid, qps);

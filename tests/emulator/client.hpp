@@ -122,6 +122,13 @@ inline std::string target_for(std::uint64_t sdkappid, std::string_view identifie
   return groupwatch::tencent::build_target("", sdkappid, identifier, usersig, random);
 }
 
+/// target_for with another command's path (e.g. get_appid_group_list).
+inline std::string target_at(std::string_view path, std::uint64_t sdkappid, std::string_view identifier,
+                             std::string_view usersig, std::uint32_t random = 12345) {
+  const std::string t = target_for(sdkappid, identifier, usersig, random);
+  return std::string(path) + t.substr(t.find('?'));
+}
+
 inline std::string body_for(std::string_view group) {
   return groupwatch::tencent::build_body(group);
 }

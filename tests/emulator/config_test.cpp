@@ -109,6 +109,19 @@ TEST(EmulatorConfig, LoadsGroupYaml) {
   EXPECT_NE(load_error([&] { load_groups_yaml(badfault.str()); }).find("fault must be"), std::string::npos);
 }
 
+TEST(EmulatorConfig, GroupYamlTakesNames) {
+  TempFile f(
+      "- {id: \"@TGS#_@TGS#NAMED\", name: \"VIP \\\"lounge\\\" 会员\"}\n"
+      "- {id: \"@TGS#_@TGS#NONAME\", type: ChatRoom}\n");
+  const auto g = load_groups_yaml(f.str());
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].name, "VIP \"lounge\" 会员");
+  EXPECT_EQ(g[1].name, "");
+  EXPECT_EQ(default_group_name(g[1].id), "Group NONAME");
+  TempFile listed("- {id: x, name: [a, b]}\n");
+  EXPECT_NE(load_error([&] { load_groups_yaml(listed.str()); }).find("name must be a scalar"), std::string::npos);
+}
+
 TEST(EmulatorConfig, CommandLineDefaultsAreTheDemo) {
   std::string err;
   const auto cl = parse({}, &err);

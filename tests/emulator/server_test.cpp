@@ -5,11 +5,15 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "emulator/client.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace {
 
@@ -82,6 +86,125 @@ Options base_options(bool tls = true) {
   return o;
 }
 
+constexpr std::string_view list_path = "/v4/group_open_http_svc/get_appid_group_list";
+constexpr std::string_view info_path = "/v4/group_open_http_svc/get_group_info";
+constexpr std::uint64_t two_to_32 = std::uint64_t{1} << 32;
+const std::string name_filter = R"({"GroupBaseInfoFilter":["Type","Name","MemberNum"]})";
+
+/// Apps 1400000101.. (key1), besides app1 and app2: each has its own list window.
+void add_apps(Options& o, int n) {
+  for (int i = 0; i < n; ++i) o.apps.push_back(App{1400000101 + static_cast<std::uint64_t>(i), key1, admin, 200});
+}
+const std::string& key_of(std::uint64_t app) {
+  return app == app2 ? key2 : key1;
+}
+
+/// Every byte but [A-Za-z0-9] percent-encoded.
+std::string pct(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch)) {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+
+struct ListPage {
+  unsigned status = 0;
+  std::int64_t code = -1;
+  std::uint64_t total = 0;
+  std::vector<std::string> ids;
+  std::uint64_t next = 0;
+  bool has_next = false;
+};
+
+ListPage parse_list(const Response& res) {
+  ListPage p;
+  p.status = res.result_int();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(res.body()).get(doc)) return p;
+  std::int64_t code = -1;
+  if (!doc["ErrorCode"].get_int64().get(code)) p.code = code;
+  if (doc["TotalCount"].get_uint64().get(p.total)) p.total = 0;
+  p.has_next = !doc["Next"].get_uint64().get(p.next);
+  simdjson::dom::array list;
+  if (!doc["GroupIdList"].get_array().get(list)) {
+    for (auto e : list) {
+      std::string_view id;
+      if (!e["GroupId"].get_string().get(id)) p.ids.emplace_back(id);
+    }
+  }
+  return p;
+}
+
+struct InfoEntry {
+  std::int64_t code = -1;
+  std::string error_info;
+  std::optional<std::string> type, name;
+  std::optional<std::uint64_t> members;
+};
+
+struct InfoAnswer {
+  unsigned status = 0;
+  std::int64_t code = -1;
+  std::size_t entries = 0;
+  std::map<std::string, InfoEntry> groups;  // by GroupId
+  std::string body;
+};
+
+std::optional<std::string> string_field(simdjson::dom::element e, const char* key) {
+  std::string_view v;
+  if (e[key].get_string().get(v)) return std::nullopt;
+  return std::string(v);
+}
+
+InfoAnswer parse_info(const Response& res) {
+  InfoAnswer a;
+  a.status = res.result_int();
+  a.body = res.body();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(res.body()).get(doc)) return a;
+  if (doc["ErrorCode"].get_int64().get(a.code)) a.code = -1;
+  simdjson::dom::array list;
+  if (doc["GroupInfo"].get_array().get(list)) return a;
+  for (auto e : list) {
+    ++a.entries;
+    InfoEntry g;
+    if (e["ErrorCode"].get_int64().get(g.code)) g.code = -1;
+    g.error_info = string_field(e, "ErrorInfo").value_or("?");
+    g.type = string_field(e, "Type");
+    g.name = string_field(e, "Name");
+    std::uint64_t n = 0;
+    if (!e["MemberNum"].get_uint64().get(n)) g.members = n;
+    a.groups[string_field(e, "GroupId").value_or("?")] = g;
+  }
+  return a;
+}
+
+std::string info_body(const std::vector<std::string>& ids, const std::string& filter = name_filter) {
+  std::string b = R"({"GroupIdList":[)";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) b += ',';
+    groupwatch::append_json_string(b, ids[i]);
+  }
+  b += ']';
+  if (!filter.empty()) b += R"(,"ResponseFilter":)" + filter;
+  b += '}';
+  return b;
+}
+
+std::string list_body(std::uint64_t limit, std::uint64_t next) {
+  return R"({"Limit":)" + std::to_string(limit) + R"(,"Next":)" + std::to_string(next) + "}";
+}
+
 class EmulatorServer : public ::testing::Test {
  protected:
   void start(Options o) {
@@ -103,6 +226,27 @@ class EmulatorServer : public ::testing::Test {
     EXPECT_FALSE(c->connect()) << "connect";
     return c;
   }
+  Response post(Client& c, const std::string& target, const std::string& body) {
+    Response res;
+    const auto ec = c.call(command(target, body), res);
+    EXPECT_FALSE(ec) << ec.message();
+    return res;
+  }
+  ListPage list_with(Client& c, const std::string& body, std::uint64_t app = app1) {
+    return parse_list(post(c, gw_test::target_at(list_path, app, admin, sig(key_of(app), app)), body));
+  }
+  ListPage list(Client& c, std::uint64_t limit, std::uint64_t next, std::uint64_t app = app1) {
+    return list_with(c, list_body(limit, next), app);
+  }
+  InfoAnswer info_with(Client& c, const std::string& body, const std::string& usersig = sig()) {
+    return parse_info(post(c, gw_test::target_at(info_path, app1, admin, usersig), body));
+  }
+  unsigned control(Client& c, const std::string& target) {
+    Response res;
+    EXPECT_FALSE(c.call(command(target, ""), res));
+    return res.result_int();
+  }
+
   Parsed ask(Client& c, const std::string& group, const std::string& usersig = sig()) {
     Response res;
     const auto ec = c.call(command(target_for(app1, admin, usersig), body_for(group)), res);
@@ -468,13 +612,16 @@ TEST_F(EmulatorServer, WritesARequestLog) {
     auto c = connected();
     EXPECT_EQ(ask(*c, g_ok).code, 0);
     EXPECT_EQ(ask(*c, g_public).code, 10007);
+    EXPECT_EQ(list(*c, 10, 0).code, 0);
+    EXPECT_EQ(info_with(*c, info_body({g_ok})).code, 0);
+    EXPECT_EQ(post(*c, "/v4/other/command", "{}").result_int(), 404u);
   }
   stop();
   std::ifstream in(path);
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   std::filesystem::remove(path);
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 5u);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_FALSE(parser.parse(lines[1]).get(doc)) << lines[1];
@@ -482,6 +629,314 @@ TEST_F(EmulatorServer, WritesARequestLog) {
   EXPECT_EQ(doc["group"].get_string().value(), g_public);
   EXPECT_EQ(doc["sdkappid"].get_uint64().value(), app1);
   EXPECT_EQ(lines[0].find(key1), std::string::npos);
+  // Which command each line was for.
+  const std::vector<std::string> cmds = {"online", "online", "list", "info"};
+  for (std::size_t i = 0; i < cmds.size(); ++i) {
+    ASSERT_FALSE(parser.parse(lines[i]).get(doc)) << lines[i];
+    EXPECT_EQ(doc["cmd"].get_string().value(), cmds[i]) << lines[i];
+    EXPECT_EQ(doc["code"].get_int64().value(), i == 1 ? 10007 : 0) << lines[i];
+  }
+  ASSERT_FALSE(parser.parse(lines[2]).get(doc));
+  EXPECT_TRUE(doc["group"].is_null()) << "a list call is for no one group";
+  ASSERT_FALSE(parser.parse(lines[4]).get(doc)) << lines[4];
+  EXPECT_TRUE(doc["cmd"].is_null()) << "a 404 is for no command";
+}
+
+// ---- group discovery: get_appid_group_list and get_group_info ----
+
+TEST_F(EmulatorServer, ListsEveryGroupOnceAcrossThreePages) {
+  auto o = base_options(false);
+  const auto ids = generate_group_ids(25'000, 42);
+  const std::array types{GroupType::community, GroupType::public_group, GroupType::private_group, GroupType::chatroom,
+                         GroupType::avchatroom};
+  o.groups.clear();
+  for (std::size_t i = 0; i < ids.size(); ++i) o.groups.push_back(Group{ids[i], types[i % types.size()]});
+  start(o);
+  auto c = connected();
+  std::set<std::string> seen;
+  std::vector<std::size_t> sizes;
+  std::uint64_t next = 0;
+  for (int page = 1; page <= 3; ++page) {
+    if (page > 1) std::this_thread::sleep_for(1050ms);  // 1 call per second
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto p = list(*c, 10000, next);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms) << "page " << page;
+    ASSERT_EQ(p.code, 0) << "page " << page;
+    EXPECT_EQ(p.total, 25'000u);
+    ASSERT_TRUE(p.has_next);
+    sizes.push_back(p.ids.size());
+    for (const auto& id : p.ids) EXPECT_TRUE(seen.insert(id).second) << "listed twice: " << id;
+    if (page < 3) {
+      EXPECT_GT(p.next, two_to_32) << "page " << page;
+    } else {
+      EXPECT_EQ(p.next, 0u);
+    }
+    next = p.next;
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{10'000, 10'000, 5'000}));
+  EXPECT_EQ(seen, std::set<std::string>(ids.begin(), ids.end()));
+}
+
+TEST_F(EmulatorServer, ListIsLimitedToOneCallPerSecondPerApp) {
+  start(base_options(false));
+  auto c = connected();
+  const auto first = list(*c, 100, 0);
+  EXPECT_EQ(first.code, 0);
+  EXPECT_EQ(first.ids.size(), 8u);
+  EXPECT_EQ(first.next, 0u) << "everything fits";
+  const auto again = list(*c, 100, 0);
+  EXPECT_EQ(again.code, 60007);
+  EXPECT_TRUE(again.ids.empty());
+  EXPECT_EQ(list(*c, 100, 0, app2).code, 0) << "the limit is per app";
+  EXPECT_EQ(ask(*c, g_ok).code, 0) << "get_online_member_num has its own window";
+
+  auto s = server_->stats();
+  EXPECT_EQ(s.list_requests, 3u);
+  EXPECT_EQ(s.requests, 1u);
+  EXPECT_EQ(s.codes.at(60007), 1u);
+  EXPECT_EQ(s.apps.at(app1).list_calls, 2u);
+  EXPECT_EQ(s.apps.at(app1).list_max_window, 2u);
+  EXPECT_EQ(s.apps.at(app1).requests, 1u);
+  EXPECT_EQ(s.apps.at(app1).max_window, 1u);
+  EXPECT_EQ(s.apps.at(app2).list_calls, 1u);
+
+  auto get = command("/_emulator/stats", "");
+  get.method(http::verb::get);
+  Response res;
+  ASSERT_FALSE(c->call(get, res));
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser.parse(res.body()).get(doc)) << res.body();
+  EXPECT_EQ(doc["list_requests"].get_uint64().value(), 3u);
+  EXPECT_EQ(doc["info_requests"].get_uint64().value(), 0u);
+  const auto a1 = doc["apps"]["1400000001"];
+  EXPECT_EQ(a1["list_calls"].get_uint64().value(), 2u);
+  EXPECT_EQ(a1["list_max_window"].get_uint64().value(), 2u);
+  EXPECT_EQ(a1["info_calls"].get_uint64().value(), 0u);
+  EXPECT_EQ(a1["info_max_window"].get_uint64().value(), 0u);
+  EXPECT_EQ(a1["info_max_ids"].get_uint64().value(), 0u);
+
+  EXPECT_EQ(control(*c, "/_emulator/reset-stats"), 200u);
+  s = server_->stats();
+  EXPECT_EQ(s.apps.at(app1).list_calls, 0u);
+  EXPECT_EQ(s.list_requests, 0u);
+}
+
+TEST_F(EmulatorServer, ListRefusesBadParameters) {
+  auto o = base_options(false);
+  add_apps(o, 9);
+  start(o);
+  auto c = connected();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Limit 0", R"({"Limit":0,"Next":0})"},
+      {"Limit over 10000", R"({"Limit":10001,"Next":0})"},
+      {"no Limit", R"({"Next":0})"},
+      {"Limit a string", R"({"Limit":"10","Next":0})"},
+      {"Next negative", R"({"Limit":10,"Next":-1})"},
+      {"Next below the cursor base", R"({"Limit":10,"Next":4294967296})"},
+      {"Next a string", R"({"Limit":10,"Next":"0"})"},
+      {"Next fractional", R"({"Limit":10,"Next":1.5})"},
+      {"not an object", R"([10,0])"},
+  };
+  std::uint64_t app = 1400000101;  // one app per case: each has its own 1/s window
+  for (const auto& [name, body] : cases) {
+    const auto p = list_with(*c, body, app++);
+    EXPECT_EQ(p.code, 10004) << name;
+    EXPECT_TRUE(p.ids.empty()) << name;
+  }
+  // Next in full 64-bit range parses; a cursor past every group is an empty last page.
+  const auto far = list_with(*c, R"({"Limit":10,"Next":18446744073709551615})", app1);
+  EXPECT_EQ(far.code, 0);
+  EXPECT_TRUE(far.ids.empty());
+  EXPECT_EQ(far.total, 8u);
+  EXPECT_EQ(far.next, 0u);
+}
+
+TEST_F(EmulatorServer, CreateAndDissolveChangeTheListing) {
+  auto o = base_options(false);
+  o.accept_any_group = true;
+  start(o);
+  auto c = connected();
+  const std::string g_any = "@TGS#_@TGS#ANYGROUP0001";
+  const std::string g_new1 = "@TGS#_@TGS#NEWGROUP0001";
+  const std::string g_new2 = "@TGS#_@TGS#NEWGROUP0002";
+  EXPECT_EQ(ask(*c, g_any).code, 0) << "accepted, but never listed";
+
+  const auto p1 = list(*c, 3, 0);
+  ASSERT_EQ(p1.code, 0);
+  EXPECT_EQ(p1.total, 8u);
+  EXPECT_EQ(p1.ids, (std::vector<std::string>{g_ok, g_ok2, g_public}));
+  EXPECT_GT(p1.next, two_to_32);
+
+  // Between pages: one group already returned and one not yet returned go,
+  // two new ones come.
+  EXPECT_TRUE(server_->dissolve(g_ok2));
+  EXPECT_TRUE(server_->dissolve(g_reset));
+  const std::string name = "Café \"VIP\" \\ 会员\n";
+  EXPECT_EQ(control(*c, "/_emulator/create?group=" + pct(g_new1) + "&type=Public&name=" + pct(name)), 200u);
+  EXPECT_EQ(control(*c, "/_emulator/create?group=" + pct(g_new1)), 409u);
+  EXPECT_EQ(control(*c, "/_emulator/create?group=" + pct("@TGS#2NOTCOMMUNITY")), 400u);
+  EXPECT_EQ(control(*c, "/_emulator/create?group=" + pct(g_new2) + "&type=Secret"), 400u);
+  EXPECT_EQ(control(*c, "/_emulator/create"), 400u);
+  EXPECT_TRUE(server_->create_group(Group{g_new2, GroupType::chatroom}));
+  EXPECT_FALSE(server_->create_group(Group{g_new2})) << "already listed";
+  EXPECT_FALSE(server_->create_group(Group{"no-such-form"}));
+
+  std::this_thread::sleep_for(1050ms);
+  const auto p2 = list(*c, 10000, p1.next);
+  ASSERT_EQ(p2.code, 0);
+  EXPECT_EQ(p2.ids, (std::vector<std::string>{g_502, g_stall, g_malformed, g_10002, g_new1, g_new2}));
+  EXPECT_EQ(p2.total, 8u);
+  EXPECT_EQ(p2.next, 0u);
+
+  const auto i = info_with(*c, info_body({g_new1, g_new2, g_reset}));
+  ASSERT_EQ(i.code, 0) << i.body;
+  EXPECT_EQ(i.groups.at(g_new1).type, "Public");
+  EXPECT_EQ(i.groups.at(g_new1).name, name);
+  EXPECT_EQ(i.groups.at(g_new2).type, "ChatRoom");
+  EXPECT_EQ(i.groups.at(g_new2).name, "Group UP0002");
+  EXPECT_EQ(i.groups.at(g_reset).code, 10010);
+
+  // A dissolved group created again is listed again, after the others.
+  EXPECT_TRUE(server_->create_group(Group{g_ok2}));
+  EXPECT_EQ(ask(*c, g_ok2).code, 0);
+  std::this_thread::sleep_for(1050ms);
+  const auto all = list(*c, 10000, 0);
+  ASSERT_EQ(all.code, 0);
+  EXPECT_EQ(all.ids,
+            (std::vector<std::string>{g_ok, g_public, g_502, g_stall, g_malformed, g_10002, g_new1, g_new2, g_ok2}));
+}
+
+TEST_F(EmulatorServer, GroupInfoAnswersTypeNameAndMemberNum) {
+  auto o = base_options(false);
+  const std::string vip = "VIP \"lounge\" \\ 会员\t";
+  o.groups[0].name = vip;  // g_ok
+  const auto fake_now = std::chrono::minutes(4 * 1000) + 30s;
+  o.clock = [fake_now] { return std::chrono::system_clock::time_point(fake_now); };
+  start(o);
+  auto c = connected();
+  const std::string s =
+      sig(key1, app1, admin, 86400, std::chrono::duration_cast<std::chrono::seconds>(fake_now).count());
+  EXPECT_TRUE(server_->dissolve(g_ok2));
+  const std::string unknown = "@TGS#_@TGS#NOSUCHGROUP1";
+  const auto a = info_with(*c, info_body({g_ok, g_public, g_ok2, unknown, g_10002}), s);
+  ASSERT_EQ(a.status, 200u);
+  ASSERT_EQ(a.code, 0) << a.body;
+  ASSERT_EQ(a.entries, 5u);
+  const auto& ok = a.groups.at(g_ok);
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.error_info, "");
+  EXPECT_EQ(ok.type, "Community");
+  EXPECT_EQ(ok.name, vip);
+  EXPECT_EQ(ok.members, member_total(g_ok, 1000));
+  EXPECT_GE(member_total(g_ok, 1000), member_count(g_ok, 1000));
+  EXPECT_EQ(a.groups.at(g_public).type, "Public");
+  EXPECT_EQ(a.groups.at(g_public).name, "Group 000000");
+  for (const auto& gone : {g_ok2, unknown}) {
+    const auto& e = a.groups.at(gone);
+    EXPECT_EQ(e.code, 10010) << gone;
+    EXPECT_EQ(e.error_info, "group does not exist");
+    EXPECT_FALSE(e.type || e.name || e.members) << gone;
+  }
+  EXPECT_EQ(a.groups.at(g_10002).code, 0) << "per-group faults do not apply";
+  EXPECT_EQ(a.groups.at(g_10002).name, "Group 0002XX");
+
+  // The filter picks the fields.
+  const auto names = info_with(*c, info_body({g_ok}, R"({"GroupBaseInfoFilter":["Name"]})"), s);
+  ASSERT_EQ(names.code, 0) << names.body;
+  EXPECT_EQ(names.groups.at(g_ok).name, vip);
+  EXPECT_FALSE(names.groups.at(g_ok).type.has_value());
+  EXPECT_FALSE(names.groups.at(g_ok).members.has_value());
+  const auto all = info_with(*c, info_body({g_ok}, ""), s);
+  EXPECT_EQ(all.groups.at(g_ok).type, "Community") << "no filter: every field";
+  EXPECT_TRUE(all.groups.at(g_ok).members.has_value());
+}
+
+TEST_F(EmulatorServer, GroupInfoRefusesMoreThan50Ids) {
+  start(base_options(false));
+  auto c = connected();
+  const auto ids = generate_group_ids(51, 3);
+  const auto over = info_with(*c, info_body(ids));
+  EXPECT_EQ(over.code, 10004) << over.body;
+  EXPECT_EQ(over.entries, 0u);
+  EXPECT_EQ(info_with(*c, info_body({})).code, 10004);
+  EXPECT_EQ(info_with(*c, R"({"GroupIdList":"x"})").code, 10004);
+  EXPECT_EQ(info_with(*c, R"({"GroupIdList":[1,2]})").code, 10004);
+  EXPECT_EQ(info_with(*c, info_body({g_ok}, R"({"GroupBaseInfoFilter":"Name"})")).code, 10004);
+  const auto fifty = info_with(*c, info_body(std::vector<std::string>(ids.begin(), ids.begin() + 50)));
+  EXPECT_EQ(fifty.code, 0);
+  EXPECT_EQ(fifty.entries, 50u);
+  EXPECT_EQ(fifty.groups.begin()->second.code, 10010) << "generated IDs are not known groups";
+  const auto s = server_->stats();
+  EXPECT_EQ(s.info_requests, 6u);
+  EXPECT_EQ(s.apps.at(app1).info_calls, 6u);
+  EXPECT_EQ(s.apps.at(app1).info_max_ids, 51u);
+  EXPECT_EQ(s.apps.at(app1).requests, 0u);
+}
+
+TEST_F(EmulatorServer, GroupInfoIsLimitedTo200CallsPerSecond) {
+  start(base_options(false));
+  ASSERT_TRUE(server_->set_qps(app1, 1));  // get_online_member_num's cap does not apply
+  auto c = connected();
+  const std::string s1 = sig();
+  const std::string body = info_body({g_ok, g_public});
+  std::string batch;
+  constexpr int n = 260;
+  for (int i = 0; i < n; ++i) {
+    std::ostringstream os;
+    os << command(gw_test::target_at(info_path, app1, admin, s1, static_cast<std::uint32_t>(i)), body);
+    batch += os.str();
+  }
+  ASSERT_FALSE(c->write_raw(batch));
+  int ok = 0, limited = 0;
+  for (int i = 0; i < n; ++i) {
+    Response res;
+    ASSERT_FALSE(c->read(res));
+    const auto code = parse_info(res).code;
+    ok += code == 0;
+    limited += code == 60007;
+  }
+  EXPECT_EQ(ok + limited, n);
+  EXPECT_GE(ok, 200);
+  EXPECT_GE(limited, 1);
+  const auto s = server_->stats();
+  EXPECT_GE(s.apps.at(app1).info_max_window, 201u);
+  EXPECT_EQ(s.apps.at(app1).info_calls, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(s.apps.at(app1).info_max_ids, 2u);
+  EXPECT_EQ(s.apps.at(app1).requests, 0u);
+}
+
+TEST_F(EmulatorServer, ListFaultFailsTheAskedPage) {
+  auto o = base_options(false);
+  add_apps(o, 3);
+  start(o);
+  auto c = connected();
+  EXPECT_EQ(control(*c, "/_emulator/list-fault?page=0&fault=10002"), 400u);
+  EXPECT_EQ(control(*c, "/_emulator/list-fault?page=2&fault=explode"), 400u);
+  EXPECT_EQ(control(*c, "/_emulator/list-fault?page=2&fault=10002&times=-1"), 400u);
+  EXPECT_EQ(control(*c, "/_emulator/list-fault?page=2&fault=10002"), 200u);
+
+  const auto p1 = list(*c, 3, 0);
+  ASSERT_EQ(p1.code, 0);
+  std::this_thread::sleep_for(1050ms);
+  EXPECT_EQ(list(*c, 3, p1.next).code, 10002) << "page 2 fails";
+  std::this_thread::sleep_for(1050ms);
+  const auto p2 = list(*c, 3, p1.next);
+  ASSERT_EQ(p2.code, 0) << "once";
+  EXPECT_EQ(p2.ids, (std::vector<std::string>{g_502, g_reset, g_stall}));
+  std::this_thread::sleep_for(1050ms);
+  const auto p3 = list(*c, 3, p2.next);
+  EXPECT_EQ(p3.code, 0);
+  EXPECT_EQ(p3.ids.size(), 2u);
+  EXPECT_EQ(p3.next, 0u);
+
+  // times=0: until cleared, for every app; other apps have their own windows.
+  server_->set_list_fault(1, Fault::http502, 0);
+  EXPECT_EQ(list(*c, 3, 0, 1400000101).status, 502u);
+  EXPECT_EQ(list(*c, 3, 0, 1400000102).status, 502u);
+  EXPECT_EQ(control(*c, "/_emulator/list-fault?page=1&fault=none"), 200u);
+  EXPECT_EQ(list(*c, 3, 0, 1400000103).code, 0);
+  EXPECT_EQ(server_->stats().events.at("http_502"), 2u);
 }
 
 TEST(EmulatorModel, GeneratedIdsAreReproducibleAndWellFormed) {

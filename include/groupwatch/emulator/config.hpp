@@ -15,7 +15,8 @@ std::vector<App> load_apps_yaml(const std::string& path);
 /// Text, one group ID a line, '#' starts a comment; every group is Community.
 std::vector<Group> load_groups_text(const std::string& path);
 /// A YAML list of {id, type: Community|Public|Private|ChatRoom|AVChatRoom,
-/// fault: none|10002|502|reset|stall|malformed|10010}.
+/// fault: none|10002|502|reset|stall|malformed|10010, name: any UTF-8}
+/// (or of bare IDs).
 std::vector<Group> load_groups_yaml(const std::string& path);
 
 inline constexpr std::string_view demo_secret_key = "demo-secret-key-0123456789abcdef";

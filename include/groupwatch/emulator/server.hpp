@@ -1,7 +1,8 @@
 #pragma once
 // The emulator as a library: an HTTPS (or plain HTTP) server that answers
 // get_online_member_num like the vendor does, with its checks, its QPS cap and
-// injectable faults. Tests run it in-process; the CLI (cli.hpp) wraps it.
+// injectable faults, and the two group-discovery commands get_appid_group_list
+// and get_group_info. Tests run it in-process; the CLI (cli.hpp) wraps it.
 // Beast stays behind the pimpl. The ErrorCodes it gives, and when, are listed
 // at the top of src/emulator/server.cpp.
 //
@@ -9,9 +10,17 @@
 //   GET  /_emulator/stats[?groups=1]        Stats as JSON (to_json below)
 //   POST /_emulator/reset-stats
 //   POST /_emulator/dissolve?group=ID       the group answers 10010 from now on
+//                                           and leaves get_appid_group_list
+//   POST /_emulator/create?group=ID[&type=Community|Public|Private|ChatRoom|AVChatRoom][&name=NAME]
+//        a new (or dissolved) group, listed from now on; type defaults to
+//        Community, an empty name to the default one; 409 when the group is
+//        already listed, 400 when the ID is not well formed or the type unknown
 //   POST /_emulator/qps?sdkappid=S&qps=N    change an app's cap
 //   POST /_emulator/fault?10002=R&502=R&reset=R&stall=R&malformed=R&latency=DUR
 //        [&group=ID&fault=none|10002|502|reset|stall|malformed|10010]
+//   POST /_emulator/list-fault?page=P&fault=10002|502|reset|stall|malformed|none[&times=K]
+//        get_appid_group_list calls asking for page P (see Server::set_list_fault)
+//        fail with the fault K times (default 1; 0 = until fault=none)
 //   POST /_emulator/down?seconds=N          reset every connection for N seconds
 // Values are percent-decoded ('#' in a group ID is %23).
 #include <chrono>
@@ -57,8 +66,12 @@ struct App {
 struct Group {
   std::string id;
   GroupType type = GroupType::community;
-  Fault fault = Fault::none;
+  Fault fault = Fault::none;  // get_online_member_num only
+  std::string name{};         // any UTF-8; empty = default_group_name(id)
 };
+
+/// "Group " + the ID's last 6 characters: the Name of a group without one.
+std::string default_group_name(std::string_view group_id);
 
 /// Fault probabilities (0..1 each, drawn from the seeded generator) over all
 /// requests that passed the identity, rate and body checks, so a fault stands
@@ -98,20 +111,38 @@ struct Options {
   std::function<std::chrono::system_clock::time_point()> clock;
 };
 
+/// Per app; each command has its own sliding 1 s window. Calls count when
+/// they passed the identity checks (rejected ones with 60007 too).
 struct AppStats {
-  std::uint64_t requests = 0;    // requests that passed the identity checks
-  std::uint64_t max_window = 0;  // most requests seen in any sliding 1 s window
-  std::uint32_t qps = 0;         // the current cap
+  std::uint64_t requests = 0;    // get_online_member_num requests
+  std::uint64_t max_window = 0;  // most of them seen in any sliding 1 s window
+  std::uint32_t qps = 0;         // the current cap of get_online_member_num
+  std::uint64_t list_calls = 0;  // get_appid_group_list
+  std::uint64_t list_max_window = 0;
+  std::uint64_t info_calls = 0;  // get_group_info
+  std::uint64_t info_max_window = 0;
+  std::uint64_t info_max_ids = 0;  // largest GroupIdList seen in one call (refused ones too)
 };
 
+/// The fixed limits of the discovery commands, per app and second.
+inline constexpr std::uint32_t list_calls_per_second = 1;
+inline constexpr std::uint32_t info_calls_per_second = 200;
+inline constexpr std::size_t info_max_group_ids = 50;
+inline constexpr std::uint64_t list_max_limit = 10000;
+/// A non-zero get_appid_group_list cursor is list_cursor_base + the creation
+/// sequence number (from 1) of the last group returned: always above 2^32.
+inline constexpr std::uint64_t list_cursor_base = (std::uint64_t{1} << 32) + 7;
+
 struct Stats {
-  std::uint64_t requests = 0;  // on the command path
+  std::uint64_t requests = 0;       // on the get_online_member_num path
+  std::uint64_t list_requests = 0;  // on the get_appid_group_list path
+  std::uint64_t info_requests = 0;  // on the get_group_info path
   std::uint64_t control_requests = 0;
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_open = 0;
   std::uint64_t handshakes = 0;
   std::uint64_t usersig_verifications = 0;                   // full decode + HMAC (cache misses)
-  std::map<std::int64_t, std::uint64_t> codes;               // JSON answers by ErrorCode
+  std::map<std::int64_t, std::uint64_t> codes;               // JSON answers by (call-level) ErrorCode, all commands
   std::map<std::string, std::uint64_t, std::less<>> events;  // http_404, http_502, reset, stall, malformed...
   std::map<std::uint64_t, AppStats> apps;
   std::map<std::string, std::uint64_t, std::less<>> groups;  // per-group requests, when asked for
@@ -122,6 +153,9 @@ std::string to_json(const Stats& s);
 /// `cycle` (= floor(unix ms / refresh ms)): a hash of both, so it is stable
 /// within a cycle and changes between cycles.
 std::uint64_t member_count(std::string_view group_id, std::int64_t cycle);
+/// get_group_info's MemberNum in cycle `cycle`: member_count plus a part
+/// stable per group, so never below the online count of the same cycle.
+std::uint64_t member_total(std::string_view group_id, std::int64_t cycle);
 
 /// `n` Community IDs "@TGS#_@TGS#" + 12 chars [A-Z0-9], reproducible from `seed`.
 std::vector<std::string> generate_group_ids(std::size_t n, std::uint64_t seed);
@@ -160,11 +194,22 @@ class Server {
   // Thread-safe views and controls (the same as the /_emulator/ HTTP API).
   Stats stats(bool with_groups = false) const;
   void reset_stats();
-  bool dissolve(std::string_view group_id);                 // false when the ID is not well formed
+  bool dissolve(std::string_view group_id);  // false when the ID is not well formed
+  /// Adds `g` to the listing with a new sequence number (also a dissolved
+  /// group, which exists again). False when the ID is not well formed or the
+  /// group is already listed. A fault set earlier stays unless g.fault is set.
+  bool create_group(Group g);
   bool set_qps(std::uint64_t sdkappid, std::uint32_t qps);  // false for an unknown app
   void set_faults(const FaultRates& rates);
   void set_group_fault(std::string_view group_id, Fault fault);
   void set_down_for(std::chrono::milliseconds d);  // every connection/request is reset meanwhile
+  /// get_appid_group_list calls (any app) asking for page `page` answer
+  /// `fault` instead, `times` times (0 = until cleared with Fault::none).
+  /// Page 1 is a call with Next=0; page n+1 a call whose Next is the cursor
+  /// that page n of the app's current listing (since its last Next=0 call)
+  /// answered, so a retry of a page asks for the same page again. Calls
+  /// with an unknown cursor are page 0. Fault::e10010 answers ErrorCode 10010.
+  void set_list_fault(int page, Fault fault, int times);
 
   struct Impl;
 
