@@ -63,6 +63,8 @@ class Loader {
   void read_target(MapReader& r, AppConfig& app);
   void read_proxy(MapReader& r, AppConfig& app);
   void read_groups(MapReader& r, AppConfig& app);
+  void read_discover(MapReader& r, AppConfig& app);
+  void read_globs(MapReader& r, std::string_view key, std::vector<std::string>& out);
 
   const std::string& path_;
   std::string dir_;
@@ -256,6 +258,7 @@ bool Loader::read_app(const YAML::Node& n, std::size_t index, bool strict, AppCo
   if (r.duration("usersig_ttl", app.usersig_ttl) && app.usersig_ttl < std::chrono::seconds(1)) {
     r.error_at("usersig_ttl", "'usersig_ttl' must be at least 1s");
   }
+  read_discover(r, app);
   read_groups(r, app);
   r.finish();
   return named;
@@ -418,6 +421,59 @@ void Loader::read_proxy(MapReader& r, AppConfig& app) {
   app.proxy = px->url();
 }
 
+void Loader::read_globs(MapReader& r, std::string_view key, std::vector<std::string>& out) {
+  const YAML::Node n = r.node(key);
+  if (!n.IsDefined() || n.IsNull()) return;
+  if (!n.IsSequence()) {
+    r.error_at(key, fmt::format("'{}' must be a list of patterns, e.g. [\"*\"]", key));
+    return;
+  }
+  out.clear();
+  for (const auto& item : n) {
+    if (!item.IsScalar() || item.Scalar().empty()) {
+      diags_.error(path_, mark_of(item), fmt::format("each entry of '{}' must be a non-empty pattern", key));
+      continue;
+    }
+    out.push_back(item.Scalar());
+  }
+}
+
+void Loader::read_discover(MapReader& app_reader, AppConfig& app) {
+  const YAML::Node n = app_reader.node("discover");
+  if (!n.IsDefined() || n.IsNull()) return;
+  MapReader r(n, path_, diags_, env_, "discover");
+  DiscoverConfig d;
+  if (r.duration("every", d.every) && d.every < std::chrono::seconds(5)) {
+    r.error_at("every", fmt::format("'every' must be at least 5s (the list command allows 1 call a second), got {}",
+                                    format_duration(d.every)));
+  }
+  static const std::vector<std::string_view> kTypes = {"Community", "Public", "Private", "ChatRoom", "AVChatRoom"};
+  const YAML::Node types = r.node("types");
+  if (types.IsDefined() && !types.IsNull()) {
+    if (!types.IsSequence() || types.size() == 0) {
+      r.error_at("types",
+                 "'types' must be a non-empty list of group types (Community, Public, Private, ChatRoom, "
+                 "AVChatRoom)");
+    } else {
+      d.types.clear();
+      for (const auto& t : types) {
+        const std::string v = t.IsScalar() ? t.Scalar() : std::string();
+        if (std::find(kTypes.begin(), kTypes.end(), v) == kTypes.end()) {
+          diags_.error(
+              path_, mark_of(t),
+              fmt::format("unknown group type '{}'; one of Community, Public, Private, ChatRoom, AVChatRoom", v));
+        } else if (std::find(d.types.begin(), d.types.end(), v) == d.types.end()) {
+          d.types.push_back(v);
+        }
+      }
+    }
+  }
+  read_globs(r, "include", d.include);
+  read_globs(r, "exclude", d.exclude);
+  r.finish();
+  app.discover = std::move(d);
+}
+
 void Loader::read_groups(MapReader& r, AppConfig& app) {
   GroupSet set(app.groups, diags_);
   const YAML::Node inline_groups = r.node("groups");
@@ -428,19 +484,11 @@ void Loader::read_groups(MapReader& r, AppConfig& app) {
       const std::uint32_t here = set.file_index(path_);
       GroupScanner scanner(path_, diags_);
       set.reserve(inline_groups.size());
+      std::string id;
+      GroupMetaPtr meta;
       for (const auto& item : inline_groups) {
-        const Mark mark = mark_of(item);
-        if (!item.IsScalar()) {
-          diags_.error(path_, mark, "each entry of 'groups' must be a group ID string");
-          continue;
-        }
-        std::string why;
-        auto id = interpolate(item.Scalar(), env_, &why);
-        if (!id) {
-          diags_.error(path_, mark, "group ID: " + why);
-          continue;
-        }
-        if (scanner.check(*id, mark)) set.add(*id, here, mark);
+        if (read_group_entry(item, scanner, &env_, id, meta) && set.add(id, here, mark_of(item)) && meta)
+          app.group_meta.emplace(id, std::move(meta));
       }
       scanner.finish();
     }
@@ -470,9 +518,12 @@ void Loader::read_groups(MapReader& r, AppConfig& app) {
           continue;
         }
         GroupScanner scanner(file, diags_);
-        auto add = [&](std::string_view id, Mark m) { set.add(id, idx, m); };
+        bool added = false;
+        auto add = [&](std::string_view id, Mark m) { added = set.add(id, idx, m); };
         if (is_yaml_path(file)) {
-          scan_yaml_groups(data, scanner, add);
+          scan_yaml_groups(data, scanner, add, [&](const std::string& id, GroupMetaPtr meta) {
+            if (added) app.group_meta.emplace(id, std::move(meta));
+          });
         } else {
           // One ID a line: the newline count bounds the new IDs.
           // IDs are views into `data`, so they can wait in a batch whose
@@ -487,7 +538,7 @@ void Loader::read_groups(MapReader& r, AppConfig& app) {
     }
   }
   set.finish(path_, app.mark);
-  if (app.groups.empty()) {
+  if (app.groups.empty() && !app.discover) {
     diags_.warning(path_, app.mark, fmt::format("app '{}' watches no groups", app.name));
   }
 }
@@ -609,6 +660,36 @@ std::string format_summary(const Config& cfg) {
   out += fmt::format("sinks: {}{}\n", cfg.sinks.size(), types.empty() ? "" : " (" + types + ")");
   out += fmt::format("admin: {}\n", cfg.admin.listen.empty() ? std::string("off") : "listen " + cfg.admin.listen);
   return out;
+}
+
+bool glob_match(std::string_view p, std::string_view t) {
+  // Iterative with one backtrack point: linear for the patterns people write.
+  std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
+      ++pi;
+      ++ti;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = ti;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+bool DiscoverConfig::keeps(std::string_view type, std::string_view id, std::string_view name) const {
+  if (std::find(types.begin(), types.end(), type) == types.end()) return false;
+  auto any = [&](const std::vector<std::string>& globs) {
+    return std::any_of(globs.begin(), globs.end(),
+                       [&](const std::string& g) { return glob_match(g, id) || glob_match(g, name); });
+  };
+  return any(include) && !any(exclude);
 }
 
 }  // namespace groupwatch::config

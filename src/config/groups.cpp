@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -181,7 +182,7 @@ void scan_text_groups(std::string_view data, GroupScanner& scanner,
 }
 
 void scan_yaml_groups(const std::string& data, GroupScanner& scanner,
-                      const std::function<void(std::string_view, Mark)>& on_id) {
+                      const std::function<void(std::string_view, Mark)>& on_id, const OnMeta& on_meta) {
   YAML::Node root;
   try {
     root = YAML::Load(data);
@@ -194,16 +195,108 @@ void scan_yaml_groups(const std::string& data, GroupScanner& scanner,
     scanner.error(mark_of(root), "a YAML watchlist must be a list of group IDs");
     return;
   }
+  std::string id;
+  GroupMetaPtr meta;
   for (const auto& item : root) {
     const Mark mark = mark_of(item);
     if (!scanner.count_one(mark)) return;
-    if (!item.IsScalar()) {
-      scanner.error(mark, "each entry of a watchlist must be a group ID string");
+    if (!read_group_entry(item, scanner, nullptr, id, meta)) continue;
+    on_id(id, mark);
+    if (meta && on_meta) on_meta(id, std::move(meta));
+  }
+}
+
+namespace {
+
+// Label names a result already has in some sink: a label may not shadow them.
+bool reserved_label(std::string_view key) {
+  return key == "app" || key == "sdkappid" || key == "group_id" || key == "group_name" || key == "error_code" ||
+         key == "error_info" || key == "online_member_num" || key == "time" || key.starts_with("__");
+}
+
+bool read_labels(const YAML::Node& node, GroupScanner& scanner, const EnvLookup* env, GroupMeta& meta) {
+  const Mark mark = mark_of(node);
+  if (!node.IsMap()) {
+    scanner.error(mark, "'labels' must be a mapping of label names to values, e.g. {tier: gold}");
+    return false;
+  }
+  bool ok = true;
+  for (const auto& kv : node) {
+    const Mark m = mark_of(kv.first);
+    if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+      scanner.error(m, "each label must be NAME: VALUE with a plain value");
+      ok = false;
       continue;
     }
-    const std::string& id = item.Scalar();
-    if (scanner.check(id, mark)) on_id(id, mark);
+    std::string key = kv.first.Scalar(), value = kv.second.Scalar(), why;
+    if (env) {
+      auto v = interpolate(value, *env, &why);
+      if (!v) {
+        scanner.error(m, "label '" + key + "': " + why);
+        ok = false;
+        continue;
+      }
+      value = std::move(*v);
+    }
+    if (key.empty() || reserved_label(key)) {
+      scanner.error(m, fmt::format("label name '{}' is {}", key,
+                                   key.empty() ? "empty" : "taken by a field every result has; choose another"));
+      ok = false;
+    } else if (first_invalid_utf8(key) != std::string_view::npos ||
+               first_invalid_utf8(value) != std::string_view::npos) {
+      scanner.error(m, fmt::format("label '{}' is not valid UTF-8", key));
+      ok = false;
+    } else {
+      meta.labels.emplace_back(std::move(key), std::move(value));
+    }
   }
+  std::sort(meta.labels.begin(), meta.labels.end());
+  for (std::size_t i = 1; i < meta.labels.size(); ++i) {
+    if (meta.labels[i].first == meta.labels[i - 1].first) {
+      scanner.error(mark, fmt::format("label '{}' is given twice", meta.labels[i].first));
+      return false;
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+bool read_group_entry(const YAML::Node& item, GroupScanner& scanner, const EnvLookup* env, std::string& id,
+                      GroupMetaPtr& meta) {
+  const Mark mark = mark_of(item);
+  meta.reset();
+  auto text = [&](const YAML::Node& n, std::string_view what, std::string& out) {
+    out = n.Scalar();
+    if (!env) return true;
+    std::string why;
+    auto v = interpolate(out, *env, &why);
+    if (!v) {
+      scanner.error(mark_of(n), fmt::format("{}: {}", what, why));
+      return false;
+    }
+    out = std::move(*v);
+    return true;
+  };
+  if (item.IsScalar()) return text(item, "group ID", id) && scanner.check(id, mark);
+  if (!item.IsMap()) {
+    scanner.error(mark, "each watchlist entry must be a group ID or a mapping {id, name, labels}");
+    return false;
+  }
+  static const EnvLookup environment = process_env();
+  MapReader r(item, scanner.file(), scanner.diags(), env ? *env : environment, "watchlist entry");
+  bool ok = r.string("id", id, true) && scanner.check(id, r.mark("id"));
+  auto m = std::make_shared<GroupMeta>();
+  if (r.string("name", m->name) && first_invalid_utf8(m->name) != std::string_view::npos) {
+    r.error_at("name", "group name is not valid UTF-8");
+    ok = false;
+  }
+  if (r.has("labels")) ok = read_labels(r.node("labels"), scanner, env, *m) && ok;
+  const int errors = scanner.diags().error_count();
+  r.finish();
+  ok = ok && scanner.diags().error_count() == errors;
+  if (ok && (!m->name.empty() || !m->labels.empty())) meta = std::move(m);
+  return ok;
 }
 
 bool scan_group_file(const std::string& path, Diagnostics& diags, std::string* open_error,

@@ -38,6 +38,8 @@ class GroupScanner {
   /// False (with an error) once the file holds too many IDs.
   bool count_one(Mark mark);
   void error(Mark mark, std::string message) { diags_.error(file_, mark, std::move(message)); }
+  Diagnostics& diags() { return diags_; }
+  const std::string& file() const { return file_; }
   void finish();
 
  private:
@@ -50,8 +52,18 @@ class GroupScanner {
 
 void scan_text_groups(std::string_view data, GroupScanner& scanner,
                       const std::function<void(std::string_view, Mark)>& on_id);
+/// Called for a watchlist entry written as {id, name, labels} that has a name
+/// or labels, after its ID was passed to on_id.
+using OnMeta = std::function<void(const std::string& id, GroupMetaPtr meta)>;
+
+/// One watchlist entry: an ID string, or a mapping {id, name, labels}. Sets
+/// `id` (interpolated through `env` when given) and `meta` (null when the
+/// entry has neither name nor labels); false with an error recorded.
+bool read_group_entry(const YAML::Node& item, GroupScanner& scanner, const EnvLookup* env, std::string& id,
+                      GroupMetaPtr& meta);
+
 void scan_yaml_groups(const std::string& data, GroupScanner& scanner,
-                      const std::function<void(std::string_view, Mark)>& on_id);
+                      const std::function<void(std::string_view, Mark)>& on_id, const OnMeta& on_meta = {});
 /// Reads `path` (YAML list for .yaml/.yml, text otherwise) and calls `on_id`
 /// for every valid ID. False when the file cannot be read (`open_error` says why).
 bool scan_group_file(const std::string& path, Diagnostics& diags, std::string* open_error,

@@ -155,6 +155,61 @@ TEST_F(Load, MinimalConfigGetsDefaults) {
   EXPECT_THAT(joined(warnings(r)), HasSubstr("no sinks configured"));
 }
 
+// interface.md, "Group discovery and group names": watchlist entries may be
+// {id, name, labels}, inline or in a YAML file; bad labels name their place.
+TEST_F(Load, WatchlistEntriesCarryNamesAndLabels) {
+  write("list.yaml", "- \"@TGS#_@TGS#BBBBBBBBBBBB\"\n- {id: \"@TGS#_@TGS#CCCCCCCCCCCC\", name: Lobby}\n");
+  auto r = load(std::string(kApp).replace(std::string(kApp).find("    groups:"), std::string::npos,
+                                          "    groups:\n"
+                                          "      - {id: \"@TGS#_@TGS#AAAAAAAAAAAA\", name: \"VIP ${TIER}\", "
+                                          "labels: {tier: \"${TIER}\", region: sg}}\n"
+                                          "    group_files: [list.yaml]\n"),
+                {{"TIER", "gold"}});
+  ASSERT_TRUE(r.config) << joined(errors(r));
+  const auto& a = r.config->apps[0];
+  EXPECT_EQ(a.groups.size(), 3u);
+  ASSERT_EQ(a.group_meta.size(), 2u);
+  const auto& vip = *a.group_meta.at("@TGS#_@TGS#AAAAAAAAAAAA");
+  EXPECT_EQ(vip.name, "VIP gold");
+  EXPECT_EQ(vip.labels, (std::vector<std::pair<std::string, std::string>>{{"region", "sg"}, {"tier", "gold"}}));
+  EXPECT_EQ(a.group_meta.at("@TGS#_@TGS#CCCCCCCCCCCC")->name, "Lobby");
+
+  r = load(std::string(kApp).replace(std::string(kApp).find("    groups:"), std::string::npos,
+                                     "    groups:\n"
+                                     "      - {id: \"@TGS#_@TGS#AAAAAAAAAAAA\", labels: {app: x, tier: [1]}}\n"
+                                     "      - {name: nameless}\n"));
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(joined(errors(r)), HasSubstr(err_at(8, 50) + "label name 'app' is taken"));
+  EXPECT_THAT(joined(errors(r)), HasSubstr(err_at(8, 58) + "each label must be NAME: VALUE"));
+  EXPECT_THAT(joined(errors(r)), HasSubstr(err_at(9, 9) + "missing required key 'id' in watchlist entry"));
+}
+
+TEST_F(Load, DiscoverHasDefaultsAndChecksItsKeys) {
+  auto r = load(std::string(kApp) + "    discover: {}\n");
+  ASSERT_TRUE(r.config) << joined(errors(r));
+  ASSERT_TRUE(r.config->apps[0].discover);
+  const auto& d = *r.config->apps[0].discover;
+  EXPECT_EQ(d.every, std::chrono::hours(1));
+  EXPECT_EQ(d.types, std::vector<std::string>{"Community"});
+  EXPECT_TRUE(d.keeps("Community", "@TGS#_x", "any"));
+  EXPECT_FALSE(d.keeps("Public", "@TGS#_x", "any"));
+
+  r = load(std::string(kApp) +
+           "    discover: {every: 2s, types: [Community, Lobby], include: [\"VIP*\"], exclude: [\"*test?\"]}\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(joined(errors(r)), HasSubstr("'every' must be at least 5s"));
+  EXPECT_THAT(joined(errors(r)), HasSubstr("unknown group type 'Lobby'"));
+
+  DiscoverConfig d2;
+  d2.include = {"VIP*"};
+  d2.exclude = {"*test?"};
+  EXPECT_TRUE(d2.keeps("Community", "@TGS#_1", "VIP lounge"));
+  EXPECT_FALSE(d2.keeps("Community", "@TGS#_1", "VIP tests"));
+  EXPECT_FALSE(d2.keeps("Community", "@TGS#_1", "Lobby"));
+  EXPECT_TRUE(glob_match("a*b?c", "aXXbYc"));
+  EXPECT_FALSE(glob_match("a*b?c", "aXXbc"));
+}
+
 // interface.md, "Proxies": the app's `proxy:` wins; else HTTPS_PROXY (or
 // https_proxy) unless NO_PROXY (or no_proxy) matches the endpoint's host.
 TEST_F(Load, ProxyFromTheAppOrTheEnvironment) {

@@ -115,7 +115,7 @@ TEST_F(GroupFiles, YamlList) {
   EXPECT_EQ(out[1].mark.col, 3);
   const auto e = test::formatted(d, false);
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], f + ":4:3: error: each entry of a watchlist must be a group ID string");
+  EXPECT_EQ(e[0], f + ":4:3: error: each watchlist entry must be a group ID or a mapping {id, name, labels}");
 }
 
 TEST_F(GroupFiles, YamlMustBeAListAndSyntaxErrorsHavePositions) {

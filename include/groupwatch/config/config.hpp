@@ -6,16 +6,33 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
 
 #include "groupwatch/config/diagnostics.hpp"
+#include "groupwatch/config/group_meta.hpp"
 #include "groupwatch/config/reader.hpp"
 
 namespace groupwatch::config {
 
 using std::chrono::milliseconds;
+
+/// `discover:` of an app: list the app's groups instead of (or besides)
+/// naming them.
+struct DiscoverConfig {
+  milliseconds every = std::chrono::hours(1);
+  std::vector<std::string> types = {"Community"};  // get_group_info's Type values
+  std::vector<std::string> include = {"*"};        // globs on the ID or the name
+  std::vector<std::string> exclude;
+  bool operator==(const DiscoverConfig&) const = default;
+  /// True when a group of `type` with `id` and `name` is kept.
+  bool keeps(std::string_view type, std::string_view id, std::string_view name) const;
+};
+
+/// fnmatch-style: '*' any run, '?' one byte, everything else literal.
+bool glob_match(std::string_view pattern, std::string_view text);
 
 struct AppConfig {
   std::string name;
@@ -35,7 +52,10 @@ struct AppConfig {
   double qps = 200;
   milliseconds usersig_ttl = std::chrono::hours(24);
   std::vector<std::string> groups;  // inline + group_files, deduplicated, in first-seen order
-  Mark mark;                        // of the app's mapping
+  // Names and labels of watchlist entries written as {id, name, labels}.
+  std::unordered_map<std::string, GroupMetaPtr> group_meta;
+  std::optional<DiscoverConfig> discover;
+  Mark mark;  // of the app's mapping
   // Set when `groups` is let go of after the engine took its copy (run):
   // what a reload compares the new watchlist with.
   std::uint64_t groups_digest = 0;
