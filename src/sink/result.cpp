@@ -28,8 +28,31 @@ std::string to_json_line(const Result& r) {
   out += std::to_string(r.error_code);
   out += ",\"error_info\":";
   append_json_string(out, r.error_info);
+  out += ",\"group_name\":";
+  if (r.meta && !r.meta->name.empty()) {
+    append_json_string(out, r.meta->name);
+  } else {
+    out += "null";
+  }
+  out += ",\"labels\":";
+  append_labels_json(out, r.meta);
   out += '}';
   return out;
+}
+
+void append_labels_json(std::string& out, const config::GroupMetaPtr& meta) {
+  out += '{';
+  if (meta) {
+    bool first = true;
+    for (const auto& [k, v] : meta->labels) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, k);
+      out += ':';
+      append_json_string(out, v);
+    }
+  }
+  out += '}';
 }
 
 }  // namespace groupwatch::sink

@@ -58,6 +58,12 @@ struct Cursor {
     in.remove_prefix(1);
     return v;
   }
+  std::uint32_t u32() {
+    if (in.size() < 4) return ok = false, 0;
+    std::uint32_t v = get_u32(in.data());
+    in.remove_prefix(4);
+    return v;
+  }
   std::string str() {
     if (in.size() < 4) return ok = false, std::string();
     std::uint32_t n = get_u32(in.data());
@@ -160,6 +166,16 @@ std::size_t encode_record(const Result& r, std::string& out) {
   put_u64(p, r.online_member_num.value_or(0));
   put_u64(p, static_cast<std::uint64_t>(r.error_code));
   put_str(p, r.error_info);
+  // Records from before names and labels end here; newer ones carry them
+  // when the group has any.
+  if (r.meta) {
+    put_str(p, r.meta->name);
+    put_u32(p, static_cast<std::uint32_t>(r.meta->labels.size()));
+    for (const auto& [k, v] : r.meta->labels) {
+      put_str(p, k);
+      put_str(p, v);
+    }
+  }
   put_u32(out, static_cast<std::uint32_t>(p.size()));
   put_u32(out, checksum(p));
   out += p;
@@ -180,6 +196,16 @@ std::optional<Result> decode_payload(std::string_view payload) {
   if (has) r.online_member_num = num;
   r.error_code = static_cast<std::int64_t>(c.u64());
   r.error_info = c.str();
+  if (c.ok && !c.in.empty()) {
+    auto meta = std::make_shared<config::GroupMeta>();
+    meta->name = c.str();
+    const std::uint32_t n = c.u32();
+    for (std::uint32_t i = 0; c.ok && i < n && i < 4096; ++i) {
+      std::string k = c.str();
+      meta->labels.emplace_back(std::move(k), c.str());
+    }
+    r.meta = std::move(meta);
+  }
   if (!c.ok || !c.in.empty()) return std::nullopt;
   return r;
 }

@@ -60,6 +60,16 @@ TEST(InfluxLineProtocol, EscapesTagsFieldsAndMeasurement) {
             "error_code=70001i,error_info=\"say \\\"hi\\\", x=1 \\\\ end\\\\\" 1700000000001\n");
 }
 
+TEST(InfluxLineProtocol, NameAndLabelsAreEscapedTags) {
+  auto r = make_result(3);
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP lounge,1";
+  meta->labels = {{"my tier", "gold=1"}};
+  r.meta = meta;
+  EXPECT_THAT(line_of(r), StartsWith("groupwatch,app=prod-sg,group_id=@TGS#_group3,group_name=VIP\\ lounge\\,1,"
+                                     "my\\ tier=gold\\=1 online_member_num=3i,"));
+}
+
 TEST(InfluxLineProtocol, ControlCharactersInvalidUtf8AndTrailingBackslash) {
   auto r = make_result(2, 1);
   r.app = "tab\there\\";                                   // control -> escaped space; trailing '\' dropped
@@ -340,9 +350,16 @@ TEST_F(InfluxSink, WritesPointsAndReadsThemBack) {
   s->open();
   std::vector<sink::Result> batch;
   for (int i = 0; i < 10; ++i) batch.push_back(make_result(i, i % 4 == 3 ? 10015 : 0));
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP lounge, 中";
+  meta->labels = {{"tier", "gold"}};
+  batch[2].meta = meta;
   s->write(batch);
   auto rows = select("SELECT * FROM groupwatch ORDER BY time");
   ASSERT_EQ(rows.size(), 10u);
+  // The name and labels are tags, read back as written.
+  EXPECT_EQ(rows[2].at("group_name"), "VIP lounge, 中");
+  EXPECT_EQ(rows[2].at("tier"), "gold");
   int missing = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     auto& r = rows[i];

@@ -125,10 +125,35 @@ TEST_F(PostgresSink, WritesValuesAndNullsOnErrorRows) {
           "from information_schema.columns where table_name = '" +
           table_ + "'"),
       "time:timestamp with time zone:NO,app:text:NO,sdkappid:bigint:NO,group_id:text:NO,"
-      "online_member_num:bigint:YES,error_code:bigint:NO,error_info:text:NO");
+      "online_member_num:bigint:YES,error_code:bigint:NO,error_info:text:NO,group_name:text:YES,labels:jsonb:NO");
   EXPECT_EQ(sql("select count(*) from pg_indexes where tablename = '" + table_ +
                 "' and indexdef like '%(group_id, \"time\")'"),
             "1");
+}
+
+// A table from the version before names and labels is migrated in place:
+// its rows stay, new rows carry the name and labels (labels as jsonb).
+TEST_F(PostgresSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
+  sql("create table " + table_ +
+      " (time timestamptz NOT NULL, app text NOT NULL, sdkappid bigint NOT NULL, group_id text NOT NULL,"
+      " online_member_num bigint NULL, error_code bigint NOT NULL, error_info text NOT NULL,"
+      " UNIQUE (group_id, time, app))");
+  sql("insert into " + table_ + " values (now(), 'old', 1, '@TGS#_old', 7, 0, '')");
+  auto s = make_sink(yaml());
+  auto r = make_result(1);
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP 'lounge' 中";
+  meta->labels = {{"tier", "gold"}};
+  r.meta = meta;
+  s->write(std::vector<sink::Result>{r, make_result(2)});
+  EXPECT_EQ(sql("select online_member_num, coalesce(group_name, 'NULL'), labels::text from " + table_ +
+                " where group_id = '@TGS#_old'"),
+            "7|NULL|{}");
+  EXPECT_EQ(sql("select group_name, labels->>'tier' from " + table_ + " where group_id = '@TGS#_group1'"),
+            "VIP 'lounge' 中|gold");
+  EXPECT_EQ(
+      sql("select coalesce(group_name, 'NULL'), labels::text from " + table_ + " where group_id = '@TGS#_group2'"),
+      "NULL|{}");
 }
 
 TEST_F(PostgresSink, AwkwardStringsRoundTrip) {

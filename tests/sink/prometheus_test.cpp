@@ -73,10 +73,27 @@ TEST(PrometheusSink, ServesTheLatestCountAndForgetsParkedGroups) {
 
 TEST(PrometheusSink, EscapesLabelValues) {
   std::map<std::pair<std::string, std::string>, prom::Series> series;
-  series[{"a\"pp\\", "g\n1"}] = {5, 1.5};
+  series[{"a\"pp\\", "g\n1"}] = {5, 1.5, nullptr};
   auto text = prom::render(series);
   EXPECT_NE(text.find("groupwatch_group_online_members{app=\"a\\\"pp\\\\\",group_id=\"g\\n1\"} 5\n"), std::string::npos)
       << text;
+}
+
+TEST(PrometheusSink, CarriesTheNameAndSanitisedLabels) {
+  std::map<std::pair<std::string, std::string>, prom::Series> series;
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP \"lounge\"";
+  meta->labels = {{"1st-tier", "gold"}, {"group-id", "shadow"}, {"region", "s\\g"}};
+  series[{"app", "g1"}] = {5, 1.5, meta};
+  auto text = prom::render(series);
+  // The name is escaped, a label name is made valid, and a label that would
+  // shadow group_id once sanitised is left out.
+  EXPECT_NE(text.find("groupwatch_group_online_members{app=\"app\",group_id=\"g1\",group_name=\"VIP \\\"lounge\\\"\","
+                      "_1st_tier=\"gold\",region=\"s\\\\g\"} 5\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("shadow"), std::string::npos) << text;
+  EXPECT_EQ(prom::sanitize_label_name("a.b-c"), "a_b_c");
 }
 
 TEST(PrometheusSink, ReportsAnAddressInUse) {

@@ -23,7 +23,8 @@ Result example() {
 TEST(ToJsonLine, MatchesTheInterfaceExample) {
   EXPECT_EQ(groupwatch::sink::to_json_line(example()),
             R"({"time":"2026-11-25T16:40:00.123Z","app":"prod-sg","sdkappid":1400000001,)"
-            R"("group_id":"@TGS#_@TGS#cQVLVHIM62CJ","online_member_num":1000,"error_code":0,"error_info":""})");
+            R"("group_id":"@TGS#_@TGS#cQVLVHIM62CJ","online_member_num":1000,"error_code":0,"error_info":"",)"
+            R"("group_name":null,"labels":{}})");
 }
 
 TEST(ToJsonLine, ErrorHasNullCountAndEscapedInfo) {
@@ -34,7 +35,42 @@ TEST(ToJsonLine, ErrorHasNullCountAndEscapedInfo) {
   EXPECT_EQ(groupwatch::sink::to_json_line(r),
             R"({"time":"2026-11-25T16:40:00.123Z","app":"prod-sg","sdkappid":1400000001,)"
             R"("group_id":"@TGS#_@TGS#cQVLVHIM62CJ","online_member_num":null,"error_code":-1,)"
-            R"("error_info":"HTTP 502 \"bad gateway\"\n"})");
+            R"("error_info":"HTTP 502 \"bad gateway\"\n","group_name":null,"labels":{}})");
+}
+
+TEST(ToJsonLine, CarriesTheNameAndLabelsEscaped) {
+  Result r = example();
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP \"lounge\" \xE4\xB8\xAD";
+  meta->labels = {{"region", "sg"}, {"tier", "gold\n"}};
+  r.meta = meta;
+  const auto line = groupwatch::sink::to_json_line(r);
+  EXPECT_TRUE(line.ends_with(R"("error_info":"","group_name":"VIP \"lounge\" )"
+                             "\xE4\xB8\xAD"
+                             R"(",)"
+                             R"("labels":{"region":"sg","tier":"gold\n"}})"))
+      << line;
+}
+
+TEST(SpoolRecord, CarriesNameAndLabelsAndReadsOldRecords) {
+  Result r = example();
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP lounge";
+  meta->labels = {{"tier", "gold"}};
+  r.meta = meta;
+  std::string framed;
+  groupwatch::sink::detail::encode_record(r, framed);
+  auto back = groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8));
+  ASSERT_TRUE(back.has_value());
+  ASSERT_TRUE(back->meta);
+  EXPECT_EQ(*back->meta, *meta);
+  // A record written before names existed (no meta section) still decodes.
+  r.meta.reset();
+  framed.clear();
+  groupwatch::sink::detail::encode_record(r, framed);
+  back = groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_FALSE(back->meta);
 }
 
 TEST(ToJsonLine, ZeroCountIsNotNull) {

@@ -73,14 +73,42 @@ TEST(SqliteSink, SchemaIsWalWithUniqueKeyAndReplayIsIdempotent) {
   EXPECT_EQ(db.rows("SELECT count(*) FROM samples"), std::vector<std::string>{"3"});
   EXPECT_EQ(db.rows("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   auto cols = db.rows("SELECT name FROM pragma_table_info('samples') ORDER BY cid");
-  std::vector<std::string> want{"time_ms",           "time",       "app",       "sdkappid", "group_id",
-                                "online_member_num", "error_code", "error_info"};
+  std::vector<std::string> want{"time_ms",           "time",       "app",        "sdkappid",   "group_id",
+                                "online_member_num", "error_code", "error_info", "group_name", "labels"};
   EXPECT_EQ(cols, want);
   // The unique index serves per-group time range queries.
   auto plan = db.rows("EXPLAIN QUERY PLAN SELECT * FROM samples WHERE group_id = 'x' AND time_ms > 5");
   ASSERT_FALSE(plan.empty());
   EXPECT_THAT(plan[0], HasSubstr("USING INDEX"));
   EXPECT_THAT(plan[0], HasSubstr("group_id=? AND time_ms>?"));
+}
+
+// A table written by the version before names and labels is migrated in
+// place: its rows stay, new rows carry the name and labels.
+TEST(SqliteSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
+  TempDir dir;
+  std::string path = dir / "g.db";
+  {
+    Db old(path);
+    old.rows(
+        "CREATE TABLE samples (time_ms INTEGER NOT NULL, time TEXT NOT NULL, app TEXT NOT NULL, sdkappid INTEGER NOT "
+        "NULL, group_id TEXT NOT NULL, online_member_num INTEGER, error_code INTEGER NOT NULL, error_info TEXT NOT "
+        "NULL, UNIQUE (group_id, time_ms, app))");
+    old.rows("INSERT INTO samples VALUES (1600000000000, '2020-09-13T12:26:40.000Z', 'old', 1, '@TGS#_old', 7, 0, '')");
+  }
+  auto s = make_sink("- type: sqlite\n  path: " + path + "\n", dir.path());
+  ASSERT_TRUE(s);
+  s->open();
+  auto r = make_result(1);
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP lounge";
+  meta->labels = {{"tier", "gold"}};
+  r.meta = meta;
+  s->write(std::vector<sink::Result>{r, make_result(2)});
+  Db db(path);
+  EXPECT_EQ(db.rows("SELECT group_id, online_member_num, group_name, labels FROM samples ORDER BY time_ms"),
+            (std::vector<std::string>{"@TGS#_old|7|NULL|{}", "@TGS#_group1|1|VIP lounge|{\"tier\":\"gold\"}",
+                                      "@TGS#_group2|2|NULL|{}"}));
 }
 
 TEST(SqliteSink, RetentionDeletesOldRowsAtOpen) {

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "groupwatch/config/group_meta.hpp"
+
 namespace groupwatch::sink {
 
 struct Result {
@@ -15,7 +17,11 @@ struct Result {
   std::optional<std::uint64_t> online_member_num;  // nullopt when error_code != 0
   std::int64_t error_code = 0;                     // -1: no answer (network)
   std::string error_info;
+  config::GroupMetaPtr meta;  // the group's name and labels; null when it has none
 };
+
+/// Appends the labels as a JSON object ({} when none).
+void append_labels_json(std::string& out, const config::GroupMetaPtr& meta);
 
 /// The NDJSON line of interface.md, without the trailing newline.
 std::string to_json_line(const Result& r);

@@ -107,11 +107,12 @@ void append_escaped(std::string& out, std::string_view s, std::string_view speci
 }
 
 void append_tag(std::string& out, std::string_view key, std::string_view value) {
-  std::string v;
+  std::string k, v;
+  append_escaped(k, key, ", =", true);
   append_escaped(v, value, ", =", true);
-  if (v.empty()) return;  // an empty tag value is invalid; InfluxDB treats it as absent anyway
+  if (k.empty() || v.empty()) return;  // an empty tag value is invalid; InfluxDB treats it as absent anyway
   out += ',';
-  out += key;
+  out += k;
   out += '=';
   out += v;
 }
@@ -407,6 +408,10 @@ void append_line(std::string& out, std::string_view measurement, const sink::Res
   append_escaped(out, measurement, ", ", true);
   append_tag(out, "app", r.app);
   append_tag(out, "group_id", r.group_id);
+  if (r.meta) {
+    append_tag(out, "group_name", r.meta->name);
+    for (const auto& [k, v] : r.meta->labels) append_tag(out, k, v);
+  }
   out += ' ';
   if (r.error_code == 0 && r.online_member_num) {
     out += "online_member_num=";

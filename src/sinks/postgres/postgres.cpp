@@ -32,10 +32,10 @@ std::string quote_identifier(const std::string& name) {
 #ifdef GW_HAVE_LIBPQ
 namespace {
 
-// A statement holds at most this many rows: 7 parameters a row stays far
+// A statement holds at most this many rows: 9 parameters a row stays far
 // below the protocol's 65535 parameters per statement.
 constexpr std::size_t kRowsPerStatement = 1000;
-constexpr int kColumns = 7;
+constexpr int kColumns = 9;
 
 struct ConninfoDeleter {
   void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
@@ -208,7 +208,11 @@ class PostgresSink final : public sink::Sink {
     exec("CREATE TABLE IF NOT EXISTS " + target_ +
          " (time timestamptz NOT NULL, app text NOT NULL, sdkappid bigint NOT NULL, group_id text NOT NULL,"
          " online_member_num bigint NULL, error_code bigint NOT NULL, error_info text NOT NULL,"
-         " UNIQUE (group_id, time, app))");
+         " group_name text NULL, labels jsonb NOT NULL DEFAULT '{}', UNIQUE (group_id, time, app))");
+    // Columns added after the first version: an older table gets them in
+    // place, its rows kept (NULL names, empty labels).
+    exec("ALTER TABLE " + target_ +
+         " ADD COLUMN IF NOT EXISTS group_name text NULL, ADD COLUMN IF NOT EXISTS labels jsonb NOT NULL DEFAULT '{}'");
     exec("CREATE INDEX IF NOT EXISTS " + quote_identifier(s_.table + "_group_id_time_idx") + " ON " + target_ +
          " (group_id, time)");
     if (query_bool("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")) make_hypertable();
@@ -235,11 +239,12 @@ class PostgresSink final : public sink::Sink {
   }
 
   void insert(std::span<const sink::Result> rows) {
-    std::string sql = "INSERT INTO " + target_ +
-                      " (time, app, sdkappid, group_id, online_member_num, error_code, error_info) VALUES ";
+    std::string sql =
+        "INSERT INTO " + target_ +
+        " (time, app, sdkappid, group_id, online_member_num, error_code, error_info, group_name, labels) VALUES ";
     sql.reserve(sql.size() + rows.size() * 48 + 64);
     std::vector<std::string> text;
-    text.reserve(rows.size() * 4);
+    text.reserve(rows.size() * 5);
     std::vector<const char*> params;
     params.reserve(rows.size() * kColumns);
     int n = 0;
@@ -267,6 +272,11 @@ class PostgresSink final : public sink::Sink {
       text.push_back(std::to_string(r.error_code));
       params.push_back(text.back().c_str());
       params.push_back(r.error_info.c_str());
+      const std::string& name = config::group_name(r.meta);
+      params.push_back(name.empty() ? nullptr : name.c_str());
+      text.emplace_back();
+      sink::append_labels_json(text.back(), r.meta);
+      params.push_back(text.back().c_str());
     }
     sql += " ON CONFLICT DO NOTHING";
     PGresult* res = PQexecParams(conn_, sql.c_str(), n, nullptr, params.data(), nullptr, nullptr, 0);

@@ -5,7 +5,9 @@
 #include "sinks/prometheus/prometheus.hpp"
 
 #include <stdexcept>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -60,22 +62,56 @@ void log_exception(std::exception_ptr e) {
 
 }  // namespace
 
+std::string sanitize_label_name(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 1);
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
+    out += ok ? c : '_';
+  }
+  if (out.empty() || (out[0] >= '0' && out[0] <= '9')) out.insert(out.begin(), '_');
+  return out;
+}
+
+namespace {
+
+// {app="..",group_id="..",group_name="..",LABEL=".."}: the group's name and
+// labels when it has them (a label whose sanitised name is one of the fixed
+// ones is left out: it would make the series ambiguous).
+std::string labels_of(const std::pair<std::string, std::string>& key, const Series& s) {
+  std::string out = fmt::format("{{app=\"{}\",group_id=\"{}\"", escape(key.first), escape(key.second));
+  if (s.meta) {
+    if (!s.meta->name.empty()) out += fmt::format(",group_name=\"{}\"", escape(s.meta->name));
+    for (const auto& [k, v] : s.meta->labels) {
+      std::string name = sanitize_label_name(k);
+      if (name == "app" || name == "group_id" || name == "group_name" || name.starts_with("__")) continue;
+      out += fmt::format(",{}=\"{}\"", name, escape(v));
+    }
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
 std::string render(const std::map<std::pair<std::string, std::string>, Series>& series) {
   std::string out;
   out.reserve(series.size() * 180 + 400);
+  std::vector<std::string> labels;
+  labels.reserve(series.size());
+  for (const auto& [k, s] : series) labels.push_back(labels_of(k, s));
   out +=
       "# HELP groupwatch_group_online_members Online members of the group at its latest successful poll.\n"
       "# TYPE groupwatch_group_online_members gauge\n";
-  for (const auto& [k, s] : series)
-    out += fmt::format("groupwatch_group_online_members{{app=\"{}\",group_id=\"{}\"}} {}\n", escape(k.first),
-                       escape(k.second), s.online);
+  std::size_t i = 0;
+  for (const auto& [k, s] : series) out += fmt::format("groupwatch_group_online_members{} {}\n", labels[i++], s.online);
   out +=
       "# HELP groupwatch_group_last_success_timestamp_seconds When the group last answered with a count (unix "
       "time).\n"
       "# TYPE groupwatch_group_last_success_timestamp_seconds gauge\n";
+  i = 0;
   for (const auto& [k, s] : series)
-    out += fmt::format("groupwatch_group_last_success_timestamp_seconds{{app=\"{}\",group_id=\"{}\"}} {:.3f}\n",
-                       escape(k.first), escape(k.second), s.last_success);
+    out += fmt::format("groupwatch_group_last_success_timestamp_seconds{} {:.3f}\n", labels[i++], s.last_success);
   return out;
 }
 
@@ -169,6 +205,7 @@ void PrometheusSink::write(std::span<const sink::Result> batch) {
     if (r.error_code != 0 || !r.online_member_num) continue;  // keeps the last good count; its timestamp ages
     auto& s = series_[{r.app, r.group_id}];
     s.online = *r.online_member_num;
+    s.meta = r.meta;
     double t = std::chrono::duration<double>(r.time.time_since_epoch()).count();
     if (t >= s.last_success) s.last_success = t;
   }

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "groupwatch/config/group_meta.hpp"
 #include "groupwatch/config/reader.hpp"
 #include "groupwatch/sink/sink.hpp"
 
@@ -23,8 +24,11 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r);
 /// The exposition of the series, in the Prometheus text format 0.0.4.
 struct Series {
   std::uint64_t online = 0;
-  double last_success = 0;  // unix seconds
+  double last_success = 0;    // unix seconds
+  config::GroupMetaPtr meta;  // name and labels as of the latest count
 };
+/// A label name Prometheus accepts: [a-zA-Z_][a-zA-Z0-9_]*, other bytes as '_'.
+std::string sanitize_label_name(std::string_view name);
 std::string render(const std::map<std::pair<std::string, std::string>, Series>& series);
 
 class PrometheusSink final : public sink::Sink {

@@ -6,10 +6,13 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "groupwatch/util/text.hpp"
 
@@ -31,14 +34,23 @@ CREATE TABLE IF NOT EXISTS samples (
   online_member_num INTEGER,
   error_code INTEGER NOT NULL,
   error_info TEXT NOT NULL,
+  group_name TEXT,
+  labels TEXT NOT NULL DEFAULT '{}',
   UNIQUE (group_id, time_ms, app)
 );
 CREATE INDEX IF NOT EXISTS samples_time ON samples (time_ms);
 )sql";
 
+// Columns added after the first version, added in place to an older table
+// (existing rows get NULL / '{}').
+constexpr std::pair<const char*, const char*> kAddedColumns[] = {
+    {"group_name", "ALTER TABLE samples ADD COLUMN group_name TEXT"},
+    {"labels", "ALTER TABLE samples ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'"},
+};
+
 constexpr const char* kInsert =
     "INSERT OR IGNORE INTO samples (time_ms, time, app, sdkappid, group_id, online_member_num, error_code, "
-    "error_info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    "error_info, group_name, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 std::string resolve(const std::string& path, const std::string& state_dir) {
   if (path.empty() || path.front() == '/' || state_dir.empty()) return path;
@@ -95,6 +107,7 @@ class SqliteSink final : public sink::Sink {
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
       exec(kSchema);
+      migrate();
       if (sqlite3_prepare_v3(db_, kInsert, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK) {
         fail("cannot prepare insert");
       }
@@ -102,6 +115,18 @@ class SqliteSink final : public sink::Sink {
     } catch (...) {
       close();
       throw;
+    }
+  }
+
+  void migrate() {
+    std::vector<std::string> have;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "PRAGMA table_info(samples)", -1, &st, nullptr) != SQLITE_OK)
+      fail("cannot read schema");
+    while (sqlite3_step(st) == SQLITE_ROW) have.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+    sqlite3_finalize(st);
+    for (const auto& [column, sql] : kAddedColumns) {
+      if (std::find(have.begin(), have.end(), column) == have.end()) exec(sql);
     }
   }
 
@@ -120,6 +145,15 @@ class SqliteSink final : public sink::Sink {
     }
     sqlite3_bind_int64(insert_, 7, r.error_code);
     sqlite3_bind_text(insert_, 8, r.error_info.data(), static_cast<int>(r.error_info.size()), SQLITE_TRANSIENT);
+    const std::string& name = config::group_name(r.meta);
+    if (name.empty()) {
+      sqlite3_bind_null(insert_, 9);
+    } else {
+      sqlite3_bind_text(insert_, 9, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+    }
+    labels_.clear();
+    sink::append_labels_json(labels_, r.meta);
+    sqlite3_bind_text(insert_, 10, labels_.data(), static_cast<int>(labels_.size()), SQLITE_STATIC);
     int rc = sqlite3_step(insert_);
     sqlite3_reset(insert_);
     if (rc != SQLITE_DONE) fail("cannot insert");
@@ -150,6 +184,7 @@ class SqliteSink final : public sink::Sink {
   std::string path_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  std::string labels_;  // the row's labels as JSON (reused)
   Clock::time_point last_prune_;
 };
 
