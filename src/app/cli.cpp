@@ -45,6 +45,7 @@ Usage:
   groupwatch check   [--config FILE]              validate the config and its watchlists, print a summary
   groupwatch query   [--config FILE] [--app NAME] [--verbose] GROUP_ID...   ask for these groups now, one line each
   groupwatch usersig [--config FILE] [--app NAME] [--ttl DURATION]  print a fresh UserSig for the app's admin
+  groupwatch discover [--config FILE] [--app NAME]  list the groups discovery would watch now, poll nothing
   groupwatch help config                          every config key with its default
   groupwatch help sink TYPE                       one sink type's keys (help sinks: the types)
   groupwatch help COMMAND | COMMAND --help        one command
@@ -63,6 +64,7 @@ Exit status:
   run: 0 after SIGTERM/SIGINT, 2 bad config, 1 fatal runtime error
   once: 0 every group answered and every sink took it, 1 otherwise, 2 bad config
   check: 0 valid, 2 invalid      query: 0 all answered OK, 1 otherwise
+  discover: 0 listed, 1 a listing failed, 2 bad config
 )";
 
 struct CommandHelp {
@@ -102,6 +104,14 @@ Asks for the given groups now and prints one line each: GROUP<TAB>COUNT, or
 GROUP<TAB>error CODE: meaning: cause. Beside a running daemon it goes through the daemon's
 budget. Log lines other than errors only with --verbose.
 Exit: 0 every group answered OK; 1 otherwise; 2 bad config or no GROUP_ID.
+)"},
+    {"discover", R"(groupwatch discover [--config FILE] [--app NAME]
+
+Lists the groups of every app with `discover:` (or of the app NAME, with the defaults when it has
+no `discover:`) as discovery would now: one line per kept group, APP<TAB>ID<TAB>TYPE<TAB>NAME,
+then "# APP: N of M listed groups kept, N Community, ...". Polls nothing; for previewing
+`types`, `include` and `exclude`.
+Exit: 0 listed; 1 a listing failed (the cause on stderr); 2 bad config or unknown app.
 )"},
     {"usersig", R"(groupwatch usersig [--config FILE] [--app NAME] [--ttl DURATION]
 
@@ -290,6 +300,7 @@ int main(int argc, char** argv) {
     if (a.command == "usersig") return cmd_usersig(a);
     if (a.command == "run") return cmd_run(a.config);
     if (a.command == "once") return cmd_once(a.config, a.quiet);
+    if (a.command == "discover") return cmd_discover(a.config, a.app);
     if (a.command == "query") {
       if (a.positional.empty()) {
         std::cerr << "groupwatch query: name at least one GROUP_ID\n";

@@ -20,6 +20,9 @@ int cmd_run(const std::string& config_path);
 int cmd_once(const std::string& config_path, bool quiet);
 int cmd_query(const std::string& config_path, const std::string& app, const std::vector<std::string>& groups,
               bool verbose);
+/// `discover`: prints what discovery keeps now (APP, ID, TYPE, NAME a line,
+/// then a count per type) for every app with discover:, or for --app NAME.
+int cmd_discover(const std::string& config_path, const std::string& app);
 int cmd_help_config();
 /// `help sink TYPE` (every key the type's parser reads); empty: the types.
 int cmd_help_sink(const std::string& type);

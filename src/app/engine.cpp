@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "app/budget.hpp"
+#include "app/discovery.hpp"
 #include "app/poller.hpp"
 #include "app/spawn.hpp"
 #include "groupwatch/util/events.hpp"
@@ -31,6 +32,7 @@ struct Engine::Impl {
   std::vector<std::shared_ptr<Poller>> retired;    // replaced on reload, draining
   std::vector<std::shared_ptr<Poller>> asks;       // one-off polls for query/once beside us
   std::map<std::string, config::AppConfig> creds;  // per budget key: the first app's config, without groups
+  std::map<std::string, std::shared_ptr<Discoverer>> discoverers;  // per app name, for apps with discover:
   std::function<void()> finished_cb;
   bool stopping = false;
 
@@ -68,6 +70,66 @@ struct Engine::Impl {
     }
     budgets = std::move(next);
     return replaced;
+  }
+
+  std::shared_ptr<Poller> poller(const std::string& app) const {
+    for (const auto& p : pollers)
+      if (p && p->name() == app) return p;
+    return nullptr;
+  }
+
+  static void apply_listing(Poller& p, const Listing& l) {
+    std::vector<std::pair<std::string, config::GroupMetaPtr>> found;
+    found.reserve(l.kept.size());
+    for (const auto& f : l.kept) found.emplace_back(f.id, f.meta);
+    p.set_discovered(std::move(found));
+  }
+
+  // Lists every `every` and hands each listing to the app's current poller.
+  void start_discovery(const std::string& app, const std::shared_ptr<Discoverer>& d) {
+    d->start([this, app](const Listing& l) {
+      if (auto p = poller(app)) apply_listing(*p, l);
+    });
+  }
+
+  // once: the app's poller starts after its first listing (or its failure).
+  void list_then_start(std::shared_ptr<Discoverer> d, std::shared_ptr<Poller> p) {
+    spawn_logged(
+        io,
+        [d, p]() -> asio::awaitable<void> {
+          Listing l = co_await d->list();
+          if (l.ok) {
+            apply_listing(*p, l);
+          } else {
+            log::warn(events::discovery_failed, "group listing failed; polling the watchlist only",
+                      {{"app", p->name()}, {"error", l.error}});
+          }
+          p->start();
+        },
+        "discovery");
+  }
+
+  // The discoverers `cfg` needs: kept where nothing about listing changed,
+  // new ones started, the rest stopped (their groups leave the pollers).
+  void set_discoverers(const config::Config& cfg) {
+    std::map<std::string, std::shared_ptr<Discoverer>> next;
+    for (const auto& a : cfg.apps) {
+      if (!a.discover) continue;
+      auto old = discoverers.find(a.name);
+      if (old != discoverers.end() && old->second->same_as(a)) {
+        next.emplace(a.name, old->second);
+        discoverers.erase(old);
+        continue;
+      }
+      auto d = std::make_shared<Discoverer>(io, a, poll);
+      next.emplace(a.name, d);
+      start_discovery(a.name, d);
+    }
+    for (auto& [name, d] : discoverers) {
+      d->stop();
+      if (auto p = poller(name)) p->set_discovered({});
+    }
+    discoverers = std::move(next);
   }
 
   void maybe_finished() {
@@ -119,17 +181,33 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg, ResultOut& out, 
         std::make_shared<limit::RateLimiter>(limit::LimiterOptions{.qps = *cfg.poll.max_qps}, steady::now());
   }
   impl_->set_budgets(cfg);
-  for (const auto& a : cfg.apps) impl_->pollers.push_back(impl_->make(a));
+  for (const auto& a : cfg.apps) {
+    impl_->pollers.push_back(impl_->make(a));
+    if (a.discover) impl_->discoverers.emplace(a.name, std::make_shared<Discoverer>(io, a, cfg.poll));
+  }
 }
 
 Engine::~Engine() {
+  for (auto& [name, d] : impl_->discoverers) d->stop();
   for (auto& p : impl_->pollers) p->cancel();
   for (auto& p : impl_->retired) p->cancel();
   for (auto& p : impl_->asks) p->cancel();
 }
 
 void Engine::start() {
-  for (auto& p : impl_->pollers) p->start();
+  auto& I = *impl_;
+  for (auto& p : I.pollers) {
+    auto d = I.discoverers.find(p->name());
+    if (d == I.discoverers.end()) {
+      p->start();
+    } else if (I.mode == Mode::once) {
+      I.list_then_start(d->second, p);
+    } else {
+      // Watchlist groups start now; discovered ones join at their slots.
+      p->start();
+      I.start_discovery(p->name(), d->second);
+    }
+  }
 }
 
 Engine::ReloadSummary Engine::reload(const config::Config& cfg) {
@@ -189,6 +267,13 @@ Engine::ReloadSummary Engine::reload(const config::Config& cfg) {
     ++removed;
   }
   I.pollers = std::move(next);
+  I.set_discoverers(cfg);
+  // A poller made new by this reload gets what its app's discovery found.
+  for (auto& p : I.pollers) {
+    auto d = I.discoverers.find(p->name());
+    if (d != I.discoverers.end() && d->second->last() && p->discovered_count() == 0)
+      I.apply_listing(*p, *d->second->last());
+  }
   // Forget retired pollers once their last request has completed.
   std::erase_if(I.retired, [](const std::shared_ptr<Poller>& p) { return p->in_flight() == 0 && p->finished(); });
   return {kept, added, restarted, removed, pools_replaced};
@@ -196,6 +281,7 @@ Engine::ReloadSummary Engine::reload(const config::Config& cfg) {
 
 void Engine::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   impl_->stopping = true;
+  for (auto& [name, d] : impl_->discoverers) d->stop();
   for (auto& p : impl_->pollers) p->stop_dispatch();
   for (auto& p : impl_->retired) p->stop_dispatch();
   for (auto& p : impl_->asks) p->stop_dispatch();

@@ -31,9 +31,16 @@ int cmd_help_config() {
       << fmt::format("  usersig_ttl           lifetime of generated UserSigs (default {})\n",
                      format_duration(a.usersig_ttl))
       << fmt::format("  tls_verify            verify the server certificate (default {})\n", a.tls_verify)
-      << "  groups                inline list of group IDs\n"
-         "  group_files           watchlist files: .yaml/.yml lists or text, one ID a line, '#' comments\n"
-         "                        (at most 2,000,000 IDs per file, lines up to 4096 bytes)\n"
+      << "  groups                inline list of group IDs or {id, name, labels} mappings\n"
+         "  group_files           watchlist files: .yaml/.yml lists (IDs or {id, name, labels}) or text, one ID a\n"
+         "                        line, '#' comments (at most 2,000,000 IDs per file, lines up to 4096 bytes)\n"
+         "  discover              list the app's groups from the vendor instead of (or besides) naming them:\n"
+      << fmt::format("    every               list again this often (default {}; at least 5s)\n",
+                     format_duration(config::DiscoverConfig{}.every))
+      << "    types               group types to keep (default [Community]; also Public, Private, ChatRoom,\n"
+         "                        AVChatRoom)\n"
+         "    include             glob patterns on the group ID or name (default [\"*\"])\n"
+         "    exclude             glob patterns to leave out (default none)\n"
       << "poll:\n"
       << fmt::format("  interval              the refresh cycle (default {})\n", format_duration(c.poll.interval))
       << fmt::format("  timeout               one request, connect to last byte (default {})\n",

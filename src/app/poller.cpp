@@ -91,7 +91,8 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
   m_.name = app_.name;
   m_.sdkappid = app_.sdkappid;
   m_.latency_buckets.assign(std::size(latency_bounds_ms) + 1, 0);
-  set_groups(std::move(app_.groups));
+  set_groups(std::move(app_.groups), app_.group_meta);
+  app_.group_meta.clear();
   app_.groups.clear();
   app_.groups.shrink_to_fit();
 }
@@ -123,19 +124,84 @@ void Poller::start() {
   check_finished();
 }
 
-void Poller::set_groups(std::vector<std::string> ids) {
-  schedule::sort_by_slot(ids);
+void Poller::set_groups(std::vector<std::string> ids,
+                        const std::unordered_map<std::string, config::GroupMetaPtr>& meta) {
+  std::vector<Entry> next;
+  next.reserve(ids.size() + discovered_count());
+  for (auto& id : ids) {
+    auto m = meta.find(id);
+    next.push_back(Entry{std::move(id), m == meta.end() ? nullptr : m->second, from_config});
+  }
+  for (const auto& g : groups_)
+    if (g.from & from_discovery) next.push_back(Entry{g.id, (g.from & from_config) ? nullptr : g.meta, from_discovery});
+  replace_groups(std::move(next));
+}
+
+void Poller::set_discovered(std::vector<std::pair<std::string, config::GroupMetaPtr>> found) {
+  std::vector<Entry> next;
+  next.reserve(found.size() + groups_.size());
+  for (auto& [id, meta] : found) next.push_back(Entry{std::move(id), std::move(meta), from_discovery});
+  for (const auto& g : groups_)
+    if (g.from & from_config) next.push_back(Entry{g.id, g.meta, from_config});
+  replace_groups(std::move(next));
+}
+
+std::size_t Poller::discovered_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(groups_.begin(), groups_.end(), [](const Group& g) { return (g.from & from_discovery) != 0; }));
+}
+
+namespace {
+
+// The watchlist's name and labels, else the vendor's name.
+config::GroupMetaPtr merge_meta(const config::GroupMetaPtr& watchlist, const config::GroupMetaPtr& vendor) {
+  if (!watchlist) return vendor;
+  if (!watchlist->name.empty() || !vendor || vendor->name.empty()) return watchlist;
+  auto both = std::make_shared<config::GroupMeta>(*watchlist);
+  both->name = vendor->name;
+  return both;
+}
+
+}  // namespace
+
+void Poller::replace_groups(std::vector<Entry> entries) {
+  // Slot order (hash, then ID); the same ID twice becomes one group.
+  std::vector<std::pair<std::uint64_t, std::size_t>> order;
+  order.reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) order.emplace_back(schedule::stable_hash(entries[i].id), i);
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : entries[a.second].id < entries[b.second].id;
+  });
+  std::vector<Entry> ids;
+  ids.reserve(entries.size());
+  for (const auto& [h, i] : order) {
+    Entry& e = entries[i];
+    if (!ids.empty() && ids.back().id == e.id) {
+      Entry& kept = ids.back();
+      kept.meta = (kept.from & from_config) ? merge_meta(kept.meta, e.meta) : merge_meta(e.meta, kept.meta);
+      kept.from |= e.from;
+      continue;
+    }
+    ids.push_back(std::move(e));
+  }
   bool same = ids.size() == groups_.size();
-  for (std::size_t i = 0; same && i < ids.size(); ++i) same = ids[i] == groups_[i].id;
-  if (same) return;
+  for (std::size_t i = 0; same && i < ids.size(); ++i) same = ids[i].id == groups_[i].id;
+  if (same) {
+    // Only names, labels or sources changed: no slot moves, nothing un-parks.
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      groups_[i].meta = std::move(ids[i].meta);
+      groups_[i].from = ids[i].from;
+    }
+    return;
+  }
   // Groups that left the watchlist get no more results: their series go
   // too (Prometheus), instead of living on with their last count. Both
   // lists are in slot order, so one merge walk finds them.
   if (running_) {
     std::size_t j = 0;
     for (const auto& g : groups_) {
-      while (j < ids.size() && schedule::slot_before(ids[j], g.id)) ++j;
-      if (j < ids.size() && ids[j] == g.id) continue;
+      while (j < ids.size() && schedule::slot_before(ids[j].id, g.id)) ++j;
+      if (j < ids.size() && ids[j].id == g.id) continue;
       out_.forget(app_.name, g.id);
     }
   }
@@ -146,10 +212,10 @@ void Poller::set_groups(std::vector<std::string> ids) {
   // one counts from now.
   const auto now_ms = steady_ms(steady::now());
   std::size_t j = 0;
-  for (auto& id : ids) {
-    while (j < groups_.size() && schedule::slot_before(groups_[j].id, id)) ++j;
-    const bool kept = j < groups_.size() && groups_[j].id == id;
-    next.push_back(Group{std::move(id), 0, kept ? groups_[j].fresh_ms : now_ms});
+  for (auto& e : ids) {
+    while (j < groups_.size() && schedule::slot_before(groups_[j].id, e.id)) ++j;
+    const bool kept = j < groups_.size() && groups_[j].id == e.id;
+    next.push_back(Group{std::move(e.id), 0, kept ? groups_[j].fresh_ms : now_ms, std::move(e.meta), e.from});
   }
   groups_ = std::move(next);
   if (running_ && settings_.mode == Mode::run) position_cursor(sched_.read(wall::now(), steady::now()).now);
@@ -170,7 +236,7 @@ void Poller::apply(const config::AppConfig& app, const config::PollConfig& poll)
   settings_.retries = poll.retries;
   settings_.recheck = poll.recheck;
   settings_.max_in_flight = static_cast<std::size_t>(std::max(1, poll.connections));
-  set_groups(app.groups);
+  set_groups(app.groups, app.group_meta);
   set_interval(poll.interval);
   notify();
 }
@@ -560,9 +626,11 @@ void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t co
   r.error_code = code;
   r.error_info = std::move(info);
   ++m_.results;
+  Group* g = find_group(w);
+  if (g) r.meta = g->meta;
   if (code == 0) {
     ++m_.results_ok;
-    if (Group* g = find_group(w)) g->fresh_ms = steady_ms(steady::now());
+    if (g) g->fresh_ms = steady_ms(steady::now());
   }
   ++once_final_;
   if (code != tencent::network_error_code) ++once_answered_;

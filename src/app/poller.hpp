@@ -11,6 +11,8 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -72,7 +74,12 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void start();
   /// New watchlist (reload). Keeps slots of unchanged groups by construction
   /// (slot order is hash order); a changed list un-parks every group.
-  void set_groups(std::vector<std::string> ids);
+  void set_groups(std::vector<std::string> ids, const std::unordered_map<std::string, config::GroupMetaPtr>& meta = {});
+  /// The groups discovery found (with the vendor's names): they join the
+  /// watchlist's; ones no longer found leave unless the watchlist names them.
+  /// An ID in both is polled once, with the watchlist's name when it has one.
+  void set_discovered(std::vector<std::pair<std::string, config::GroupMetaPtr>> found);
+  std::size_t discovered_count() const;
   void set_interval(std::chrono::milliseconds interval);
   /// A reload that keeps this poller (same budget): groups, interval,
   /// retries, recheck, connections, and the credentials (a new key, admin or
@@ -101,13 +108,26 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void on_finished(std::function<void()> cb) { on_finished_ = std::move(cb); }
 
  private:
+  // Where a group comes from (bits): its app's watchlists, discovery.
+  static constexpr std::uint8_t from_config = 1, from_discovery = 2;
   struct Group {
     std::string id;
     std::int64_t parked_until_ms = 0;  // wall clock; 0 = active
     // Steady-clock ms of the group's newest OK count, or of when it joined
     // the watchlist: what the freshness figures measure.
     std::int64_t fresh_ms = 0;
+    config::GroupMetaPtr meta;  // name and labels; null when none
+    std::uint8_t from = from_config;
   };
+  // One group of a new watchlist, before the merge with the current one.
+  struct Entry {
+    std::string id;
+    config::GroupMetaPtr meta;
+    std::uint8_t from = 0;
+  };
+  /// Replaces the groups by `next` (any order, an ID may repeat: its sources
+  /// are joined, the watchlist's meta preferred).
+  void replace_groups(std::vector<Entry> next);
   struct Work {
     std::string group_id;
     std::uint64_t cycle = 0;

@@ -52,11 +52,23 @@ class FanoutOut : public ResultOut {
   RunHooks* hooks_ = nullptr;
 };
 
-std::uint64_t digest(const std::vector<std::string>& groups) {
-  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the IDs, each ended by a NUL
-  for (const auto& g : groups) {
-    for (unsigned char c : g) h = (h ^ c) * 1099511628211ull;
+// FNV-1a over the IDs (each ended by a NUL) and, for entries with a name
+// or labels, those too: a renamed group is a changed watchlist.
+std::uint64_t digest(const config::AppConfig& app) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
     h = (h ^ 0u) * 1099511628211ull;
+  };
+  for (const auto& g : app.groups) {
+    mix(g);
+    auto m = app.group_meta.find(g);
+    if (m == app.group_meta.end()) continue;
+    mix(m->second->name);
+    for (const auto& [k, v] : m->second->labels) {
+      mix(k);
+      mix(v);
+    }
   }
   return h;
 }
@@ -64,9 +76,10 @@ std::uint64_t digest(const std::vector<std::string>& groups) {
 void drop_groups(config::Config& cfg) {
   // The engine has its own copy in slot order; keep one copy in memory.
   for (auto& a : cfg.apps) {
-    a.groups_digest = digest(a.groups);
+    a.groups_digest = digest(a);
     a.groups.clear();
     a.groups.shrink_to_fit();
+    a.group_meta.clear();
   }
 }
 
@@ -77,7 +90,7 @@ bool apps_differ(const config::Config& running, const config::Config& next) {
     const auto &a = running.apps[i], &b = next.apps[i];
     if (a.name != b.name || a.sdkappid != b.sdkappid || a.admin != b.admin || a.secret_key != b.secret_key ||
         a.endpoint != b.endpoint || a.ca_file != b.ca_file || a.tls_verify != b.tls_verify || a.qps != b.qps ||
-        a.usersig_ttl != b.usersig_ttl || a.groups_digest != b.groups_digest)
+        a.usersig_ttl != b.usersig_ttl || a.groups_digest != b.groups_digest || a.discover != b.discover)
       return true;
   }
   return false;
@@ -203,7 +216,7 @@ Loaded load_for_reload(const std::string& config_path) {
   Loaded l;
   l.cfg = load_or_report(config_path, &l.sinks, true, "the running config stays in force");
   if (!l.cfg) return l;
-  for (auto& a : l.cfg->apps) a.groups_digest = digest(a.groups);
+  for (auto& a : l.cfg->apps) a.groups_digest = digest(a);
   l.problems = preflight(*l.cfg, l.sinks);
   return l;
 }

@@ -192,9 +192,14 @@ Endpoint region_endpoint(const Region& r) {
 
 std::string build_target(std::string_view base_path, std::uint64_t sdkappid, std::string_view identifier,
                          std::string_view usersig, std::uint32_t random) {
+  return build_target_for(command_path, base_path, sdkappid, identifier, usersig, random);
+}
+
+std::string build_target_for(std::string_view path, std::string_view base_path, std::uint64_t sdkappid,
+                             std::string_view identifier, std::string_view usersig, std::uint32_t random) {
   std::string t;
-  t.reserve(base_path.size() + command_path.size() + usersig.size() + identifier.size() + 96);
-  t.append(base_path).append(command_path);
+  t.reserve(base_path.size() + path.size() + usersig.size() + identifier.size() + 96);
+  t.append(base_path).append(path);
   t.append("?sdkappid=").append(std::to_string(sdkappid));
   t.append("&identifier=");
   append_percent_encoded(t, identifier);

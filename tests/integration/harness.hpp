@@ -195,6 +195,7 @@ struct Line {
   std::int64_t error_code = 0;
   bool has_count = false;
   std::string time;
+  std::string group_name;  // "" when null
 };
 inline std::vector<Line> parse_ndjson(const std::string& path, std::size_t* bad_lines = nullptr) {
   std::vector<Line> out;
@@ -212,6 +213,8 @@ inline std::vector<Line> parse_ndjson(const std::string& path, std::size_t* bad_
       auto n = doc["online_member_num"];
       r.has_count = !n.is_null();
       r.error_code = std::int64_t(doc["error_code"]);
+      if (auto name = doc.find_field_unordered("group_name"); !name.error() && !name.is_null())
+        r.group_name = std::string(std::string_view(name.value()));
     } catch (const simdjson::simdjson_error&) {
       if (bad_lines) ++*bad_lines;
       continue;

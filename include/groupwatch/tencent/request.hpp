@@ -37,6 +37,10 @@ Endpoint region_endpoint(const Region& r);
 std::string build_target(std::string_view base_path, std::uint64_t sdkappid, std::string_view identifier,
                          std::string_view usersig, std::uint32_t random);
 
+/// The same for another command of the same API (`path` like command_path).
+std::string build_target_for(std::string_view path, std::string_view base_path, std::uint64_t sdkappid,
+                             std::string_view identifier, std::string_view usersig, std::uint32_t random);
+
 /// {"GroupId":"..."} with correct JSON escaping.
 std::string build_body(std::string_view group_id);
 

@@ -29,6 +29,8 @@ inline constexpr std::string_view cycle_overrun = "cycle.overrun";
 inline constexpr std::string_view clock_step = "clock.step";
 inline constexpr std::string_view cycle_done = "cycle.done";
 inline constexpr std::string_view group_parked = "group.parked";
+inline constexpr std::string_view discovery_listed = "discovery.listed";
+inline constexpr std::string_view discovery_failed = "discovery.failed";
 inline constexpr std::string_view answer_invalid = "answer.invalid";
 
 // Sinks
