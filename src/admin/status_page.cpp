@@ -290,12 +290,14 @@ function render(d) {
   charts.forEach(([card]) => apps.append(card));
   charts.forEach(([, canvas, hist]) => drawChart(canvas, hist));
   const multi = d.apps.length > 1;
+  // A group shows by its name when it has one, its ID on hover.
+  const groupCell = (g) => g.group_name ? h("td", { class: "gname", title: g.group_id }, g.group_name) : h("td", { class: "gid" }, g.group_id);
   table(document.getElementById("top"), [["#", "rank"], ["Group", ""], multi ? ["App", "hide-sm"] : null, ["Online", "num"], ["Last cycles", "hide-sm"]].filter(Boolean),
-    d.top.map((g, i) => h("tr", {}, h("td", { class: "rank" }, i + 1), h("td", { class: "gid" }, g.group_id), multi ? h("td", { class: "hide-sm" }, g.app) : null,
+    d.top.map((g, i) => h("tr", {}, h("td", { class: "rank" }, i + 1), groupCell(g), multi ? h("td", { class: "hide-sm" }, g.app) : null,
       h("td", { class: "num" }, fmtInt(g.count)), h("td", { class: "hide-sm" }, sparkline(g.history)))),
     "No counts yet.");
   table(document.getElementById("parked"), [["Group", ""], multi ? ["App", "hide-sm"] : null, ["Code", ""], ["Reason", ""], ["Since", "num"]].filter(Boolean),
-    d.parked.map((p) => h("tr", {}, h("td", { class: "gid" }, p.group_id), multi ? h("td", { class: "hide-sm" }, p.app) : null, h("td", {}, h("span", { class: "code" }, p.code)),
+    d.parked.map((p) => h("tr", {}, groupCell(p), multi ? h("td", { class: "hide-sm" }, p.app) : null, h("td", {}, h("span", { class: "code" }, p.code)),
       h("td", {}, p.reason), h("td", { class: "num", title: p.time }, ago(p.time)))),
     "No parked groups: every watched group answers.");
   table(document.getElementById("sinks"), [["Sink", ""], ["Health", ""], ["Queue", "num"], ["Spool", "num"], ["Delivered", "num"], ["Dropped", "num"], ["Failures", "num"], ["Last error", "hide-sm"]],

@@ -23,7 +23,12 @@ void GroupBoard::observe(const sink::Result& r) {
     if (tencent::classify(r.error_code).action != tencent::Action::park_group) return;
     candidates_.erase(key);
     if (parked_it != parked_.end()) parked_.erase(parked_it);
-    Parked p{r.app, r.group_id, r.error_code, std::string(tencent::classify(r.error_code).meaning), r.time};
+    Parked p{r.app,
+             r.group_id,
+             config::group_name(r.meta),
+             r.error_code,
+             std::string(tencent::classify(r.error_code).meaning),
+             r.time};
     parked_.push_back(std::move(p));
     while (parked_.size() > parked_max_) parked_.pop_front();
     return;
@@ -41,9 +46,10 @@ void GroupBoard::observe(const sink::Result& r) {
       if (min->second.count >= n) return;
       candidates_.erase(min);
     }
-    it = candidates_.emplace(key, Top{r.app, r.group_id, 0, {}}).first;
+    it = candidates_.emplace(key, Top{r.app, r.group_id, {}, 0, {}}).first;
   }
   it->second.count = n;
+  if (it->second.name != config::group_name(r.meta)) it->second.name = config::group_name(r.meta);
   auto& h = it->second.history;
   h.push_back(n);
   if (h.size() > history_n_) h.erase(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(h.size() - history_n_));

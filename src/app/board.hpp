@@ -19,12 +19,14 @@ class GroupBoard {
   struct Top {
     std::string app;
     std::string group_id;
+    std::string name;  // the group's name as of its latest count; empty when none
     std::uint64_t count = 0;
     std::vector<std::uint64_t> history;  // oldest first, the latest last
   };
   struct Parked {
     std::string app;
     std::string group_id;
+    std::string name;
     std::int64_t code = 0;
     std::string reason;
     std::chrono::system_clock::time_point time;

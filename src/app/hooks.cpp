@@ -302,6 +302,8 @@ struct RunHooks::Impl {
       o += ',';
       str(o, "group_id", t.group_id);
       o += ',';
+      str(o, "group_name", t.name);
+      o += ',';
       num(o, "count", static_cast<double>(t.count));
       o += ",\"history\":[";
       for (std::size_t i = 0; i < t.history.size(); ++i) o += (i ? "," : "") + std::to_string(t.history[i]);
@@ -316,6 +318,8 @@ struct RunHooks::Impl {
       str(o, "app", p.app);
       o += ',';
       str(o, "group_id", p.group_id);
+      o += ',';
+      str(o, "group_name", p.name);
       o += ',';
       num(o, "code", static_cast<double>(p.code));
       o += ',';

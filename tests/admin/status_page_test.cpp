@@ -73,9 +73,12 @@ struct Daemon {
     o.latency = {2ms, 25ms};
     emulator = std::make_unique<Emulator>(std::move(o));
     dir.write("ca.pem", emulator->ca_pem());
+    // Half the groups have a name (a YAML watchlist of {id, name} entries).
     std::string groups;
-    for (auto& id : ids) groups += id + "\n";
-    dir.write("groups.txt", groups);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      groups += i % 2 == 0 ? "- {id: \"" + ids[i] + "\", name: \"Lobby " + std::to_string(i) + "\"}\n"
+                           : "- \"" + ids[i] + "\"\n";
+    dir.write("groups.yaml", groups);
     admin_port = free_port();
     std::ostringstream y;
     y << "apps:\n"
@@ -86,7 +89,7 @@ struct Daemon {
       << "    endpoint: https://127.0.0.1:" << emulator->port() << "\n"
       << "    ca_file: " << dir.file("ca.pem") << "\n"
       << "    qps: 40\n"
-      << "    group_files: [" << dir.file("groups.txt") << "]\n"
+      << "    group_files: [" << dir.file("groups.yaml") << "]\n"
       << "poll:\n  interval: 4s\n  timeout: 3s\n"
       << "admin:\n  listen: 127.0.0.1:" << admin_port << "\n"
       << "state_dir: " << dir.file("state") << "\n"
@@ -190,6 +193,9 @@ TEST_F(StatusPage, ChromiumDrawsTheChartAndFillsTheTables) {
   EXPECT_NE(dom.out.find("prod-sg"), std::string::npos);
   // The top-groups table has rows with sparklines, the parked table names a dissolved group.
   auto top = dom.out.substr(dom.out.find("id=\"top\""));
+  // A named group shows its name with the ID on hover; one without, its ID.
+  EXPECT_TRUE(std::regex_search(top, std::regex(R"re(<td class="gname" title="@TGS#[^"]+">Lobby \d+</td>)re")))
+      << top.substr(0, 1500);
   EXPECT_NE(top.find("<td class=\"gid\">@TGS#"), std::string::npos) << top.substr(0, 1500);
   EXPECT_NE(top.find("<svg"), std::string::npos);
   auto parked = dom.out.substr(dom.out.find("id=\"parked\""));

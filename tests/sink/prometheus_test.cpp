@@ -2,6 +2,11 @@
 // Prometheus server scraping it and answering queries about the values.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
+
 #include "admin/real_servers.hpp"
 #include "helpers.hpp"
 #include "sinks/prometheus/prometheus.hpp"
@@ -115,7 +120,12 @@ TEST(PrometheusSink, ARealPrometheusScrapesTheCounts) {
           .count();
   fanout.push(counted("prod-sg", "@TGS#_@TGS#cQVLVHIM62CJ", 1000, now_ms));
   fanout.push(counted("prod-sg", "@TGS#_@TGS#DISSOLVED01", 42, now_ms));
-  fanout.push(counted("eu", "@TGS#_@TGS#cQVLVHIM62CJ", 7, now_ms));
+  auto named = counted("eu", "@TGS#_@TGS#cQVLVHIM62CJ", 7, now_ms);
+  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
+  meta->name = "VIP \"lounge\" 中";
+  meta->labels = {{"tier-level", "gold"}};
+  named.meta = meta;
+  fanout.push(named);
   ASSERT_TRUE(eventually([&] { return http_get(port, "/metrics").body.find("DISSOLVED01") != std::string::npos; }));
 
   gw_real::Prometheus server({port});
@@ -134,6 +144,27 @@ TEST(PrometheusSink, ARealPrometheusScrapesTheCounts) {
   EXPECT_EQ(by_series["prod-sg/@TGS#_@TGS#cQVLVHIM62CJ"], "1000");
   EXPECT_EQ(by_series["prod-sg/@TGS#_@TGS#DISSOLVED01"], "42");
   EXPECT_EQ(by_series["eu/@TGS#_@TGS#cQVLVHIM62CJ"], "7");
+  // The name and the (sanitised) label, as Prometheus stored them.
+  for (auto& s : got) {
+    if (s.labels["app"] != "eu") continue;
+    EXPECT_EQ(s.labels["group_name"], "VIP \"lounge\" 中");
+    EXPECT_EQ(s.labels["tier_level"], "gold");
+  }
+  // The Grafana dashboard's top-groups query: a group's legend is its name,
+  // or its ID when it has none.
+  std::ifstream dash(GW_SOURCE_DIR "/deploy/grafana/groupwatch-dashboard.json");
+  std::string json((std::istreambuf_iterator<char>(dash)), std::istreambuf_iterator<char>());
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(json, m, std::regex(R"re("expr": "(topk\(10, groupwatch_group_online_members[^\n]*)",)re")));
+  std::string expr = std::regex_replace(m[1].str(), std::regex(R"(\\")"), "\"");
+  expr = std::regex_replace(expr, std::regex(R"(\$app)"), ".*");
+  auto legend = server.query(expr);
+  ASSERT_TRUE(legend && legend->size() == 3) << expr;
+  std::set<std::string> names;
+  for (auto& s : *legend) names.insert(s.labels["app"] + "/" + s.labels["group_name"]);
+  EXPECT_EQ(names, (std::set<std::string>{"eu/VIP \"lounge\" 中", "prod-sg/@TGS#_@TGS#DISSOLVED01",
+                                          "prod-sg/@TGS#_@TGS#cQVLVHIM62CJ"}));
   auto up = server.query("up");
   ASSERT_TRUE(up && up->size() == 1);
   EXPECT_EQ((*up)[0].value, "1");
