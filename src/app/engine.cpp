@@ -67,6 +67,7 @@ struct Engine::Impl {
       next.emplace(shared.key, std::move(b));
       auto& c = creds.emplace(shared.key, first).first->second;
       c.groups.clear();
+      c.group_meta.clear();
     }
     budgets = std::move(next);
     return replaced;
