@@ -52,6 +52,17 @@ class ControlServer {
 /// budget `key`. nullopt when no daemon answers there or it does not poll
 /// that key (the caller then polls on its own). Blocks until the daemon has
 /// answered every group.
+/// Client side of `discover`: the daemon on `state_dir` lists every group
+/// of the budget `key` through its discovery limiters. nullopt when no daemon
+/// answers there or it has no app with that key; ok false with `error` when
+/// its listing failed.
+struct DaemonListing {
+  bool ok = false;
+  std::string error;
+  std::vector<Engine::ListedGroup> groups;
+};
+std::optional<DaemonListing> list_via_daemon(const std::string& state_dir, const std::string& key);
+
 std::optional<std::vector<sink::Result>> ask_daemon(const std::string& state_dir, const std::string& key,
                                                     const std::vector<std::string>& groups);
 

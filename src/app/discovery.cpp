@@ -48,14 +48,20 @@ asio::awaitable<void> sleep_for(asio::steady_timer& t, steady::duration d) {
 
 }  // namespace
 
-Discoverer::Discoverer(asio::io_context& io, const config::AppConfig& app, const config::PollConfig& poll)
+DiscoveryBudgets make_discovery_budgets(asio::io_context& io, const config::AppConfig& app,
+                                        const config::PollConfig& poll) {
+  return {std::make_shared<Budget>(io, 1.0, discovery_pool(app, poll, 1)),
+          std::make_shared<Budget>(io, 200.0, discovery_pool(app, poll, kInfoWorkers))};
+}
+
+Discoverer::Discoverer(asio::io_context& io, const config::AppConfig& app, DiscoveryBudgets budgets)
     : io_(io),
       app_(app),
       discover_(app.discover.value_or(config::DiscoverConfig{})),
       sig_(app.secret_key, app.sdkappid, app.admin,
            std::chrono::duration_cast<std::chrono::seconds>(app.usersig_ttl).count()),
-      list_budget_(std::make_shared<Budget>(io, 1.0, discovery_pool(app, poll, 1))),
-      info_budget_(std::make_shared<Budget>(io, 200.0, discovery_pool(app, poll, kInfoWorkers))),
+      list_budget_(std::move(budgets.list)),
+      info_budget_(std::move(budgets.info)),
       timer_(io) {
   std::string err;
   auto ep = tencent::parse_endpoint(app_.endpoint, &err, /*allow_plain=*/true);
@@ -65,11 +71,6 @@ Discoverer::Discoverer(asio::io_context& io, const config::AppConfig& app, const
   app_.group_meta.clear();
   std::fill(app_.secret_key.begin(), app_.secret_key.end(), '\0');
   app_.secret_key.clear();
-}
-
-Discoverer::~Discoverer() {
-  list_budget_->pool()->shutdown();
-  info_budget_->pool()->shutdown();
 }
 
 bool Discoverer::same_as(const config::AppConfig& a) const {
@@ -159,7 +160,7 @@ asio::awaitable<std::string> Discoverer::info_worker(std::vector<Listing::Found>
   co_return "";
 }
 
-asio::awaitable<Listing> Discoverer::list() {
+asio::awaitable<Listing> Discoverer::list(bool filter) {
   auto self = shared_from_this();
   const auto t0 = steady::now();
   Listing out;
@@ -220,7 +221,7 @@ asio::awaitable<Listing> Discoverer::list() {
   }
   for (auto& f : all) {
     if (f.type.empty()) continue;
-    if (!discover_.keeps(f.type, f.id, config::group_name(f.meta))) continue;
+    if (filter && !discover_.keeps(f.type, f.id, config::group_name(f.meta))) continue;
     ++out.kept_by_type[f.type];
     out.kept.push_back(std::move(f));
   }
@@ -236,10 +237,10 @@ void Discoverer::start(std::function<void(const Listing&)> on_listing) {
 }
 
 void Discoverer::stop() {
+  // The pools are shared with the SDKAppID's other entries: a call in flight
+  // ends by itself (within the timeout), nothing new starts.
   stopped_ = true;
   timer_.cancel();
-  list_budget_->pool()->shutdown();
-  info_budget_->pool()->shutdown();
 }
 
 asio::awaitable<void> Discoverer::loop() {

@@ -40,14 +40,23 @@ struct Listing {
   std::chrono::milliseconds took{0};
 };
 
+/// The two commands' limiters (and pools) of one SDKAppID and endpoint:
+/// shared by every `apps` entry naming it, as the vendor counts per app.
+struct DiscoveryBudgets {
+  std::shared_ptr<Budget> list;  // 1 call a second
+  std::shared_ptr<Budget> info;  // 200 calls a second
+};
+DiscoveryBudgets make_discovery_budgets(boost::asio::io_context& io, const config::AppConfig& app,
+                                        const config::PollConfig& poll);
+
 class Discoverer : public std::enable_shared_from_this<Discoverer> {
  public:
-  Discoverer(boost::asio::io_context& io, const config::AppConfig& app, const config::PollConfig& poll);
-  ~Discoverer();
+  Discoverer(boost::asio::io_context& io, const config::AppConfig& app, DiscoveryBudgets budgets);
 
   /// One whole listing (retrying each call a few times). A listing that
-  /// fails part-way returns ok = false and nothing else.
-  boost::asio::awaitable<Listing> list();
+  /// fails part-way returns ok = false and nothing else. With `filter`
+  /// false every group with a type is kept (the caller filters).
+  boost::asio::awaitable<Listing> list(bool filter = true);
 
   /// Lists now and then every `every` (after a failure: again after a
   /// backoff from 5 s, doubling up to `every`); calls `on_listing` with each
@@ -74,7 +83,7 @@ class Discoverer : public std::enable_shared_from_this<Discoverer> {
   config::DiscoverConfig discover_;
   tencent::Endpoint endpoint_;
   UserSigCache sig_;
-  std::shared_ptr<Budget> list_budget_;
+  std::shared_ptr<Budget> list_budget_;  // shared per SDKAppID and endpoint
   std::shared_ptr<Budget> info_budget_;
   boost::asio::steady_timer timer_;
   std::function<void(const Listing&)> on_listing_;

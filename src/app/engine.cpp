@@ -33,6 +33,24 @@ struct Engine::Impl {
   std::vector<std::shared_ptr<Poller>> asks;       // one-off polls for query/once beside us
   std::map<std::string, config::AppConfig> creds;  // per budget key: the first app's config, without groups
   std::map<std::string, std::shared_ptr<Discoverer>> discoverers;  // per app name, for apps with discover:
+  std::map<std::string, DiscoveryBudgets> discovery_budgets;       // per budget key, made when first needed
+  std::vector<std::shared_ptr<Discoverer>> listings;               // one-off listings for `discover` beside us
+
+  DiscoveryBudgets& discovery_budget(const config::AppConfig& a) {
+    auto key = budget_key(a);
+    auto it = discovery_budgets.find(key);
+    if (it == discovery_budgets.end()) it = discovery_budgets.emplace(key, make_discovery_budgets(io, a, poll)).first;
+    return it->second;
+  }
+
+  void shutdown_discovery() {
+    for (auto& [name, d] : discoverers) d->stop();
+    for (auto& d : listings) d->stop();
+    for (auto& [key, b] : discovery_budgets) {
+      b.list->pool()->shutdown();
+      b.info->pool()->shutdown();
+    }
+  }
   std::function<void()> finished_cb;
   bool stopping = false;
 
@@ -94,20 +112,21 @@ struct Engine::Impl {
   }
 
   // once: the app's poller starts after its first listing (or its failure).
+  // (A coroutine with parameters, not a capturing lambda: a lambda's
+  // captures die with the lambda, before the coroutine resumes.)
+  static asio::awaitable<void> list_then_start_co(std::shared_ptr<Discoverer> d, std::shared_ptr<Poller> p) {
+    Listing l = co_await d->list();
+    if (l.ok) {
+      apply_listing(*p, l);
+    } else {
+      log::warn(events::discovery_failed, "group listing failed; polling the watchlist only",
+                {{"app", p->name()}, {"error", l.error}});
+    }
+    p->start();
+  }
   void list_then_start(std::shared_ptr<Discoverer> d, std::shared_ptr<Poller> p) {
     spawn_logged(
-        io,
-        [d, p]() -> asio::awaitable<void> {
-          Listing l = co_await d->list();
-          if (l.ok) {
-            apply_listing(*p, l);
-          } else {
-            log::warn(events::discovery_failed, "group listing failed; polling the watchlist only",
-                      {{"app", p->name()}, {"error", l.error}});
-          }
-          p->start();
-        },
-        "discovery");
+        io, [d, p] { return list_then_start_co(d, p); }, "discovery");
   }
 
   // The discoverers `cfg` needs: kept where nothing about listing changed,
@@ -122,7 +141,7 @@ struct Engine::Impl {
         discoverers.erase(old);
         continue;
       }
-      auto d = std::make_shared<Discoverer>(io, a, poll);
+      auto d = std::make_shared<Discoverer>(io, a, discovery_budget(a));
       next.emplace(a.name, d);
       start_discovery(a.name, d);
     }
@@ -184,12 +203,12 @@ Engine::Engine(asio::io_context& io, const config::Config& cfg, ResultOut& out, 
   impl_->set_budgets(cfg);
   for (const auto& a : cfg.apps) {
     impl_->pollers.push_back(impl_->make(a));
-    if (a.discover) impl_->discoverers.emplace(a.name, std::make_shared<Discoverer>(io, a, cfg.poll));
+    if (a.discover) impl_->discoverers.emplace(a.name, std::make_shared<Discoverer>(io, a, impl_->discovery_budget(a)));
   }
 }
 
 Engine::~Engine() {
-  for (auto& [name, d] : impl_->discoverers) d->stop();
+  impl_->shutdown_discovery();
   for (auto& p : impl_->pollers) p->cancel();
   for (auto& p : impl_->retired) p->cancel();
   for (auto& p : impl_->asks) p->cancel();
@@ -282,7 +301,7 @@ Engine::ReloadSummary Engine::reload(const config::Config& cfg) {
 
 void Engine::stop(std::chrono::milliseconds grace, std::function<void()> done) {
   impl_->stopping = true;
-  for (auto& [name, d] : impl_->discoverers) d->stop();
+  impl_->shutdown_discovery();
   for (auto& p : impl_->pollers) p->stop_dispatch();
   for (auto& p : impl_->retired) p->stop_dispatch();
   for (auto& p : impl_->asks) p->stop_dispatch();
@@ -318,6 +337,30 @@ std::vector<AppMetrics> Engine::metrics(Freshness freshness) const {
 void Engine::on_finished(std::function<void()> cb) {
   impl_->finished_cb = std::move(cb);
   impl_->maybe_finished();
+}
+
+bool Engine::list_groups(const std::string& key,
+                         std::function<void(bool ok, std::string error, std::vector<ListedGroup> groups)> done) {
+  auto& I = *impl_;
+  auto c = I.creds.find(key);
+  if (I.stopping || c == I.creds.end()) return false;
+  const config::AppConfig& a = c->second;
+  auto d = std::make_shared<Discoverer>(I.io, a, I.discovery_budget(a));
+  I.listings.push_back(d);
+  spawn_logged(
+      I.io, [this, d, done = std::move(done)]() mutable { return listing_for(d, std::move(done)); },
+      "listing for discover");
+  return true;
+}
+
+asio::awaitable<void> Engine::listing_for(std::shared_ptr<Discoverer> d,
+                                          std::function<void(bool, std::string, std::vector<ListedGroup>)> done) {
+  Listing l = co_await d->list(/*filter=*/false);
+  std::erase(impl_->listings, d);
+  std::vector<ListedGroup> out;
+  out.reserve(l.kept.size());
+  for (auto& f : l.kept) out.push_back({std::move(f.id), std::move(f.type), config::group_name(f.meta)});
+  done(l.ok, std::move(l.error), std::move(out));
 }
 
 namespace {

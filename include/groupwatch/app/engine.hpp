@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "groupwatch/config/config.hpp"
@@ -70,6 +71,8 @@ struct AppMetrics {
 enum class Freshness { skip, compute };
 inline constexpr double latency_bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 
+class Discoverer;
+
 class Engine {
  public:
   Engine(boost::asio::io_context& io, const config::Config& cfg, ResultOut& out, Mode mode);
@@ -111,9 +114,20 @@ class Engine {
   /// not called) when no app polls that key or the engine is stopping.
   bool ask(const std::string& key, std::vector<std::string> groups,
            std::function<void(std::vector<sink::Result>)> done);
+  /// Lists every group of the SDKAppID and endpoint `key` with its type and
+  /// name through this engine's discovery limiters (the list command's 1
+  /// call a second is per SDKAppID): how `discover` beside a running daemon
+  /// stays inside it. False (and `done` is not called) as for ask().
+  struct ListedGroup {
+    std::string id, type, name;
+  };
+  bool list_groups(const std::string& key,
+                   std::function<void(bool ok, std::string error, std::vector<ListedGroup> groups)> done);
 
  private:
   struct Impl;
+  boost::asio::awaitable<void> listing_for(std::shared_ptr<Discoverer> d,
+                                           std::function<void(bool, std::string, std::vector<ListedGroup>)> done);
   std::unique_ptr<Impl> impl_;
 };
 
