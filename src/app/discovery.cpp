@@ -251,6 +251,7 @@ asio::awaitable<void> Discoverer::loop() {
     if (stopped_) break;
     if (l.ok) {
       ++listings_;
+      last_listing_unix_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
       backoff = 5s;
       log::info(events::discovery_listed, "groups discovered",
                 {{"app", app_.name},

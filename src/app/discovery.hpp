@@ -69,6 +69,7 @@ class Discoverer : public std::enable_shared_from_this<Discoverer> {
   bool same_as(const config::AppConfig& app) const;
   std::uint64_t listings() const { return listings_; }
   std::uint64_t failures() const { return failures_; }
+  double last_listing_unix() const { return last_listing_unix_; }
 
  private:
   struct Call;
@@ -89,6 +90,7 @@ class Discoverer : public std::enable_shared_from_this<Discoverer> {
   std::function<void(const Listing&)> on_listing_;
   std::optional<Listing> last_;
   std::uint64_t listings_ = 0, failures_ = 0;
+  double last_listing_unix_ = 0;
   std::uint32_t random_ = 0;
   bool stopped_ = false;
 };

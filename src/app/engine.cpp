@@ -330,7 +330,15 @@ std::size_t Engine::total_groups() const {
 
 std::vector<AppMetrics> Engine::metrics(Freshness freshness) const {
   std::vector<AppMetrics> v;
-  for (auto& p : impl_->pollers) v.push_back(p->metrics(freshness));
+  for (auto& p : impl_->pollers) {
+    v.push_back(p->metrics(freshness));
+    auto d = impl_->discoverers.find(p->name());
+    if (d == impl_->discoverers.end()) continue;
+    v.back().discovered = p->discovered_count();
+    v.back().listings_ok = d->second->listings();
+    v.back().listings_failed = d->second->failures();
+    v.back().last_listing_unix = d->second->last_listing_unix();
+  }
   return v;
 }
 

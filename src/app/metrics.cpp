@@ -67,6 +67,19 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
     e.sample("groupwatch_result_age_seconds", {{"app", m.name}, {"quantile", "1"}}, m.fresh_max_s);
   }
   per_app("groupwatch_groups", T::gauge, "Groups watched.", [](const AppMetrics& m) { return m.groups; });
+  per_app("groupwatch_discovered_groups", T::gauge, "Groups that discovery found and the app watches.",
+          [](const AppMetrics& m) { return m.discovered; });
+  e.family("groupwatch_discovery_listings_total", T::counter,
+           "Group listings (discover:) that completed (result=ok) or failed part-way (result=failed).");
+  for (const auto& m : apps) {
+    e.sample("groupwatch_discovery_listings_total", {{"app", m.name}, {"result", "ok"}},
+             static_cast<double>(m.listings_ok));
+    e.sample("groupwatch_discovery_listings_total", {{"app", m.name}, {"result", "failed"}},
+             static_cast<double>(m.listings_failed));
+  }
+  per_app("groupwatch_discovery_last_success_timestamp_seconds", T::gauge,
+          "When the app's last group listing completed (unix time; 0: never).",
+          [](const AppMetrics& m) { return m.last_listing_unix; });
   per_app("groupwatch_parked_groups", T::gauge, "Groups parked after a permanent error (10007, 10010, 10015).",
           [](const AppMetrics& m) { return m.parked; });
   per_app("groupwatch_app_stopped", T::gauge, "1 when the app stopped polling (misconfiguration), else 0.",

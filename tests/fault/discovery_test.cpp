@@ -51,6 +51,8 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
   auto community = mixed_groups(o);
   Emu e(o);
   Cfg c = discovery_config(e, dir, "10s");
+  const auto admin_port = free_port();
+  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
   dir.write("gw.yaml", yaml(c));
   const double started = now_unix();
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
@@ -78,6 +80,12 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
   sleep_s(changed_at + 10 + interval + 1 - now_unix());
   const double settled_at = now_unix();
   sleep_s(interval + 1);
+  // Self-metrics: 1,000 discovered groups after 20 joined and 20 left.
+  const auto metrics = http_get("http://127.0.0.1:" + std::to_string(admin_port) + "/metrics");
+  EXPECT_NE(metrics.find("groupwatch_discovered_groups{app=\"test\"} 1000\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("groupwatch_discovery_listings_total{app=\"test\",result=\"failed\"} 0\n"), std::string::npos);
+  EXPECT_EQ(metrics.find("groupwatch_discovery_listings_total{app=\"test\",result=\"ok\"} 0\n"), std::string::npos);
+  EXPECT_EQ(metrics.find("groupwatch_discovery_listings_total{app=\"test\",result=\"ok\"} 1\n"), std::string::npos);
   gw.signal(SIGTERM);
   ASSERT_EQ(gw.wait(20s), 0) << read_file(dir.file("gw.err"));
   e.stop();

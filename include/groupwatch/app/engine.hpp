@@ -67,6 +67,11 @@ struct AppMetrics {
   // first), across the app's groups: median, 99th percentile, oldest.
   // Filled only when asked for (Engine::metrics(Freshness::compute)).
   double fresh_p50_s = 0, fresh_p99_s = 0, fresh_max_s = 0;
+  // Discovery (apps with discover:): groups it found and the poller watches,
+  // listings that completed and that failed, when the last one completed.
+  std::size_t discovered = 0;
+  std::uint64_t listings_ok = 0, listings_failed = 0;
+  double last_listing_unix = 0;
 };
 enum class Freshness { skip, compute };
 inline constexpr double latency_bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
