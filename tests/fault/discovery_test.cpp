@@ -207,3 +207,19 @@ TEST(Discovery, DiscoverPreviewsTheSetAndNamesAWrongKey) {
   EXPECT_NE(r.err.find("get_appid_group_list page 1: ErrorCode 700"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("not-the-key"), std::string::npos);
 }
+
+// `once` lists first, then polls every kept group exactly once and exits 0.
+TEST(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
+  TempDir dir;
+  emu::Options o;
+  auto community = mixed_groups(o);
+  Emu e(o);
+  Cfg c = discovery_config(e, dir, "1h");
+  dir.write("gw.yaml", yaml(c));
+  auto r = gwtest::run(dir, {GW_BIN, "once", "--config", dir.file("gw.yaml"), "--quiet"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::map<std::string, int> results;
+  for (auto& l : parse_ndjson(dir.file("out.ndjson"))) ++results[l.group_id];
+  EXPECT_EQ(results.size(), community.size());
+  for (auto& id : community) EXPECT_EQ(results[id], 1) << id;
+}
