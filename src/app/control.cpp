@@ -85,7 +85,8 @@ bool number(std::string_view s, T& v) {
   return ec == std::errc{} && p == s.data() + s.size();
 }
 
-std::optional<sink::Result> parse_result(std::string_view line) {
+// The tab-separated fields of one line.
+std::vector<std::string_view> fields(std::string_view line) {
   std::vector<std::string_view> f;
   std::size_t start = 0;
   for (std::size_t i = 0; i <= line.size(); ++i) {
@@ -94,6 +95,11 @@ std::optional<sink::Result> parse_result(std::string_view line) {
       start = i + 1;
     }
   }
+  return f;
+}
+
+std::optional<sink::Result> parse_result(std::string_view line) {
+  const auto f = fields(line);
   if (f.size() != 7) return std::nullopt;
   sink::Result r;
   std::int64_t ms = 0;
@@ -299,18 +305,6 @@ std::optional<std::string> talk_to_daemon(const std::string& state_dir, const st
     in.append(buf, static_cast<std::size_t>(n));
   }
   return in;
-}
-
-std::vector<std::string_view> fields(std::string_view line) {
-  std::vector<std::string_view> f;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= line.size(); ++i) {
-    if (i == line.size() || line[i] == '\t') {
-      f.push_back(line.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return f;
 }
 
 }  // namespace
