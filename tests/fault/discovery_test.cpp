@@ -215,6 +215,10 @@ TEST(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
   auto community = mixed_groups(o);
   Emu e(o);
   Cfg c = discovery_config(e, dir, "1h");
+  // One discovered group is also on the watchlist, with a name and labels:
+  // polled once, with the watchlist's name and its labels.
+  c.groups_file = dir.file("groups.yaml");
+  dir.write("groups.yaml", "- {id: \"" + community[3] + "\", name: \"Watch name\", labels: {tier: gold}}\n");
   dir.write("gw.yaml", yaml(c));
   auto r = gwtest::run(dir, {GW_BIN, "once", "--config", dir.file("gw.yaml"), "--quiet"});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -222,4 +226,7 @@ TEST(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
   for (auto& l : parse_ndjson(dir.file("out.ndjson"))) ++results[l.group_id];
   EXPECT_EQ(results.size(), community.size());
   for (auto& id : community) EXPECT_EQ(results[id], 1) << id;
+  const auto text = read_file(dir.file("out.ndjson"));
+  EXPECT_EQ(count_of(text, "\"group_name\":\"Watch name\",\"labels\":{\"tier\":\"gold\"}}"), 1u);
+  EXPECT_EQ(count_of(text, "\"group_name\":\"" + emu::default_group_name(community[4]) + "\",\"labels\":{}}"), 1u);
 }
