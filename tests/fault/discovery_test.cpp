@@ -230,3 +230,33 @@ TEST(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
   EXPECT_EQ(count_of(text, "\"group_name\":\"Watch name\",\"labels\":{\"tier\":\"gold\"}}"), 1u);
   EXPECT_EQ(count_of(text, "\"group_name\":\"" + emu::default_group_name(community[4]) + "\",\"labels\":{}}"), 1u);
 }
+
+// A reload that changes discover: lists again at once with the new settings:
+// a group newly excluded stops getting results, the others go on.
+TEST(Discovery, ReloadWithANewExcludeListsAgainAndDropsTheGroup) {
+  TempDir dir;
+  emu::Options o;
+  auto community = mixed_groups(o);
+  Emu e(o);
+  Cfg c = discovery_config(e, dir, "1h");
+  c.interval = "6s";
+  dir.write("gw.yaml", yaml(c));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  auto polled_since = [&](const std::string& id, double t) {
+    for (auto& l : parse_ndjson(dir.file("out.ndjson")))
+      if (l.group_id == id && parse_rfc3339(l.time) >= t) return true;
+    return false;
+  };
+  ASSERT_TRUE(wait_for([&] { return polled_since(community[7], 0); }, 30s)) << read_file(dir.file("gw.err"));
+  c.extra_app += "      exclude: [\"" + community[7] + "\"]\n";
+  dir.write("gw.yaml", yaml(c));
+  gw.signal(SIGHUP);
+  ASSERT_TRUE(wait_for([&] { return count_of(read_file(dir.file("gw.err")), "discovery.listed") >= 2; }, 30s))
+      << read_file(dir.file("gw.err"));
+  const double relisted = now_unix() + 0.5;  // results already in flight may land just after
+  sleep_s(6 + 2);                            // a whole cycle after the new listing
+  EXPECT_FALSE(polled_since(community[7], relisted));
+  EXPECT_TRUE(polled_since(community[8], relisted));
+  gw.signal(SIGTERM);
+  ASSERT_EQ(gw.wait(20s), 0) << read_file(dir.file("gw.err"));
+}
