@@ -29,8 +29,8 @@ Listing list_app(const config::Config& cfg, const config::AppConfig& a) {
     l.error = remote->error;
     l.listed = remote->groups.size();
     for (auto& g : remote->groups) {
-      auto meta = g.name.empty() ? nullptr : std::make_shared<config::GroupMeta>(config::GroupMeta{g.name, {}});
       if (!a.discover->keeps(g.type, g.id, g.name)) continue;
+      auto meta = g.name.empty() ? nullptr : std::make_shared<config::GroupMeta>(config::GroupMeta{g.name, {}});
       ++l.kept_by_type[g.type];
       l.kept.push_back({std::move(g.id), std::move(g.type), std::move(meta)});
     }

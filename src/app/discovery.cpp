@@ -37,10 +37,6 @@ http::PoolOptions discovery_pool(const config::AppConfig& app, const config::Pol
   return po;
 }
 
-std::int64_t unix_now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 asio::awaitable<void> sleep_for(asio::steady_timer& t, steady::duration d) {
   t.expires_after(d);
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -87,7 +83,7 @@ asio::awaitable<std::string> Discoverer::call(Budget& budget, std::string_view p
   std::string why;
   for (int attempt = 1; attempt <= kAttempts && !stopped_; ++attempt) {
     const std::string target = tencent::build_target_for(path, endpoint_.base_path, app_.sdkappid, app_.admin,
-                                                         sig_.get(unix_now_s()), ++random_);
+                                                         sig_.get(unix_now()), ++random_);
     auto pool = budget.pool();
     http::Response r = co_await pool->post(target, body, &budget);
     if (!r.permit) budget.withdraw();
@@ -117,7 +113,7 @@ asio::awaitable<std::string> Discoverer::call(Budget& budget, std::string_view p
       if (info.action == tencent::Action::slow_down) {
         budget.on_rate_limited();
       } else if (info.action == tencent::Action::renew_sig || info.action == tencent::Action::renew_sig_once) {
-        sig_.renew(unix_now_s());
+        sig_.renew(unix_now());
       } else if (info.action != tencent::Action::retry) {
         break;  // the key, the admin account, a permission: retrying will not help
       }

@@ -334,7 +334,6 @@ std::vector<AppMetrics> Engine::metrics(Freshness freshness) const {
     v.push_back(p->metrics(freshness));
     auto d = impl_->discoverers.find(p->name());
     if (d == impl_->discoverers.end()) continue;
-    v.back().discovered = p->discovered_count();
     v.back().listings_ok = d->second->listings();
     v.back().listings_failed = d->second->failures();
     v.back().last_listing_unix = d->second->last_listing_unix();

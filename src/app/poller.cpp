@@ -24,11 +24,12 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 using wall = std::chrono::system_clock;
 
-namespace {
-
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(wall::now().time_since_epoch()).count();
 }
+
+namespace {
+
 std::int64_t wall_ms(wall::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -127,7 +128,7 @@ void Poller::start() {
 void Poller::set_groups(std::vector<std::string> ids,
                         const std::unordered_map<std::string, config::GroupMetaPtr>& meta) {
   std::vector<Entry> next;
-  next.reserve(ids.size() + discovered_count());
+  next.reserve(ids.size() + groups_.size());
   for (auto& id : ids) {
     auto m = meta.find(id);
     next.push_back(Entry{std::move(id), m == meta.end() ? nullptr : m->second, from_config});
@@ -732,8 +733,10 @@ AppMetrics Poller::metrics(Freshness freshness) const {
   m.qps_cap = budget_->configured_qps();
   m.qps_effective = budget_->effective_qps();
   m.groups = groups_.size();
-  m.parked = static_cast<std::size_t>(
-      std::count_if(groups_.begin(), groups_.end(), [](const Group& g) { return g.parked_until_ms != 0; }));
+  for (const auto& g : groups_) {
+    m.parked += g.parked_until_ms != 0;
+    m.discovered += (g.from & from_discovery) != 0;
+  }
   m.usersig_renewals = sig_.renewals();
   auto ps = budget_->pool()->stats();
   m.connections_opened = ps.connections_opened;

@@ -32,6 +32,9 @@
 
 namespace groupwatch::app {
 
+/// Unix seconds now: the clock UserSigs are signed with.
+std::int64_t unix_now();
+
 /// A UserSig per app, renewed at half its lifetime so one is never sent
 /// close to expiry.
 class UserSigCache {
