@@ -88,6 +88,10 @@ std::string postgres_sink(const std::string& dsn, const std::string& extra = "")
 std::vector<std::string> groups_into(const TempDir& dir, emu::Options& o, const std::string& name, std::size_t n,
                                      std::uint64_t seed = 1);
 
+/// Each group's slot offset (seconds) within a cycle of `interval` seconds,
+/// as the engine plans them: a result belongs to the cycle of its slot.
+std::map<std::string, double> slot_offsets(std::vector<std::string> ids, double interval);
+
 /// (group_id, time) pairs of the ndjson results, by error code 0 / other.
 struct Key {
   std::string group;

@@ -15,6 +15,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "groupwatch/schedule/plan.hpp"
 #include "groupwatch/tencent/usersig.hpp"
 
 namespace gwfault {
@@ -94,6 +95,15 @@ std::string yaml(const Cfg& c) {
     << "sinks:\n";
   for (const auto& s : c.sinks) y << s;
   return y.str();
+}
+
+std::map<std::string, double> slot_offsets(std::vector<std::string> ids, double interval) {
+  groupwatch::schedule::sort_by_slot(ids);
+  std::map<std::string, double> out;
+  auto iv = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(interval));
+  for (std::size_t k = 0; k < ids.size(); ++k)
+    out[ids[k]] = std::chrono::duration<double>(groupwatch::schedule::slot_offset(k, ids.size(), iv)).count();
+  return out;
 }
 
 std::string ndjson_sink(const std::string& path) {

@@ -6,23 +6,8 @@
 #include <iostream>
 
 #include "fault/fault.hpp"
-#include "groupwatch/schedule/plan.hpp"
 
 using namespace gwfault;
-
-namespace {
-
-// Each group's slot offset within the cycle (the engine's plan).
-std::map<std::string, double> slot_offsets(std::vector<std::string> ids, double interval) {
-  groupwatch::schedule::sort_by_slot(ids);
-  std::map<std::string, double> out;
-  auto iv = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(interval));
-  for (std::size_t k = 0; k < ids.size(); ++k)
-    out[ids[k]] = std::chrono::duration<double>(groupwatch::schedule::slot_offset(k, ids.size(), iv)).count();
-  return out;
-}
-
-}  // namespace
 
 // 10% 10002, 5% HTTP 502, 2% resets and 1% stalls past the timeout, for three
 // full cycles: every group still gets one OK result each cycle, within the cap.
