@@ -22,7 +22,7 @@ TEST(DiscoveryBudget, TwoEntriesAndADiscoverBesideTheDaemonShareOneListLimiter) 
       "  - name: second\n"
       "    sdkappid: " +
       std::to_string(kAppId) + "\n    admin: administrator\n    secret_key: " + kKey + "\n    endpoint: " + c.endpoint +
-      "\n    ca_file: " + c.ca_file + "\n    discover: {every: 5s, types: [Public]}\n";
+      "\n    ca_file: " + c.ca_file + "\n    discover: {every: 5s}\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
