@@ -57,8 +57,11 @@ limit::TimePoint Budget::next_time(limit::TimePoint now) {
 }
 
 void Budget::take(limit::TimePoint now) {
-  limiter_.take(now);
-  if (global_) global_->take(now);
+  limiter_.take_pending(now);
+  if (global_) {
+    global_->take_pending(now);
+    ++global_pending_;
+  }
   if (contenders_ > 0) --contenders_;
 }
 
@@ -79,6 +82,24 @@ void Budget::enqueue(Waiter* w) {
 void Budget::dequeue(Waiter* w) {
   auto it = std::find(queue_.begin(), queue_.end(), w);
   if (it != queue_.end()) queue_.erase(it);
+}
+
+void Budget::set_global(std::shared_ptr<limit::RateLimiter> global) {
+  if (global != global_) global_pending_ = 0;
+  global_ = std::move(global);
+}
+
+void Budget::sent() {
+  const auto now = steady::now();
+  limiter_.sent(now);
+  // Only for permits taken there: a global cap added by a reload has none
+  // of this budget's earlier ones.
+  if (global_ && global_pending_ > 0) {
+    global_->sent(now);
+    --global_pending_;
+  }
+  // A permit that was pending held the window shut: the queue may move.
+  if (!queue_.empty()) pump();
 }
 
 void Budget::pump() {

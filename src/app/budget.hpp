@@ -39,6 +39,9 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   bool try_admit() override;
   void enqueue(Waiter* w) override;
   void dequeue(Waiter* w) override;
+  /// A permitted request was written: the window counts it from now on
+  /// (until then it counted in every window).
+  void sent() override;
 
   /// The pool requests go on now; a reload with new connection settings
   /// replaces it (requests under way finish on the old one).
@@ -47,7 +50,7 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   /// under the new cap), the pool settings (a new pool only when they
   /// changed), the global cap. Returns true when the pool was replaced.
   bool update(double qps, const http::PoolOptions& po);
-  void set_global(std::shared_ptr<limit::RateLimiter> global) { global_ = std::move(global); }
+  void set_global(std::shared_ptr<limit::RateLimiter> global);
 
   /// Requests started that have not been admitted yet (opening a connection
   /// or queued). Dispatchers start a request only while this is below lead().
@@ -67,11 +70,11 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   void subscribe(const void* owner, std::function<void()> cb);
   void unsubscribe(const void* owner);
 
-  /// An answer came `since_permit` after its permit: the spread of these
-  /// times (recent worst minus the floor) is how far arrivals at the server
-  /// can shift against their permits, and sets the limiter's margin
-  /// (8 ms to 50 ms): the cap holds when the server or this loop stalls.
-  void observe(std::chrono::nanoseconds since_permit);
+  /// An answer came `since_sent` after its request was written: the spread
+  /// of these times (recent worst minus the floor) is how far arrivals at
+  /// the server can shift against the writes, and sets the limiter's margin
+  /// (8 ms to 50 ms): the cap holds when the network or the server stalls.
+  void observe(std::chrono::nanoseconds since_sent);
   limit::Duration margin() const { return limiter_.margin(); }
 
   /// A rate-limit answer arrived; true when the rate was lowered.
@@ -91,6 +94,7 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   boost::asio::io_context& io_;
   limit::RateLimiter limiter_;
   std::shared_ptr<limit::RateLimiter> global_;
+  std::size_t global_pending_ = 0;  // this budget's permits pending at global_
   http::PoolOptions pool_opts_;
   std::shared_ptr<http::Pool> pool_;
   std::deque<Waiter*> queue_;

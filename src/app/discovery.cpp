@@ -90,7 +90,7 @@ asio::awaitable<std::string> Discoverer::call(Budget& budget, std::string_view p
     // How late answers come after their permits sets the limiter's margin:
     // what keeps the command's cap at the server when this loop or the
     // network stalls (as for get_online_member_num).
-    if (r.failure == http::Failure::none) budget.observe(r.since_permit);
+    if (r.failure == http::Failure::none) budget.observe(r.since_sent);
     if (r.failure == http::Failure::cancelled) co_return "cancelled";
     std::int64_t code = 0;
     if (r.failure != http::Failure::none) {

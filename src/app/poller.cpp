@@ -503,7 +503,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
   http::Response r = co_await pool->post(std::move(target), tencent::build_body(w.group_id), budget_.get());
   if (!r.permit) budget_->withdraw();
   if (r.sent) ++m_.requests;
-  if (r.failure == http::Failure::none) budget_->observe(r.since_permit);
+  if (r.failure == http::Failure::none) budget_->observe(r.since_sent);
   double secs = std::chrono::duration<double>(steady::now() - t0).count();
   --in_flight_;
   ++w.attempt;

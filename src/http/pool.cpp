@@ -167,7 +167,6 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
     void admitted() override {
       admitted_flag = true;
-      admitted_at = Clock::now();
       timer.cancel();
     }
 
@@ -175,11 +174,10 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     asio::steady_timer timer;  // waiting for a connection, resolve deadline, a permit
     Gate* gate = nullptr;      // queued at this gate for a permit
     bool admitted_flag = false;
-    Clock::time_point admitted_at{};  // when the gate took the permit
-    ConnPtr handed;                   // a connection handed over by a release
-    bool slot = false;                // a slot to open a connection handed over
-    bool queued = false;              // in pool.waiters
-    bool resolve_wait = false;        // in pool.resolve_waiters
+    ConnPtr handed;             // a connection handed over by a release
+    bool slot = false;          // a slot to open a connection handed over
+    bool queued = false;        // in pool.waiters
+    bool resolve_wait = false;  // in pool.resolve_waiters
     Connection* active = nullptr;
     tcp::resolver* resolver = nullptr;
     Call* prev = nullptr;
@@ -478,6 +476,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     Response response;
     bool keep_alive = false;
     bool nothing_read = false;  // failed before any byte of an answer came
+    Clock::time_point sent_at{};
   };
 
   void serialise(Connection& c, const std::string& target, const std::string& body) {
@@ -506,12 +505,16 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     return fail(Failure::reset, std::string(step) + ": " + ec.message());
   }
 
+  // Writes the request and reads the answer. `gate` learns when the write
+  // ended: from then on the request counts at the server.
   template <class Stream>
-  asio::awaitable<Exchange> exchange(Stream& s, Connection& c, Clock::time_point deadline) {
+  asio::awaitable<Exchange> exchange(Stream& s, Connection& c, Clock::time_point deadline, Gate* gate) {
     Exchange x;
     c.tcp().expires_at(deadline);
     ++requests;
     auto [wec, written] = co_await asio::async_write(s, asio::buffer(c.out), use_tuple);
+    x.sent_at = Clock::now();
+    if (gate) gate->sent();
     if (wec) {
       x.response = io_failure(wec, "sending request");
       x.nothing_read = true;
@@ -571,12 +574,11 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     }
     if (Failure f = co_await admit(call, gate); f != Failure::none) co_return fail(f, "pool shut down");
     if (stopped) {
+      if (gate) gate->sent();  // nothing left, but the permit ends here
       Response r = fail(Failure::cancelled, "pool shut down");
       r.permit = gate != nullptr;
       co_return r;
     }
-    // From the permit itself: the wait for this coroutine to resume counts too.
-    const auto permitted_at = call.admitted_flag ? call.admitted_at : Clock::now();
     deadline = Clock::now() + opts.timeout;
     Connection& c = *lease.conn;
     call.active = &c;
@@ -584,14 +586,14 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     // (no co_await inside ?: -- GCC 12 miscompiles it)
     Exchange x;
     if (c.tls) {
-      x = co_await exchange(*c.tls, c, deadline);
+      x = co_await exchange(*c.tls, c, deadline, gate);
     } else {
-      x = co_await exchange(*c.plain, c, deadline);
+      x = co_await exchange(*c.plain, c, deadline, gate);
     }
     call.active = nullptr;
     x.response.sent = true;
     x.response.permit = gate != nullptr;
-    x.response.since_permit = Clock::now() - permitted_at;
+    x.response.since_sent = Clock::now() - x.sent_at;
     if (x.response.failure == Failure::none) {
       lease.reusable = x.keep_alive;
       co_return std::move(x.response);

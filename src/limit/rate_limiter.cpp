@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 namespace groupwatch::limit {
 
@@ -16,15 +17,17 @@ Duration from_seconds(double s) {
 
 RateLimiter::RateLimiter(LimiterOptions opts, TimePoint now)
     : opts_(opts), effective_(opts.qps), tokens_(0), refilled_(now), last_recover_(now) {
-  // The ring holds at most the configured cap; the effective cap never exceeds it.
-  ring_.resize(std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(opts_.qps))));
   // Start with one permit, not a full bucket: a full bucket at start is how a
   // limiter reaches twice its cap in the first second.
   tokens_ = 1;
 }
 
+std::size_t RateLimiter::capacity() const {
+  return std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(opts_.qps)));
+}
+
 std::size_t RateLimiter::window_cap() const {
-  return std::clamp<std::size_t>(static_cast<std::size_t>(std::floor(effective_)), 1, ring_.size());
+  return std::clamp<std::size_t>(static_cast<std::size_t>(std::floor(effective_)), 1, capacity());
 }
 
 void RateLimiter::recover(TimePoint now) {
@@ -45,29 +48,46 @@ TimePoint RateLimiter::next_available(TimePoint now) {
   }
   TimePoint t = now;
   if (tokens_ < 1.0) t = now + from_seconds((1.0 - tokens_) / rate);
-  // Log: the window must not already hold window_cap permits.
-  std::size_t cap = window_cap();
-  if (count_ >= cap) {
-    // The (count_ - cap + 1)-th oldest entry must leave the window.
-    std::size_t idx = (head_ + (count_ - cap)) % ring_.size();
-    TimePoint free_at = ring_[idx] + window();
+  // Log: the window must not already hold window_cap requests. Pending ones
+  // are in every window; of those sent, the oldest leave first.
+  while (!sent_.empty() && sent_.front() + window() <= now) sent_.pop_front();
+  const std::size_t cap = window_cap();
+  const std::size_t held = pending_ + sent_.size();
+  if (held >= cap) {
+    const std::size_t leave = held - cap + 1;  // how many must leave the window
+    // Pending permits alone fill it: sent() tells when one leaves; until
+    // then look again a window later.
+    TimePoint free_at = leave > sent_.size() ? now + window() : sent_[leave - 1] + window();
     if (free_at > t) t = free_at;
   }
   return t;
 }
 
 void RateLimiter::take(TimePoint now) {
-  next_available(now);  // refresh the bucket
+  take_pending(now);
+  sent(now);
+}
+
+void RateLimiter::take_pending(TimePoint now) {
+  next_available(now);  // refresh the bucket and the log
   tokens_ -= 1.0;
-  std::size_t cap = window_cap();
-  // Drop entries beyond what the cap needs to remember.
-  while (count_ >= cap) {
-    head_ = (head_ + 1) % ring_.size();
-    --count_;
-  }
-  ring_[(head_ + count_) % ring_.size()] = now;
-  ++count_;
+  ++pending_;
   ++permits_;
+}
+
+void RateLimiter::sent(TimePoint at) {
+  if (pending_ == 0) return;
+  --pending_;
+  record(at);
+}
+
+void RateLimiter::record(TimePoint at) {
+  // Writes end nearly in order: the place is at or near the back.
+  auto it = sent_.end();
+  while (it != sent_.begin() && *std::prev(it) > at) --it;
+  sent_.insert(it, at);
+  // More than the cap of the newest never decides anything.
+  while (sent_.size() > capacity()) sent_.pop_front();
 }
 
 bool RateLimiter::try_take(TimePoint now) {
@@ -98,16 +118,7 @@ void RateLimiter::set_qps(double qps, TimePoint now) {
   recover(now);
   opts_.qps = qps;
   effective_ = std::min(effective_, qps);
-  std::size_t cap = std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(qps)));
-  if (cap != ring_.size()) {
-    // Keep the newest entries (they are the ones still inside the window).
-    std::vector<TimePoint> next(cap);
-    std::size_t keep = std::min(count_, cap);
-    for (std::size_t i = 0; i < keep; ++i) next[i] = ring_[(head_ + count_ - keep + i) % ring_.size()];
-    ring_ = std::move(next);
-    head_ = 0;
-    count_ = keep;
-  }
+  while (sent_.size() > capacity()) sent_.pop_front();  // the newest are the ones still inside the window
 }
 
 }  // namespace groupwatch::limit

@@ -363,6 +363,7 @@ class TestGate : public groupwatch::http::Gate {
   }
   void enqueue(Waiter* w) override { queue.push_back(w); }
   void dequeue(Waiter* w) override { std::erase(queue, w); }
+  void sent() override { ++sent_reports; }
   void admit_one() {
     Waiter* w = queue.front();
     queue.erase(queue.begin());
@@ -376,6 +377,7 @@ class TestGate : public groupwatch::http::Gate {
   }
   bool open_now = true;
   int admitted = 0;
+  int sent_reports = 0;  // sent() calls: one per permit, after its write
   std::vector<Waiter*> queue;
   std::vector<int> handshakes_at_admission, requests_at_admission;
 
@@ -412,9 +414,11 @@ TEST(HttpPool, GateAdmitsWithTheConnectionReadyAndBeforeTheWrite) {
   EXPECT_EQ(server.requests.load(), 0);  // no permit, no bytes
   EXPECT_FALSE(got);
   gate.admit_one();
+  EXPECT_EQ(gate.sent_reports, 0);  // permitted, not written yet
   io.restart();
   while (!got) io.run_one();
   ASSERT_EQ(got->failure, Failure::none) << got->detail;
+  EXPECT_EQ(gate.sent_reports, 1);
   EXPECT_TRUE(got->permit);
   EXPECT_TRUE(got->sent);
   EXPECT_EQ(server.requests.load(), 1);
@@ -438,6 +442,30 @@ TEST(HttpPool, EveryWrittenRequestPassedTheGate) {
   }
   EXPECT_EQ(static_cast<int>(pool.stats().requests), sent);
   EXPECT_EQ(gate.admitted, sent);  // one permit per write, stale ones included
+  EXPECT_EQ(gate.sent_reports, sent);
+}
+
+// A permit whose request is never written (the pool shut down between the
+// permit and the write) still ends: otherwise the gate would count it in
+// every window for ever and lose a request's worth of its cap.
+TEST(HttpPool, PermitEndsWhenTheWriteNeverHappens) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  TestGate gate(server);
+  gate.open_now = false;
+  std::optional<Response> got;
+  post_until_queued(io, pool, gate, got);
+  ASSERT_EQ(gate.queue.size(), 1u);
+  gate.admit_one();
+  pool.shutdown();
+  io.restart();
+  while (!got) io.run_one();
+  EXPECT_EQ(got->failure, Failure::cancelled);
+  EXPECT_TRUE(got->permit);
+  EXPECT_FALSE(got->sent);
+  EXPECT_EQ(gate.sent_reports, 1);
+  EXPECT_EQ(server.requests.load(), 0);
 }
 
 TEST(HttpPool, ShutdownWhileQueuedAtTheGateTakesNoPermit) {

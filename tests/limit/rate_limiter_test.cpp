@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
+#include <queue>
 #include <random>
 
 using namespace groupwatch::limit;
@@ -135,4 +137,67 @@ TEST(RateLimiter, FractionalQpsBelowOne) {
   auto sends = drain(lim, t0, 20s);
   EXPECT_LE(sends.size(), 11u);
   EXPECT_GE(sends.size(), 9u);
+}
+
+// A permit's request counts from when its bytes leave: until sent() it is in
+// every window, however long ago the permit was taken.
+TEST(RateLimiter, PendingPermitsHoldTheWindowUntilSent) {
+  TimePoint now{};
+  RateLimiter lim({.qps = 5}, now);
+  for (int i = 0; i < 5; ++i) {
+    now = std::max(now, lim.next_available(now));
+    lim.take_pending(now);
+  }
+  EXPECT_EQ(lim.pending(), 5u);
+  now += 10s;  // five permits, none written yet
+  EXPECT_GT(lim.next_available(now), now);
+  for (int i = 0; i < 5; ++i) lim.sent(now);
+  EXPECT_EQ(lim.pending(), 0u);
+  // Written now: the window holds them for the next second and the margin.
+  EXPECT_EQ(lim.next_available(now), now + 1s + lim.margin());
+  EXPECT_EQ(lim.next_available(now + 1s + lim.margin()), now + 1s + lim.margin());
+}
+
+TEST(RateLimiter, ALateWriteCountsFromTheWrite) {
+  const TimePoint t0{};
+  RateLimiter lim({.qps = 5}, t0);
+  lim.take_pending(t0);
+  lim.sent(t0 + 300ms);  // the process stalled between the permit and the write
+  TimePoint now = t0 + 300ms;
+  for (int i = 0; i < 4; ++i) {
+    now = std::max(now, lim.next_available(now));
+    lim.take(now);
+  }
+  EXPECT_GE(lim.next_available(now), t0 + 300ms + 1s + lim.margin());
+}
+
+// At full load, one write in twenty stalls up to 200 ms after its permit (a
+// busy loop, a preempted process), far beyond the margin: the requests as
+// they leave still hold the cap in every sliding second.
+TEST(RateLimiter, BacklogStaysUnderCapWhenWritesLagTheirPermits) {
+  const TimePoint t0{};
+  RateLimiter lim({.qps = 200}, t0);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> lag_ms(0, 200);
+  std::priority_queue<TimePoint, std::vector<TimePoint>, std::greater<>> writes;
+  std::vector<TimePoint> left;
+  TimePoint now = t0;
+  const TimePoint end = t0 + 30s;
+  while (now < end) {
+    while (!writes.empty() && writes.top() <= now) {
+      lim.sent(writes.top());
+      left.push_back(writes.top());
+      writes.pop();
+    }
+    const TimePoint t = lim.next_available(now);
+    if (t > now) {
+      now = writes.empty() ? t : std::min(t, writes.top());
+      continue;
+    }
+    lim.take_pending(now);
+    writes.push(now + (rng() % 20 == 0 ? std::chrono::milliseconds(lag_ms(rng)) : 0ms));
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_LE(max_in_window(left, 1s), 200u);
+  EXPECT_GE(left.size(), static_cast<std::size_t>(0.95 * 200 * 30)) << "the cap is held by giving up capacity";
 }

@@ -45,17 +45,19 @@ struct Response {
   std::string detail;   // why it failed (no secrets: the target is never included)
   unsigned status = 0;  // HTTP status when failure == none
   std::string body;
-  bool permit = false;                       // the gate admitted the request (a permit was taken)
-  bool sent = false;                         // the request was written to a socket
-  std::chrono::nanoseconds since_permit{0};  // from the permit to the end of the answer
-  bool stale = false;                        // a reused keep-alive connection failed before any answer byte:
-                                             // the server most likely closed it while idle
+  bool permit = false;                     // the gate admitted the request (a permit was taken)
+  bool sent = false;                       // the request was written to a socket
+  std::chrono::nanoseconds since_sent{0};  // from the end of the write to the end of the answer
+  bool stale = false;                      // a reused keep-alive connection failed before any answer byte:
+                                           // the server most likely closed it while idle
 };
 
 /// Decides when a request may be written. The pool asks it once per request,
 /// with the connection ready to write (connected, TLS handshaken), and writes
 /// at once when admitted: nothing but the write lies between the permit and
-/// the bytes leaving. Runs on the pool's executor.
+/// the bytes leaving. Every admitted request is then reported once with
+/// sent(), when its write ended (or when it gave up without writing), so the
+/// gate can count it from when its bytes left. Runs on the pool's executor.
 class Gate {
  public:
   class Waiter {
@@ -72,6 +74,9 @@ class Gate {
   virtual void enqueue(Waiter* w) = 0;
   /// Removes a waiter that gave up before its turn (deadline, shutdown).
   virtual void dequeue(Waiter* w) = 0;
+  /// The write of an admitted request ended, now (with or without an error):
+  /// its bytes have left. Called exactly once per permit.
+  virtual void sent() = 0;
 };
 
 struct PoolStats {

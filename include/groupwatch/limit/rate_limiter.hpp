@@ -12,11 +12,17 @@
 // burst, so a token bucket with a small burst spreads the permits evenly.
 // Sustained rate with a backlog: cap / (1 s + margin), 99.2% of cap at 8 ms.
 // The margin starts at 8 ms; app::Budget sets it from the measured spread of
-// permit-to-answer times (8 to 50 ms).
+// sent-to-answer times (8 to 50 ms).
+//
+// The log holds the times the bytes left, not the times of the permits: a
+// permit taken with take_pending() counts in every window until sent() says
+// when its request was written, so a stall between the permit and the write
+// (a busy loop, a preempted process) cannot squeeze two seconds' requests
+// into one at the server.
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <vector>
+#include <deque>
 
 namespace groupwatch::limit {
 
@@ -41,8 +47,16 @@ class RateLimiter {
 
   /// The earliest time a permit may be taken (<= now when one is available).
   TimePoint next_available(TimePoint now);
-  /// Takes a permit. Precondition: next_available(now) <= now.
+  /// Takes a permit for a request written at once.
+  /// Precondition: next_available(now) <= now.
   void take(TimePoint now);
+  /// Takes a permit for a request written later: it counts in every window
+  /// until sent() (the window cannot know yet when its bytes leave).
+  void take_pending(TimePoint now);
+  /// The oldest pending permit's request was written at `at`: it counts in
+  /// the windows that hold `at`. Without a pending permit it does nothing.
+  void sent(TimePoint at);
+  std::size_t pending() const { return pending_; }
   /// Convenience: takes and returns true when available now.
   bool try_take(TimePoint now);
 
@@ -72,10 +86,12 @@ class RateLimiter {
   // token bucket
   double tokens_;
   TimePoint refilled_;
-  // sliding-window log: ring of the last send times
-  std::vector<TimePoint> ring_;
-  std::size_t head_ = 0;  // index of the oldest entry
-  std::size_t count_ = 0;
+  void record(TimePoint at);
+  std::size_t capacity() const;
+  // sliding-window log: the send times that may still matter (at most the
+  // configured cap, oldest first) and the permits not written yet
+  std::deque<TimePoint> sent_;
+  std::size_t pending_ = 0;
   TimePoint last_decrease_{};
   std::array<TimePoint, 3> limited_{};  // the last rate-limit answers (a ring)
   std::size_t limited_next_ = 0;
