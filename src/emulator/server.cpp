@@ -1,6 +1,6 @@
-// The emulator's server: Beast over one io_context, one coroutine per
-// connection, requests answered one after another (so pipelined requests are
-// answered in order).
+// The emulator's server: the one HTTP server (http::Server) over one
+// io_context, one coroutine per connection, requests answered one after
+// another (so pipelined requests are answered in order).
 //
 // Three commands: get_online_member_num (the one groupwatch polls) and the
 // discovery commands get_appid_group_list and get_group_info. The checks run
@@ -48,14 +48,9 @@
 // get_online_member_num answers only.
 #include <fmt/format.h>
 #include <simdjson.h>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -65,6 +60,7 @@
 #include <charconv>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -74,6 +70,7 @@
 
 #include "emulator/handler.hpp"
 #include "groupwatch/emulator/server.hpp"
+#include "groupwatch/http/server.hpp"
 #include "groupwatch/tencent/request.hpp"
 #include "groupwatch/tencent/usersig.hpp"
 #include "groupwatch/util/log.hpp"
@@ -85,10 +82,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-using asio::awaitable;
-using asio::use_awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+namespace web = groupwatch::http;  // the one HTTP server
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 using SteadyClock = std::chrono::steady_clock;
@@ -265,29 +259,12 @@ struct CachedSig {
   std::int64_t valid_until = 0;  // unix seconds
 };
 
-/// One live connection, so stop() can close it and cancel its timer.
-struct Conn {
-  std::uint64_t id;
-  asio::steady_timer timer;
-  std::function<void()> close;
-  Conn(std::uint64_t i, const asio::any_io_executor& ex) : id(i), timer(ex) {}
-};
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::invalid_argument("cannot read " + path);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-void log_exception(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log::error("emulator.task_failed", "a connection task ended with an exception", {{"error", ex.what()}});
-  }
 }
 
 constexpr std::string_view html_502 =
@@ -301,11 +278,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Options opts;
   std::optional<ssl::context> ssl_ctx;
   std::string cert_pem;
-  tcp::acceptor acceptor;
+  std::unique_ptr<web::Server> server;  // io thread only, once started
   std::uint16_t bound_port = 0;
   bool stopped = false;
-  std::uint64_t next_conn_id = 1;
-  std::unordered_map<std::uint64_t, Conn*> conns;  // io thread only
+  QueryValues scratch;  // io thread only: reused by every request
 
   // Everything below is shared with other threads (stats, controls): mu.
   mutable std::mutex mu;
@@ -324,7 +300,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::ofstream request_log;
   SteadyClock::time_point last_flush{};
 
-  Impl(asio::io_context& io, Options o) : ioc(io), opts(std::move(o)), acceptor(io), rng(opts.seed) {
+  Impl(asio::io_context& io, Options o) : ioc(io), opts(std::move(o)), rng(opts.seed) {
     if (opts.apps.empty()) throw std::invalid_argument("no apps configured");
     if (!opts.clock) opts.clock = [] { return std::chrono::system_clock::now(); };
     if (opts.refresh.count() <= 0) throw std::invalid_argument("refresh must be positive");
@@ -1030,122 +1006,78 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   // ---- network ----
 
+  /// The connection handlers for the one HTTP server. They hold the
+  /// emulator weakly: connections that outlive it end quietly.
+  web::ServerHandlers handlers() {
+    std::weak_ptr<Impl> weak = shared_from_this();
+    web::ServerHandlers h;
+    h.opened = [weak](std::uint64_t) {
+      auto self = weak.lock();
+      if (!self) return false;
+      std::lock_guard lock(self->mu);
+      ++self->st.connections_accepted;
+      ++self->conns_open;
+      const bool down = SteadyClock::now() < self->down_until;
+      if (down) self->count_event("down");
+      return !down;
+    };
+    h.handshaken = [weak](std::uint64_t) {
+      if (auto self = weak.lock()) {
+        std::lock_guard lock(self->mu);
+        ++self->st.handshakes;
+      }
+    };
+    h.closed = [weak](std::uint64_t) {
+      if (auto self = weak.lock()) {
+        std::lock_guard lock(self->mu);
+        --self->conns_open;
+      }
+    };
+    h.request = [weak](const Request& req, std::uint64_t conn) {
+      web::Answer a;
+      auto self = weak.lock();
+      if (!self) {
+        a.then = web::Answer::Then::reset;
+        return a;
+      }
+      const Outcome o = self->respond(req, conn, self->scratch, a.reply);
+      a.delay = o.delay;
+      if (o.kind == Outcome::Kind::reset) a.then = web::Answer::Then::reset;
+      if (o.kind == Outcome::Kind::stall) {
+        a.then = web::Answer::Then::stall;
+        a.stall = self->opts.stall;
+      }
+      return a;
+    };
+    // The emulator answers 413 for a body over the limit and 400 for the
+    // rest (a header over the limit too), as the vendor's gateway does.
+    h.unreadable = [weak](http::status status, std::uint64_t conn) {
+      Response res;
+      if (auto self = weak.lock()) self->respond_error(status == http::status::payload_too_large, conn, res);
+      return res;
+    };
+    return h;
+  }
+
   std::uint16_t start() {
-    beast::error_code ec;
-    const auto addr = asio::ip::make_address(opts.address, ec);
-    if (ec) throw std::system_error(ec, "listen address " + opts.address);
-    const tcp::endpoint ep(addr, opts.port);
-    // error_code forms: the message is the OS's ("Address already in use"),
-    // not Boost's source location.
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::system_error(ec);
-    bound_port = acceptor.local_endpoint().port();
-    asio::co_spawn(ioc, accept_loop(shared_from_this()), log_exception);
+    server =
+        std::make_unique<web::Server>(ioc, handlers(),
+                                      web::ServerOptions{.name = "emulator",
+                                                         .max_header_bytes = 16 * 1024,
+                                                         .max_body_bytes = opts.body_limit,
+                                                         .request_timeout = std::chrono::seconds(10),
+                                                         .idle_timeout = opts.idle_timeout,
+                                                         .max_connections = std::numeric_limits<std::size_t>::max(),
+                                                         .tls = ssl_ctx ? &*ssl_ctx : nullptr});
+    bound_port = server->listen(opts.address, opts.port);
     return bound_port;
   }
 
   void stop_now() {
     stopped = true;
-    beast::error_code ec;
-    acceptor.close(ec);
-    for (auto& [id, c] : conns) {
-      c->timer.cancel();
-      if (c->close) c->close();
-    }
+    if (server) server->stop();
     std::lock_guard lock(mu);
     if (request_log.is_open()) request_log.flush();
-  }
-
-  static awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
-    for (;;) {
-      auto [ec, sock] = co_await self->acceptor.async_accept(use_tuple);
-      if (self->stopped || !self->acceptor.is_open()) co_return;
-      if (ec) {
-        // Out of descriptors and the like: wait a little rather than spin.
-        asio::steady_timer t(self->ioc, std::chrono::milliseconds(50));
-        co_await t.async_wait(use_tuple);
-        continue;
-      }
-      asio::co_spawn(self->ioc, session(self, std::move(sock)), log_exception);
-    }
-  }
-
-  static void reset_socket(tcp::socket& s) {
-    beast::error_code ec;
-    s.set_option(asio::socket_base::linger(true, 0), ec);
-    s.close(ec);
-  }
-
-  static awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock) {
-    Conn conn(self->next_conn_id++, sock.get_executor());
-    self->conns.emplace(conn.id, &conn);
-    bool down = false;
-    {
-      std::lock_guard lock(self->mu);
-      ++self->st.connections_accepted;
-      ++self->conns_open;
-      down = SteadyClock::now() < self->down_until;
-      if (down) self->count_event("down");
-    }
-    struct Cleanup {
-      Impl* impl;
-      std::uint64_t id;
-      ~Cleanup() {
-        impl->conns.erase(id);
-        std::lock_guard lock(impl->mu);
-        --impl->conns_open;
-      }
-    } cleanup{self.get(), conn.id};
-    if (down) {
-      reset_socket(sock);
-      co_return;
-    }
-    beast::error_code ec;
-    sock.set_option(tcp::no_delay(true), ec);
-    if (self->ssl_ctx) {
-      beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), *self->ssl_ctx);
-      conn.close = [&stream] { beast::get_lowest_layer(stream).close(); };
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
-      auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
-      if (hec || self->stopped) co_return;
-      {
-        std::lock_guard lock(self->mu);
-        ++self->st.handshakes;
-      }
-      co_await serve(self, stream, conn);
-    } else {
-      beast::tcp_stream stream(std::move(sock));
-      conn.close = [&stream] { stream.close(); };
-      co_await serve(self, stream, conn);
-    }
-  }
-
-  static awaitable<void> graceful_close(beast::tcp_stream& s) {
-    beast::error_code ec;
-    s.socket().shutdown(tcp::socket::shutdown_send, ec);
-    co_return;
-  }
-  static awaitable<void> graceful_close(beast::ssl_stream<beast::tcp_stream>& s) {
-    beast::get_lowest_layer(s).expires_after(std::chrono::seconds(5));
-    co_await s.async_shutdown(use_tuple);
-  }
-
-  /// After an early error answer the client may still be sending: read and
-  /// drop it for a moment so closing does not turn into a reset that eats
-  /// the answer.
-  template <class Stream>
-  static awaitable<void> drain(Stream& stream) {
-    std::array<char, 4096> scratch;
-    std::size_t total = 0;
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
-    while (total < 1024 * 1024) {
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
-      if (ec) break;
-      total += n;
-    }
   }
 
   static void set_json_body(Response& res, Outcome& o) {
@@ -1229,63 +1161,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         break;
     }
     return o;
-  }
-
-  template <class Stream>
-  static awaitable<void> serve(std::shared_ptr<Impl> self, Stream& stream, Conn& conn) {
-    beast::flat_buffer buffer;
-    QueryValues q;
-    const auto& http_category = http::make_error_code(http::error::end_of_stream).category();
-    for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(self->opts.body_limit);
-      parser.header_limit(16 * 1024);
-      beast::get_lowest_layer(stream).expires_after(self->opts.idle_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      if (self->stopped) co_return;
-      if (ec == http::error::end_of_stream) {
-        co_await graceful_close(stream);
-        co_return;
-      }
-      Response res;
-      bool close = false;
-      bool early_error = false;
-      if (ec == http::error::body_limit || ec.category() == http_category) {
-        self->respond_error(ec == http::error::body_limit, conn.id, res);
-        close = early_error = true;
-      } else if (ec) {
-        co_return;  // the peer went away, timed out, or TLS failed
-      } else {
-        const Request& req = parser.get();
-        close = !req.keep_alive();
-        const Outcome o = self->respond(req, conn.id, q, res);
-        if (o.delay.count() > 0) {
-          conn.timer.expires_after(o.delay);
-          co_await conn.timer.async_wait(use_tuple);
-          if (self->stopped) co_return;
-        }
-        if (o.kind == Outcome::Kind::reset) {
-          reset_socket(beast::get_lowest_layer(stream).socket());
-          co_return;
-        }
-        if (o.kind == Outcome::Kind::stall) {
-          conn.timer.expires_after(self->opts.stall);
-          co_await conn.timer.async_wait(use_tuple);
-          reset_socket(beast::get_lowest_layer(stream).socket());
-          co_return;
-        }
-      }
-      res.keep_alive(!close);
-      res.prepare_payload();
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
-      auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
-      if (wec || self->stopped) co_return;
-      if (close) {
-        if (early_error) co_await drain(stream);
-        co_await graceful_close(stream);
-        co_return;
-      }
-    }
   }
 };
 

@@ -1,7 +1,8 @@
 // prometheus: groupwatch_group_online_members{app,group_id} and
 // groupwatch_group_last_success_timestamp_seconds{app,group_id}, served on
-// the sink's own listener. write() only updates a map under a mutex; the
-// server thread renders it on each scrape.
+// the sink's own listener (the one http::Server on a thread of its own).
+// write() only updates a map under a mutex; the server thread renders it on
+// each scrape.
 #include "sinks/prometheus/prometheus.hpp"
 
 #include <stdexcept>
@@ -10,15 +11,11 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
 
+#include "groupwatch/http/server.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 #include "groupwatch/util/text.hpp"
@@ -26,13 +23,10 @@
 namespace groupwatch::sinks::prometheus {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr auto kTimeout = std::chrono::seconds(10);
 
 std::string escape(std::string_view v) {
@@ -49,15 +43,6 @@ std::string escape(std::string_view v) {
       out += c;
   }
   return out;
-}
-
-void log_exception(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    log::error(events::task_failed, ex.what(), {{"task", "prometheus sink server"}});
-  }
 }
 
 }  // namespace
@@ -115,82 +100,61 @@ std::string render(const std::map<std::pair<std::string, std::string>, Series>& 
   return out;
 }
 
+namespace {
+
+http::Reply scrape(const PrometheusSink& sink, const http::Request& req) {
+  http::Reply res{bhttp::status::ok, req.version()};
+  res.set(bhttp::field::server, "groupwatch");
+  std::string_view target(req.target().data(), req.target().size());
+  target = target.substr(0, target.find('?'));
+  if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+    res.result(bhttp::status::method_not_allowed);
+    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.body() = "only GET\n";
+  } else if (target == "/metrics") {
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = sink.exposition();
+  } else {
+    res.result(bhttp::status::not_found);
+    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.body() = "not found; try /metrics\n";
+  }
+  res.prepare_payload();
+  if (req.method() == bhttp::verb::head) res.body().clear();
+  return res;
+}
+
+}  // namespace
+
+// The server runs on its own thread: scrapes never wait for the daemon's loop.
 struct PrometheusSink::Server {
   asio::io_context io{1};
-  tcp::acceptor acceptor{io};
+  http::Server server;
   std::thread thread;
-  const PrometheusSink& sink;
 
-  explicit Server(const PrometheusSink& s) : sink(s) {}
-
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(tuple_awaitable);
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      if (ec) continue;
-      asio::co_spawn(io, session(std::move(sock)), log_exception);
-    }
-  }
-
-  asio::awaitable<void> session(tcp::socket sock) {
-    beast::tcp_stream stream(std::move(sock));
-    beast::flat_buffer buffer(16 * 1024);
-    for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(8 * 1024);
-      parser.body_limit(1024);
-      stream.expires_after(kTimeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
-      if (ec) break;
-      const auto& req = parser.get();
-      http::response<http::string_body> res{http::status::ok, req.version()};
-      res.keep_alive(req.keep_alive());
-      res.set(http::field::server, "groupwatch");
-      std::string_view target(req.target().data(), req.target().size());
-      target = target.substr(0, target.find('?'));
-      if (req.method() != http::verb::get && req.method() != http::verb::head) {
-        res.result(http::status::method_not_allowed);
-        res.set(http::field::content_type, "text/plain; charset=utf-8");
-        res.body() = "only GET\n";
-      } else if (target == "/metrics") {
-        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        res.body() = sink.exposition();
-      } else {
-        res.result(http::status::not_found);
-        res.set(http::field::content_type, "text/plain; charset=utf-8");
-        res.body() = "not found; try /metrics\n";
-      }
-      res.prepare_payload();
-      if (req.method() == http::verb::head) res.body().clear();
-      stream.expires_after(kTimeout);
-      auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
-      if (wec || !res.keep_alive()) break;
-    }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  }
+  explicit Server(const PrometheusSink& sink)
+      : server(io,
+               http::ServerHandlers{
+                   .request = [&sink](const http::Request& req,
+                                      std::uint64_t) { return http::Answer{.reply = scrape(sink, req)}; }},
+               http::ServerOptions{.name = "prometheus sink server",
+                                   .request_timeout = kTimeout,
+                                   .idle_timeout = kTimeout,
+                                   .max_connections = 256}) {}
 };
 
 PrometheusSink::PrometheusSink(const std::string& listen) : server_(std::make_unique<Server>(*this)) {
   std::string why;
   const auto addr = parse_listen(listen, &why);
   if (!addr) throw std::runtime_error("prometheus: 'listen' must be HOST:PORT: " + why);
-  const std::string& host = addr->host;
-  boost::system::error_code ec;
-  tcp::resolver resolver(server_->io);
-  auto results =
-      resolver.resolve(host, std::to_string(addr->port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || results.empty()) throw std::runtime_error("prometheus: cannot resolve '" + host + "': " + ec.message());
-  auto ep = results.begin()->endpoint();
-  auto& acc = server_->acceptor;
-  acc.open(ep.protocol(), ec);
-  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acc.bind(ep, ec);
-  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("prometheus: cannot listen on " + listen + ": " + ec.message());
+  std::uint16_t port = 0;
+  try {
+    port = server_->server.listen(addr->host, addr->port);
+  } catch (const http::ListenError& e) {
+    throw std::runtime_error(std::string("prometheus: ") + e.what());
+  }
   log::info(events::admin_listening, "prometheus sink serving /metrics",
-            {{"listen", ep.address().to_string() + ":" + std::to_string(acc.local_endpoint().port())}});
-  asio::co_spawn(server_->io, server_->accept_loop(), log_exception);
+            {{"listen", addr->host + ":" + std::to_string(port)}});
   server_->thread = std::thread([s = server_.get()] { s->io.run(); });
 }
 
@@ -217,7 +181,7 @@ void PrometheusSink::forget(const std::string& app, const std::string& group_id)
 }
 
 std::uint16_t PrometheusSink::port() const {
-  return server_->acceptor.local_endpoint().port();
+  return server_->server.port();
 }
 
 std::string PrometheusSink::exposition() const {
