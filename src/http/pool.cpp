@@ -479,15 +479,18 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     Clock::time_point sent_at{};
   };
 
-  void serialise(Connection& c, const std::string& target, const std::string& body) {
+  void serialise(Connection& c, const std::string& target, const std::string& body, const RequestHead* head) {
     char len[24];
     auto [end, ec] = std::to_chars(len, len + sizeof len, body.size());
     (void)ec;
     std::string& o = c.out;
     o.clear();
     o.append("POST ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_header);
-    o.append("\r\nUser-Agent: groupwatch/" GW_VERSION "\r\nContent-Type: application/json\r\nContent-Length: ");
-    o.append(len, end).append("\r\nConnection: keep-alive\r\n\r\n").append(body);
+    o.append("\r\nUser-Agent: groupwatch/" GW_VERSION "\r\nContent-Type: ");
+    o.append(head ? std::string_view(head->content_type) : std::string_view("application/json"));
+    o.append("\r\nContent-Length: ").append(len, end).append("\r\n");
+    if (head) o.append(head->headers);
+    o.append("Connection: keep-alive\r\n\r\n").append(body);
   }
 
   Response io_failure(const error_code& ec, const char* step) {
@@ -556,7 +559,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     co_return Failure::cancelled;
   }
 
-  asio::awaitable<Response> run(std::string target, std::string body, Gate* gate) {
+  asio::awaitable<Response> run(std::string target, std::string body, Gate* gate, const RequestHead* head) {
     auto self = shared_from_this();  // outlives ~Pool while we run
     if (!valid_target(target)) co_return fail(Failure::protocol, "invalid request target");
     if (stopped) co_return fail(Failure::cancelled, "pool shut down");
@@ -582,7 +585,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     deadline = Clock::now() + opts.timeout;
     Connection& c = *lease.conn;
     call.active = &c;
-    serialise(c, target, body);
+    serialise(c, target, body, head);
     // (no co_await inside ?: -- GCC 12 miscompiles it)
     Exchange x;
     if (c.tls) {
@@ -659,9 +662,9 @@ Pool::~Pool() {
   impl_->shutdown();
 }
 
-asio::awaitable<Response> Pool::post(std::string target, std::string body, Gate* gate) {
+asio::awaitable<Response> Pool::post(std::string target, std::string body, Gate* gate, const RequestHead* head) {
   auto impl = impl_;
-  co_return co_await impl->run(std::move(target), std::move(body), gate);
+  co_return co_await impl->run(std::move(target), std::move(body), gate, head);
 }
 
 void Pool::shutdown() {

@@ -163,6 +163,17 @@ TEST(InfluxSinkConfig, ErrorsNameTheKeyAndNeverTheSecret) {
   EXPECT_TRUE(p.sinks.empty());
 }
 
+// The token is written into the Authorization header as it is: a line break
+// in it would add a header of the config's choosing.
+TEST(InfluxSinkConfig, ATokenWithALineBreakIsRefused) {
+  auto p = parse_yaml(
+      "- type: influxdb\n  url: http://x:8086\n  version: 2\n  org: acme\n  bucket: gw\n"
+      "  token: \"tok-Secret-3\\r\\nX-Injected: 1\"\n");
+  EXPECT_THAT(p.errors(), HasSubstr("token must not contain control characters"));
+  EXPECT_THAT(p.errors(), Not(HasSubstr("tok-Secret")));
+  EXPECT_TRUE(p.sinks.empty());
+}
+
 // ---- the request form, against a recording server
 
 std::string v2_yaml(int port, const std::string& extra = "") {

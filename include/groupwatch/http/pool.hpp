@@ -52,6 +52,12 @@ struct Response {
                                            // the server most likely closed it while idle
 };
 
+/// What a request other than the vendor's JSON POST carries.
+struct RequestHead {
+  std::string content_type = "application/json";
+  std::string headers;  // extra header lines, each "Name: value\r\n"
+};
+
 /// Decides when a request may be written. The pool asks it once per request,
 /// with the connection ready to write (connected, TLS handshaken), and writes
 /// at once when admitted: nothing but the write lies between the permit and
@@ -109,7 +115,10 @@ class Pool {
   /// exchange has its own `timeout` from the write. Returns the connection to
   /// the pool afterwards unless it failed or the server closes.
   /// Never throws for network trouble: failures come back in Response.
-  boost::asio::awaitable<Response> post(std::string target, std::string body, Gate* gate = nullptr);
+  /// `head` (when given, it must outlive the call) sets the content type
+  /// and adds header lines, for requests other than the vendor's JSON.
+  boost::asio::awaitable<Response> post(std::string target, std::string body, Gate* gate = nullptr,
+                                        const RequestHead* head = nullptr);
 
   /// Closes idle connections and makes waiting and future posts fail with
   /// Failure::cancelled.

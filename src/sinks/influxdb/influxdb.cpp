@@ -1,5 +1,6 @@
 // influxdb: line protocol over HTTP, v1 (/write) or v2 (/api/v2/write), one
-// POST per batch (gzip by default) on a kept-alive connection. A point with
+// POST per batch (gzip by default) on a kept-alive connection of the one
+// HTTP client (http::Pool). A point with
 // the same measurement, tags and timestamp replaces the earlier one, so the
 // delivery layer's replays are idempotent here.
 #include "sinks/influxdb/influxdb.hpp"
@@ -10,36 +11,22 @@
 #include <algorithm>
 #include <charconv>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
 
+#include "groupwatch/http/pool.hpp"
 #include "groupwatch/util/log.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::sinks::influxdb {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using boost::system::error_code;
 
 namespace {
 
@@ -132,148 +119,91 @@ std::string excerpt(std::string_view body) {
   return out;
 }
 
-// A blocking HTTP/1.1 client for one origin, for the sink's worker thread.
-// Each request runs a coroutine on a private io_context bounded by the
-// timeout; the connection is kept alive between requests.
+// The one HTTP client (http::Pool, one connection) driven from the sink's
+// worker thread: each request runs on a private io_context until it ends,
+// within the pool's timeout.
 class Client {
  public:
-  Client(Url url, std::chrono::milliseconds timeout) : url_(std::move(url)), timeout_(timeout) {
-    bool default_port = url_.port == (url_.tls ? "443" : "80");
-    host_header_ = url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
-    if (!default_port) host_header_ += ":" + url_.port;
-    origin_ = std::string(url_.tls ? "https://" : "http://") + host_header_;
-    if (url_.tls) {
-      ctx_.emplace(ssl::context::tls_client);
-      ctx_->set_default_verify_paths();
-      ctx_->set_verify_mode(ssl::verify_peer);
-    }
+  Client(const Url& url, std::chrono::milliseconds timeout) : url_(url), timeout_(timeout) {
+    const bool default_port = url_.port == (url_.tls ? "443" : "80");
+    std::string host = url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
+    if (!default_port) host += ":" + url_.port;
+    origin_ = std::string(url_.tls ? "https://" : "http://") + host;
+    pool_ = make_pool();
   }
 
   const std::string& origin() const { return origin_; }
   /// From another thread: ends the exchange in progress (as a timeout).
   void cancel() { ioc_.stop(); }
-  const std::string& host_header() const { return host_header_; }
 
-  /// Sends `req`; returns the response or throws on a transport failure. A
+  /// POSTs `body`; returns the answer or throws on a transport failure. A
   /// kept-alive connection the server closed meanwhile gets one fresh retry.
-  bhttp::response<bhttp::string_body> send(bhttp::request<bhttp::string_body>& req) {
-    bool reused = connected_;
-    try {
-      return attempt(req);
-    } catch (const std::exception&) {
-      if (!reused || timed_out_) throw;  // a timeout is not retried: the bound is per write
-    }
-    return attempt(req);
+  http::Response send(const std::string& target, const std::string& body, const http::RequestHead& head) {
+    http::Response r = attempt(target, body, head);
+    if (r.stale) r = attempt(target, body, head);
+    if (r.failure == http::Failure::none) return r;
+    if (r.failure == http::Failure::timeout || r.failure == http::Failure::cancelled)
+      throw std::runtime_error("influxdb " + origin_ + ": no answer within " + format_duration(timeout_));
+    throw std::runtime_error("influxdb " + origin_ + ": " + step_of(r.failure) + " failed: " + r.detail);
   }
 
  private:
-  struct Outcome {
-    error_code ec;
-    const char* step = "";
-  };
-
-  beast::tcp_stream& tcp_layer() { return tls_ ? tls_->next_layer() : *plain_; }
-
-  void close() {
-    if (tls_ || plain_) {
-      error_code ignored;
-      tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
-      tcp_layer().close();
+  static std::string step_of(http::Failure f) {
+    switch (f) {
+      case http::Failure::tls:
+        return "TLS handshake";
+      case http::Failure::resolve:
+        return "resolve";
+      case http::Failure::connect:
+        return "connect";
+      default:
+        return "the exchange";
     }
-    connected_ = false;
   }
 
-  bhttp::response<bhttp::string_body> attempt(bhttp::request<bhttp::string_body>& req) {
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(1 << 20);
-    parser.header_limit(16 * 1024);
-    timed_out_ = false;
-    std::optional<Outcome> outcome;
-    std::exception_ptr thrown;
-    asio::co_spawn(ioc_, exchange(req, parser), [&](std::exception_ptr e, Outcome o) {
-      thrown = e;
-      outcome = o;
+  std::unique_ptr<http::Pool> make_pool() {
+    http::PoolOptions o;
+    o.host = url_.host;
+    o.port = url_.port;
+    o.tls = url_.tls;
+    o.max_connections = 1;
+    o.timeout = timeout_;
+    o.max_body_bytes = std::size_t{1} << 20;
+    return std::make_unique<http::Pool>(ioc_.get_executor(), std::move(o));
+  }
+
+  http::Response attempt(const std::string& target, const std::string& body, const http::RequestHead& head) {
+    std::optional<http::Response> got;
+    asio::co_spawn(ioc_, pool_->post(target, body, nullptr, &head), [&got](std::exception_ptr e, http::Response r) {
+      if (e) {
+        r.failure = http::Failure::protocol;
+        r.detail = "unexpected exception";
+      }
+      got = std::move(r);
     });
     ioc_.restart();
-    ioc_.run_for(timeout_);
-    if (!outcome) {
-      // Out of time: end whatever is pending and let it finish.
-      resolver_.cancel();
-      close();
+    while (!got && ioc_.run_one() > 0) {
+    }
+    if (!got) {
+      // Cancelled from another thread: end what is pending, let it finish,
+      // and start over with a fresh pool.
+      pool_->shutdown();
       ioc_.restart();
-      ioc_.run();
-      timed_out_ = true;
-      throw std::runtime_error("influxdb " + origin_ + ": no answer within " + format_duration(timeout_));
-    }
-    if (thrown) {
-      close();
-      std::rethrow_exception(thrown);
-    }
-    if (outcome->ec) {
-      close();
-      throw std::runtime_error("influxdb " + origin_ + ": " + outcome->step + " failed: " + outcome->ec.message());
-    }
-    auto res = parser.release();
-    if (!res.keep_alive()) close();
-    return res;
-  }
-
-  asio::awaitable<Outcome> exchange(bhttp::request<bhttp::string_body>& req,
-                                    bhttp::response_parser<bhttp::string_body>& parser) {
-    constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-    if (!connected_) {
-      auto [rec, endpoints] = co_await resolver_.async_resolve(url_.host, url_.port, use_tuple);
-      if (rec) co_return Outcome{rec, "resolve"};
-      if (ctx_) {
-        tls_.emplace(ioc_, *ctx_);
-        plain_.reset();
-      } else {
-        plain_.emplace(ioc_);
+      while (!got && ioc_.run_one() > 0) {
       }
-      auto [cec, ep] = co_await tcp_layer().async_connect(endpoints, use_tuple);
-      if (cec) co_return Outcome{cec, "connect"};
-      error_code nodelay_ec;
-      tcp_layer().socket().set_option(tcp::no_delay(true), nodelay_ec);  // best effort
-      if (tls_) {
-        error_code not_ip;
-        asio::ip::make_address(url_.host, not_ip);
-        if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
-        tls_->set_verify_callback(ssl::host_name_verification(url_.host));
-        auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
-        if (hec) co_return Outcome{hec, "TLS handshake"};
-      }
-      buffer_.clear();
-      connected_ = true;
+      pool_ = make_pool();
+      http::Response r;
+      r.failure = http::Failure::cancelled;
+      return r;
     }
-    error_code wec;
-    if (tls_) {
-      std::tie(wec, std::ignore) = co_await bhttp::async_write(*tls_, req, use_tuple);
-    } else {
-      std::tie(wec, std::ignore) = co_await bhttp::async_write(*plain_, req, use_tuple);
-    }
-    if (wec) co_return Outcome{wec, "sending the request"};
-    error_code rec;
-    if (tls_) {
-      std::tie(rec, std::ignore) = co_await bhttp::async_read(*tls_, buffer_, parser, use_tuple);
-    } else {
-      std::tie(rec, std::ignore) = co_await bhttp::async_read(*plain_, buffer_, parser, use_tuple);
-    }
-    if (rec) co_return Outcome{rec, "reading the answer"};
-    co_return Outcome{};
+    return std::move(*got);
   }
 
   Url url_;
   std::chrono::milliseconds timeout_;
-  std::string host_header_;
   std::string origin_;
   asio::io_context ioc_{1};
-  tcp::resolver resolver_{ioc_};
-  std::optional<ssl::context> ctx_;
-  std::optional<beast::tcp_stream> plain_;
-  std::optional<ssl::stream<beast::tcp_stream>> tls_;
-  beast::flat_buffer buffer_;
-  bool connected_ = false;
-  bool timed_out_ = false;
+  std::unique_ptr<http::Pool> pool_;
 };
 
 class InfluxSink final : public sink::Sink {
@@ -287,6 +217,9 @@ class InfluxSink final : public sink::Sink {
       log::add_secret(s_.password);
     }
     if (!auth_.empty()) log::add_secret(auth_.substr(auth_.find(' ') + 1));
+    head_.content_type = "text/plain; charset=utf-8";
+    if (!auth_.empty()) head_.headers += "Authorization: " + auth_ + "\r\n";
+    if (s_.gzip) head_.headers += "Content-Encoding: gzip\r\n";
   }
 
   void cancel() override { client_.cancel(); }
@@ -302,25 +235,13 @@ class InfluxSink final : public sink::Sink {
     std::string body;
     body.reserve(points.size() * 128);
     for (auto& r : points) append_line(body, s_.measurement, r);
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_, 11};
-    req.set(bhttp::field::host, client_.host_header());
-    req.set(bhttp::field::user_agent, "groupwatch/" GW_VERSION);
-    req.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-    req.keep_alive(true);
-    if (!auth_.empty()) req.set(bhttp::field::authorization, auth_);
-    if (s_.gzip) {
-      req.set(bhttp::field::content_encoding, "gzip");
-      req.body() = gzip(body);
-    } else {
-      req.body() = std::move(body);
-    }
-    req.prepare_payload();
-    auto res = client_.send(req);
-    unsigned status = res.result_int();
-    if (status < 200 || status > 299) {
-      std::string msg = "influxdb " + client_.origin() + ": HTTP " + std::to_string(status);
-      if (!res.reason().empty()) msg += " " + std::string(res.reason());
-      if (!res.body().empty()) msg += ": " + excerpt(res.body());
+    if (s_.gzip) body = gzip(body);
+    auto res = client_.send(target_, body, head_);
+    if (res.status < 200 || res.status > 299) {
+      std::string msg = "influxdb " + client_.origin() + ": HTTP " + std::to_string(res.status);
+      const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+      if (!reason.empty() && reason != "<unknown-status>") msg += " " + std::string(reason);
+      if (!res.body.empty()) msg += ": " + excerpt(res.body);
       throw std::runtime_error(log::redact(msg));
     }
   }
@@ -328,6 +249,7 @@ class InfluxSink final : public sink::Sink {
   Settings s_;
   std::string target_;
   std::string auth_;
+  http::RequestHead head_;
   Client client_;
 };
 
@@ -485,6 +407,10 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
   only("org", 2, s.org, false);
   only("bucket", 2, s.bucket, false);
   only("token", 2, s.token, true);
+  // The token goes into a header line as it is (the username and password
+  // are base64-encoded).
+  if (std::any_of(s.token.begin(), s.token.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    r.error_at("token", "token must not contain control characters or line breaks");
   auto need = [&](std::string_view key, const std::string& v) {
     if (v.empty()) r.error_at(key, std::string(key) + " is required for version " + std::to_string(s.version));
   };
