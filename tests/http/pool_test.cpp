@@ -445,45 +445,49 @@ TEST(HttpPool, EveryWrittenRequestPassedTheGate) {
   EXPECT_EQ(gate.sent_reports, sent);
 }
 
+// The pool shuts down while a request waits at the gate, with or without
+// its permit taken: nothing is written either way.
+struct ShutAtTheGate {
+  Response got;
+  int sent_reports = 0;
+  bool left_queue = false;
+  int server_requests = 0;
+};
+ShutAtTheGate shutdown_at_the_gate(bool admitted) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  TestGate gate(server);
+  gate.open_now = false;
+  std::optional<Response> got;
+  post_until_queued(io, pool, gate, got);
+  EXPECT_EQ(gate.queue.size(), 1u);
+  if (admitted && !gate.queue.empty()) gate.admit_one();
+  pool.shutdown();
+  io.restart();
+  while (!got) io.run_one();
+  return {*got, gate.sent_reports, gate.queue.empty(), server.requests.load()};
+}
+
+TEST(HttpPool, ShutdownWhileQueuedAtTheGateTakesNoPermit) {
+  auto r = shutdown_at_the_gate(false);
+  EXPECT_EQ(r.got.failure, Failure::cancelled);
+  EXPECT_FALSE(r.got.permit);
+  EXPECT_TRUE(r.left_queue);
+  EXPECT_EQ(r.sent_reports, 0);
+  EXPECT_EQ(r.server_requests, 0);
+}
+
 // A permit whose request is never written (the pool shut down between the
 // permit and the write) still ends: otherwise the gate would count it in
 // every window for ever and lose a request's worth of its cap.
 TEST(HttpPool, PermitEndsWhenTheWriteNeverHappens) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  TestGate gate(server);
-  gate.open_now = false;
-  std::optional<Response> got;
-  post_until_queued(io, pool, gate, got);
-  ASSERT_EQ(gate.queue.size(), 1u);
-  gate.admit_one();
-  pool.shutdown();
-  io.restart();
-  while (!got) io.run_one();
-  EXPECT_EQ(got->failure, Failure::cancelled);
-  EXPECT_TRUE(got->permit);
-  EXPECT_FALSE(got->sent);
-  EXPECT_EQ(gate.sent_reports, 1);
-  EXPECT_EQ(server.requests.load(), 0);
-}
-
-TEST(HttpPool, ShutdownWhileQueuedAtTheGateTakesNoPermit) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  TestGate gate(server);
-  gate.open_now = false;
-  std::optional<Response> got;
-  post_until_queued(io, pool, gate, got);
-  ASSERT_EQ(gate.queue.size(), 1u);
-  pool.shutdown();
-  io.restart();
-  while (!got) io.run_one();
-  EXPECT_EQ(got->failure, Failure::cancelled);
-  EXPECT_FALSE(got->permit);
-  EXPECT_TRUE(gate.queue.empty());  // it left the queue
-  EXPECT_EQ(server.requests.load(), 0);
+  auto r = shutdown_at_the_gate(true);
+  EXPECT_EQ(r.got.failure, Failure::cancelled);
+  EXPECT_TRUE(r.got.permit);
+  EXPECT_FALSE(r.got.sent);
+  EXPECT_EQ(r.sent_reports, 1);
+  EXPECT_EQ(r.server_requests, 0);
 }
 
 TEST(HttpPool, IdleConnectionsExpire) {
