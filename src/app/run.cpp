@@ -288,6 +288,87 @@ bool apply_reload(const std::string& config_path, Loaded& l, std::optional<confi
 
 }  // namespace
 
+namespace {
+
+// One reload at a time, loaded off the loop's thread; a SIGHUP during a
+// reload runs another one after it (the file may have changed again).
+class Reloader {
+ public:
+  Reloader(asio::io_context& io, const std::string& path, std::optional<config::Config>& cfg, Engine& engine,
+           sink::Fanout& fanout, RunHooks& hooks, const bool& stopping)
+      : io_(io), path_(path), cfg_(cfg), engine_(engine), fanout_(fanout), hooks_(hooks), stopping_(stopping) {}
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
+  ~Reloader() { join(); }
+
+  void request() {
+    if (running_) {
+      again_ = true;
+      return;
+    }
+    running_ = true;
+    join();
+    thread_ = std::thread([this] {
+      auto l = std::make_shared<Loaded>(load_for_reload(path_));
+      asio::post(io_, [this, l] {
+        running_ = false;
+        if (stopping_) return;
+        apply_reload(path_, *l, cfg_, engine_, fanout_, hooks_);
+        if (std::exchange(again_, false)) request();
+      });
+    });
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  asio::io_context& io_;
+  const std::string& path_;
+  std::optional<config::Config>& cfg_;
+  Engine& engine_;
+  sink::Fanout& fanout_;
+  RunHooks& hooks_;
+  const bool& stopping_;
+  std::thread thread_;
+  bool running_ = false, again_ = false;
+};
+
+// After the loop: one grace period for the whole shutdown, so the sinks get
+// what the in-flight requests left of it (at least a second to flush). From
+// here a second SIGTERM or SIGINT (the sinks are still flushing) exits at
+// once; what they hold in memory is lost, what is spooled is not.
+int drain_sinks(sink::Fanout& fanout, const config::Config& cfg, bool stopping,
+                std::chrono::steady_clock::time_point stop_began) {
+  struct sigaction now_or_never {};
+  now_or_never.sa_handler = [](int) {
+    static constexpr char msg[] = "groupwatch: second signal while the sinks flush: exiting now\n";
+    (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
+    std::_Exit(1);
+  };
+  sigemptyset(&now_or_never.sa_mask);
+  ::sigaction(SIGTERM, &now_or_never, nullptr);
+  ::sigaction(SIGINT, &now_or_never, nullptr);
+  const auto grace = cfg.poll.grace;  // as reloaded
+  auto sink_grace = grace;
+  if (stopping) {
+    auto used = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stop_began);
+    sink_grace = std::max<std::chrono::milliseconds>(grace - used, std::chrono::seconds(1));
+  }
+  bool all = fanout.stop(sink_grace);
+  log::info(events::shutdown_done, all ? "stopped; every result delivered" : "stopped; undelivered results are spooled",
+            {{"state_dir", cfg.state_dir}});
+  if (fanout.abandoned()) {
+    // A sink thread is stuck in a write that ignored its cancel: everything
+    // is spooled, and waiting for that thread could take forever.
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
+  return 0;
+}
+
+}  // namespace
+
 int cmd_run(const std::string& config_path) {
   HoldSignals held;
   std::optional<config::Config> cfg;
@@ -324,31 +405,7 @@ int cmd_run(const std::string& config_path) {
 
   bool stopping = false;
   std::chrono::steady_clock::time_point stop_began{};
-  // One reload at a time, loaded off this thread; a SIGHUP during a reload
-  // runs another one after it (the file may have changed again).
-  struct Reloads {
-    std::function<void()> request;
-    std::thread thread;
-    bool running = false, again = false;
-  } reloads;
-  reloads.request = [&] {
-    if (reloads.running) {
-      reloads.again = true;
-      return;
-    }
-    reloads.running = true;
-    if (reloads.thread.joinable()) reloads.thread.join();
-    reloads.thread = std::thread([&] {
-      auto l = std::make_shared<Loaded>(load_for_reload(config_path));
-      asio::post(io, [&, l] {
-        reloads.running = false;
-        if (stopping) return;
-        apply_reload(config_path, *l, cfg, engine, *fanout, hooks);
-        if (std::exchange(reloads.again, false)) reloads.request();
-      });
-    });
-  };
-
+  Reloader reloads(io, config_path, cfg, engine, *fanout, hooks, stopping);
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   held.release();  // a signal that came during start-up is delivered now
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
@@ -376,38 +433,10 @@ int cmd_run(const std::string& config_path) {
   };
   signals.async_wait(on_signal);
   io.run();
-  if (reloads.thread.joinable()) reloads.thread.join();
+  reloads.join();
   out.observe_with(nullptr);  // hooks go before the engine
-  // One grace period for the whole shutdown: the sinks get what the
-  // in-flight requests left of it (at least a second to flush).
-  // From here a second SIGTERM or SIGINT (the sinks are still flushing)
-  // exits at once; what they hold in memory is lost, what is spooled is not.
   signals.clear();
-  struct sigaction now_or_never {};
-  now_or_never.sa_handler = [](int) {
-    static constexpr char msg[] = "groupwatch: second signal while the sinks flush: exiting now\n";
-    (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
-    std::_Exit(1);
-  };
-  sigemptyset(&now_or_never.sa_mask);
-  ::sigaction(SIGTERM, &now_or_never, nullptr);
-  ::sigaction(SIGINT, &now_or_never, nullptr);
-  const auto grace = cfg->poll.grace;  // as reloaded
-  auto sink_grace = grace;
-  if (stopping) {
-    auto used = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stop_began);
-    sink_grace = std::max<std::chrono::milliseconds>(grace - used, std::chrono::seconds(1));
-  }
-  bool all = fanout->stop(sink_grace);
-  log::info(events::shutdown_done, all ? "stopped; every result delivered" : "stopped; undelivered results are spooled",
-            {{"state_dir", cfg->state_dir}});
-  if (fanout->abandoned()) {
-    // A sink thread is stuck in a write that ignored its cancel: everything
-    // is spooled, and waiting for that thread could take forever.
-    std::fflush(nullptr);
-    std::_Exit(0);
-  }
-  return 0;
+  return drain_sinks(*fanout, *cfg, stopping, stop_began);
 }
 
 int cmd_once(const std::string& config_path, bool quiet) {

@@ -192,19 +192,190 @@ Counters go to stdout as JSON at exit and to stderr on SIGUSR1.
 )";
 }
 
-std::optional<CommandLine> parse_command_line(std::span<const char* const> args, std::string* error) {
-  CommandLine cl;
-  Options& o = cl.server;
+namespace {
+
+// The values of one option: inline (--opt=value) or the next argument.
+// Throws std::runtime_error naming the option.
+class ArgReader {
+ public:
+  ArgReader(std::span<const char* const> args, std::size_t& i, std::string_view arg,
+            std::optional<std::string_view> inline_value)
+      : args_(args), i_(i), arg_(arg), inline_(inline_value) {}
+
+  std::string value() {
+    if (inline_) return std::string(*inline_);
+    if (i_ + 1 >= args_.size()) throw std::runtime_error(fmt::format("{} needs a value", arg_));
+    return args_[++i_];
+  }
+  template <class T>
+  T number(T max) {
+    const std::string v = value();
+    T n{};
+    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n > max) {
+      throw std::runtime_error(fmt::format("{}: '{}' is not a number in 0..{}", arg_, v, max));
+    }
+    return n;
+  }
+  Millis duration() {
+    const std::string v = value();
+    const auto d = parse_duration(v);
+    if (!d) throw std::runtime_error(fmt::format("{}: '{}' is not a duration (250ms, 5s, 4m)", arg_, v));
+    return *d;
+  }
+  double rate() {
+    const std::string v = value();
+    double r = -1;
+    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
+    if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(r >= 0 && r <= 1)) {
+      throw std::runtime_error(fmt::format("{}: '{}' is not a rate in 0..1", arg_, v));
+    }
+    return r;
+  }
+
+ private:
+  std::span<const char* const> args_;
+  std::size_t& i_;
+  std::string_view arg_;
+  std::optional<std::string_view> inline_;
+};
+
+// What the options gather before the apps and groups are loaded.
+struct Gathered {
   App single{demo_sdkappid, std::string(demo_secret_key), "administrator", 200};
   bool single_flags = false;
   std::string apps_file;
   std::vector<std::string> group_files, group_yamls;
   std::optional<std::size_t> generated;
+};
 
-  auto bad = [&](std::string msg) -> std::optional<CommandLine> {
-    *error = std::move(msg);
-    return std::nullopt;
-  };
+// The listener, app and group options; false when `arg` is none of them.
+// Throws std::runtime_error for a bad value.
+bool listener_app_or_group(std::string_view arg, ArgReader& r, CommandLine& cl, Gathered& g) {
+  Options& o = cl.server;
+  if (arg == "--listen") {
+    std::string why;
+    const auto addr = parse_listen(r.value(), &why);
+    if (!addr) throw std::runtime_error("--listen: ADDR:PORT expected: " + why);
+    o.address = addr->host;
+    o.port = addr->port;
+  } else if (arg == "--plain") {
+    o.tls = false;
+  } else if (arg == "--tls-cert") {
+    o.tls_cert_file = r.value();
+  } else if (arg == "--tls-key") {
+    o.tls_key_file = r.value();
+  } else if (arg == "--write-ca") {
+    cl.write_ca = r.value();
+  } else if (arg == "--write-groups") {
+    cl.write_groups = r.value();
+  } else if (arg == "--body-limit") {
+    o.body_limit = r.number(std::size_t{64} * 1024 * 1024);
+  } else if (arg == "--idle-timeout") {
+    o.idle_timeout = r.duration();
+  } else if (arg == "--apps") {
+    g.apps_file = r.value();
+  } else if (arg == "--sdkappid") {
+    g.single.sdkappid = r.number(std::uint64_t{UINT64_MAX});
+  } else if (arg == "--secret-key") {
+    g.single.secret_key = r.value();
+  } else if (arg == "--secret-key-file") {
+    g.single.secret_key = trim(read_text(r.value()));
+  } else if (arg == "--admin") {
+    g.single.admin = r.value();
+  } else if (arg == "--qps") {
+    g.single.qps = r.number(std::uint32_t{1'000'000});
+  } else if (arg == "--groups-file") {
+    g.group_files.push_back(r.value());
+  } else if (arg == "--groups-yaml") {
+    g.group_yamls.push_back(r.value());
+  } else if (arg == "--groups") {
+    g.generated = r.number(std::size_t{10'000'000});
+  } else if (arg == "--accept-any-group") {
+    o.accept_any_group = true;
+  } else {
+    return false;
+  }
+  if (arg == "--sdkappid" || arg == "--secret-key" || arg == "--secret-key-file" || arg == "--admin" || arg == "--qps")
+    g.single_flags = true;
+  return true;
+}
+
+// The behaviour options; false when `arg` is none of them.
+bool behaviour(std::string_view arg, ArgReader& r, Options& o) {
+  if (arg == "--refresh") {
+    o.refresh = r.duration();
+    if (o.refresh.count() <= 0) throw std::runtime_error("--refresh must be positive");
+  } else if (arg == "--seed") {
+    o.seed = r.number(std::uint64_t{UINT64_MAX});
+  } else if (arg == "--fault-10002") {
+    o.faults.e10002 = r.rate();
+  } else if (arg == "--fault-502") {
+    o.faults.http502 = r.rate();
+  } else if (arg == "--fault-reset") {
+    o.faults.reset = r.rate();
+  } else if (arg == "--fault-stall") {
+    o.faults.stall = r.rate();
+  } else if (arg == "--fault-malformed") {
+    o.faults.malformed = r.rate();
+  } else if (arg == "--stall") {
+    o.stall = r.duration();
+  } else if (arg == "--latency") {
+    const auto d = r.duration();
+    o.latency = Latency{d, d};
+  } else if (arg == "--latency-dist") {
+    const std::string v = r.value();
+    const auto c1 = v.find(':');
+    const auto c2 = c1 == std::string::npos ? c1 : v.find(':', c1 + 1);
+    std::optional<Millis> lo, hi;
+    if (c2 != std::string::npos && v.substr(0, c1) == "uniform") {
+      lo = parse_duration(v.substr(c1 + 1, c2 - c1 - 1));
+      hi = parse_duration(v.substr(c2 + 1));
+    }
+    if (!lo || !hi || *lo > *hi)
+      throw std::runtime_error("--latency-dist: uniform:MIN:MAX expected (uniform:20ms:80ms)");
+    o.latency = Latency{*lo, *hi};
+  } else if (arg == "--request-log") {
+    o.request_log_file = r.value();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Loads the apps and groups the options named and checks what they say
+// together. Throws std::runtime_error.
+void finish(Options& o, const Gathered& g) {
+  const auto& f = o.faults;
+  if (f.e10002 + f.http502 + f.reset + f.stall + f.malformed > 1.0)
+    throw std::runtime_error("fault rates add up to more than 1");
+  if (!g.apps_file.empty()) {
+    if (g.single_flags) throw std::runtime_error("--apps and --sdkappid/--secret-key/--admin/--qps do not go together");
+    o.apps = load_apps_yaml(g.apps_file);
+  } else {
+    if (g.single.secret_key.empty()) throw std::runtime_error("--secret-key is empty");
+    if (g.single.admin.empty()) throw std::runtime_error("--admin is empty");
+    o.apps.push_back(g.single);
+  }
+  for (const auto& p : g.group_files) {
+    auto groups = load_groups_text(p);
+    o.groups.insert(o.groups.end(), groups.begin(), groups.end());
+  }
+  for (const auto& p : g.group_yamls) {
+    auto groups = load_groups_yaml(p);
+    o.groups.insert(o.groups.end(), groups.begin(), groups.end());
+  }
+  if (g.generated) {
+    for (auto& id : generate_group_ids(*g.generated, o.seed)) o.groups.push_back(Group{std::move(id)});
+  }
+  if (g.group_files.empty() && g.group_yamls.empty() && !g.generated) o.accept_any_group = true;
+}
+
+}  // namespace
+
+std::optional<CommandLine> parse_command_line(std::span<const char* const> args, std::string* error) {
+  CommandLine cl;
+  Gathered g;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       std::string_view arg = args[i];
@@ -213,149 +384,19 @@ std::optional<CommandLine> parse_command_line(std::span<const char* const> args,
         inline_value = arg.substr(eq + 1);
         arg = arg.substr(0, eq);
       }
-      auto value = [&]() -> std::string {
-        if (inline_value) return std::string(*inline_value);
-        if (i + 1 >= args.size()) throw std::runtime_error(fmt::format("{} needs a value", arg));
-        return args[++i];
-      };
-      auto number = [&]<class T>(T max) -> T {
-        const std::string v = value();
-        T n{};
-        const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n > max) {
-          throw std::runtime_error(fmt::format("{}: '{}' is not a number in 0..{}", arg, v, max));
-        }
-        return n;
-      };
-      auto duration = [&]() {
-        const std::string v = value();
-        const auto d = parse_duration(v);
-        if (!d) throw std::runtime_error(fmt::format("{}: '{}' is not a duration (250ms, 5s, 4m)", arg, v));
-        return *d;
-      };
-      auto rate = [&]() {
-        const std::string v = value();
-        double r = -1;
-        const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
-        if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(r >= 0 && r <= 1)) {
-          throw std::runtime_error(fmt::format("{}: '{}' is not a rate in 0..1", arg, v));
-        }
-        return r;
-      };
-
+      ArgReader r(args, i, arg, inline_value);
       if (arg == "--help" || arg == "-h") {
         cl.help = true;
       } else if (arg == "--version") {
         cl.version = true;
-      } else if (arg == "--listen") {
-        std::string v = value();
-        std::string why;
-        const auto addr = parse_listen(v, &why);
-        if (!addr) return bad("--listen: ADDR:PORT expected: " + why);
-        o.address = addr->host;
-        o.port = addr->port;
-      } else if (arg == "--plain") {
-        o.tls = false;
-      } else if (arg == "--tls-cert") {
-        o.tls_cert_file = value();
-      } else if (arg == "--tls-key") {
-        o.tls_key_file = value();
-      } else if (arg == "--write-ca") {
-        cl.write_ca = value();
-      } else if (arg == "--write-groups") {
-        cl.write_groups = value();
-      } else if (arg == "--body-limit") {
-        o.body_limit = number(std::size_t{64} * 1024 * 1024);
-      } else if (arg == "--idle-timeout") {
-        o.idle_timeout = duration();
-      } else if (arg == "--apps") {
-        apps_file = value();
-      } else if (arg == "--sdkappid") {
-        single.sdkappid = number(std::uint64_t{UINT64_MAX});
-        single_flags = true;
-      } else if (arg == "--secret-key") {
-        single.secret_key = value();
-        single_flags = true;
-      } else if (arg == "--secret-key-file") {
-        single.secret_key = trim(read_text(value()));
-        single_flags = true;
-      } else if (arg == "--admin") {
-        single.admin = value();
-        single_flags = true;
-      } else if (arg == "--qps") {
-        single.qps = number(std::uint32_t{1'000'000});
-        single_flags = true;
-      } else if (arg == "--groups-file") {
-        group_files.push_back(value());
-      } else if (arg == "--groups-yaml") {
-        group_yamls.push_back(value());
-      } else if (arg == "--groups") {
-        generated = number(std::size_t{10'000'000});
-      } else if (arg == "--accept-any-group") {
-        o.accept_any_group = true;
-      } else if (arg == "--refresh") {
-        o.refresh = duration();
-        if (o.refresh.count() <= 0) return bad("--refresh must be positive");
-      } else if (arg == "--seed") {
-        o.seed = number(std::uint64_t{UINT64_MAX});
-      } else if (arg == "--fault-10002") {
-        o.faults.e10002 = rate();
-      } else if (arg == "--fault-502") {
-        o.faults.http502 = rate();
-      } else if (arg == "--fault-reset") {
-        o.faults.reset = rate();
-      } else if (arg == "--fault-stall") {
-        o.faults.stall = rate();
-      } else if (arg == "--fault-malformed") {
-        o.faults.malformed = rate();
-      } else if (arg == "--stall") {
-        o.stall = duration();
-      } else if (arg == "--latency") {
-        const auto d = duration();
-        o.latency = Latency{d, d};
-      } else if (arg == "--latency-dist") {
-        const std::string v = value();
-        const auto c1 = v.find(':');
-        const auto c2 = c1 == std::string::npos ? c1 : v.find(':', c1 + 1);
-        std::optional<Millis> lo, hi;
-        if (c2 != std::string::npos && v.substr(0, c1) == "uniform") {
-          lo = parse_duration(v.substr(c1 + 1, c2 - c1 - 1));
-          hi = parse_duration(v.substr(c2 + 1));
-        }
-        if (!lo || !hi || *lo > *hi) return bad("--latency-dist: uniform:MIN:MAX expected (uniform:20ms:80ms)");
-        o.latency = Latency{*lo, *hi};
-      } else if (arg == "--request-log") {
-        o.request_log_file = value();
-      } else {
-        return bad(fmt::format("unknown option '{}' (see --help)", arg));
+      } else if (!listener_app_or_group(arg, r, cl, g) && !behaviour(arg, r, cl.server)) {
+        throw std::runtime_error(fmt::format("unknown option '{}' (see --help)", arg));
       }
     }
-    if (cl.help || cl.version) return cl;
-
-    const auto& f = o.faults;
-    if (f.e10002 + f.http502 + f.reset + f.stall + f.malformed > 1.0) return bad("fault rates add up to more than 1");
-    if (!apps_file.empty()) {
-      if (single_flags) return bad("--apps and --sdkappid/--secret-key/--admin/--qps do not go together");
-      o.apps = load_apps_yaml(apps_file);
-    } else {
-      if (single.secret_key.empty()) return bad("--secret-key is empty");
-      if (single.admin.empty()) return bad("--admin is empty");
-      o.apps.push_back(single);
-    }
-    for (const auto& p : group_files) {
-      auto g = load_groups_text(p);
-      o.groups.insert(o.groups.end(), g.begin(), g.end());
-    }
-    for (const auto& p : group_yamls) {
-      auto g = load_groups_yaml(p);
-      o.groups.insert(o.groups.end(), g.begin(), g.end());
-    }
-    if (generated) {
-      for (auto& id : generate_group_ids(*generated, o.seed)) o.groups.push_back(Group{std::move(id)});
-    }
-    if (group_files.empty() && group_yamls.empty() && !generated) o.accept_any_group = true;
+    if (!cl.help && !cl.version) finish(cl.server, g);
   } catch (const std::exception& e) {
-    return bad(e.what());
+    *error = e.what();
+    return std::nullopt;
   }
   return cl;
 }
