@@ -89,6 +89,94 @@ Number read_number(std::string_view tok) {
 
 constexpr std::uint64_t int64_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
+// What the fields of one answer said, as they are read.
+struct Fields {
+  Answer a;
+  bool have_code = false;
+  CountState count = CountState::absent;
+  std::uint64_t count_value = 0;
+  std::string wrong;  // name of the first field with a wrong type
+
+  void wrong_type(std::string_view key) {
+    if (wrong.empty()) wrong = key;
+  }
+};
+
+// Reads one field into `f`; false when the body turns out not to be JSON.
+// Unknown fields (RequestId and whatever comes next) are skipped.
+bool read_field(std::string_view key, od::value& v, od::json_type vt, Fields& f) {
+  if (key == "ActionStatus") {
+    std::string_view s;
+    if (vt != od::json_type::string || v.get_string().get(s) != simdjson::SUCCESS) {
+      f.wrong_type(key);
+      return true;
+    }
+    f.a.action_ok = s == "OK";
+  } else if (key == "ErrorCode") {
+    if (vt != od::json_type::number) {
+      f.wrong_type(key);
+      return true;
+    }
+    Number n = read_number(v.raw_json_token());
+    if (n.kind == Number::malformed) return false;
+    bool in_range = n.kind == Number::integer && n.fits && n.magnitude <= int64_max + (n.negative ? 1 : 0);
+    if (!in_range) {
+      f.wrong_type(key);
+      return true;
+    }
+    f.a.error_code = n.negative ? static_cast<std::int64_t>(0 - n.magnitude) : static_cast<std::int64_t>(n.magnitude);
+    f.have_code = true;
+  } else if (key == "ErrorInfo") {
+    std::string_view s;
+    if (vt == od::json_type::null) {
+      f.a.error_info.clear();
+    } else if (vt != od::json_type::string || v.get_string().get(s) != simdjson::SUCCESS) {
+      f.wrong_type(key);
+    } else {
+      f.a.error_info = std::string(s);
+    }
+  } else if (key == "OnlineMemberNum") {
+    if (vt != od::json_type::number) {
+      f.count = CountState::wrong_type;
+      return true;
+    }
+    Number n = read_number(v.raw_json_token());
+    if (n.kind == Number::malformed) return false;
+    // Negative, fractional, exponent forms and anything beyond 2^63-1 are bad counts ("-0" is 0).
+    if (n.kind != Number::integer || !n.fits || n.magnitude > int64_max || (n.negative && n.magnitude != 0)) {
+      f.count = CountState::bad;
+      return true;
+    }
+    f.count = CountState::ok;
+    f.count_value = n.magnitude;
+  }
+  return true;
+}
+
+// The answer the fields add up to, or why they do not make one.
+ParsedAnswer conclude(Fields& f) {
+  if (!f.wrong.empty()) return fail(AnswerError::wrong_type, "field " + f.wrong + " has the wrong JSON type");
+  if (!f.have_code) return fail(AnswerError::missing_field, "no ErrorCode");
+  if (f.a.error_code == 0) {
+    switch (f.count) {
+      case CountState::absent:
+        return fail(AnswerError::missing_field, "ErrorCode 0 without OnlineMemberNum");
+      case CountState::wrong_type:
+        return fail(AnswerError::wrong_type, "field OnlineMemberNum is not a number");
+      case CountState::bad:
+        return fail(AnswerError::bad_count, "OnlineMemberNum is not an integer from 0 to 2^63-1");
+      case CountState::ok:
+        f.a.online_member_num = f.count_value;
+        break;
+    }
+  } else if (f.count == CountState::ok) {
+    f.a.online_member_num = f.count_value;  // informational only on failures
+  }
+  ParsedAnswer p;
+  p.answer = std::move(f.a);
+  return p;
+}
+
 ParsedAnswer parse(std::string_view body) {
   if (body.empty()) return fail(AnswerError::empty, "empty body");
   if (body.size() > max_answer_bytes) {
@@ -107,11 +195,7 @@ ParsedAnswer parse(std::string_view body) {
   od::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) return not_json();
 
-  Answer a;
-  bool have_code = false;
-  CountState count = CountState::absent;
-  std::uint64_t count_value = 0;
-  std::string wrong;  // name of the first field with a wrong type
+  Fields f;
   for (auto field_result : obj) {
     od::field field;
     if (std::move(field_result).get(field) != simdjson::SUCCESS) return not_json();
@@ -120,77 +204,12 @@ ParsedAnswer parse(std::string_view body) {
     od::value v = field.value();
     od::json_type vt;
     if (v.type().get(vt) != simdjson::SUCCESS) return not_json();
-    if (key == "ActionStatus") {
-      std::string_view s;
-      if (vt != od::json_type::string || v.get_string().get(s) != simdjson::SUCCESS) {
-        if (wrong.empty()) wrong = key;
-        continue;
-      }
-      a.action_ok = s == "OK";
-    } else if (key == "ErrorCode") {
-      if (vt != od::json_type::number) {
-        if (wrong.empty()) wrong = key;
-        continue;
-      }
-      Number n = read_number(v.raw_json_token());
-      if (n.kind == Number::malformed) return not_json();
-      bool in_range = n.kind == Number::integer && n.fits && n.magnitude <= int64_max + (n.negative ? 1 : 0);
-      if (!in_range) {
-        if (wrong.empty()) wrong = key;
-        continue;
-      }
-      a.error_code = n.negative ? static_cast<std::int64_t>(0 - n.magnitude) : static_cast<std::int64_t>(n.magnitude);
-      have_code = true;
-    } else if (key == "ErrorInfo") {
-      std::string_view s;
-      if (vt == od::json_type::null) {
-        a.error_info.clear();
-      } else if (vt != od::json_type::string || v.get_string().get(s) != simdjson::SUCCESS) {
-        if (wrong.empty()) wrong = key;
-      } else {
-        a.error_info = std::string(s);
-      }
-    } else if (key == "OnlineMemberNum") {
-      if (vt != od::json_type::number) {
-        count = CountState::wrong_type;
-        continue;
-      }
-      Number n = read_number(v.raw_json_token());
-      if (n.kind == Number::malformed) return not_json();
-      // Negative, fractional, exponent forms and anything beyond 2^63-1 are bad counts ("-0" is 0).
-      if (n.kind != Number::integer || !n.fits || n.magnitude > int64_max || (n.negative && n.magnitude != 0)) {
-        count = CountState::bad;
-        continue;
-      }
-      count = CountState::ok;
-      count_value = n.magnitude;
-    }
-    // Unknown fields (RequestId and whatever comes next) are skipped.
+    if (!read_field(key, v, vt, f)) return not_json();
   }
   // Truncated objects fail inside the loop; this catches trailing bytes.
   const char* loc = nullptr;
   if (doc.current_location().get(loc) != simdjson::OUT_OF_BOUNDS) return not_json();
-
-  if (!wrong.empty()) return fail(AnswerError::wrong_type, "field " + wrong + " has the wrong JSON type");
-  if (!have_code) return fail(AnswerError::missing_field, "no ErrorCode");
-  if (a.error_code == 0) {
-    switch (count) {
-      case CountState::absent:
-        return fail(AnswerError::missing_field, "ErrorCode 0 without OnlineMemberNum");
-      case CountState::wrong_type:
-        return fail(AnswerError::wrong_type, "field OnlineMemberNum is not a number");
-      case CountState::bad:
-        return fail(AnswerError::bad_count, "OnlineMemberNum is not an integer from 0 to 2^63-1");
-      case CountState::ok:
-        a.online_member_num = count_value;
-        break;
-    }
-  } else if (count == CountState::ok) {
-    a.online_member_num = count_value;  // informational only on failures
-  }
-  ParsedAnswer p;
-  p.answer = std::move(a);
-  return p;
+  return conclude(f);
 }
 
 }  // namespace
