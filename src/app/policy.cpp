@@ -86,103 +86,121 @@ std::chrono::milliseconds backoff(int attempt, double jitter) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(base, 5000.0) * jitter));
 }
 
-Decision decide(const AttemptState& s, const Outcome& o, double jitter) {
-  Decision d;
-  auto finish = [&](std::int64_t code, std::string info) {
-    d.what = Decision::Do::finish;
-    d.code = code;
-    d.info = std::move(info);
-    return d;
-  };
-  // Transient failures: another attempt within the cycle while retries last.
-  auto retry_or_finish = [&](std::int64_t code, std::string info) {
-    if (s.attempt - s.extra <= s.retries && !s.stopping) {
-      d.what = Decision::Do::retry;
-      d.delay = backoff(s.attempt, jitter);
-      d.counts = true;
-      d.code = code;
-      d.info = std::move(info);
-      return d;
+namespace {
+
+// One decision: the three ways to end an attempt, then what the transport
+// said, then what the vendor's answer code asks for.
+class Decider {
+ public:
+  Decider(const AttemptState& s, const Outcome& o, double jitter) : s_(s), o_(o), jitter_(jitter) {}
+
+  Decision transport() {
+    if (o_.failure != http::Failure::none) {
+      d_.failure_kind = http::to_string(o_.failure);
+      if (o_.stale) return extra_or_finish(0ms, tencent::network_error_code, failure_text(o_));
+      return retry_or_finish(tencent::network_error_code, failure_text(o_));
     }
+    if (o_.status != 200) {
+      d_.failure_kind = "http_" + std::to_string(o_.status);
+      auto text = "HTTP " + std::to_string(o_.status);
+      if (o_.status >= 500) return retry_or_finish(tencent::network_error_code, text);
+      return finish(tencent::network_error_code, text);
+    }
+    d_.failure_kind = "invalid_answer";
+    return retry_or_finish(tencent::network_error_code, "invalid answer: " + o_.invalid_what);
+  }
+
+  Decision answer() {
+    const auto info = tencent::classify(o_.code);
+    switch (info.action) {
+      case tencent::Action::record:
+        d_.count = o_.count;
+        return finish(0, "");
+      case tencent::Action::retry:
+        return retry_or_finish(o_.code, o_.info);
+      case tencent::Action::slow_down:
+        d_.lower_rate = true;
+        return extra_or_finish(backoff(s_.extra + 1, jitter_) + 500ms, o_.code, o_.info);
+      case tencent::Action::renew_sig:
+        if (s_.sig_fresh) {
+          // Renewing gives another signature the server calls expired: this
+          // group's result is the failure, and the app pauses (the poller).
+          d_.clock_skew = true;
+          return finish(o_.code, o_.info);
+        }
+        d_.renew_sig = true;
+        return extra_or_finish(0ms, o_.code, o_.info);
+      case tencent::Action::renew_sig_once:
+        if (s_.bad_sig_renewed_recently) {
+          return stop_app(
+              fmt::format("signature rejected twice ({} {}): {}", o_.code, info.meaning, stop_hint(o_.code)));
+        }
+        d_.renew_sig = true;
+        d_.bad_sig = true;
+        return extra_or_finish(0ms, o_.code, o_.info);
+      case tencent::Action::pause_app:
+        d_.pause_app = true;
+        return extra_or_finish(pause_for, o_.code, o_.info);
+      case tencent::Action::park_group:
+        return end_as(Decision::Do::park);
+      case tencent::Action::stop_app:
+        return stop_app(fmt::format("{} {}: {}", o_.code, info.meaning, stop_hint(o_.code)));
+      case tencent::Action::report:
+        return finish(o_.code, o_.info);
+    }
+    return finish(o_.code, o_.info);
+  }
+
+ private:
+  Decision finish(std::int64_t code, std::string info) {
+    d_.what = Decision::Do::finish;
+    d_.code = code;
+    d_.info = std::move(info);
+    return d_;
+  }
+  // Transient failures: another attempt within the cycle while retries last.
+  Decision retry_or_finish(std::int64_t code, std::string info) {
+    if (s_.attempt - s_.extra <= s_.retries && !s_.stopping)
+      return retry(backoff(s_.attempt, jitter_), true, code, info);
     return finish(code, std::move(info));
-  };
+  }
   // Retries that are not the group's fault (rate limits, renewals, a stale
   // connection) do not count against `retries`, but are bounded too.
-  auto extra_or_finish = [&](std::chrono::milliseconds delay, std::int64_t code, std::string info) {
-    if (s.extra < max_extra_attempts && !s.stopping) {
-      d.what = Decision::Do::retry;
-      d.delay = delay;
-      d.counts = false;
-      d.code = code;
-      d.info = std::move(info);
-      return d;
-    }
+  Decision extra_or_finish(std::chrono::milliseconds delay, std::int64_t code, std::string info) {
+    if (s_.extra < max_extra_attempts && !s_.stopping) return retry(delay, false, code, info);
     return finish(code, std::move(info));
-  };
+  }
+  Decision retry(std::chrono::milliseconds delay, bool counts, std::int64_t code, std::string& info) {
+    d_.what = Decision::Do::retry;
+    d_.delay = delay;
+    d_.counts = counts;
+    d_.code = code;
+    d_.info = std::move(info);
+    return d_;
+  }
+  Decision end_as(Decision::Do what) {
+    d_.what = what;
+    d_.code = o_.code;
+    d_.info = o_.info;
+    return d_;
+  }
+  Decision stop_app(std::string reason) {
+    d_.stop_reason = std::move(reason);
+    return end_as(Decision::Do::stop_app);
+  }
 
-  if (o.failure != http::Failure::none) {
-    d.failure_kind = http::to_string(o.failure);
-    if (o.stale) return extra_or_finish(0ms, tencent::network_error_code, failure_text(o));
-    return retry_or_finish(tencent::network_error_code, failure_text(o));
-  }
-  if (o.status != 200) {
-    d.failure_kind = "http_" + std::to_string(o.status);
-    auto text = "HTTP " + std::to_string(o.status);
-    if (o.status >= 500) return retry_or_finish(tencent::network_error_code, text);
-    return finish(tencent::network_error_code, text);
-  }
-  if (o.invalid) {
-    d.failure_kind = "invalid_answer";
-    return retry_or_finish(tencent::network_error_code, "invalid answer: " + o.invalid_what);
-  }
-  auto info = tencent::classify(o.code);
-  switch (info.action) {
-    case tencent::Action::record:
-      d.count = o.count;
-      return finish(0, "");
-    case tencent::Action::retry:
-      return retry_or_finish(o.code, o.info);
-    case tencent::Action::slow_down:
-      d.lower_rate = true;
-      return extra_or_finish(backoff(s.extra + 1, jitter) + 500ms, o.code, o.info);
-    case tencent::Action::renew_sig:
-      if (s.sig_fresh) {
-        // Renewing gives another signature the server calls expired: this
-        // group's result is the failure, and the app pauses (the poller).
-        d.clock_skew = true;
-        return finish(o.code, o.info);
-      }
-      d.renew_sig = true;
-      return extra_or_finish(0ms, o.code, o.info);
-    case tencent::Action::renew_sig_once:
-      if (s.bad_sig_renewed_recently) {
-        d.what = Decision::Do::stop_app;
-        d.code = o.code;
-        d.info = o.info;
-        d.stop_reason = fmt::format("signature rejected twice ({} {}): {}", o.code, info.meaning, stop_hint(o.code));
-        return d;
-      }
-      d.renew_sig = true;
-      d.bad_sig = true;
-      return extra_or_finish(0ms, o.code, o.info);
-    case tencent::Action::pause_app:
-      d.pause_app = true;
-      return extra_or_finish(pause_for, o.code, o.info);
-    case tencent::Action::park_group:
-      d.what = Decision::Do::park;
-      d.code = o.code;
-      d.info = o.info;
-      return d;
-    case tencent::Action::stop_app:
-      d.what = Decision::Do::stop_app;
-      d.code = o.code;
-      d.info = o.info;
-      d.stop_reason = fmt::format("{} {}: {}", o.code, info.meaning, stop_hint(o.code));
-      return d;
-    case tencent::Action::report:
-      return finish(o.code, o.info);
-  }
-  return finish(o.code, o.info);
+  const AttemptState& s_;
+  const Outcome& o_;
+  double jitter_;
+  Decision d_;
+};
+
+}  // namespace
+
+Decision decide(const AttemptState& s, const Outcome& o, double jitter) {
+  Decider d(s, o, jitter);
+  if (o.failure != http::Failure::none || o.status != 200 || o.invalid) return d.transport();
+  return d.answer();
 }
 
 }  // namespace groupwatch::app
