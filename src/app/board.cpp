@@ -15,7 +15,7 @@ std::string board_key(const std::string& app, const std::string& group_id) {
 GroupBoard::GroupBoard(std::size_t top, std::size_t history, std::size_t parked_max)
     : top_n_(top), history_n_(history), parked_max_(parked_max) {}
 
-void GroupBoard::observe(const sink::Result& r) {
+void GroupBoard::observe(const delivery::Result& r) {
   auto key = board_key(r.app, r.group_id);
   auto parked_it = std::find_if(parked_.begin(), parked_.end(),
                                 [&](const Parked& p) { return p.app == r.app && p.group_id == r.group_id; });

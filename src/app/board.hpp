@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "groupwatch/sink/result.hpp"
+#include "groupwatch/delivery/result.hpp"
 
 namespace groupwatch::app {
 
@@ -33,7 +33,7 @@ class GroupBoard {
   };
 
   explicit GroupBoard(std::size_t top = 20, std::size_t history = 10, std::size_t parked_max = 200);
-  void observe(const sink::Result& r);
+  void observe(const delivery::Result& r);
   /// By count, highest first; at most `top` entries.
   std::vector<Top> top() const;
   /// Newest first.

@@ -21,7 +21,7 @@
 #include "app/preflight.hpp"
 #include "groupwatch/app/engine.hpp"
 #include "groupwatch/config/config.hpp"
-#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/delivery/fanout.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/tencent/usersig.hpp"
 #include "groupwatch/util/events.hpp"
@@ -210,11 +210,11 @@ std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
 
 }  // namespace
 
-std::optional<config::Config> load_or_report(const std::string& path, std::vector<sink::ParsedSink>* sinks,
+std::optional<config::Config> load_or_report(const std::string& path, std::vector<delivery::ParsedSink>* sinks,
                                              bool print_warnings, std::string_view verdict) {
   auto res = config::load_config(path);
   // Sinks are parsed even when the rest has errors: every problem in one run.
-  auto parsed = sink::parse_sinks(res.config ? res.config->sinks : res.sinks, res.diagnostics);
+  auto parsed = delivery::parse_sinks(res.config ? res.config->sinks : res.sinks, res.diagnostics);
   res.diagnostics.sort();
   for (const auto& d : res.diagnostics.all()) {
     if (d.warning && !print_warnings) continue;
@@ -243,7 +243,7 @@ void configure_logging(const config::Config& cfg) {
 }
 
 int cmd_check(const Args& a) {
-  std::vector<sink::ParsedSink> sinks;
+  std::vector<delivery::ParsedSink> sinks;
   auto cfg = load_or_report(a.config, &sinks, true, "invalid");
   if (!cfg) return 2;
   std::cout << config::format_summary(*cfg);

@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "groupwatch/config/config.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace groupwatch::app {
 
 /// Loads the config and prints every diagnostic, errors first; on errors ends
 /// with "PATH: N error(s); <verdict>" and returns nullopt (exit 2).
-std::optional<config::Config> load_or_report(const std::string& path, std::vector<sink::ParsedSink>* sinks,
+std::optional<config::Config> load_or_report(const std::string& path, std::vector<delivery::ParsedSink>* sinks,
                                              bool print_warnings, std::string_view verdict = "nothing started");
 const config::AppConfig* pick_app(const config::Config& cfg, const std::string& name);
 void configure_logging(const config::Config& cfg);

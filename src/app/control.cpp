@@ -72,7 +72,7 @@ std::string unescape(std::string_view s) {
 }
 
 // One result a line: time_ms, group, code, count or "-", app, sdkappid, info.
-std::string result_line(const sink::Result& r) {
+std::string result_line(const delivery::Result& r) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
   return fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", ms, escape(r.group_id), r.error_code,
                      r.online_member_num ? std::to_string(*r.online_member_num) : "-", escape(r.app), r.sdkappid,
@@ -98,10 +98,10 @@ std::vector<std::string_view> fields(std::string_view line) {
   return f;
 }
 
-std::optional<sink::Result> parse_result(std::string_view line) {
+std::optional<delivery::Result> parse_result(std::string_view line) {
   const auto f = fields(line);
   if (f.size() != 7) return std::nullopt;
-  sink::Result r;
+  delivery::Result r;
   std::int64_t ms = 0;
   if (!number(f[0], ms) || !number(f[2], r.error_code) || !number(f[5], r.sdkappid)) return std::nullopt;
   r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
@@ -194,9 +194,9 @@ struct ControlServer::Impl : std::enable_shared_from_this<Impl> {
     std::vector<std::string> groups(lines.begin() + 1, lines.end());
     // The answer comes back on this coroutine through a timer used as a signal.
     asio::steady_timer ready(io, asio::steady_timer::time_point::max());
-    std::optional<std::vector<sink::Result>> results;
+    std::optional<std::vector<delivery::Result>> results;
     const auto n_groups = groups.size();
-    bool ok = engine.ask(key, std::move(groups), [&results, &ready](std::vector<sink::Result> r) {
+    bool ok = engine.ask(key, std::move(groups), [&results, &ready](std::vector<delivery::Result> r) {
       results = std::move(r);
       ready.cancel();
     });
@@ -331,8 +331,8 @@ std::optional<DaemonListing> list_via_daemon(const std::string& state_dir, const
   return out;
 }
 
-std::optional<std::vector<sink::Result>> ask_daemon(const std::string& state_dir, const std::string& key,
-                                                    const std::vector<std::string>& groups) {
+std::optional<std::vector<delivery::Result>> ask_daemon(const std::string& state_dir, const std::string& key,
+                                                        const std::vector<std::string>& groups) {
   std::string req = "ask " + key + "\n";
   for (const auto& g : groups) {
     if (g.empty() || g.find('\n') != std::string::npos) continue;
@@ -344,7 +344,7 @@ std::optional<std::vector<sink::Result>> ask_daemon(const std::string& state_dir
   if (!answer) return std::nullopt;
   const std::string& in = *answer;
   if (in.rfind("ok\n", 0) != 0 || in.size() < 7 || in.compare(in.size() - 5, 5, "\nend\n") != 0) return std::nullopt;
-  std::vector<sink::Result> out;
+  std::vector<delivery::Result> out;
   std::size_t start = 3;
   const std::size_t stop = in.size() - 4;
   while (start < stop) {

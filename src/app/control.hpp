@@ -13,7 +13,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "groupwatch/app/engine.hpp"
-#include "groupwatch/sink/result.hpp"
+#include "groupwatch/delivery/result.hpp"
 
 namespace groupwatch::app {
 
@@ -63,7 +63,7 @@ struct DaemonListing {
 };
 std::optional<DaemonListing> list_via_daemon(const std::string& state_dir, const std::string& key);
 
-std::optional<std::vector<sink::Result>> ask_daemon(const std::string& state_dir, const std::string& key,
-                                                    const std::vector<std::string>& groups);
+std::optional<std::vector<delivery::Result>> ask_daemon(const std::string& state_dir, const std::string& key,
+                                                        const std::vector<std::string>& groups);
 
 }  // namespace groupwatch::app

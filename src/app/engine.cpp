@@ -373,13 +373,13 @@ asio::awaitable<void> Engine::listing_for(std::shared_ptr<Discoverer> d,
 namespace {
 class Collect : public ResultOut {
  public:
-  void push(const sink::Result& r) override { results.push_back(r); }
-  std::vector<sink::Result> results;
+  void push(const delivery::Result& r) override { results.push_back(r); }
+  std::vector<delivery::Result> results;
 };
 }  // namespace
 
 bool Engine::ask(const std::string& key, std::vector<std::string> groups,
-                 std::function<void(std::vector<sink::Result>)> done) {
+                 std::function<void(std::vector<delivery::Result>)> done) {
   auto& I = *impl_;
   auto b = I.budgets.find(key);
   if (I.stopping || b == I.budgets.end()) return false;

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "app/commands.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::app {
@@ -13,7 +13,7 @@ namespace groupwatch::app {
 int cmd_help_config() {
   config::Config c;
   config::AppConfig a;
-  sink::DeliveryOptions d;
+  delivery::DeliveryOptions d;
   std::cout << "groupwatch config keys (YAML; ${NAME} and ${NAME:-default} read the environment)\n\n";
   std::cout
       << "apps:                  list, one entry per SDKAppID\n"
@@ -63,7 +63,7 @@ int cmd_help_config() {
       << fmt::format("strict_permissions      refuse readable secret_key_files (default {})\n", c.strict_permissions)
       << "sinks:                  list; every result goes to every sink\n"
          "  type                  one of:";
-  for (auto t : sink::sink_types()) std::cout << " " << t;
+  for (auto t : delivery::sink_types()) std::cout << " " << t;
   std::cout << "\n"
             << fmt::format("  batch_size            results per write (default {})\n", d.batch_size)
             << fmt::format("  flush_interval        oldest result waits at most this (default {})\n",
@@ -74,26 +74,26 @@ int cmd_help_config() {
             << "  when_full             drop_oldest|drop_newest at the spool cap (default drop_oldest)\n"
             << fmt::format("  retry_min, retry_max  backoff while a sink is down (default {}..{})\n",
                            format_duration(d.retry_min), format_duration(d.retry_max));
-  for (auto t : sink::sink_types()) {
-    if (const auto* f = sink::find_sink(t)) std::cout << fmt::format("  [{}] {}\n", t, f->summary);
+  for (auto t : delivery::sink_types()) {
+    if (const auto* f = delivery::find_sink(t)) std::cout << fmt::format("  [{}] {}\n", t, f->summary);
   }
   return 0;
 }
 
 int cmd_help_sink(const std::string& type) {
-  const auto* f = sink::find_sink(type);
+  const auto* f = delivery::find_sink(type);
   if (f == nullptr) {
     if (!type.empty()) std::cerr << fmt::format("groupwatch: unknown sink type '{}'\n", type);
     auto& out = type.empty() ? std::cout : std::cerr;
     out << "sink types (groupwatch help sink TYPE for one type's keys):\n";
-    for (auto t : sink::sink_types()) {
-      if (const auto* g = sink::find_sink(t)) out << fmt::format("  {:<12}{}\n", t, g->summary);
+    for (auto t : delivery::sink_types()) {
+      if (const auto* g = delivery::find_sink(t)) out << fmt::format("  {:<12}{}\n", t, g->summary);
     }
     return type.empty() ? 0 : 2;
   }
   // The keys come from running the parser itself; the help text from the
   // sink's own table. A key without text still shows (tests forbid that).
-  const auto keys = sink::sink_keys(type);
+  const auto keys = delivery::sink_keys(type);
   auto text_of = [&](const std::string& k) -> std::string {
     for (const auto& h : f->keys)
       if (h.key == k) return std::string(h.text);
@@ -102,7 +102,7 @@ int cmd_help_sink(const std::string& type) {
   std::cout << fmt::format("sink type {}: {}\n\n  {:<18}{}\n", type, f->summary, "type", type);
   for (const auto& k : keys.own) std::cout << fmt::format("  {:<18}{}\n", k, text_of(k));
   std::cout << "\ndelivery keys (every sink):\n";
-  for (const auto& [k, t] : sink::delivery_key_help()) std::cout << fmt::format("  {:<18}{}\n", k, t);
+  for (const auto& [k, t] : delivery::delivery_key_help()) std::cout << fmt::format("  {:<18}{}\n", k, t);
   return 0;
 }
 

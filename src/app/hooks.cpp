@@ -55,7 +55,7 @@ void boolean(std::string& out, std::string_view key, bool v) {
 struct RunHooks::Impl {
   asio::io_context& io;
   Engine& engine;
-  sink::Fanout& fanout;
+  delivery::Fanout& fanout;
   asio::steady_timer watchdog;
   std::chrono::microseconds watchdog_every{0};
   bool closed = false;
@@ -71,7 +71,7 @@ struct RunHooks::Impl {
   LoopLag lag;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
-  Impl(asio::io_context& i, Engine& e, sink::Fanout& f, const config::Config& cfg)
+  Impl(asio::io_context& i, Engine& e, delivery::Fanout& f, const config::Config& cfg)
       : io(i),
         engine(e),
         fanout(f),
@@ -158,7 +158,7 @@ struct RunHooks::Impl {
     });
   }
 
-  void track_sinks(const std::vector<sink::SinkStats>& stats) {
+  void track_sinks(const std::vector<delivery::SinkStats>& stats) {
     auto now = std::chrono::steady_clock::now();
     for (const auto& s : stats) {
       if (s.healthy)
@@ -392,7 +392,7 @@ struct RunHooks::Impl {
   }
 };
 
-RunHooks::RunHooks(asio::io_context& io, Engine& engine, const config::Config& cfg, sink::Fanout& fanout)
+RunHooks::RunHooks(asio::io_context& io, Engine& engine, const config::Config& cfg, delivery::Fanout& fanout)
     : impl_(std::make_unique<Impl>(io, engine, fanout, cfg)) {
   if (const char* usec = std::getenv("WATCHDOG_USEC")) {
     try {
@@ -442,7 +442,7 @@ void RunHooks::close() {
   impl_->stop_admin();
 }
 
-void RunHooks::observe(const sink::Result& r) {
+void RunHooks::observe(const delivery::Result& r) {
   impl_->board.observe(r);
 }
 

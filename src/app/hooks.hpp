@@ -17,7 +17,7 @@
 #include "app/systemd.hpp"
 #include "groupwatch/app/engine.hpp"
 #include "groupwatch/config/config.hpp"
-#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/delivery/fanout.hpp"
 
 namespace groupwatch::admin {
 class Server;
@@ -27,7 +27,7 @@ namespace groupwatch::app {
 
 class RunHooks {
  public:
-  RunHooks(boost::asio::io_context& io, Engine& engine, const config::Config& cfg, sink::Fanout& fanout);
+  RunHooks(boost::asio::io_context& io, Engine& engine, const config::Config& cfg, delivery::Fanout& fanout);
   ~RunHooks();
   /// Binds admin.listen (when set). Throws naming the address when it cannot
   /// (a busy port): a start-up error, exit 2.
@@ -42,7 +42,7 @@ class RunHooks {
   void close();
   /// Every final result, on the io_context thread (feeds the status page's
   /// top groups and parked groups).
-  void observe(const sink::Result& r);
+  void observe(const delivery::Result& r);
   /// The admin server's port once it listens (0 when off).
   std::uint16_t admin_port() const;
 

@@ -7,7 +7,7 @@ namespace groupwatch::app {
 
 using admin::Exposition;
 
-std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks,
+std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<delivery::SinkStats>& sinks,
                            const LagStats* lag) {
   using T = Exposition::Type;
   Exposition e;
@@ -98,17 +98,17 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
     for (const auto& s : sinks) e.sample(name, {{"sink", s.name}}, static_cast<double>(value(s)));
   };
   per_sink("groupwatch_sink_queue_depth", T::gauge, "Results held in memory for the sink.",
-           [](const sink::SinkStats& s) { return s.queue_depth; });
+           [](const delivery::SinkStats& s) { return s.queue_depth; });
   per_sink("groupwatch_sink_spool_bytes", T::gauge, "Size of the sink's on-disk spool.",
-           [](const sink::SinkStats& s) { return s.spool_bytes; });
+           [](const delivery::SinkStats& s) { return s.spool_bytes; });
   per_sink("groupwatch_sink_delivered_total", T::counter, "Results the sink took.",
-           [](const sink::SinkStats& s) { return s.delivered; });
+           [](const delivery::SinkStats& s) { return s.delivered; });
   per_sink("groupwatch_sink_dropped_total", T::counter, "Results dropped at the spool cap.",
-           [](const sink::SinkStats& s) { return s.dropped; });
+           [](const delivery::SinkStats& s) { return s.dropped; });
   per_sink("groupwatch_sink_failures_total", T::counter, "Failed write attempts.",
-           [](const sink::SinkStats& s) { return s.failures; });
+           [](const delivery::SinkStats& s) { return s.failures; });
   per_sink("groupwatch_sink_healthy", T::gauge, "1 when the sink's last write succeeded.",
-           [](const sink::SinkStats& s) { return s.healthy ? 1 : 0; });
+           [](const delivery::SinkStats& s) { return s.healthy ? 1 : 0; });
   if (lag) {
     e.family("groupwatch_loop_lag_seconds", T::gauge,
              "How late the event loop ran its timers over the last minute (probe every 50 ms).");

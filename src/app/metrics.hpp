@@ -5,12 +5,12 @@
 
 #include "app/loop_lag.hpp"
 #include "groupwatch/app/engine.hpp"
-#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/delivery/fanout.hpp"
 
 namespace groupwatch::app {
 
 /// The daemon's self-metrics in the Prometheus text format (for /metrics).
-std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<sink::SinkStats>& sinks,
+std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<delivery::SinkStats>& sinks,
                            const LagStats* lag = nullptr);
 
 }  // namespace groupwatch::app

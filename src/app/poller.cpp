@@ -618,7 +618,7 @@ void Poller::apply_decision(Work& w, Decision& d) {
 }
 
 void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info) {
-  sink::Result r;
+  delivery::Result r;
   r.time = wall::now();
   r.app = app_.name;
   r.sdkappid = app_.sdkappid;

@@ -51,7 +51,7 @@ std::string state_dir_problem(const std::string& dir) {
 
 }  // namespace
 
-std::vector<std::string> preflight(const config::Config& cfg, const std::vector<sink::ParsedSink>& sinks) {
+std::vector<std::string> preflight(const config::Config& cfg, const std::vector<delivery::ParsedSink>& sinks) {
   std::vector<std::string> out;
   auto at = [&](const config::Mark& m) {
     return m.line > 0 ? fmt::format("{}:{}:{}", cfg.path, m.line, m.col > 0 ? m.col : 1) : cfg.path;
@@ -65,7 +65,7 @@ std::vector<std::string> preflight(const config::Config& cfg, const std::vector<
     out.push_back(fmt::format("{}: error: {}", cfg.path, why));
   for (const auto& s : sinks) {
     try {
-      s.spec->preflight(sink::SinkContext{cfg.state_dir, s.name});
+      s.spec->preflight(delivery::SinkContext{cfg.state_dir, s.name});
     } catch (const std::exception& e) {
       out.push_back(fmt::format("{}: error: sink {}: {}", cfg.path, s.name, e.what()));
     }

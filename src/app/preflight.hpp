@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "groupwatch/config/config.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace groupwatch::app {
 
@@ -14,7 +14,7 @@ namespace groupwatch::app {
 /// the config names the place). Empty: `run` can start with this config.
 /// Touches nothing: a missing state_dir is checked by its nearest existing
 /// parent, which `run` would create it in.
-std::vector<std::string> preflight(const config::Config& cfg, const std::vector<sink::ParsedSink>& sinks);
+std::vector<std::string> preflight(const config::Config& cfg, const std::vector<delivery::ParsedSink>& sinks);
 
 /// Empty when `path` is a readable PEM file with at least one certificate;
 /// otherwise why not.

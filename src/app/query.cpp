@@ -18,8 +18,8 @@ namespace groupwatch::app {
 namespace {
 class Recorder : public ResultOut {
  public:
-  void push(const sink::Result& r) override { results[r.group_id] = r; }
-  std::map<std::string, sink::Result> results;
+  void push(const delivery::Result& r) override { results[r.group_id] = r; }
+  std::map<std::string, delivery::Result> results;
 };
 }  // namespace
 

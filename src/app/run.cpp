@@ -27,7 +27,7 @@
 #include "app/preflight.hpp"
 #include "groupwatch/admin/server.hpp"
 #include "groupwatch/app/engine.hpp"
-#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/delivery/fanout.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
@@ -40,8 +40,8 @@ namespace {
 
 class FanoutOut : public ResultOut {
  public:
-  explicit FanoutOut(sink::Fanout& f) : f_(f) {}
-  void push(const sink::Result& r) override {
+  explicit FanoutOut(delivery::Fanout& f) : f_(f) {}
+  void push(const delivery::Result& r) override {
     f_.push(r);
     if (hooks_) hooks_->observe(r);
   }
@@ -49,7 +49,7 @@ class FanoutOut : public ResultOut {
   void observe_with(RunHooks* hooks) { hooks_ = hooks; }
 
  private:
-  sink::Fanout& f_;
+  delivery::Fanout& f_;
   RunHooks* hooks_ = nullptr;
 };
 
@@ -173,9 +173,9 @@ class HoldSignals {
 // `check`'s) or a state_dir held by another daemon, 1 when the sinks cannot
 // start. Problems found after the config is read go through the logger, in
 // the configured format.
-int start(const std::string& config_path, std::optional<config::Config>& cfg, std::unique_ptr<sink::Fanout>& fanout,
+int start(const std::string& config_path, std::optional<config::Config>& cfg, std::unique_ptr<delivery::Fanout>& fanout,
           std::unique_ptr<StateLock>* lock = nullptr) {
-  std::vector<sink::ParsedSink> sinks;
+  std::vector<delivery::ParsedSink> sinks;
   cfg = load_or_report(config_path, &sinks, true);
   if (!cfg) return 2;
   configure_logging(*cfg);
@@ -194,7 +194,7 @@ int start(const std::string& config_path, std::optional<config::Config>& cfg, st
     }
   }
   try {
-    fanout = std::make_unique<sink::Fanout>(std::move(sinks), cfg->state_dir);
+    fanout = std::make_unique<delivery::Fanout>(std::move(sinks), cfg->state_dir);
   } catch (const std::exception& e) {
     log::error(events::sink_failed, e.what());
     return 1;
@@ -212,7 +212,7 @@ std::string joined(const std::vector<std::string>& v) {
 // watchlist or a slow disk never stops polling or the admin server.
 struct Loaded {
   std::optional<config::Config> cfg;
-  std::vector<sink::ParsedSink> sinks;
+  std::vector<delivery::ParsedSink> sinks;
   std::vector<std::string> problems;  // preflight
 };
 
@@ -229,7 +229,7 @@ Loaded load_for_reload(const std::string& config_path) {
 // config applies, or nothing does. Returns false (after logging why) when
 // the reload is refused.
 bool apply_reload(const std::string& config_path, Loaded& l, std::optional<config::Config>& running, Engine& engine,
-                  sink::Fanout& fanout, RunHooks& hooks) {
+                  delivery::Fanout& fanout, RunHooks& hooks) {
   const config::Config& current = *running;
   auto refuse = [&](std::string_view why, std::initializer_list<log::Field> more = {}) {
     log::error(events::config_reload_failed, why, more);
@@ -251,7 +251,7 @@ bool apply_reload(const std::string& config_path, Loaded& l, std::optional<confi
     return refuse("the new config fails the start-up checks (see above)");
   }
   std::unique_ptr<admin::Server> server;
-  sink::Fanout::Change sink_change;
+  delivery::Fanout::Change sink_change;
   try {
     server = hooks.prepare_listen(next->admin.listen);
     sink_change = fanout.reconfigure(std::move(sinks), next->poll.grace);
@@ -295,7 +295,7 @@ namespace {
 class Reloader {
  public:
   Reloader(asio::io_context& io, const std::string& path, std::optional<config::Config>& cfg, Engine& engine,
-           sink::Fanout& fanout, RunHooks& hooks, const bool& stopping)
+           delivery::Fanout& fanout, RunHooks& hooks, const bool& stopping)
       : io_(io), path_(path), cfg_(cfg), engine_(engine), fanout_(fanout), hooks_(hooks), stopping_(stopping) {}
   Reloader(const Reloader&) = delete;
   Reloader& operator=(const Reloader&) = delete;
@@ -327,7 +327,7 @@ class Reloader {
   const std::string& path_;
   std::optional<config::Config>& cfg_;
   Engine& engine_;
-  sink::Fanout& fanout_;
+  delivery::Fanout& fanout_;
   RunHooks& hooks_;
   const bool& stopping_;
   std::thread thread_;
@@ -338,7 +338,7 @@ class Reloader {
 // what the in-flight requests left of it (at least a second to flush). From
 // here a second SIGTERM or SIGINT (the sinks are still flushing) exits at
 // once; what they hold in memory is lost, what is spooled is not.
-int drain_sinks(sink::Fanout& fanout, const config::Config& cfg, bool stopping,
+int drain_sinks(delivery::Fanout& fanout, const config::Config& cfg, bool stopping,
                 std::chrono::steady_clock::time_point stop_began) {
   struct sigaction now_or_never {};
   now_or_never.sa_handler = [](int) {
@@ -372,7 +372,7 @@ int drain_sinks(sink::Fanout& fanout, const config::Config& cfg, bool stopping,
 int cmd_run(const std::string& config_path) {
   HoldSignals held;
   std::optional<config::Config> cfg;
-  std::unique_ptr<sink::Fanout> fanout;
+  std::unique_ptr<delivery::Fanout> fanout;
   std::unique_ptr<StateLock> lock;
   if (int status = start(config_path, cfg, fanout, &lock); status != 0) return status;
   asio::io_context io(1);
@@ -442,7 +442,7 @@ int cmd_run(const std::string& config_path) {
 int cmd_once(const std::string& config_path, bool quiet) {
   HoldSignals held;
   std::optional<config::Config> cfg;
-  std::unique_ptr<sink::Fanout> fanout;
+  std::unique_ptr<delivery::Fanout> fanout;
   if (int status = start(config_path, cfg, fanout); status != 0) return status;
   auto grace = cfg->poll.grace;
   asio::io_context io(1);

@@ -12,16 +12,16 @@ namespace {
 using namespace groupwatch;
 using app::GroupBoard;
 
-sink::Result ok(const std::string& group, std::uint64_t n, const std::string& app = "prod") {
-  sink::Result r;
+delivery::Result ok(const std::string& group, std::uint64_t n, const std::string& app = "prod") {
+  delivery::Result r;
   r.time = std::chrono::system_clock::now();
   r.app = app;
   r.group_id = group;
   r.online_member_num = n;
   return r;
 }
-sink::Result fail(const std::string& group, std::int64_t code) {
-  sink::Result r;
+delivery::Result fail(const std::string& group, std::int64_t code) {
+  delivery::Result r;
   r.time = std::chrono::system_clock::now();
   r.app = "prod";
   r.group_id = group;
@@ -108,7 +108,7 @@ app::AppMetrics metrics_for(const std::string& name) {
 }
 
 TEST(SelfMetrics, NamesEveryRequiredSeries) {
-  sink::SinkStats s;
+  delivery::SinkStats s;
   s.name = "ndjson";
   s.type = "ndjson";
   s.queue_depth = 7;

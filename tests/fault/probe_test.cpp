@@ -12,9 +12,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "delivery/spool.hpp"
 #include "fault/fault.hpp"
 #include "groupwatch/util/text.hpp"
-#include "sink/spool.hpp"
 
 using namespace gwfault;
 
@@ -191,7 +191,7 @@ TEST(Probe, AFlippedByteInTheSpoolLosesOnlyItsRecord) {
   std::set<std::pair<std::string, std::string>> spooled, damaged;
   std::uint64_t middle = 0;
   {
-    groupwatch::sink::detail::Spool spool(wal);
+    groupwatch::delivery::detail::Spool spool(wal);
     ASSERT_EQ(spool.pending(), 120u);
     std::uint64_t bytes = 0;
     auto all = spool.read_front(spool.pending(), bytes);

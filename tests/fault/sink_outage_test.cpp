@@ -7,9 +7,9 @@
 
 #include <iostream>
 
+#include "delivery/spool.hpp"
 #include "fault/fault.hpp"
 #include "groupwatch/util/text.hpp"
-#include "sink/spool.hpp"
 
 using namespace gwfault;
 
@@ -22,7 +22,7 @@ std::uint64_t file_size(const std::string& path) {
 
 // Every record in a spool file, as keys; `corrupt` gets the bytes cut off.
 std::set<Key> spool_keys(const std::string& path, std::uint64_t* corrupt = nullptr) {
-  groupwatch::sink::detail::Spool spool(path);
+  groupwatch::delivery::detail::Spool spool(path);
   if (corrupt) *corrupt = spool.corrupt_bytes();
   std::set<Key> out;
   std::uint64_t bytes = 0;

@@ -8,7 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 #include "harness.hpp"
 
 using namespace gwtest;
@@ -30,7 +30,7 @@ TEST(Cli, HelpSinkInfluxdbListsEveryKeyItsParserReads) {
   TempDir dir;
   auto h = run(dir, {GW_BIN, "help", "sink", "influxdb"});
   ASSERT_EQ(h.status, 0) << h.err;
-  auto keys = groupwatch::sink::sink_keys("influxdb");
+  auto keys = groupwatch::delivery::sink_keys("influxdb");
   ASSERT_GE(keys.own.size(), 10u);
   for (const auto& k : keys.own) {
     EXPECT_TRUE(std::regex_search(h.out, std::regex("\\n  " + k + " +[^ (]"))) << k << "\n" << h.out;

@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 #include "harness.hpp"
 
 using namespace gwtest;
@@ -64,7 +64,7 @@ sinks:
   }
   ASSERT_EQ(keys.size(), 5u) << r.err;  // apps[0], poll, admin, log, the config
   for (const auto& type : {"ndjson", "sqlite", "postgres", "influxdb", "prometheus"}) {
-    auto sk = groupwatch::sink::sink_keys(type);
+    auto sk = groupwatch::delivery::sink_keys(type);
     ASSERT_FALSE(sk.own.empty()) << type;
     keys[std::string("sink ") + type].insert(sk.own.begin(), sk.own.end());
     keys["sink delivery"].insert(sk.delivery.begin(), sk.delivery.end());

@@ -7,8 +7,8 @@
 
 #include <fstream>
 
+#include "delivery/spool.hpp"
 #include "sink/helpers.hpp"
-#include "sink/spool.hpp"
 
 namespace {
 
@@ -21,18 +21,18 @@ std::uint64_t spool_size(const TempDir& dir, const std::string& name = "fake") {
   return ec ? 0 : n;
 }
 
-sink::SinkStats stats_of(const sink::Fanout& f) {
+delivery::SinkStats stats_of(const delivery::Fanout& f) {
   return f.stats().at(0);
 }
 
-void push_range(sink::Fanout& f, int from, int to) {
+void push_range(delivery::Fanout& f, int from, int to) {
   for (int i = from; i < to; ++i) f.push(make_result(i));
 }
 
 TEST(Fanout, DeliversEverythingInOrderOnItsOwnThread) {
   TempDir dir;
   auto st = std::make_shared<FakeState>();
-  sink::Fanout f(fake_sinks(st), dir.path());
+  delivery::Fanout f(fake_sinks(st), dir.path());
   push_range(f, 0, 1000);
   EXPECT_TRUE(f.stop(10s));
   EXPECT_EQ(st->indices(), range(0, 1000));
@@ -51,7 +51,7 @@ TEST(Fanout, FlushesAPartialBatchAfterFlushInterval) {
   auto st = std::make_shared<FakeState>();
   auto opts = fast_options();
   opts.batch_size = 100;
-  sink::Fanout f(fake_sinks(st, opts), dir.path());
+  delivery::Fanout f(fake_sinks(st, opts), dir.path());
   push_range(f, 0, 3);
   EXPECT_TRUE(eventually([&] { return st->count() == 3; }));
 }
@@ -60,7 +60,7 @@ TEST(Fanout, OutageLosesNothingAndKeepsOrder) {
   TempDir dir;
   auto st = std::make_shared<FakeState>();
   st->fail = true;
-  sink::Fanout f(fake_sinks(st), dir.path());
+  delivery::Fanout f(fake_sinks(st), dir.path());
   push_range(f, 0, 300);
   ASSERT_TRUE(eventually([&] { return stats_of(f).failures >= 2; }));
   auto s = stats_of(f);
@@ -84,7 +84,7 @@ TEST(Fanout, StopDuringOutageSpoolsAndANewFanoutDeliversIt) {
   auto down = std::make_shared<FakeState>();
   down->fail = true;
   {
-    sink::Fanout f(fake_sinks(down), dir.path());
+    delivery::Fanout f(fake_sinks(down), dir.path());
     push_range(f, 0, 120);
     EXPECT_FALSE(f.stop(100ms));
   }
@@ -92,7 +92,7 @@ TEST(Fanout, StopDuringOutageSpoolsAndANewFanoutDeliversIt) {
   EXPECT_GT(spool_size(dir), 0u);
 
   auto up = std::make_shared<FakeState>();
-  sink::Fanout f(fake_sinks(up), dir.path());
+  delivery::Fanout f(fake_sinks(up), dir.path());
   push_range(f, 120, 130);
   EXPECT_TRUE(f.stop(5s));
   EXPECT_EQ(up->indices(), range(0, 130));
@@ -110,7 +110,7 @@ TEST(Fanout, KillDuringOutageLosesNothingPushed) {
     auto opts = fast_options();
     opts.queue_size = 100000;  // nothing spills because memory is full
     opts.retry_min = opts.retry_max = 10s;
-    sink::Fanout f(fake_sinks(down, opts), dir.path());
+    delivery::Fanout f(fake_sinks(down, opts), dir.path());
     push_range(f, 0, 25);
     while (f.stats().at(0).failures == 0) std::this_thread::sleep_for(1ms);
     push_range(f, 25, 60);  // after the first failure the worker spools each at once
@@ -126,7 +126,7 @@ TEST(Fanout, KillDuringOutageLosesNothingPushed) {
   ASSERT_EQ(WTERMSIG(status), SIGKILL);
 
   auto up = std::make_shared<FakeState>();
-  sink::Fanout f(fake_sinks(up), dir.path());
+  delivery::Fanout f(fake_sinks(up), dir.path());
   EXPECT_TRUE(f.stop(5s));
   EXPECT_EQ(up->indices(), range(0, 60));
 }
@@ -135,9 +135,9 @@ TEST(Fanout, CorruptSpoolTailIsIgnoredAndTheRestDelivered) {
   TempDir dir;
   fs::create_directories(dir / "spool");
   {
-    groupwatch::sink::detail::Spool s(dir / "spool/fake.wal");
+    groupwatch::delivery::detail::Spool s(dir / "spool/fake.wal");
     std::string buf;
-    for (int i = 0; i < 40; ++i) groupwatch::sink::detail::encode_record(make_result(i), buf);
+    for (int i = 0; i < 40; ++i) groupwatch::delivery::detail::encode_record(make_result(i), buf);
     s.append(buf, 40);
   }
   {
@@ -145,7 +145,7 @@ TEST(Fanout, CorruptSpoolTailIsIgnoredAndTheRestDelivered) {
     f << "\x30\x00\x00\x00garbage that is not a record";
   }
   auto st = std::make_shared<FakeState>();
-  sink::Fanout f(fake_sinks(st), dir.path());
+  delivery::Fanout f(fake_sinks(st), dir.path());
   EXPECT_TRUE(f.stop(5s));
   EXPECT_EQ(st->indices(), range(0, 40));
 }
@@ -161,7 +161,7 @@ std::vector<int> fill_spool_beyond_cap(bool drop_oldest, const TempDir& dir, std
   opts.spool_max_bytes = 4096;
   opts.drop_oldest = drop_oldest;
   opts.retry_min = opts.retry_max = 1s;
-  sink::Fanout f(fake_sinks(st, opts), dir.path());
+  delivery::Fanout f(fake_sinks(st, opts), dir.path());
   f.push(make_result(0));
   EXPECT_TRUE(eventually([&] { return stats_of(f).failures >= 1; }));
   push_range(f, 1, 200);
@@ -208,7 +208,7 @@ TEST(Fanout, UnusableStateDirThrowsNamingThePath) {
   for (std::string bad : {std::string("/dev/null/x"), dir / "plainfile"}) {
     auto st = std::make_shared<FakeState>();
     try {
-      sink::Fanout f(fake_sinks(st), bad);
+      delivery::Fanout f(fake_sinks(st), bad);
       ADD_FAILURE() << "expected an exception for " << bad;
     } catch (const std::runtime_error& e) {
       EXPECT_THAT(e.what(), HasSubstr(bad));
@@ -222,7 +222,7 @@ TEST(Fanout, SlowSinkDoesNotBlockPush) {
   auto slow = std::make_shared<FakeState>();
   slow->sleep_ms = 300;
   {
-    sink::Fanout f(fake_sinks(slow), dir.path());
+    delivery::Fanout f(fake_sinks(slow), dir.path());
     auto t0 = std::chrono::steady_clock::now();
     push_range(f, 0, 1000);
     auto took = std::chrono::steady_clock::now() - t0;
@@ -231,7 +231,7 @@ TEST(Fanout, SlowSinkDoesNotBlockPush) {
     EXPECT_FALSE(f.stop(50ms));
   }
   auto fast = std::make_shared<FakeState>();
-  sink::Fanout f(fake_sinks(fast), dir.path());
+  delivery::Fanout f(fake_sinks(fast), dir.path());
   EXPECT_TRUE(f.stop(10s));
   auto all = slow->indices();
   auto rest = fast->indices();
@@ -242,7 +242,7 @@ TEST(Fanout, SlowSinkDoesNotBlockPush) {
 TEST(Fanout, ForgetRunsOnTheWorker) {
   TempDir dir;
   auto st = std::make_shared<FakeState>();
-  sink::Fanout f(fake_sinks(st), dir.path());
+  delivery::Fanout f(fake_sinks(st), dir.path());
   f.forget("prod-sg", "@TGS#_x");
   EXPECT_TRUE(eventually([&] {
     std::lock_guard lk(st->mu);
@@ -260,7 +260,7 @@ TEST(Fanout, EverySinkGetsEveryResult) {
   auto sinks = fake_sinks(a, fast_options(), "a");
   auto more = fake_sinks(b, fast_options(), "b");
   sinks.push_back(std::move(more.front()));
-  sink::Fanout f(std::move(sinks), dir.path());
+  delivery::Fanout f(std::move(sinks), dir.path());
   push_range(f, 0, 50);
   ASSERT_TRUE(eventually([&] { return a->count() == 50; }));  // a failing neighbour does not hold it back
   ASSERT_TRUE(eventually([&] { return f.stats().at(1).failures >= 1; }));
@@ -276,8 +276,8 @@ TEST(Fanout, EverySinkGetsEveryResult) {
 }  // namespace
 
 namespace {
-std::vector<sink::ParsedSink> fake_with(std::shared_ptr<FakeState> st, const std::string& fingerprint,
-                                        const std::string& name = "fake") {
+std::vector<delivery::ParsedSink> fake_with(std::shared_ptr<FakeState> st, const std::string& fingerprint,
+                                            const std::string& name = "fake") {
   auto v = fake_sinks(std::move(st), fast_options(), name);
   v[0].fingerprint = fingerprint;
   return v;
@@ -290,7 +290,7 @@ TEST(FanoutReconfigure, AChangedSinkKeepsItsSpoolAndDeliversItThroughTheNewSetti
   TempDir dir;
   auto down = std::make_shared<FakeState>();
   down->fail = true;
-  sink::Fanout f(fake_with(down, "v1"), dir.path());
+  delivery::Fanout f(fake_with(down, "v1"), dir.path());
   push_range(f, 0, 100);
   ASSERT_TRUE(eventually([&] { return stats_of(f).spooled == 100; }));
   auto up = std::make_shared<FakeState>();
@@ -307,7 +307,7 @@ TEST(FanoutReconfigure, AChangedSinkKeepsItsSpoolAndDeliversItThroughTheNewSetti
 TEST(FanoutReconfigure, AnUnchangedSinkIsKeptAsItIs) {
   TempDir dir;
   auto st = std::make_shared<FakeState>();
-  sink::Fanout f(fake_with(st, "same"), dir.path());
+  delivery::Fanout f(fake_with(st, "same"), dir.path());
   push_range(f, 0, 10);
   ASSERT_TRUE(eventually([&] { return st->count() == 10; }));
   auto other = std::make_shared<FakeState>();
@@ -328,7 +328,7 @@ TEST(FanoutReconfigure, ARemovedSinkKeepsItsSpoolForItsReturn) {
   b->fail = true;
   auto both = fake_with(a, "a", "a");
   both.push_back(std::move(fake_with(b, "b", "b")[0]));
-  sink::Fanout f(std::move(both), dir.path());
+  delivery::Fanout f(std::move(both), dir.path());
   push_range(f, 0, 50);
   ASSERT_TRUE(eventually([&] { return a->count() == 50; }));
   auto t0 = std::chrono::steady_clock::now();

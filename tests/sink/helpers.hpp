@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "groupwatch/config/config.hpp"
-#include "groupwatch/sink/fanout.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/fanout.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace gw_test {
 
@@ -45,8 +45,8 @@ class TempDir {
   std::string path_;
 };
 
-inline sink::Result make_result(int i, std::int64_t error_code = 0) {
-  sink::Result r;
+inline delivery::Result make_result(int i, std::int64_t error_code = 0) {
+  delivery::Result r;
   r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'000LL + i));
   r.app = "prod-sg";
   r.sdkappid = 1400000001;
@@ -63,10 +63,10 @@ inline sink::Result make_result(int i, std::int64_t error_code = 0) {
 /// The sink benchmark shared by the real-server tests: 20,000 results (one
 /// in ten an error row) in batches of 500. Prints results/s and the client's
 /// CPU per result, records results_per_second, returns how many were written.
-inline int write_throughput(sink::Sink& s, const std::string& label) {
+inline int write_throughput(delivery::Sink& s, const std::string& label) {
   constexpr int kTotal = 20'000;
   constexpr int kBatch = 500;
-  std::vector<sink::Result> all;
+  std::vector<delivery::Result> all;
   for (int i = 0; i < kTotal; ++i) all.push_back(make_result(i, i % 10 == 0 ? 10015 : 0));
   rusage before{}, after{};
   getrusage(RUSAGE_SELF, &before);
@@ -85,7 +85,7 @@ inline int write_throughput(sink::Sink& s, const std::string& label) {
 }
 
 /// Index encoded in a group id made by make_result.
-inline int index_of(const sink::Result& r) {
+inline int index_of(const delivery::Result& r) {
   return std::stoi(r.group_id.substr(std::string("@TGS#_group").size()));
 }
 
@@ -95,7 +95,7 @@ struct FakeState {
   std::atomic<int> attempts{0};
   std::atomic<int> opens{0};
   std::mutex mu;
-  std::vector<sink::Result> got;
+  std::vector<delivery::Result> got;
   std::vector<std::string> forgotten;
   std::thread::id writer;
 
@@ -111,11 +111,11 @@ struct FakeState {
   }
 };
 
-class FakeSink : public sink::Sink {
+class FakeSink : public delivery::Sink {
  public:
   explicit FakeSink(std::shared_ptr<FakeState> st) : st_(std::move(st)) {}
   void open() override { st_->opens++; }
-  void write(std::span<const sink::Result> batch) override {
+  void write(std::span<const delivery::Result> batch) override {
     st_->attempts++;
     if (int ms = st_->sleep_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     if (st_->fail) throw std::runtime_error("fake sink is down");
@@ -132,11 +132,11 @@ class FakeSink : public sink::Sink {
   std::shared_ptr<FakeState> st_;
 };
 
-class FakeSpec : public sink::SinkSpec {
+class FakeSpec : public delivery::SinkSpec {
  public:
   explicit FakeSpec(std::shared_ptr<FakeState> st) : st_(std::move(st)) {}
   std::string describe() const override { return "fake"; }
-  std::unique_ptr<sink::Sink> create(const sink::SinkContext&) const override {
+  std::unique_ptr<delivery::Sink> create(const delivery::SinkContext&) const override {
     return std::make_unique<FakeSink>(st_);
   }
 
@@ -144,8 +144,8 @@ class FakeSpec : public sink::SinkSpec {
   std::shared_ptr<FakeState> st_;
 };
 
-inline sink::DeliveryOptions fast_options() {
-  sink::DeliveryOptions d;
+inline delivery::DeliveryOptions fast_options() {
+  delivery::DeliveryOptions d;
   d.batch_size = 10;
   d.flush_interval = 10ms;
   d.queue_size = 50;
@@ -154,10 +154,11 @@ inline sink::DeliveryOptions fast_options() {
   return d;
 }
 
-inline std::vector<sink::ParsedSink> fake_sinks(std::shared_ptr<FakeState> st, sink::DeliveryOptions d = fast_options(),
-                                                std::string name = "fake") {
-  std::vector<sink::ParsedSink> v;
-  sink::ParsedSink p;
+inline std::vector<delivery::ParsedSink> fake_sinks(std::shared_ptr<FakeState> st,
+                                                    delivery::DeliveryOptions d = fast_options(),
+                                                    std::string name = "fake") {
+  std::vector<delivery::ParsedSink> v;
+  delivery::ParsedSink p;
   p.type = "fake";
   p.name = std::move(name);
   p.delivery = d;
@@ -184,7 +185,7 @@ inline std::vector<int> range(int from, int to) {
 
 /// Parses `sinks:` entries written as a YAML list.
 struct Parsed {
-  std::vector<sink::ParsedSink> sinks;
+  std::vector<delivery::ParsedSink> sinks;
   config::Diagnostics diags;
   std::string errors() const {
     std::string s;
@@ -207,7 +208,7 @@ inline Parsed parse_yaml(const std::string& yaml) {
     cfgs.push_back(c);
   }
   auto env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-  p.sinks = sink::parse_sinks(cfgs, p.diags, env);
+  p.sinks = delivery::parse_sinks(cfgs, p.diags, env);
   return p;
 }
 

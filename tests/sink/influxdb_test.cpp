@@ -25,13 +25,13 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-std::unique_ptr<sink::Sink> make_sink(const std::string& yaml) {
+std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml) {
   auto p = parse_yaml(yaml);
   if (p.diags.has_errors() || p.sinks.size() != 1) throw std::runtime_error("bad sink config: " + p.errors());
-  return p.sinks[0].spec->create(sink::SinkContext{"/nonexistent", p.sinks[0].name});
+  return p.sinks[0].spec->create(delivery::SinkContext{"/nonexistent", p.sinks[0].name});
 }
 
-std::string line_of(const sink::Result& r, std::string_view measurement = "groupwatch") {
+std::string line_of(const delivery::Result& r, std::string_view measurement = "groupwatch") {
   std::string out;
   influx::append_line(out, measurement, r);
   return out;
@@ -184,7 +184,7 @@ std::string v2_yaml(int port, const std::string& extra = "") {
 TEST(InfluxSinkHttp, V2RequestFormGzipAndKeepAlive) {
   servers::RecordingServer srv;
   auto s = make_sink(v2_yaml(srv.port()));
-  std::vector<sink::Result> batch = {make_result(1), make_result(2, 10015)};
+  std::vector<delivery::Result> batch = {make_result(1), make_result(2, 10015)};
   s->write(batch);
   s->write(std::span(batch).first(1));
   auto reqs = srv.requests();
@@ -206,7 +206,7 @@ TEST(InfluxSinkHttp, V1BasicAuthRetentionPolicyAndPlainBody) {
   auto s = make_sink("- type: influxdb\n  url: http://127.0.0.1:" + std::to_string(srv.port()) +
                      "/db/\n  database: gw\n  retention_policy: week\n  username: gw-user\n  password: pa:ss\n"
                      "  gzip: false\n  measurement: online\n");
-  s->write(std::vector<sink::Result>{make_result(3)});
+  s->write(std::vector<delivery::Result>{make_result(3)});
   auto reqs = srv.requests();
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].target, "/db/write?db=gw&rp=week&precision=ms");
@@ -220,7 +220,7 @@ TEST(InfluxSinkHttp, Non2xxThrowsWithStatusAndBodyExcerpt) {
   srv.set_reply(400, "{\"error\":\"partial write: field type conflict\"}" + std::string(1000, 'x'));
   auto s = make_sink(v2_yaml(srv.port()));
   try {
-    s->write(std::vector<sink::Result>{make_result(1)});
+    s->write(std::vector<delivery::Result>{make_result(1)});
     ADD_FAILURE() << "a 400 answer was taken for success";
   } catch (const std::exception& e) {
     std::string what = e.what();
@@ -231,17 +231,17 @@ TEST(InfluxSinkHttp, Non2xxThrowsWithStatusAndBodyExcerpt) {
     EXPECT_THAT(what, Not(HasSubstr("tok-Secret")));
   }
   srv.set_reply(204, "");
-  EXPECT_NO_THROW(s->write(std::vector<sink::Result>{make_result(1)}));
+  EXPECT_NO_THROW(s->write(std::vector<delivery::Result>{make_result(1)}));
 }
 
 TEST(InfluxSinkHttp, ServerClosingAKeptAliveConnectionIsRetriedOnce) {
   servers::RecordingServer srv;
   srv.set_reply(204, "", servers::RecordingServer::Mode::close_after_reply);
   auto s = make_sink(v2_yaml(srv.port()));
-  s->write(std::vector<sink::Result>{make_result(1)});
+  s->write(std::vector<delivery::Result>{make_result(1)});
   std::this_thread::sleep_for(50ms);  // let the close arrive
-  s->write(std::vector<sink::Result>{make_result(2)});
-  s->write(std::vector<sink::Result>{make_result(3)});
+  s->write(std::vector<delivery::Result>{make_result(2)});
+  s->write(std::vector<delivery::Result>{make_result(3)});
   EXPECT_EQ(srv.requests().size(), 3u);
   EXPECT_EQ(srv.connections(), 3);
 }
@@ -252,21 +252,21 @@ TEST(InfluxSinkHttp, NoAnswerTimesOut) {
   auto s = make_sink(v2_yaml(srv.port(), "  timeout: 300ms\n"));
   auto t0 = std::chrono::steady_clock::now();
   try {
-    s->write(std::vector<sink::Result>{make_result(1)});
+    s->write(std::vector<delivery::Result>{make_result(1)});
     ADD_FAILURE() << "no answer was taken for success";
   } catch (const std::exception& e) {
     EXPECT_THAT(e.what(), HasSubstr("no answer within 300ms"));
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   srv.set_reply(204, "");
-  EXPECT_NO_THROW(s->write(std::vector<sink::Result>{make_result(1)}));  // a fresh connection
+  EXPECT_NO_THROW(s->write(std::vector<delivery::Result>{make_result(1)}));  // a fresh connection
 }
 
 TEST(InfluxSinkHttp, RefusedConnectionThrows) {
   auto port = servers::free_port();
   auto s = make_sink(v2_yaml(port));
   try {
-    s->write(std::vector<sink::Result>{make_result(1)});
+    s->write(std::vector<delivery::Result>{make_result(1)});
     ADD_FAILURE() << "a write to a closed port succeeded";
   } catch (const std::exception& e) {
     EXPECT_THAT(e.what(), HasSubstr("influxdb http://127.0.0.1:" + std::to_string(port) + ": connect failed"));
@@ -278,7 +278,7 @@ TEST(InfluxSinkHttp, HttpsToAPlainServerFailsTheHandshake) {
   auto s = make_sink("- type: influxdb\n  url: https://127.0.0.1:" + std::to_string(srv.port()) +
                      "\n  database: gw\n  timeout: 2s\n");
   try {
-    s->write(std::vector<sink::Result>{make_result(1)});
+    s->write(std::vector<delivery::Result>{make_result(1)});
     ADD_FAILURE() << "https to a plain HTTP server succeeded";
   } catch (const std::exception& e) {
     EXPECT_THAT(e.what(), HasSubstr("influxdb https://127.0.0.1:" + std::to_string(srv.port())));
@@ -359,7 +359,7 @@ class InfluxSink : public ::testing::Test {
 TEST_F(InfluxSink, WritesPointsAndReadsThemBack) {
   auto s = make_sink(yaml());
   s->open();
-  std::vector<sink::Result> batch;
+  std::vector<delivery::Result> batch;
   for (int i = 0; i < 10; ++i) batch.push_back(make_result(i, i % 4 == 3 ? 10015 : 0));
   auto meta = std::make_shared<groupwatch::config::GroupMeta>();
   meta->name = "VIP lounge, 中";
@@ -400,7 +400,7 @@ TEST_F(InfluxSink, AwkwardStringsRoundTrip) {
   auto s = make_sink(yaml("  gzip: false\n"));
   const std::vector<std::string> apps = {"prod sg, \"eu\"", "应用=Ω", "a'b\\c", "x,y z=w"};
   const std::vector<std::string> infos = {"say \"hi\", x=1 \\ y", "多语言 ✓ émoji 🎉", "line1\nline2", "ends with \\"};
-  std::vector<sink::Result> batch;
+  std::vector<delivery::Result> batch;
   for (int i = 0; i < 4; ++i) {
     auto r = make_result(i, 70001);
     r.app = apps[i];
@@ -422,7 +422,7 @@ TEST_F(InfluxSink, AwkwardStringsRoundTrip) {
 
 TEST_F(InfluxSink, ReplayOverwritesTheSamePoints) {
   auto s = make_sink(yaml());
-  std::vector<sink::Result> batch;
+  std::vector<delivery::Result> batch;
   for (int i = 0; i < 100; ++i) batch.push_back(make_result(i));
   s->write(batch);
   s->write(batch);
@@ -432,7 +432,7 @@ TEST_F(InfluxSink, ReplayOverwritesTheSamePoints) {
 TEST_F(InfluxSink, MissingDatabaseThrowsWithTheServersMessage) {
   auto s = make_sink("- type: influxdb\n  url: " + server_->url() + "\n  database: nope\n");
   try {
-    s->write(std::vector<sink::Result>{make_result(1)});
+    s->write(std::vector<delivery::Result>{make_result(1)});
     ADD_FAILURE() << "a write to a missing database succeeded";
   } catch (const std::exception& e) {
     EXPECT_THAT(e.what(), HasSubstr("HTTP 404"));
@@ -442,9 +442,9 @@ TEST_F(InfluxSink, MissingDatabaseThrowsWithTheServersMessage) {
 
 TEST_F(InfluxSink, OutageThrowsAndRecovers) {
   auto s = make_sink(yaml());
-  s->write(std::vector<sink::Result>{make_result(0)});
+  s->write(std::vector<delivery::Result>{make_result(0)});
   server_->stop();
-  std::vector<sink::Result> during;
+  std::vector<delivery::Result> during;
   for (int i = 1; i < 20; ++i) during.push_back(make_result(i, i % 2 == 0 ? 0 : 10015));
   EXPECT_THROW(s->write(during), std::runtime_error);
   EXPECT_THROW(s->write(during), std::runtime_error);

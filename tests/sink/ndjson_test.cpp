@@ -25,11 +25,11 @@ std::string contents(const std::string& path) {
   return ss.str();
 }
 
-std::unique_ptr<sink::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
+std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
   auto p = parse_yaml(yaml);
   EXPECT_FALSE(p.diags.has_errors()) << p.errors();
   if (p.sinks.empty()) return nullptr;
-  return p.sinks[0].spec->create(sink::SinkContext{state_dir, p.sinks[0].name});
+  return p.sinks[0].spec->create(delivery::SinkContext{state_dir, p.sinks[0].name});
 }
 
 TEST(NdjsonSink, WritesOneLinePerResult) {
@@ -37,13 +37,13 @@ TEST(NdjsonSink, WritesOneLinePerResult) {
   auto s = make_sink("- type: ndjson\n  path: out/samples.ndjson\n", dir.path());  // relative to state_dir
   ASSERT_TRUE(s);
   s->open();
-  std::vector<sink::Result> batch{make_result(1), make_result(2, -1)};
+  std::vector<delivery::Result> batch{make_result(1), make_result(2, -1)};
   s->write(batch);
-  s->write(std::vector<sink::Result>{make_result(3)});
+  s->write(std::vector<delivery::Result>{make_result(3)});
   auto lines = lines_of(dir / "out/samples.ndjson");
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0], sink::to_json_line(batch[0]));
-  EXPECT_EQ(lines[1], sink::to_json_line(batch[1]));
+  EXPECT_EQ(lines[0], delivery::to_json_line(batch[0]));
+  EXPECT_EQ(lines[1], delivery::to_json_line(batch[1]));
   EXPECT_THAT(lines[1], HasSubstr("\"online_member_num\":null"));
   EXPECT_EQ(contents(dir / "out/samples.ndjson").back(), '\n');
 }
@@ -55,24 +55,24 @@ TEST(NdjsonSink, AppendsToAnExistingFileAndCutsAPartialLastLine) {
   auto s = make_sink("- type: ndjson\n  path: " + path + "\n  fsync: false\n", dir.path());
   ASSERT_TRUE(s);
   s->open();
-  s->write(std::vector<sink::Result>{make_result(7)});
+  s->write(std::vector<delivery::Result>{make_result(7)});
   auto lines = lines_of(path);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], "{\"complete\":1}");
-  EXPECT_EQ(lines[1], sink::to_json_line(make_result(7)));
+  EXPECT_EQ(lines[1], delivery::to_json_line(make_result(7)));
 }
 
 TEST(NdjsonSink, RotatesBySizeKeepingNFiles) {
   TempDir dir;
   std::string path = dir / "r.ndjson";
-  const auto line = sink::to_json_line(make_result(1)).size() + 1;
+  const auto line = delivery::to_json_line(make_result(1)).size() + 1;
   // Room for two lines per file.
   auto s =
       make_sink("- type: ndjson\n  path: " + path + "\n  max_size: " + std::to_string(2 * line + 1) + "\n  keep: 2\n",
                 dir.path());
   ASSERT_TRUE(s);
   s->open();
-  for (int i = 1; i <= 7; ++i) s->write(std::vector<sink::Result>{make_result(i)});
+  for (int i = 1; i <= 7; ++i) s->write(std::vector<delivery::Result>{make_result(i)});
   // Files: path = {7}, path.1 = {5,6}, path.2 = {3,4}; {1,2} rotated away.
   auto cur = lines_of(path);
   auto one = lines_of(path + ".1");
@@ -80,9 +80,9 @@ TEST(NdjsonSink, RotatesBySizeKeepingNFiles) {
   ASSERT_EQ(cur.size(), 1u);
   ASSERT_EQ(one.size(), 2u);
   ASSERT_EQ(two.size(), 2u);
-  EXPECT_EQ(cur[0], sink::to_json_line(make_result(7)));
-  EXPECT_EQ(one[0], sink::to_json_line(make_result(5)));
-  EXPECT_EQ(two[1], sink::to_json_line(make_result(4)));
+  EXPECT_EQ(cur[0], delivery::to_json_line(make_result(7)));
+  EXPECT_EQ(one[0], delivery::to_json_line(make_result(5)));
+  EXPECT_EQ(two[1], delivery::to_json_line(make_result(4)));
   EXPECT_FALSE(fs::exists(path + ".3"));
 }
 
@@ -101,14 +101,14 @@ TEST(NdjsonSink, PreflightRejectsAPathUnderAFile) {
   auto p = parse_yaml("- type: ndjson\n  path: " + (dir / "file") + "/sub/out.ndjson\n");
   ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
   try {
-    p.sinks[0].spec->preflight(sink::SinkContext{dir.path(), "ndjson"});
+    p.sinks[0].spec->preflight(delivery::SinkContext{dir.path(), "ndjson"});
     FAIL() << "expected an exception";
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr(dir / "file"));
     EXPECT_THAT(e.what(), HasSubstr("not a directory"));
   }
   auto good = parse_yaml("- type: ndjson\n  path: new/dir/out.ndjson\n");
-  EXPECT_NO_THROW(good.sinks.at(0).spec->preflight(sink::SinkContext{dir.path(), "ndjson"}));
+  EXPECT_NO_THROW(good.sinks.at(0).spec->preflight(delivery::SinkContext{dir.path(), "ndjson"}));
 }
 
 TEST(NdjsonSink, OpenFailureNamesThePath) {

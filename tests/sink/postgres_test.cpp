@@ -18,10 +18,10 @@ using namespace gw_test;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::unique_ptr<sink::Sink> make_sink(const std::string& yaml) {
+std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml) {
   auto p = parse_yaml(yaml);
   if (p.diags.has_errors() || p.sinks.size() != 1) throw std::runtime_error("bad sink config: " + p.errors());
-  return p.sinks[0].spec->create(sink::SinkContext{"/nonexistent", p.sinks[0].name});
+  return p.sinks[0].spec->create(delivery::SinkContext{"/nonexistent", p.sinks[0].name});
 }
 
 // ---- settings (no server needed)
@@ -101,7 +101,7 @@ class PostgresSink : public ::testing::Test {
 TEST_F(PostgresSink, WritesValuesAndNullsOnErrorRows) {
   auto s = make_sink(yaml());
   s->open();
-  std::vector<sink::Result> batch;
+  std::vector<delivery::Result> batch;
   for (int i = 0; i < 10; ++i) batch.push_back(make_result(i, i % 4 == 3 ? 10015 : 0));
   batch[5].error_code = -1;  // no answer (network): no count either
   batch[5].online_member_num.reset();
@@ -145,7 +145,7 @@ TEST_F(PostgresSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
   meta->name = "VIP 'lounge' 中";
   meta->labels = {{"tier", "gold"}};
   r.meta = meta;
-  s->write(std::vector<sink::Result>{r, make_result(2)});
+  s->write(std::vector<delivery::Result>{r, make_result(2)});
   EXPECT_EQ(sql("select online_member_num, coalesce(group_name, 'NULL'), labels::text from " + table_ +
                 " where group_id = '@TGS#_old'"),
             "7|NULL|{}");
@@ -158,7 +158,7 @@ TEST_F(PostgresSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
 
 TEST_F(PostgresSink, AwkwardStringsRoundTrip) {
   auto s = make_sink(yaml());
-  std::vector<sink::Result> batch;
+  std::vector<delivery::Result> batch;
   const std::vector<std::string> apps = {"prod sg, \"eu\"", "应用-Ω", "a'b\\c;--", "$1 $$"};
   const std::vector<std::string> infos = {"say \"hi\", x=1 \\ y", "多语言 ✓ émoji 🎉", "line1\nline2\ttab",
                                           "'); drop table x;--"};
@@ -189,11 +189,11 @@ TEST_F(PostgresSink, AwkwardStringsRoundTrip) {
 
 TEST_F(PostgresSink, ReplayedBatchesAreExactlyOnce) {
   auto s = make_sink(yaml());
-  std::vector<sink::Result> a;
+  std::vector<delivery::Result> a;
   for (int i = 0; i < 100; ++i) a.push_back(make_result(i));
   s->write(a);
   s->write(a);  // the spool's replay after a crash
-  std::vector<sink::Result> overlap;
+  std::vector<delivery::Result> overlap;
   for (int i = 50; i < 150; ++i) overlap.push_back(make_result(i));
   overlap.push_back(make_result(149));  // a duplicate inside one batch
   s->write(overlap);
@@ -207,7 +207,7 @@ TEST_F(PostgresSink, ReplayedBatchesAreExactlyOnce) {
   EXPECT_EQ(count(), 151);
 
   // A batch bigger than one INSERT statement (1000 rows) is still one transaction.
-  std::vector<sink::Result> big;
+  std::vector<delivery::Result> big;
   for (int i = 0; i < 2500; ++i) big.push_back(make_result(1000 + i));
   s->write(big);
   s->write(big);
@@ -218,24 +218,24 @@ TEST_F(PostgresSink, CreatesSchemaAndQuotedTableName) {
   auto s =
       make_sink("- type: postgres\n  dsn: \"" + server_->dsn() + "\"\n  schema: gw_data\n  table: \"My Samples\"\n");
   s->open();
-  s->write(std::vector<sink::Result>{make_result(1), make_result(2, 10010)});
+  s->write(std::vector<delivery::Result>{make_result(1), make_result(2, 10010)});
   EXPECT_EQ(sql("select count(*), count(online_member_num) from gw_data.\"My Samples\""), "2|1");
   // No timescaledb here: a plain table, and that is no error.
   EXPECT_EQ(sql("select count(*) from pg_extension where extname = 'timescaledb'"), "0");
   // A second sink on the same table finds it in place.
   auto again =
       make_sink("- type: postgres\n  dsn: \"" + server_->dsn() + "\"\n  schema: gw_data\n  table: \"My Samples\"\n");
-  again->write(std::vector<sink::Result>{make_result(3)});
+  again->write(std::vector<delivery::Result>{make_result(3)});
   EXPECT_EQ(sql("select count(*) from gw_data.\"My Samples\""), "3");
 }
 
 TEST_F(PostgresSink, OutageThrowsWithoutThePasswordAndRecovers) {
   auto s = make_sink(yaml());
   s->open();
-  s->write(std::vector<sink::Result>{make_result(0)});
+  s->write(std::vector<delivery::Result>{make_result(0)});
 
   server_->stop(/*crash=*/true);
-  std::vector<sink::Result> during;
+  std::vector<delivery::Result> during;
   for (int i = 1; i < 20; ++i) during.push_back(make_result(i));
   try {
     s->write(during);
@@ -257,7 +257,7 @@ TEST_F(PostgresSink, OutageThrowsWithoutThePasswordAndRecovers) {
   // A server restart under a live connection is no failure either.
   server_->stop(/*crash=*/false);
   server_->start();
-  s->write(std::vector<sink::Result>{make_result(20)});
+  s->write(std::vector<delivery::Result>{make_result(20)});
   EXPECT_EQ(count(), 21);
 }
 

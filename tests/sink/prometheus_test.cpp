@@ -17,8 +17,8 @@ using namespace gw_test;
 namespace prom = groupwatch::sinks::prometheus;
 using gw_real::http_get;
 
-sink::Result counted(const std::string& app, const std::string& group, std::uint64_t n, std::int64_t unix_ms) {
-  sink::Result r;
+delivery::Result counted(const std::string& app, const std::string& group, std::uint64_t n, std::int64_t unix_ms) {
+  delivery::Result r;
   r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms));
   r.app = app;
   r.sdkappid = 1400000001;
@@ -46,14 +46,14 @@ TEST(PrometheusSink, ParsesItsSettings) {
 TEST(PrometheusSink, ServesTheLatestCountAndForgetsParkedGroups) {
   prom::PrometheusSink s("127.0.0.1:0");
   ASSERT_NE(s.port(), 0);
-  std::vector<sink::Result> batch{counted("prod", "@TGS#_@TGS#AAAA", 10, 1'700'000'000'000),
-                                  counted("prod", "@TGS#_@TGS#BBBB", 20, 1'700'000'000'500),
-                                  counted("prod", "@TGS#_@TGS#AAAA", 11, 1'700'000'001'250)};
+  std::vector<delivery::Result> batch{counted("prod", "@TGS#_@TGS#AAAA", 10, 1'700'000'000'000),
+                                      counted("prod", "@TGS#_@TGS#BBBB", 20, 1'700'000'000'500),
+                                      counted("prod", "@TGS#_@TGS#AAAA", 11, 1'700'000'001'250)};
   s.write(batch);
   auto failed = make_result(1, 10002);
   failed.app = "prod";
   failed.group_id = "@TGS#_@TGS#BBBB";
-  s.write(std::span<const sink::Result>(&failed, 1));  // an error keeps the last good count
+  s.write(std::span<const delivery::Result>(&failed, 1));  // an error keeps the last good count
 
   auto r = http_get(s.port(), "/metrics");
   ASSERT_EQ(r.status, 200);
@@ -114,7 +114,7 @@ TEST(PrometheusSink, ARealPrometheusScrapesTheCounts) {
       parse_yaml("- type: prometheus\n  listen: 127.0.0.1:" + std::to_string(port) + "\n  flush_interval: 50ms\n");
   ASSERT_EQ(parsed.sinks.size(), 1u) << parsed.errors();
   TempDir state;
-  sink::Fanout fanout(std::move(parsed.sinks), state.path());
+  delivery::Fanout fanout(std::move(parsed.sinks), state.path());
   auto now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();

@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 #include "sink/helpers.hpp"
 
 namespace {
@@ -13,12 +13,12 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(SinkRegistry, KnowsBuiltInSinksSorted) {
-  auto types = sink::sink_types();
+  auto types = delivery::sink_types();
   EXPECT_NE(std::find(types.begin(), types.end(), "ndjson"), types.end());
   EXPECT_NE(std::find(types.begin(), types.end(), "sqlite"), types.end());
   EXPECT_TRUE(std::is_sorted(types.begin(), types.end()));
-  EXPECT_NE(sink::find_sink("sqlite"), nullptr);
-  EXPECT_EQ(sink::find_sink("nope"), nullptr);
+  EXPECT_NE(delivery::find_sink("sqlite"), nullptr);
+  EXPECT_EQ(delivery::find_sink("nope"), nullptr);
 }
 
 TEST(SinkRegistry, UnknownTypeListsKnownTypesAtTheTypeValue) {
@@ -96,19 +96,19 @@ TEST(SinkRegistry, NamesRepeatedTypesByIndex) {
 // parser reads has a line of help, and the help names no key the parser
 // does not read.
 TEST(SinkRegistry, EveryKeyTheParserReadsIsDocumentedAndNothingElse) {
-  for (auto type : sink::sink_types()) {
-    const auto* f = sink::find_sink(type);
+  for (auto type : delivery::sink_types()) {
+    const auto* f = delivery::find_sink(type);
     ASSERT_NE(f, nullptr);
-    auto keys = sink::sink_keys(type);
+    auto keys = delivery::sink_keys(type);
     EXPECT_FALSE(keys.own.empty()) << type;
     std::set<std::string> parsed(keys.own.begin(), keys.own.end()), documented;
     for (const auto& h : f->keys) documented.insert(std::string(h.key));
     EXPECT_EQ(parsed, documented) << type;
     std::set<std::string> delivery(keys.delivery.begin(), keys.delivery.end()), delivery_doc;
-    for (const auto& [k, t] : sink::delivery_key_help()) delivery_doc.insert(k);
+    for (const auto& [k, t] : delivery::delivery_key_help()) delivery_doc.insert(k);
     EXPECT_EQ(delivery, delivery_doc);
   }
-  auto influx = sink::sink_keys("influxdb");
+  auto influx = delivery::sink_keys("influxdb");
   for (const char* k : {"url", "version", "database", "org", "bucket", "token", "measurement", "gzip", "timeout"})
     EXPECT_NE(std::find(influx.own.begin(), influx.own.end(), k), influx.own.end()) << k;
 }
@@ -116,8 +116,8 @@ TEST(SinkRegistry, EveryKeyTheParserReadsIsDocumentedAndNothingElse) {
 // And every listed key is really accepted: an entry with it set is never
 // told "unknown key".
 TEST(SinkRegistry, EveryListedKeyIsAccepted) {
-  for (auto type : sink::sink_types()) {
-    for (const auto& k : sink::sink_keys(type).own) {
+  for (auto type : delivery::sink_types()) {
+    for (const auto& k : delivery::sink_keys(type).own) {
       auto p = parse_yaml("- type: " + std::string(type) + "\n  " + k + ": x\n");
       EXPECT_THAT(p.errors(), Not(HasSubstr("unknown key"))) << type << " " << k;
     }

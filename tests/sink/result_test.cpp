@@ -2,13 +2,13 @@
 
 #include <chrono>
 
-#include "groupwatch/sink/result.hpp"
-#include "sink/spool.hpp"
+#include "delivery/spool.hpp"
+#include "groupwatch/delivery/result.hpp"
 
 namespace {
 
 using namespace std::chrono;
-using groupwatch::sink::Result;
+using groupwatch::delivery::Result;
 
 Result example() {
   Result r;
@@ -21,7 +21,7 @@ Result example() {
 }
 
 TEST(ToJsonLine, MatchesTheInterfaceExample) {
-  EXPECT_EQ(groupwatch::sink::to_json_line(example()),
+  EXPECT_EQ(groupwatch::delivery::to_json_line(example()),
             R"({"time":"2026-11-25T16:40:00.123Z","app":"prod-sg","sdkappid":1400000001,)"
             R"("group_id":"@TGS#_@TGS#cQVLVHIM62CJ","online_member_num":1000,"error_code":0,"error_info":"",)"
             R"("group_name":null,"labels":{}})");
@@ -32,7 +32,7 @@ TEST(ToJsonLine, ErrorHasNullCountAndEscapedInfo) {
   r.error_code = -1;
   r.online_member_num = 5;  // must not leak into the line
   r.error_info = "HTTP 502 \"bad gateway\"\n";
-  EXPECT_EQ(groupwatch::sink::to_json_line(r),
+  EXPECT_EQ(groupwatch::delivery::to_json_line(r),
             R"({"time":"2026-11-25T16:40:00.123Z","app":"prod-sg","sdkappid":1400000001,)"
             R"("group_id":"@TGS#_@TGS#cQVLVHIM62CJ","online_member_num":null,"error_code":-1,)"
             R"("error_info":"HTTP 502 \"bad gateway\"\n","group_name":null,"labels":{}})");
@@ -44,7 +44,7 @@ TEST(ToJsonLine, CarriesTheNameAndLabelsEscaped) {
   meta->name = "VIP \"lounge\" \xE4\xB8\xAD";
   meta->labels = {{"region", "sg"}, {"tier", "gold\n"}};
   r.meta = meta;
-  const auto line = groupwatch::sink::to_json_line(r);
+  const auto line = groupwatch::delivery::to_json_line(r);
   EXPECT_TRUE(line.ends_with(R"("error_info":"","group_name":"VIP \"lounge\" )"
                              "\xE4\xB8\xAD"
                              R"(",)"
@@ -59,16 +59,16 @@ TEST(SpoolRecord, CarriesNameAndLabelsAndReadsOldRecords) {
   meta->labels = {{"tier", "gold"}};
   r.meta = meta;
   std::string framed;
-  groupwatch::sink::detail::encode_record(r, framed);
-  auto back = groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8));
+  groupwatch::delivery::detail::encode_record(r, framed);
+  auto back = groupwatch::delivery::detail::decode_payload(std::string_view(framed).substr(8));
   ASSERT_TRUE(back.has_value());
   ASSERT_TRUE(back->meta);
   EXPECT_EQ(*back->meta, *meta);
   // A record written before names existed (no meta section) still decodes.
   r.meta.reset();
   framed.clear();
-  groupwatch::sink::detail::encode_record(r, framed);
-  back = groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8));
+  groupwatch::delivery::detail::encode_record(r, framed);
+  back = groupwatch::delivery::detail::decode_payload(std::string_view(framed).substr(8));
   ASSERT_TRUE(back.has_value());
   EXPECT_FALSE(back->meta);
 }
@@ -76,7 +76,7 @@ TEST(SpoolRecord, CarriesNameAndLabelsAndReadsOldRecords) {
 TEST(ToJsonLine, ZeroCountIsNotNull) {
   Result r = example();
   r.online_member_num = 0;
-  EXPECT_NE(groupwatch::sink::to_json_line(r).find("\"online_member_num\":0,"), std::string::npos);
+  EXPECT_NE(groupwatch::delivery::to_json_line(r).find("\"online_member_num\":0,"), std::string::npos);
 }
 
 TEST(SpoolRecord, RoundTripsEveryField) {
@@ -85,9 +85,9 @@ TEST(SpoolRecord, RoundTripsEveryField) {
   r.online_member_num.reset();
   r.error_info = std::string("with\0nul", 8);
   std::string framed;
-  std::size_t n = groupwatch::sink::detail::encode_record(r, framed);
+  std::size_t n = groupwatch::delivery::detail::encode_record(r, framed);
   ASSERT_EQ(n, framed.size());
-  auto back = groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8));
+  auto back = groupwatch::delivery::detail::decode_payload(std::string_view(framed).substr(8));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->time, r.time);
   EXPECT_EQ(back->app, r.app);
@@ -97,7 +97,7 @@ TEST(SpoolRecord, RoundTripsEveryField) {
   EXPECT_EQ(back->error_code, 10007);
   EXPECT_EQ(back->error_info, r.error_info);
   // Truncated payloads are refused, not misread.
-  EXPECT_FALSE(groupwatch::sink::detail::decode_payload(std::string_view(framed).substr(8, n - 9)).has_value());
+  EXPECT_FALSE(groupwatch::delivery::detail::decode_payload(std::string_view(framed).substr(8, n - 9)).has_value());
 }
 
 }  // namespace

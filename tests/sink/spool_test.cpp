@@ -5,14 +5,14 @@
 
 #include <fstream>
 
+#include "delivery/spool.hpp"
 #include "sink/helpers.hpp"
-#include "sink/spool.hpp"
 
 namespace {
 
 using namespace gw_test;
-using groupwatch::sink::detail::encode_record;
-using groupwatch::sink::detail::Spool;
+using groupwatch::delivery::detail::encode_record;
+using groupwatch::delivery::detail::Spool;
 
 void append_n(Spool& s, int from, int to) {
   std::string buf;

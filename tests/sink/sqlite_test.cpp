@@ -12,11 +12,11 @@ namespace {
 using namespace gw_test;
 using ::testing::HasSubstr;
 
-std::unique_ptr<sink::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
+std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
   auto p = parse_yaml(yaml);
   EXPECT_FALSE(p.diags.has_errors()) << p.errors();
   if (p.sinks.empty()) return nullptr;
-  return p.sinks[0].spec->create(sink::SinkContext{state_dir, p.sinks[0].name});
+  return p.sinks[0].spec->create(delivery::SinkContext{state_dir, p.sinks[0].name});
 }
 
 class Db {
@@ -50,7 +50,7 @@ TEST(SqliteSink, StoresRowsWithNullCountForErrors) {
   auto s = make_sink("- type: sqlite\n  path: db/g.db\n", dir.path());  // relative to state_dir
   ASSERT_TRUE(s);
   s->open();
-  s->write(std::vector<sink::Result>{make_result(1), make_result(2, 10007)});
+  s->write(std::vector<delivery::Result>{make_result(1), make_result(2, 10007)});
   Db db(dir / "db/g.db");
   auto rows = db.rows(
       "SELECT time_ms, time, app, sdkappid, group_id, online_member_num, error_code, error_info FROM samples "
@@ -66,7 +66,7 @@ TEST(SqliteSink, SchemaIsWalWithUniqueKeyAndReplayIsIdempotent) {
   auto s = make_sink("- type: sqlite\n  path: " + path + "\n", dir.path());
   ASSERT_TRUE(s);
   s->open();
-  std::vector<sink::Result> batch{make_result(1), make_result(2), make_result(3)};
+  std::vector<delivery::Result> batch{make_result(1), make_result(2), make_result(3)};
   s->write(batch);
   s->write(batch);  // a spool replay after a crash
   Db db(path);
@@ -104,7 +104,7 @@ TEST(SqliteSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
   meta->name = "VIP lounge";
   meta->labels = {{"tier", "gold"}};
   r.meta = meta;
-  s->write(std::vector<sink::Result>{r, make_result(2)});
+  s->write(std::vector<delivery::Result>{r, make_result(2)});
   Db db(path);
   EXPECT_EQ(db.rows("SELECT group_id, online_member_num, group_name, labels FROM samples ORDER BY time_ms"),
             (std::vector<std::string>{"@TGS#_old|7|NULL|{}", "@TGS#_group1|1|VIP lounge|{\"tier\":\"gold\"}",
@@ -122,7 +122,7 @@ TEST(SqliteSink, RetentionDeletesOldRowsAtOpen) {
   {
     auto s = make_sink("- type: sqlite\n  path: " + path + "\n", dir.path());
     s->open();
-    s->write(std::vector<sink::Result>{old_r, new_r});
+    s->write(std::vector<delivery::Result>{old_r, new_r});
   }
   auto s = make_sink("- type: sqlite\n  path: " + path + "\n  retention: 1h\n", dir.path());
   s->open();
@@ -137,13 +137,13 @@ TEST(SqliteSink, PreflightAndOpenExplainAnUnusablePath) {
   ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
   EXPECT_EQ(p.sinks[0].spec->describe(), "sqlite file/g.db (retention 7d)");
   try {
-    p.sinks[0].spec->preflight(sink::SinkContext{dir.path(), "sqlite"});
+    p.sinks[0].spec->preflight(delivery::SinkContext{dir.path(), "sqlite"});
     FAIL() << "expected an exception";
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr(dir / "file"));
     EXPECT_THAT(e.what(), HasSubstr("not a directory"));
   }
-  auto s = p.sinks[0].spec->create(sink::SinkContext{dir.path(), "sqlite"});
+  auto s = p.sinks[0].spec->create(delivery::SinkContext{dir.path(), "sqlite"});
   try {
     s->open();
     FAIL() << "expected an exception";
@@ -157,7 +157,7 @@ TEST(SqliteSink, WorksBehindAFanout) {
   auto p = parse_yaml("- type: sqlite\n  path: g.db\n  batch_size: 7\n  flush_interval: 10ms\n");
   ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
   {
-    sink::Fanout f(std::move(p.sinks), dir.path());
+    delivery::Fanout f(std::move(p.sinks), dir.path());
     for (int i = 0; i < 50; ++i) f.push(make_result(i));
     EXPECT_TRUE(f.stop(10s));
   }

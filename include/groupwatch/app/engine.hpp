@@ -15,7 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "groupwatch/config/config.hpp"
-#include "groupwatch/sink/result.hpp"
+#include "groupwatch/delivery/result.hpp"
 
 namespace groupwatch::app {
 
@@ -23,7 +23,7 @@ namespace groupwatch::app {
 class ResultOut {
  public:
   virtual ~ResultOut() = default;
-  virtual void push(const sink::Result& r) = 0;
+  virtual void push(const delivery::Result& r) = 0;
   /// The group was parked: its series should disappear where that matters.
   virtual void forget(const std::string& /*app*/, const std::string& /*group_id*/) {}
 };
@@ -118,7 +118,7 @@ class Engine {
   /// inside its cap. `done` gets one result per group. False (and `done` is
   /// not called) when no app polls that key or the engine is stopping.
   bool ask(const std::string& key, std::vector<std::string> groups,
-           std::function<void(std::vector<sink::Result>)> done);
+           std::function<void(std::vector<delivery::Result>)> done);
   /// Lists every group of the SDKAppID and endpoint `key` with its type and
   /// name through this engine's discovery limiters (the list command's 1
   /// call a second is per SDKAppID): how `discover` beside a running daemon

@@ -113,7 +113,7 @@ struct LoadResult {
   std::optional<Config> config;  // set when there are no errors
   Diagnostics diagnostics;       // errors and warnings, in file order
   /// The raw sink entries, also when there are errors elsewhere, so that the
-  /// sink settings can be checked (sink::parse_sinks) in the same run.
+  /// sink settings can be checked (delivery::parse_sinks) in the same run.
   std::vector<SinkConfig> sinks;
 };
 

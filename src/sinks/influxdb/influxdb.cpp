@@ -206,7 +206,7 @@ class Client {
   std::unique_ptr<http::Pool> pool_;
 };
 
-class InfluxSink final : public sink::Sink {
+class InfluxSink final : public delivery::Sink {
  public:
   explicit InfluxSink(Settings s) : s_(std::move(s)), target_(write_target(s_)), client_(s_.parsed, s_.timeout) {
     if (s_.version == 2) {
@@ -224,14 +224,14 @@ class InfluxSink final : public sink::Sink {
 
   void cancel() override { client_.cancel(); }
 
-  void write(std::span<const sink::Result> batch) override {
+  void write(std::span<const delivery::Result> batch) override {
     for (std::size_t i = 0; i < batch.size(); i += kPointsPerRequest) {
       post(batch.subspan(i, std::min(kPointsPerRequest, batch.size() - i)));
     }
   }
 
  private:
-  void post(std::span<const sink::Result> points) {
+  void post(std::span<const delivery::Result> points) {
     std::string body;
     body.reserve(points.size() * 128);
     for (auto& r : points) append_line(body, s_.measurement, r);
@@ -253,7 +253,7 @@ class InfluxSink final : public sink::Sink {
   Client client_;
 };
 
-class InfluxSpec final : public sink::SinkSpec {
+class InfluxSpec final : public delivery::SinkSpec {
  public:
   explicit InfluxSpec(Settings s) : s_(std::move(s)) {}
   std::string describe() const override {
@@ -261,7 +261,7 @@ class InfluxSpec final : public sink::SinkSpec {
     d += s_.version == 2 ? " org " + s_.org + " bucket " + s_.bucket : " database " + s_.database;
     return d + " measurement " + s_.measurement;
   }
-  std::unique_ptr<sink::Sink> create(const sink::SinkContext&) const override {
+  std::unique_ptr<delivery::Sink> create(const delivery::SinkContext&) const override {
     return std::make_unique<InfluxSink>(s_);
   }
 
@@ -326,7 +326,7 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   return u;
 }
 
-void append_line(std::string& out, std::string_view measurement, const sink::Result& r) {
+void append_line(std::string& out, std::string_view measurement, const delivery::Result& r) {
   append_escaped(out, measurement, ", ", true);
   append_tag(out, "app", r.app);
   append_tag(out, "group_id", r.group_id);
@@ -377,7 +377,7 @@ std::string gzip(std::string_view data) {
   return out;
 }
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
   Settings s;
   int errors = r.diags().error_count();
   if (r.string("url", s.url, true)) {
@@ -440,7 +440,7 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::influxdb
 
-GW_REGISTER_SINK(influxdb, ::groupwatch::sink::SinkFactory{
+GW_REGISTER_SINK(influxdb, ::groupwatch::delivery::SinkFactory{
                                "influxdb",
                                "line protocol over HTTP(S) to InfluxDB 1.x (/write) or 2.x (/api/v2/write)",
                                &::groupwatch::sinks::influxdb::parse,

@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "groupwatch/config/reader.hpp"
-#include "groupwatch/sink/result.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/result.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace groupwatch::sinks::influxdb {
 
@@ -41,12 +41,12 @@ struct Settings {
   std::chrono::milliseconds timeout = std::chrono::seconds(10);
 };
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r);
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r);
 
 /// One line of line protocol (with its trailing '\n'), millisecond precision:
 /// measurement,app=A,group_id=G online_member_num=Ni,error_code=Ni,error_info="..." <ms>
 /// online_member_num is left out on error rows (InfluxDB has no NULL).
-void append_line(std::string& out, std::string_view measurement, const sink::Result& r);
+void append_line(std::string& out, std::string_view measurement, const delivery::Result& r);
 /// The path and query of the write request, e.g. /write?db=gw&precision=ms.
 std::string write_target(const Settings& s);
 /// RFC 1952 gzip of `data`.

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 #include "sinks/ndjson/ndjson.hpp"
 
 namespace groupwatch::sinks::ndjson {
@@ -22,7 +22,7 @@ std::string os_error(int err) {
   return std::strerror(err);
 }
 
-class NdjsonSink final : public sink::Sink {
+class NdjsonSink final : public delivery::Sink {
  public:
   NdjsonSink(Settings s, std::string path) : s_(std::move(s)), path_(std::move(path)) {}
   ~NdjsonSink() override {
@@ -31,12 +31,12 @@ class NdjsonSink final : public sink::Sink {
 
   void open() override { reopen(); }
 
-  void write(std::span<const sink::Result> batch) override {
+  void write(std::span<const delivery::Result> batch) override {
     if (fd_ < 0) reopen();
     std::string buf;
     buf.reserve(batch.size() * 200);
     for (auto& r : batch) {
-      buf += sink::to_json_line(r);
+      buf += delivery::to_json_line(r);
       buf += '\n';
     }
     if (stdout_) {
@@ -128,7 +128,7 @@ class NdjsonSink final : public sink::Sink {
   std::uint64_t size_ = 0;
 };
 
-class NdjsonSpec final : public sink::SinkSpec {
+class NdjsonSpec final : public delivery::SinkSpec {
  public:
   explicit NdjsonSpec(Settings s) : s_(std::move(s)) {}
   std::string describe() const override {
@@ -137,7 +137,7 @@ class NdjsonSpec final : public sink::SinkSpec {
       d += " (rotate at " + std::to_string(s_.max_size) + " bytes, keep " + std::to_string(s_.keep) + ")";
     return d;
   }
-  void preflight(const sink::SinkContext& ctx) const override {
+  void preflight(const delivery::SinkContext& ctx) const override {
     if (s_.path == "-") return;
     auto path = resolve_path(s_.path, ctx.state_dir);
     std::error_code ec;
@@ -151,7 +151,7 @@ class NdjsonSpec final : public sink::SinkSpec {
       throw std::runtime_error("ndjson: directory '" + dir.string() + "' is not writable: " + os_error(errno));
     }
   }
-  std::unique_ptr<sink::Sink> create(const sink::SinkContext& ctx) const override {
+  std::unique_ptr<delivery::Sink> create(const delivery::SinkContext& ctx) const override {
     return std::make_unique<NdjsonSink>(s_, s_.path == "-" ? s_.path : resolve_path(s_.path, ctx.state_dir));
   }
 
@@ -166,7 +166,7 @@ std::string resolve_path(const std::string& path, const std::string& state_dir) 
   return (fs::path(state_dir) / path).string();
 }
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
   Settings s;
   int errors = r.diags().error_count();
   r.string("path", s.path, true);
@@ -181,7 +181,7 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::ndjson
 
-GW_REGISTER_SINK(ndjson, ::groupwatch::sink::SinkFactory{
+GW_REGISTER_SINK(ndjson, ::groupwatch::delivery::SinkFactory{
                              "ndjson",
                              "one JSON line per result to a file (rotated by size) or stdout",
                              &::groupwatch::sinks::ndjson::parse,

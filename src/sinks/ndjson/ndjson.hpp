@@ -5,7 +5,7 @@
 #include <string>
 
 #include "groupwatch/config/reader.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace groupwatch::sinks::ndjson {
 
@@ -16,7 +16,7 @@ struct Settings {
   bool fsync = true;           // fdatasync after every batch
 };
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r);
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r);
 /// Relative paths are taken under state_dir, like the spool.
 std::string resolve_path(const std::string& path, const std::string& state_dir);
 

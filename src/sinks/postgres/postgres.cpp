@@ -72,7 +72,7 @@ std::string describe_dsn(const std::string& dsn) {
   return out.empty() ? "(libpq defaults)" : out;
 }
 
-class PostgresSink final : public sink::Sink {
+class PostgresSink final : public delivery::Sink {
  public:
   explicit PostgresSink(Settings s) : s_(std::move(s)), where_(describe_dsn(s_.dsn)) {
     target_ =
@@ -95,7 +95,7 @@ class PostgresSink final : public sink::Sink {
     (void)PQcancel(cancel_, err, sizeof err);
   }
 
-  void write(std::span<const sink::Result> batch) override {
+  void write(std::span<const delivery::Result> batch) override {
     if (batch.empty()) return;
     ensure_connected();
     begin();
@@ -238,7 +238,7 @@ class PostgresSink final : public sink::Sink {
     PQclear(res);
   }
 
-  void insert(std::span<const sink::Result> rows) {
+  void insert(std::span<const delivery::Result> rows) {
     std::string sql =
         "INSERT INTO " + target_ +
         " (time, app, sdkappid, group_id, online_member_num, error_code, error_info, group_name, labels) VALUES ";
@@ -275,7 +275,7 @@ class PostgresSink final : public sink::Sink {
       const std::string& name = config::group_name(r.meta);
       params.push_back(name.empty() ? nullptr : name.c_str());
       text.emplace_back();
-      sink::append_labels_json(text.back(), r.meta);
+      delivery::append_labels_json(text.back(), r.meta);
       params.push_back(text.back().c_str());
     }
     sql += " ON CONFLICT DO NOTHING";
@@ -297,14 +297,14 @@ class PostgresSink final : public sink::Sink {
   bool schema_ready_ = false;
 };
 
-class PostgresSpec final : public sink::SinkSpec {
+class PostgresSpec final : public delivery::SinkSpec {
  public:
   explicit PostgresSpec(Settings s) : s_(std::move(s)) {}
   std::string describe() const override {
     std::string table = s_.schema.empty() ? s_.table : s_.schema + "." + s_.table;
     return "postgres " + describe_dsn(s_.dsn) + " table " + table;
   }
-  std::unique_ptr<sink::Sink> create(const sink::SinkContext&) const override {
+  std::unique_ptr<delivery::Sink> create(const delivery::SinkContext&) const override {
     return std::make_unique<PostgresSink>(s_);
   }
 
@@ -314,7 +314,7 @@ class PostgresSpec final : public sink::SinkSpec {
 
 }  // namespace
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
   Settings s;
   int errors = r.diags().error_count();
   if (r.secret("dsn", s.dsn, true)) {
@@ -337,7 +337,7 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
 
 #else  // built without libpq
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
   r.error_at("type", "this groupwatch was built without libpq: the postgres sink is unavailable");
   return nullptr;
 }
@@ -347,7 +347,7 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
 }  // namespace groupwatch::sinks::postgres
 
 GW_REGISTER_SINK(postgres,
-                 ::groupwatch::sink::SinkFactory{
+                 ::groupwatch::delivery::SinkFactory{
                      "postgres",
                      "one row per result in a PostgreSQL table (exactly-once, TimescaleDB hypertable "
                      "when available)",

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "groupwatch/config/reader.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace groupwatch::sinks::postgres {
 
@@ -14,7 +14,7 @@ struct Settings {
   std::string schema;  // empty: the search_path's first schema
 };
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r);
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r);
 
 /// `name` as a double-quoted SQL identifier ("a""b" for a"b).
 std::string quote_identifier(const std::string& name);

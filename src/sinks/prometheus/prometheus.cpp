@@ -163,7 +163,7 @@ PrometheusSink::~PrometheusSink() {
   if (server_->thread.joinable()) server_->thread.join();
 }
 
-void PrometheusSink::write(std::span<const sink::Result> batch) {
+void PrometheusSink::write(std::span<const delivery::Result> batch) {
   std::lock_guard lk(mu_);
   for (const auto& r : batch) {
     if (r.error_code != 0 || !r.online_member_num) continue;  // keeps the last good count; its timestamp ages
@@ -191,11 +191,11 @@ std::string PrometheusSink::exposition() const {
 
 namespace {
 
-class PrometheusSpec final : public sink::SinkSpec {
+class PrometheusSpec final : public delivery::SinkSpec {
  public:
   explicit PrometheusSpec(Settings s) : s_(std::move(s)) {}
   std::string describe() const override { return "prometheus /metrics on " + s_.listen; }
-  std::unique_ptr<sink::Sink> create(const sink::SinkContext&) const override {
+  std::unique_ptr<delivery::Sink> create(const delivery::SinkContext&) const override {
     return std::make_unique<PrometheusSink>(s_.listen);
   }
 
@@ -205,7 +205,7 @@ class PrometheusSpec final : public sink::SinkSpec {
 
 }  // namespace
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
   Settings s;
   int errors = r.diags().error_count();
   if (r.string("listen", s.listen, true)) {
@@ -219,7 +219,7 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::prometheus
 
-GW_REGISTER_SINK(prometheus, ::groupwatch::sink::SinkFactory{
+GW_REGISTER_SINK(prometheus, ::groupwatch::delivery::SinkFactory{
                                  "prometheus",
                                  "serves each group's latest count on /metrics for Prometheus to scrape",
                                  &::groupwatch::sinks::prometheus::parse,

@@ -11,7 +11,7 @@
 
 #include "groupwatch/config/group_meta.hpp"
 #include "groupwatch/config/reader.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace groupwatch::sinks::prometheus {
 
@@ -19,7 +19,7 @@ struct Settings {
   std::string listen;  // host:port (port 0: ephemeral, for tests)
 };
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r);
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r);
 
 /// The exposition of the series, in the Prometheus text format 0.0.4.
 struct Series {
@@ -31,12 +31,12 @@ struct Series {
 std::string sanitize_label_name(std::string_view name);
 std::string render(const std::map<std::pair<std::string, std::string>, Series>& series);
 
-class PrometheusSink final : public sink::Sink {
+class PrometheusSink final : public delivery::Sink {
  public:
   /// Binds `listen` and starts serving; throws std::runtime_error when it cannot.
   explicit PrometheusSink(const std::string& listen);
   ~PrometheusSink() override;
-  void write(std::span<const sink::Result> batch) override;
+  void write(std::span<const delivery::Result> batch) override;
   void forget(const std::string& app, const std::string& group_id) override;
   std::uint16_t port() const;
   /// What /metrics answers right now.

@@ -57,14 +57,14 @@ std::string resolve(const std::string& path, const std::string& state_dir) {
   return (fs::path(state_dir) / path).string();
 }
 
-class SqliteSink final : public sink::Sink {
+class SqliteSink final : public delivery::Sink {
  public:
   SqliteSink(Settings s, std::string path) : s_(std::move(s)), path_(std::move(path)) {}
   ~SqliteSink() override { close(); }
 
   void open() override { ensure_open(); }
 
-  void write(std::span<const sink::Result> batch) override {
+  void write(std::span<const delivery::Result> batch) override {
     ensure_open();
     try {
       exec("BEGIN IMMEDIATE");
@@ -130,7 +130,7 @@ class SqliteSink final : public sink::Sink {
     }
   }
 
-  void insert(const sink::Result& r) {
+  void insert(const delivery::Result& r) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
     auto time = format_rfc3339_ms(r.time);
     sqlite3_bind_int64(insert_, 1, ms);
@@ -152,7 +152,7 @@ class SqliteSink final : public sink::Sink {
       sqlite3_bind_text(insert_, 9, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
     }
     labels_.clear();
-    sink::append_labels_json(labels_, r.meta);
+    delivery::append_labels_json(labels_, r.meta);
     sqlite3_bind_text(insert_, 10, labels_.data(), static_cast<int>(labels_.size()), SQLITE_STATIC);
     int rc = sqlite3_step(insert_);
     sqlite3_reset(insert_);
@@ -188,7 +188,7 @@ class SqliteSink final : public sink::Sink {
   Clock::time_point last_prune_;
 };
 
-class SqliteSpec final : public sink::SinkSpec {
+class SqliteSpec final : public delivery::SinkSpec {
  public:
   explicit SqliteSpec(Settings s) : s_(std::move(s)) {}
   std::string describe() const override {
@@ -196,7 +196,7 @@ class SqliteSpec final : public sink::SinkSpec {
     if (s_.retention.count() > 0) d += " (retention " + format_duration(s_.retention) + ")";
     return d;
   }
-  void preflight(const sink::SinkContext& ctx) const override {
+  void preflight(const delivery::SinkContext& ctx) const override {
     auto path = resolve(s_.path, ctx.state_dir);
     std::error_code ec;
     if (fs::is_directory(path, ec)) throw std::runtime_error("sqlite: '" + path + "' is a directory");
@@ -211,7 +211,7 @@ class SqliteSpec final : public sink::SinkSpec {
       throw std::runtime_error("sqlite: directory '" + dir.string() + "' is not writable: " + std::strerror(errno));
     }
   }
-  std::unique_ptr<sink::Sink> create(const sink::SinkContext& ctx) const override {
+  std::unique_ptr<delivery::Sink> create(const delivery::SinkContext& ctx) const override {
     return std::make_unique<SqliteSink>(s_, resolve(s_.path, ctx.state_dir));
   }
 
@@ -221,7 +221,7 @@ class SqliteSpec final : public sink::SinkSpec {
 
 }  // namespace
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
   Settings s;
   int errors = r.diags().error_count();
   r.string("path", s.path, true);
@@ -233,7 +233,7 @@ std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::sqlite
 
-GW_REGISTER_SINK(sqlite, ::groupwatch::sink::SinkFactory{
+GW_REGISTER_SINK(sqlite, ::groupwatch::delivery::SinkFactory{
                              "sqlite",
                              "one row per result in an SQLite database (WAL mode, optional retention)",
                              &::groupwatch::sinks::sqlite::parse,

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "groupwatch/config/reader.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
 namespace groupwatch::sinks::sqlite {
 
@@ -15,6 +15,6 @@ struct Settings {
   std::chrono::milliseconds prune_every = std::chrono::hours(1);
 };
 
-std::unique_ptr<sink::SinkSpec> parse(config::MapReader& r);
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r);
 
 }  // namespace groupwatch::sinks::sqlite

@@ -1,10 +1,10 @@
-#include "groupwatch/sink/result.hpp"
+#include "groupwatch/delivery/result.hpp"
 
 #include <string>
 
 #include "groupwatch/util/text.hpp"
 
-namespace groupwatch::sink {
+namespace groupwatch::delivery {
 
 std::string to_json_line(const Result& r) {
   std::string out;
@@ -55,4 +55,4 @@ void append_labels_json(std::string& out, const config::GroupMetaPtr& meta) {
   out += '}';
 }
 
-}  // namespace groupwatch::sink
+}  // namespace groupwatch::delivery

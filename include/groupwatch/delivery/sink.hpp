@@ -14,9 +14,9 @@
 
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/config/reader.hpp"
-#include "groupwatch/sink/result.hpp"
+#include "groupwatch/delivery/result.hpp"
 
-namespace groupwatch::sink {
+namespace groupwatch::delivery {
 
 /// The runtime object. `write` runs on the sink's own worker thread, never on
 /// the polling thread, so it may block. It throws std::exception on failure;
@@ -90,9 +90,9 @@ std::vector<std::string_view> sink_types();  // sorted
 struct Registrar {
   explicit Registrar(SinkFactory f) { register_sink(std::move(f)); }
 };
-#define GW_REGISTER_SINK(ident, ...)                                     \
-  static const ::groupwatch::sink::Registrar gw_sink_registrar_##ident { \
-    __VA_ARGS__                                                          \
+#define GW_REGISTER_SINK(ident, ...)                                         \
+  static const ::groupwatch::delivery::Registrar gw_sink_registrar_##ident { \
+    __VA_ARGS__                                                              \
   }
 
 /// The keys a sink entry of `type` accepts, found by running its parser on
@@ -120,4 +120,4 @@ struct ParsedSink {
 std::vector<ParsedSink> parse_sinks(const std::vector<config::SinkConfig>& sinks, config::Diagnostics& diags,
                                     const config::EnvLookup& env = config::process_env());
 
-}  // namespace groupwatch::sink
+}  // namespace groupwatch::delivery

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
-#include "groupwatch/sink/result.hpp"
+#include "groupwatch/delivery/result.hpp"
 
-namespace groupwatch::sink::detail {
+namespace groupwatch::delivery::detail {
 
 inline constexpr std::size_t kRecordHeader = 8;
 
@@ -84,4 +84,4 @@ class Spool {
   bool dirty_ = false;
 };
 
-}  // namespace groupwatch::sink::detail
+}  // namespace groupwatch::delivery::detail

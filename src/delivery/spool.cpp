@@ -1,4 +1,4 @@
-#include "sink/spool.hpp"
+#include "delivery/spool.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 
-namespace groupwatch::sink::detail {
+namespace groupwatch::delivery::detail {
 namespace {
 
 // A record larger than this is corruption, not data (a Result is ~200 bytes).
@@ -503,4 +503,4 @@ std::size_t Spool::drop_front(std::uint64_t keep_bytes, std::uint64_t want_bytes
   return dropped;
 }
 
-}  // namespace groupwatch::sink::detail
+}  // namespace groupwatch::delivery::detail

@@ -18,7 +18,7 @@
 // - A batch the sink took but whose acknowledgement did not reach the spool
 //   before a crash is delivered again after the restart (at-least-once; the
 //   sqlite sink's UNIQUE key makes that exactly-once).
-#include "groupwatch/sink/fanout.hpp"
+#include "groupwatch/delivery/fanout.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -35,11 +35,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "delivery/spool.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
-#include "sink/spool.hpp"
 
-namespace groupwatch::sink {
+namespace groupwatch::delivery {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -745,4 +745,4 @@ std::vector<SinkStats> Fanout::stats() const {
   return out;
 }
 
-}  // namespace groupwatch::sink
+}  // namespace groupwatch::delivery

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "groupwatch/config/reader.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
-namespace groupwatch::sink {
+namespace groupwatch::delivery {
 namespace {
 
 // Function-local so that registrations from other translation units' static
@@ -138,4 +138,4 @@ std::vector<ParsedSink> parse_sinks(const std::vector<config::SinkConfig>& sinks
   return out;
 }
 
-}  // namespace groupwatch::sink
+}  // namespace groupwatch::delivery

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "groupwatch/sink/result.hpp"
-#include "groupwatch/sink/sink.hpp"
+#include "groupwatch/delivery/result.hpp"
+#include "groupwatch/delivery/sink.hpp"
 
-namespace groupwatch::sink {
+namespace groupwatch::delivery {
 
 struct SinkStats {
   std::string name;
@@ -68,4 +68,4 @@ class Fanout {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace groupwatch::sink
+}  // namespace groupwatch::delivery

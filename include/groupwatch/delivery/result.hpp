@@ -7,7 +7,7 @@
 
 #include "groupwatch/config/group_meta.hpp"
 
-namespace groupwatch::sink {
+namespace groupwatch::delivery {
 
 struct Result {
   std::chrono::system_clock::time_point time;  // when the answer arrived
@@ -26,4 +26,4 @@ void append_labels_json(std::string& out, const config::GroupMetaPtr& meta);
 /// The NDJSON line of interface.md, without the trailing newline.
 std::string to_json_line(const Result& r);
 
-}  // namespace groupwatch::sink
+}  // namespace groupwatch::delivery
