@@ -280,17 +280,7 @@ class Worker {
         continue;
       }
       if (!forgets_.empty()) {
-        auto todo = std::move(forgets_);
-        forgets_.clear();
-        lk.unlock();
-        for (auto& [app, gid] : todo) {
-          try {
-            sink_->forget(app, gid);
-          } catch (const std::exception& e) {
-            log::warn(events::sink_failed, "sink could not forget a group", {{"sink", p_.name}, {"error", e.what()}});
-          }
-        }
-        lk.lock();
+        forget_all(lk);
         continue;
       }
       auto now = Clock::now();
@@ -323,37 +313,59 @@ class Worker {
       }
       if (spool_.dirty()) wake = std::min(wake, last_sync_ + flush);
       if (stopping_) wake = std::min(wake, deadline_);
-      // Sleeps without mu_ (stats() and stop may take it), on the inbox's
-      // lock, which push() and forget() take only for an append.
-      lk.unlock();
-      {
-        std::unique_lock ik(inbox_mu_);
-        auto woken = [this] { return !inbox_.empty() || !inbox_forgets_.empty() || kick_; };
-        worker_waiting_ = true;
-        if (wake == Clock::time_point::max()) {
-          inbox_cv_.wait(ik, woken);
-        } else {
-          inbox_cv_.wait_until(ik, wake, woken);
-        }
-        worker_waiting_ = false;
-        kick_ = false;
-      }
-      lk.lock();
+      sleep_until(lk, wake);
     }
+    finish_locked();
+  }
+
+  // Hands the forgotten groups to the sink, without mu_ held.
+  void forget_all(std::unique_lock<std::mutex>& lk) {
+    auto todo = std::move(forgets_);
+    forgets_.clear();
+    lk.unlock();
+    for (auto& [app, gid] : todo) {
+      try {
+        sink_->forget(app, gid);
+      } catch (const std::exception& e) {
+        log::warn(events::sink_failed, "sink could not forget a group", {{"sink", p_.name}, {"error", e.what()}});
+      }
+    }
+    lk.lock();
+  }
+
+  // Sleeps without mu_ (stats() and stop may take it), on the inbox's lock,
+  // which push() and forget() take only for an append: until `wake` (max:
+  // no deadline) or something arrives.
+  void sleep_until(std::unique_lock<std::mutex>& lk, Clock::time_point wake) {
+    lk.unlock();
     {
-      // From here push() spools by itself; what reached the inbox meanwhile
-      // is spooled now.
-      std::vector<Result> left;
-      {
-        std::lock_guard ik(inbox_mu_);
-        worker_gone_ = true;
-        left.swap(inbox_);
+      std::unique_lock ik(inbox_mu_);
+      auto woken = [this] { return !inbox_.empty() || !inbox_forgets_.empty() || kick_; };
+      worker_waiting_ = true;
+      if (wake == Clock::time_point::max()) {
+        inbox_cv_.wait(ik, woken);
+      } else {
+        inbox_cv_.wait_until(ik, wake, woken);
       }
-      if (!left.empty()) {
-        all_delivered_ = false;
-        for (const auto& r : left) spill_locked(&r, false);
-        spool_.sync();
-      }
+      worker_waiting_ = false;
+      kick_ = false;
+    }
+    lk.lock();
+  }
+
+  // The worker ends (mu_ held): from here push() spools by itself; what
+  // reached the inbox meanwhile is spooled now.
+  void finish_locked() {
+    std::vector<Result> left;
+    {
+      std::lock_guard ik(inbox_mu_);
+      worker_gone_ = true;
+      left.swap(inbox_);
+    }
+    if (!left.empty()) {
+      all_delivered_ = false;
+      for (const auto& r : left) spill_locked(&r, false);
+      spool_.sync();
     }
     if (!batch_.empty() && batch_spool_bytes_ == 0) {
       // Only when the spool was at its cap behind this batch.
