@@ -6,15 +6,20 @@
 namespace groupwatch::app {
 
 using admin::Exposition;
+using T = Exposition::Type;
 
-std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<delivery::SinkStats>& sinks,
-                           const LagStats* lag) {
-  using T = Exposition::Type;
-  Exposition e;
-  auto per_app = [&](std::string_view name, T type, std::string_view help, auto value) {
-    e.family(name, type, help);
-    for (const auto& m : apps) e.sample(name, {{"app", m.name}}, static_cast<double>(value(m)));
-  };
+namespace {
+
+// One family with a sample per app (or sink): `value` reads it from each.
+template <class Row, class Value>
+void per_row(Exposition& e, const std::vector<Row>& rows, std::string_view label, std::string_view name, T type,
+             std::string_view help, Value value) {
+  e.family(name, type, help);
+  for (const auto& r : rows) e.sample(name, {{label, r.name}}, static_cast<double>(value(r)));
+}
+
+// Requests by outcome, results and latency: what the app sent and got.
+void render_traffic(Exposition& e, const std::vector<AppMetrics>& apps) {
   e.family("groupwatch_requests_total", T::counter,
            "Requests sent, by outcome: ok, the vendor's ErrorCode, or the kind of network failure.");
   for (const auto& m : apps) {
@@ -27,7 +32,7 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
     for (const auto& [kind, n] : m.failures_by_kind)
       e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", kind}}, static_cast<double>(n));
   }
-  per_app("groupwatch_results_total", T::counter, "Final results emitted (one per group and cycle).",
+  per_row(e, apps, "app", "groupwatch_results_total", T::counter, "Final results emitted (one per group and cycle).",
           [](const AppMetrics& m) { return m.results; });
   e.family("groupwatch_request_duration_seconds", T::histogram, "Time from sending a request to its answer.");
   std::vector<double> bounds;
@@ -35,6 +40,13 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
   for (const auto& m : apps) {
     e.histogram("groupwatch_request_duration_seconds", {{"app", m.name}}, bounds, m.latency_buckets, m.latency_sum_s);
   }
+}
+
+// The rate, the cycle, freshness and the groups, per app.
+void render_apps(Exposition& e, const std::vector<AppMetrics>& apps) {
+  auto per_app = [&](std::string_view name, T type, std::string_view help, auto value) {
+    per_row(e, apps, "app", name, type, help, value);
+  };
   per_app("groupwatch_retries_total", T::counter, "Requests retried within their cycle.",
           [](const AppMetrics& m) { return m.retries; });
   per_app("groupwatch_rate_limited_total", T::counter, "Answers saying the app was rate limited.",
@@ -92,10 +104,11 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
           [](const AppMetrics& m) { return m.handshakes; });
   per_app("groupwatch_connections_opened_total", T::counter, "TCP connections opened.",
           [](const AppMetrics& m) { return m.connections_opened; });
+}
 
+void render_sinks(Exposition& e, const std::vector<delivery::SinkStats>& sinks) {
   auto per_sink = [&](std::string_view name, T type, std::string_view help, auto value) {
-    e.family(name, type, help);
-    for (const auto& s : sinks) e.sample(name, {{"sink", s.name}}, static_cast<double>(value(s)));
+    per_row(e, sinks, "sink", name, type, help, value);
   };
   per_sink("groupwatch_sink_queue_depth", T::gauge, "Results held in memory for the sink.",
            [](const delivery::SinkStats& s) { return s.queue_depth; });
@@ -109,6 +122,16 @@ std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vecto
            [](const delivery::SinkStats& s) { return s.failures; });
   per_sink("groupwatch_sink_healthy", T::gauge, "1 when the sink's last write succeeded.",
            [](const delivery::SinkStats& s) { return s.healthy ? 1 : 0; });
+}
+
+}  // namespace
+
+std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<delivery::SinkStats>& sinks,
+                           const LagStats* lag) {
+  Exposition e;
+  render_traffic(e, apps);
+  render_apps(e, apps);
+  render_sinks(e, sinks);
   if (lag) {
     e.family("groupwatch_loop_lag_seconds", T::gauge,
              "How late the event loop ran its timers over the last minute (probe every 50 ms).");
