@@ -224,6 +224,19 @@ struct RunHooks::Impl {
     o += ',';
     str(o, "ready_reason", ready.reason);
     o += ",\"apps\":[";
+    apps_json(o, apps, now);
+    o += "],\"top\":[";
+    top_json(o);
+    o += "],\"parked\":[";
+    parked_json(o);
+    o += "],\"sinks\":[";
+    sinks_json(o, sinks);
+    o += "]}";
+    return o;
+  }
+
+  // The parts of status_json, each an array's elements.
+  void apps_json(std::string& o, const std::vector<AppMetrics>& apps, double now) {
     bool first = true;
     for (const auto& m : apps) {
       if (!first) o += ',';
@@ -292,8 +305,10 @@ struct RunHooks::Impl {
       o += history_json(m, now);
       o += '}';
     }
-    o += "],\"top\":[";
-    first = true;
+  }
+
+  void top_json(std::string& o) {
+    bool first = true;
     for (const auto& t : board.top()) {
       if (!first) o += ',';
       first = false;
@@ -309,8 +324,10 @@ struct RunHooks::Impl {
       for (std::size_t i = 0; i < t.history.size(); ++i) o += (i ? "," : "") + std::to_string(t.history[i]);
       o += "]}";
     }
-    o += "],\"parked\":[";
-    first = true;
+  }
+
+  void parked_json(std::string& o) {
+    bool first = true;
     for (const auto& p : board.parked()) {
       if (!first) o += ',';
       first = false;
@@ -328,8 +345,10 @@ struct RunHooks::Impl {
       str(o, "time", format_rfc3339_ms(p.time));
       o += '}';
     }
-    o += "],\"sinks\":[";
-    first = true;
+  }
+
+  void sinks_json(std::string& o, const std::vector<delivery::SinkStats>& sinks) {
+    bool first = true;
     auto steady_now = std::chrono::steady_clock::now();
     for (const auto& s : sinks) {
       if (!first) o += ',';
@@ -360,8 +379,6 @@ struct RunHooks::Impl {
           it == sink_unhealthy_since.end() ? 0.0 : std::chrono::duration<double>(steady_now - it->second).count());
       o += '}';
     }
-    o += "]}";
-    return o;
   }
 
   // Rates between consecutive samples, plus a live point since the last one.
