@@ -91,15 +91,16 @@ void Budget::set_global(std::shared_ptr<limit::RateLimiter> global) {
 
 void Budget::sent() {
   const auto now = steady::now();
-  limiter_.sent(now);
+  bool freed = limiter_.sent(now);
   // Only for permits taken there: a global cap added by a reload has none
   // of this budget's earlier ones.
   if (global_ && global_pending_ > 0) {
-    global_->sent(now);
+    freed = global_->sent(now) || freed;
     --global_pending_;
   }
-  // A permit that was pending held the window shut: the queue may move.
-  if (!queue_.empty()) pump();
+  // Pending permits held the window shut: the queue may move sooner than
+  // the timer said. Otherwise nothing changed for the queue.
+  if (freed && !queue_.empty()) pump();
 }
 
 void Budget::pump() {

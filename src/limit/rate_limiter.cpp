@@ -75,10 +75,15 @@ void RateLimiter::take_pending(TimePoint now) {
   ++permits_;
 }
 
-void RateLimiter::sent(TimePoint at) {
-  if (pending_ == 0) return;
+bool RateLimiter::sent(TimePoint at) {
+  if (pending_ == 0) return false;
+  // A send time goes in at the back: the window's oldest entries, which
+  // decide the next permit, stay as they were unless only pending permits
+  // held it.
+  const bool held_by_pending = pending_ >= window_cap();
   --pending_;
   record(at);
+  return held_by_pending;
 }
 
 void RateLimiter::record(TimePoint at) {

@@ -151,7 +151,8 @@ TEST(RateLimiter, PendingPermitsHoldTheWindowUntilSent) {
   EXPECT_EQ(lim.pending(), 5u);
   now += 10s;  // five permits, none written yet
   EXPECT_GT(lim.next_available(now), now);
-  for (int i = 0; i < 5; ++i) lim.sent(now);
+  EXPECT_TRUE(lim.sent(now));  // pending permits alone had filled the window
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(lim.sent(now));
   EXPECT_EQ(lim.pending(), 0u);
   // Written now: the window holds them for the next second and the margin.
   EXPECT_EQ(lim.next_available(now), now + 1s + lim.margin());
@@ -162,7 +163,7 @@ TEST(RateLimiter, ALateWriteCountsFromTheWrite) {
   const TimePoint t0{};
   RateLimiter lim({.qps = 5}, t0);
   lim.take_pending(t0);
-  lim.sent(t0 + 300ms);  // the process stalled between the permit and the write
+  EXPECT_FALSE(lim.sent(t0 + 300ms));  // the process stalled between the permit and the write
   TimePoint now = t0 + 300ms;
   for (int i = 0; i < 4; ++i) {
     now = std::max(now, lim.next_available(now));

@@ -53,9 +53,11 @@ class RateLimiter {
   /// Takes a permit for a request written later: it counts in every window
   /// until sent() (the window cannot know yet when its bytes leave).
   void take_pending(TimePoint now);
-  /// The oldest pending permit's request was written at `at`: it counts in
-  /// the windows that hold `at`. Without a pending permit it does nothing.
-  void sent(TimePoint at);
+  /// A pending permit's request was written at `at`: it counts in the
+  /// windows that hold `at`. Without a pending permit it does nothing.
+  /// Returns true when pending permits alone had filled the window: only
+  /// then can the next permit come sooner than next_available() said.
+  bool sent(TimePoint at);
   std::size_t pending() const { return pending_; }
   /// Convenience: takes and returns true when available now.
   bool try_take(TimePoint now);
