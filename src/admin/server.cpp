@@ -102,7 +102,6 @@ struct Server::Impl {
                                    .max_connections = o.max_connections}) {}
   std::string listen;
   http::Server server;
-  bool listening = false;
 };
 
 Server::Server(boost::asio::io_context& io, std::string listen, Provider provider, Options options)
@@ -122,7 +121,6 @@ std::uint16_t Server::start() {
   } catch (const http::ListenError& e) {
     throw std::runtime_error(std::string("admin.listen: ") + e.what());
   }
-  impl_->listening = true;
   const bool v6 = addr->host.find(':') != std::string::npos;
   const std::string where = (v6 ? "[" + addr->host + "]" : addr->host) + ":" + std::to_string(port);
   if (!is_loopback(addr->host)) {

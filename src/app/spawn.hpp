@@ -7,23 +7,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 
 namespace groupwatch::app {
 
 template <typename Factory>
 void spawn_logged(boost::asio::io_context& io, Factory&& make, std::string what) {
-  boost::asio::co_spawn(io, std::forward<Factory>(make)(), [what = std::move(what)](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log::error(events::task_failed, ex.what(), {{"task", what}});
-    } catch (...) {
-      log::error(events::task_failed, "unknown exception", {{"task", what}});
-    }
-  });
+  boost::asio::co_spawn(io, std::forward<Factory>(make)(),
+                        [what = std::move(what)](std::exception_ptr e) { log::task_ended(e, what); });
 }
 
 }  // namespace groupwatch::app

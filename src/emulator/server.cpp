@@ -53,7 +53,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <array>
@@ -278,8 +277,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Options opts;
   std::optional<ssl::context> ssl_ctx;
   std::string cert_pem;
-  std::unique_ptr<web::Server> server;  // io thread only, once started
-  std::uint16_t bound_port = 0;
+  std::unique_ptr<web::Server> server;  // made by start(); used on the io thread after that
   bool stopped = false;
   QueryValues scratch;  // io thread only: reused by every request
 
@@ -1069,8 +1067,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                                          .idle_timeout = opts.idle_timeout,
                                                          .max_connections = std::numeric_limits<std::size_t>::max(),
                                                          .tls = ssl_ctx ? &*ssl_ctx : nullptr});
-    bound_port = server->listen(opts.address, opts.port);
-    return bound_port;
+    return server->listen(opts.address, opts.port);
   }
 
   void stop_now() {
@@ -1179,7 +1176,7 @@ void Server::stop() {
 }
 
 std::uint16_t Server::port() const {
-  return impl_->bound_port;
+  return impl_->server ? impl_->server->port() : 0;
 }
 std::string Server::ca_pem() const {
   return impl_->cert_pem;

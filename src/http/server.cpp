@@ -18,7 +18,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 
 namespace groupwatch::http {
@@ -105,16 +104,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       : io(i), h(std::move(hs)), o(std::move(os)), acceptor(i) {}
 
   auto reporter() const {
-    return [name = o.name](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::error(events::task_failed, ex.what(), {{"task", name}});
-      } catch (...) {
-        log::error(events::task_failed, "unknown exception", {{"task", name}});
-      }
-    };
+    return [name = o.name](std::exception_ptr e) { log::task_ended(e, name); };
   }
 
   bool evict_idle() {

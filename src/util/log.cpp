@@ -10,6 +10,7 @@
 #include <shared_mutex>
 #include <vector>
 
+#include "groupwatch/util/events.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::log {
@@ -197,6 +198,17 @@ void emit(Level level, std::string_view event, std::string_view msg, std::initia
   line.push_back('\n');
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
+}
+
+void task_ended(std::exception_ptr e, std::string_view task) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    error(events::task_failed, ex.what(), {{"task", task}});
+  } catch (...) {
+    error(events::task_failed, "unknown exception", {{"task", task}});
+  }
 }
 
 }  // namespace groupwatch::log

@@ -3,6 +3,7 @@
 // Event names live in events.hpp, one place, so operators and code agree.
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -64,6 +65,10 @@ inline void error(std::string_view event, std::string_view msg, std::initializer
 inline void debug(std::string_view event, std::string_view msg, std::initializer_list<Field> f = {}) {
   if (enabled(Level::debug)) emit(Level::debug, event, msg, f);
 }
+
+/// The end of a task (a coroutine's completion handler): logs
+/// `task.failed` naming `task` when `e` holds an exception, else nothing.
+void task_ended(std::exception_ptr e, std::string_view task);
 
 /// Formats one line without writing it (for tests). Applies redaction.
 std::string format_line(Format format, Level level, std::string_view event, std::string_view msg,
