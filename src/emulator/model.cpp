@@ -139,9 +139,18 @@ std::string to_json(const Stats& s) {
   for (const auto& [id, a] : s.apps) {
     fmt::format_to(std::back_inserter(out),
                    R"({}"{}":{{"requests":{},"max_window":{},"qps":{},"list_calls":{},"list_max_window":{},)"
-                   R"("info_calls":{},"info_max_window":{},"info_max_ids":{}}})",
+                   R"("info_calls":{},"info_max_window":{},"info_max_ids":{},"source_switches":{},)"
+                   R"("source_overlaps":{},"sources":{{)",
                    first ? "" : ",", id, a.requests, a.max_window, a.qps, a.list_calls, a.list_max_window, a.info_calls,
-                   a.info_max_window, a.info_max_ids);
+                   a.info_max_window, a.info_max_ids, a.source_switches, a.source_overlaps);
+    bool first_source = true;
+    for (const auto& [source, n] : a.sources) {
+      if (!first_source) out += ',';
+      append_json_string(out, source);
+      fmt::format_to(std::back_inserter(out), ":{}", n);
+      first_source = false;
+    }
+    out += "}}";
     first = false;
   }
   out += '}';

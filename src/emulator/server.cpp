@@ -238,9 +238,30 @@ struct Window {
   }
 };
 
+/// Who sends one app's get_online_member_num calls (by User-Agent: a
+/// clustered groupwatch names its instance there): how many calls each
+/// source made, and how often a call came from another source than the call
+/// before it less than a second after it (two pollers at once).
+struct Sources {
+  std::map<std::string, std::uint64_t> calls;
+  std::string last;
+  SteadyClock::time_point last_at{};
+  std::uint64_t switches = 0, overlaps = 0;
+  void note(std::string_view source, SteadyClock::time_point now) {
+    ++calls[std::string(source)];
+    if (!last.empty() && last != source) {
+      ++switches;
+      if (now - last_at < std::chrono::seconds(1)) ++overlaps;
+    }
+    if (last != source) last = std::string(source);
+    last_at = now;
+  }
+};
+
 struct AppState {
   App app;
   Window online{}, list{}, info{};
+  Sources sources{};
   std::uint64_t info_max_ids = 0;
   /// The current listing's cursors (since the last Next=0 call) and the
   /// page a call with that cursor asks for.
@@ -471,7 +492,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     const std::uint32_t cap = cmd == Cmd::online ? app.app.qps
                               : cmd == Cmd::list ? list_calls_per_second
                                                  : info_calls_per_second;
-    const std::size_t in_window = window.admit(SteadyClock::now());
+    const auto now = SteadyClock::now();
+    const std::size_t in_window = window.admit(now);
+    if (cmd == Cmd::online) {
+      auto ua = req[http::field::user_agent];
+      app.sources.note(std::string_view(ua.data(), ua.size()), now);
+    }
     call.delay = draw_latency();
     if (in_window > cap) return done(call, fail(60007, "API call frequency over the limit"));
     switch (cmd) {
@@ -913,7 +939,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                             .list_max_window = a.list.max,
                             .info_calls = a.info.calls,
                             .info_max_window = a.info.max,
-                            .info_max_ids = a.info_max_ids};
+                            .info_max_ids = a.info_max_ids,
+                            .sources = a.sources.calls,
+                            .source_switches = a.sources.switches,
+                            .source_overlaps = a.sources.overlaps};
     }
     if (with_groups) {
       for (const auto& [id, g] : groups) {
@@ -932,6 +961,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       a.list.reset_stats();
       a.info.reset_stats();
       a.info_max_ids = 0;
+      a.sources = Sources{};
     }
     for (auto& [id, g] : groups) g.requests = 0;
   }

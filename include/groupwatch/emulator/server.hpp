@@ -122,6 +122,11 @@ struct AppStats {
   std::uint64_t info_calls = 0;  // get_group_info
   std::uint64_t info_max_window = 0;
   std::uint64_t info_max_ids = 0;  // largest GroupIdList seen in one call (refused ones too)
+  // get_online_member_num calls per User-Agent; calls whose sender differs
+  // from the previous call's, and those of them less than 1 s after it.
+  std::map<std::string, std::uint64_t> sources{};
+  std::uint64_t source_switches = 0;
+  std::uint64_t source_overlaps = 0;
 };
 
 /// The fixed limits of the discovery commands, per app and second.
