@@ -209,6 +209,8 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::any_io_executor e, PoolOptions o) : ex(std::move(e)), opts(std::move(o)), sweeper(ex) {
     if (opts.host.empty()) throw std::invalid_argument("http pool: host is empty");
     if (opts.max_connections == 0) throw std::invalid_argument("http pool: max_connections must be at least 1");
+    if (opts.agent_note.find_first_of("\r\n") != std::string::npos)
+      throw std::invalid_argument("http pool: agent_note has a line break");
     const bool default_port = opts.port == (opts.tls ? "443" : "80");
     host_header = opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host;
     if (!default_port) host_header += ":" + opts.port;
@@ -486,7 +488,9 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     std::string& o = c.out;
     o.clear();
     o.append("POST ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_header);
-    o.append("\r\nUser-Agent: groupwatch/" GW_VERSION "\r\nContent-Type: ");
+    o.append("\r\nUser-Agent: groupwatch/" GW_VERSION);
+    if (!opts.agent_note.empty()) o.append(" (").append(opts.agent_note).append(")");
+    o.append("\r\nContent-Type: ");
     o.append(head ? std::string_view(head->content_type) : std::string_view("application/json"));
     o.append("\r\nContent-Length: ").append(len, end).append("\r\n");
     if (head) o.append(head->headers);
@@ -576,9 +580,9 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       if (r.failure != Failure::none) co_return r;
     }
     if (Failure f = co_await admit(call, gate); f != Failure::none) co_return fail(f, "pool shut down");
-    if (stopped) {
+    if (stopped || (gate && !gate->may_write())) {
       if (gate) gate->sent();  // nothing left, but the permit ends here
-      Response r = fail(Failure::cancelled, "pool shut down");
+      Response r = fail(Failure::cancelled, stopped ? "pool shut down" : "not allowed to send now");
       r.permit = gate != nullptr;
       co_return r;
     }

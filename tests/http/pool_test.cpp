@@ -364,6 +364,7 @@ class TestGate : public groupwatch::http::Gate {
   void enqueue(Waiter* w) override { queue.push_back(w); }
   void dequeue(Waiter* w) override { std::erase(queue, w); }
   void sent() override { ++sent_reports; }
+  bool may_write() override { return writable; }
   void admit_one() {
     Waiter* w = queue.front();
     queue.erase(queue.begin());
@@ -376,6 +377,7 @@ class TestGate : public groupwatch::http::Gate {
     requests_at_admission.push_back(server_.requests.load());
   }
   bool open_now = true;
+  bool writable = true;  // may_write()'s answer
   int admitted = 0;
   int sent_reports = 0;  // sent() calls: one per permit, after its write
   std::vector<Waiter*> queue;
@@ -488,6 +490,39 @@ TEST(HttpPool, PermitEndsWhenTheWriteNeverHappens) {
   EXPECT_FALSE(r.got.sent);
   EXPECT_EQ(r.sent_reports, 1);
   EXPECT_EQ(r.server_requests, 0);
+}
+
+// A gate that closes between its permit and the write (a cluster instance
+// whose lease may have lapsed while the request's coroutine waited to run):
+// nothing is written, the permit still ends once.
+TEST(HttpPool, AGateClosedAtTheWriteStopsTheRequestUnsent) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  TestGate gate(server);
+  gate.open_now = false;
+  std::optional<Response> got;
+  post_until_queued(io, pool, gate, got);
+  ASSERT_EQ(gate.queue.size(), 1u);
+  gate.admit_one();
+  gate.writable = false;
+  io.restart();
+  while (!got) io.run_one();
+  EXPECT_EQ(got->failure, Failure::cancelled);
+  EXPECT_EQ(got->detail, "not allowed to send now");
+  EXPECT_TRUE(got->permit);
+  EXPECT_FALSE(got->sent);
+  EXPECT_EQ(gate.sent_reports, 1);
+  EXPECT_EQ(server.requests.load(), 0);
+  // The pool goes on: the next request, with the gate open, is written.
+  gate.open_now = true;
+  gate.writable = true;
+  got.reset();
+  spawn_post(io, pool, gate, got);
+  io.restart();
+  while (!got) io.run_one();
+  EXPECT_EQ(got->failure, Failure::none) << got->detail;
+  EXPECT_EQ(server.requests.load(), 1);
 }
 
 TEST(HttpPool, IdleConnectionsExpire) {

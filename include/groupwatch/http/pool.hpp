@@ -25,6 +25,9 @@ struct PoolOptions {
   // with `host`). Empty: direct.
   std::string proxy_host;
   std::string proxy_port;
+  // Added to the User-Agent as "groupwatch/VERSION (NOTE)": a cluster
+  // instance's name, so the server can tell instances apart. No CR or LF.
+  std::string agent_note;
 };
 
 enum class Failure {
@@ -83,6 +86,11 @@ class Gate {
   /// The write of an admitted request ended, now (with or without an error):
   /// its bytes have left. Called exactly once per permit.
   virtual void sent() = 0;
+  /// Asked right before the write of an admitted request, after its
+  /// coroutine resumed: false ends the request unsent (Failure::cancelled;
+  /// the permit ends with sent()). A fenced cluster instance says false
+  /// here even for a request admitted before it lost its SDKAppID.
+  virtual bool may_write() { return true; }
 };
 
 struct PoolStats {
