@@ -35,7 +35,8 @@ namespace {
 bool same_pool(const http::PoolOptions& a, const http::PoolOptions& b) {
   return a.host == b.host && a.port == b.port && a.tls == b.tls && a.verify == b.verify && a.ca_file == b.ca_file &&
          a.max_connections == b.max_connections && a.timeout == b.timeout && a.idle_timeout == b.idle_timeout &&
-         a.max_body_bytes == b.max_body_bytes && a.proxy_host == b.proxy_host && a.proxy_port == b.proxy_port;
+         a.max_body_bytes == b.max_body_bytes && a.proxy_host == b.proxy_host && a.proxy_port == b.proxy_port &&
+         a.agent_note == b.agent_note;
 }
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "groupwatch/cluster/holding.hpp"
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/http/pool.hpp"
 #include "groupwatch/limit/rate_limiter.hpp"
@@ -42,6 +43,11 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   /// A permitted request was written: the window counts it from now on
   /// (until then it counted in every window).
   void sent() override;
+  /// False while a cluster instance does not hold this SDKAppID (or its
+  /// lease may have lapsed): the request ends unsent.
+  bool may_write() override { return !holding_ || holding_->may_send(); }
+  void set_holding(std::shared_ptr<cluster::Holding> h) { holding_ = std::move(h); }
+  const std::shared_ptr<cluster::Holding>& holding() const { return holding_; }
 
   /// The pool requests go on now; a reload with new connection settings
   /// replaces it (requests under way finish on the old one).
@@ -94,6 +100,7 @@ class Budget final : public http::Gate, public std::enable_shared_from_this<Budg
   boost::asio::io_context& io_;
   limit::RateLimiter limiter_;
   std::shared_ptr<limit::RateLimiter> global_;
+  std::shared_ptr<cluster::Holding> holding_;
   std::size_t global_pending_ = 0;  // this budget's permits pending at global_
   http::PoolOptions pool_opts_;
   std::shared_ptr<http::Pool> pool_;

@@ -243,6 +243,12 @@ asio::awaitable<void> Discoverer::loop() {
   auto self = shared_from_this();
   auto backoff = std::chrono::milliseconds(5s);
   while (!stopped_) {
+    // Cluster: only the SDKAppID's holder lists (the list command's one
+    // call a second is per SDKAppID); the others look again in a second.
+    if (const auto& h = list_budget_->holding(); h && !h->may_send()) {
+      co_await sleep_for(timer_, 1s);
+      continue;
+    }
     Listing l = co_await list();
     if (stopped_) break;
     if (l.ok) {

@@ -12,6 +12,7 @@
 #include "app/discovery.hpp"
 #include "app/poller.hpp"
 #include "app/spawn.hpp"
+#include "groupwatch/cluster/coordinator.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 
@@ -35,11 +36,19 @@ struct Engine::Impl {
   std::map<std::string, std::shared_ptr<Discoverer>> discoverers;  // per app name, for apps with discover:
   std::map<std::string, DiscoveryBudgets> discovery_budgets;       // per budget key, made when first needed
   std::vector<std::shared_ptr<Discoverer>> listings;               // one-off listings for `discover` beside us
+  cluster::Coordinator* cluster = nullptr;
 
   DiscoveryBudgets& discovery_budget(const config::AppConfig& a) {
     auto key = budget_key(a);
     auto it = discovery_budgets.find(key);
-    if (it == discovery_budgets.end()) it = discovery_budgets.emplace(key, make_discovery_budgets(io, a, poll)).first;
+    if (it == discovery_budgets.end()) {
+      auto b = make_discovery_budgets(io, a, poll);
+      if (cluster) {
+        b.list->set_holding(cluster->holding(a.sdkappid));
+        b.info->set_holding(cluster->holding(a.sdkappid));
+      }
+      it = discovery_budgets.emplace(key, std::move(b)).first;
+    }
     return it->second;
   }
 
@@ -69,10 +78,12 @@ struct Engine::Impl {
   std::size_t set_budgets(const config::Config& cfg) {
     std::map<std::string, std::shared_ptr<Budget>> next;
     std::size_t replaced = 0;
+    std::vector<std::uint64_t> ids;
     creds.clear();
     for (const auto& shared : config::shared_budgets(cfg)) {
       const config::AppConfig& first = *shared.apps.front();
       auto po = pool_options(first, cfg.poll);
+      if (cluster) po.agent_note = cluster->config().name;
       auto old = budgets.find(shared.key);
       std::shared_ptr<Budget> b;
       if (old != budgets.end()) {
@@ -82,12 +93,15 @@ struct Engine::Impl {
         b = std::make_shared<Budget>(io, shared.qps, po);
       }
       b->set_global(global);
+      if (cluster) b->set_holding(cluster->holding(first.sdkappid));
+      ids.push_back(first.sdkappid);
       next.emplace(shared.key, std::move(b));
       auto& c = creds.emplace(shared.key, first).first->second;
       c.groups.clear();
       c.group_meta.clear();
     }
     budgets = std::move(next);
+    if (cluster) cluster->set_apps(ids);
     return replaced;
   }
 
@@ -193,9 +207,11 @@ struct Engine::Impl {
   }
 };
 
-Engine::Engine(asio::io_context& io, const config::Config& cfg, ResultOut& out, Mode mode)
+Engine::Engine(asio::io_context& io, const config::Config& cfg, ResultOut& out, Mode mode,
+               cluster::Coordinator* cluster)
     : impl_(std::make_unique<Impl>(io, out, mode)) {
   impl_->poll = cfg.poll;
+  impl_->cluster = cluster;
   if (cfg.poll.max_qps) {
     impl_->global =
         std::make_shared<limit::RateLimiter>(limit::LimiterOptions{.qps = *cfg.poll.max_qps}, steady::now());
@@ -383,6 +399,8 @@ bool Engine::ask(const std::string& key, std::vector<std::string> groups,
   auto& I = *impl_;
   auto b = I.budgets.find(key);
   if (I.stopping || b == I.budgets.end()) return false;
+  // Cluster: only while this instance may send for the SDKAppID.
+  if (const auto& h = b->second->holding(); h && !h->may_send()) return false;
   config::AppConfig a = I.creds.at(key);
   a.groups = std::move(groups);
   auto out = std::make_shared<Collect>();

@@ -57,6 +57,14 @@ int cmd_help_config() {
          "absent)\n"
       << fmt::format("  sink_failing_after    /readyz answers 503 once a sink has failed this long (default {})\n",
                      format_duration(c.admin.sink_failing_after))
+      << "cluster:                optional: share the apps with other instances, each SDKAppID polled by one\n"
+         "  etcd                  etcd v3 endpoints, http://HOST:PORT (required)\n"
+         "  prefix                every key lives under it (default /groupwatch)\n"
+         "  name                  this instance, unique in the cluster (default: the host name)\n"
+      << fmt::format(
+             "  lease                 lease TTL; an instance that cannot renew stops sending before it "
+             "lapses (default {}, at least 2s)\n",
+             format_duration(config::ClusterConfig{}.lease))
       << fmt::format("log:\n  level                 debug|info|warn|error (default {})\n", c.log.level)
       << fmt::format("  format                logfmt|json (default {})\n", c.log.format)
       << fmt::format("state_dir               spools, the lock, and relative sink paths (default {})\n", c.state_dir)

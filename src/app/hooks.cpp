@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "groupwatch/admin/server.hpp"
+#include "groupwatch/cluster/coordinator.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
@@ -56,6 +57,7 @@ struct RunHooks::Impl {
   asio::io_context& io;
   Engine& engine;
   delivery::Fanout& fanout;
+  const cluster::Coordinator* cluster = nullptr;
   asio::steady_timer watchdog;
   std::chrono::microseconds watchdog_every{0};
   bool closed = false;
@@ -104,7 +106,9 @@ struct RunHooks::Impl {
     p.metrics = [this] {
       return metrics_cache.get([this] {
         auto l = lag.stats();
-        return render_metrics(engine.metrics(Freshness::compute), fanout.stats(), &l);
+        std::optional<cluster::ClusterStatus> c;
+        if (cluster) c = cluster->status();
+        return render_metrics(engine.metrics(Freshness::compute), fanout.stats(), &l, c ? &*c : nullptr);
       });
     };
     p.status_json = [this] { return status_cache.get([this] { return status_json(); }); };
@@ -174,12 +178,14 @@ struct RunHooks::Impl {
     auto apps = engine.metrics();
     std::vector<std::string> reasons;
     bool polling = false;
+    cluster_readiness(reasons);
     for (const auto& m : apps) {
       if (m.stopped) reasons.push_back("app '" + m.name + "' stopped: " + m.stop_reason);
-      polling = polling || (!m.stopped && m.groups > 0);
+      // A cluster instance that holds nothing stands by: that is ready.
+      polling = polling || (!m.stopped && (m.groups > 0 || m.clustered));
       // A cycle that stalled: nothing started for much longer than the slot
-      // spacing (a paused app says so on its own).
-      if (!m.stopped && !m.paused && m.groups > 0 && m.idle_s > 2 * m.slot_spacing_s + 30) {
+      // spacing (a paused app, or one another instance polls, says so on its own).
+      if (!m.stopped && !m.paused && m.held && m.groups > 0 && m.idle_s > 2 * m.slot_spacing_s + 30) {
         reasons.push_back(
             fmt::format("app '{}' has started no request for {:.0f} s (its cycle stalled)", m.name, m.idle_s));
       }
@@ -199,6 +205,69 @@ struct RunHooks::Impl {
     std::string text;
     for (const auto& r : reasons) text += (text.empty() ? "" : "\n") + r;
     return {false, text};
+  }
+
+  void cluster_readiness(std::vector<std::string>& reasons) const {
+    if (!cluster) return;
+    auto c = cluster->status();
+    if (!c.joined) {
+      reasons.push_back("cluster: not joined yet (etcd: " + (c.etcd_error.empty() ? "no answer yet" : c.etcd_error) +
+                        "); polling nothing");
+    } else if (!c.reachable) {
+      reasons.push_back(fmt::format("cluster: no lease renewal for {:.0f} s (etcd: {}); polling nothing", c.lease_age_s,
+                                    c.etcd_error));
+    }
+  }
+
+  void cluster_json(std::string& o) const {
+    auto c = cluster->status();
+    o += ",\"cluster\":{";
+    str(o, "name", c.name);
+    o += ',';
+    boolean(o, "joined", c.joined);
+    o += ',';
+    str(o, "etcd", c.reachable ? "ok" : "unreachable");
+    o += ',';
+    str(o, "endpoint", c.endpoint);
+    o += ',';
+    num(o, "lease_age_s", c.lease_age_s);
+    o += ',';
+    num(o, "renew_failures", static_cast<double>(c.renew_failures));
+    o += ",\"holds\":[";
+    bool first = true;
+    for (const auto& m : engine.metrics()) {
+      if (!m.held) continue;
+      if (!first) o += ',';
+      append_json_string(o, m.name);
+      first = false;
+    }
+    o += "],\"members\":[";
+    first = true;
+    for (const auto& name : c.members) {
+      if (!first) o += ',';
+      append_json_string(o, name);
+      first = false;
+    }
+    o += "],\"apps\":[";
+    first = true;
+    for (const auto& a : c.apps) {
+      if (!first) o += ',';
+      first = false;
+      o += '{';
+      num(o, "sdkappid", static_cast<double>(a.sdkappid));
+      o += ',';
+      boolean(o, "held", a.held);
+      o += ',';
+      str(o, "holder", a.holder);
+      o += ',';
+      num(o, "acquired", static_cast<double>(a.acquired));
+      o += ',';
+      num(o, "released", static_cast<double>(a.released));
+      o += ',';
+      num(o, "lost", static_cast<double>(a.lost));
+      o += '}';
+    }
+    o += "]}";
   }
 
   std::string status_json() {
@@ -231,7 +300,9 @@ struct RunHooks::Impl {
     parked_json(o);
     o += "],\"sinks\":[";
     sinks_json(o, sinks);
-    o += "]}";
+    o += ']';
+    if (cluster) cluster_json(o);
+    o += '}';
     return o;
   }
 
@@ -423,6 +494,10 @@ RunHooks::~RunHooks() = default;
 
 void RunHooks::listen() {
   if (!impl_->listen.empty()) impl_->server = impl_->make_admin(impl_->listen);
+}
+
+void RunHooks::set_cluster(const cluster::Coordinator* c) {
+  impl_->cluster = c;
 }
 
 void RunHooks::ready() {

@@ -22,6 +22,9 @@
 namespace groupwatch::admin {
 class Server;
 }
+namespace groupwatch::cluster {
+class Coordinator;
+}
 
 namespace groupwatch::app {
 
@@ -33,6 +36,8 @@ class RunHooks {
   /// (a busy port): a start-up error, exit 2.
   void listen();
   void ready();
+  /// Cluster: /readyz, /metrics and the status page say what it holds.
+  void set_cluster(const cluster::Coordinator* c);
   /// For a reload that changes admin.listen: the new server, already
   /// listening (null when the address stays). Throws like listen(), before
   /// anything is applied, so a busy port refuses the reload.

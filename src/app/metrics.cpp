@@ -124,14 +124,43 @@ void render_sinks(Exposition& e, const std::vector<delivery::SinkStats>& sinks) 
            [](const delivery::SinkStats& s) { return s.healthy ? 1 : 0; });
 }
 
+// Per app name (the status page's and the other metrics' label): the
+// SDKAppID's holding.
+void render_cluster(Exposition& e, const std::vector<AppMetrics>& apps, const cluster::ClusterStatus& c) {
+  auto of = [&](const AppMetrics& m) -> const cluster::ClusterStatus::App* {
+    for (const auto& a : c.apps)
+      if (a.sdkappid == m.sdkappid) return &a;
+    return nullptr;
+  };
+  e.family("groupwatch_cluster_holder", T::gauge, "1 while this instance polls the app (holds its SDKAppID), else 0.");
+  for (const auto& m : apps) e.sample("groupwatch_cluster_holder", {{"app", m.name}}, m.held ? 1 : 0);
+  e.family("groupwatch_cluster_handovers_total", T::counter,
+           "Times this instance took the app's SDKAppID (acquired), gave it away (released) or lost it (lost).");
+  for (const auto& m : apps) {
+    const auto* a = of(m);
+    e.sample("groupwatch_cluster_handovers_total", {{"app", m.name}, {"kind", "acquired"}}, a ? a->acquired : 0);
+    e.sample("groupwatch_cluster_handovers_total", {{"app", m.name}, {"kind", "released"}}, a ? a->released : 0);
+    e.sample("groupwatch_cluster_handovers_total", {{"app", m.name}, {"kind", "lost"}}, a ? a->lost : 0);
+  }
+  e.family("groupwatch_cluster_lease_age_seconds", T::gauge, "Since the last successful lease renewal was sent.");
+  e.sample("groupwatch_cluster_lease_age_seconds", {}, c.lease_age_s);
+  e.family("groupwatch_cluster_renew_failures_total", T::counter, "Lease renewals that no etcd endpoint answered.");
+  e.sample("groupwatch_cluster_renew_failures_total", {}, c.renew_failures);
+  e.family("groupwatch_cluster_members", T::gauge, "Live instances under the prefix, as last read.");
+  e.sample("groupwatch_cluster_members", {}, c.members.size());
+  e.family("groupwatch_cluster_etcd_reachable", T::gauge, "1 while the lease cannot have lapsed at etcd.");
+  e.sample("groupwatch_cluster_etcd_reachable", {}, c.reachable ? 1 : 0);
+}
+
 }  // namespace
 
 std::string render_metrics(const std::vector<AppMetrics>& apps, const std::vector<delivery::SinkStats>& sinks,
-                           const LagStats* lag) {
+                           const LagStats* lag, const cluster::ClusterStatus* cluster) {
   Exposition e;
   render_traffic(e, apps);
   render_apps(e, apps);
   render_sinks(e, sinks);
+  if (cluster) render_cluster(e, apps, *cluster);
   if (lag) {
     e.family("groupwatch_loop_lag_seconds", T::gauge,
              "How late the event loop ran its timers over the last minute (probe every 50 ms).");

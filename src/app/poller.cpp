@@ -100,6 +100,7 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
 
 Poller::~Poller() {
   budget_->unsubscribe(this);
+  if (holding_) holding_->unwatch(this);
 }
 
 void Poller::start() {
@@ -115,6 +116,12 @@ void Poller::start() {
   budget_->subscribe(this, [weak] {
     if (auto self = weak.lock()) self->notify();
   });
+  if (settings_.mode == Mode::run && budget_->holding()) {
+    holding_ = budget_->holding();
+    holding_->watch(this, [weak] {
+      if (auto self = weak.lock()) self->notify();
+    });
+  }
   log::info(events::app_started, "polling",
             {{"app", app_.name},
              {"groups", static_cast<std::uint64_t>(groups_.size())},
@@ -440,13 +447,35 @@ void Poller::log_overrun(std::uint64_t cycle, std::size_t behind) {
              {"qps", budget_->effective_qps()}});
 }
 
+bool Poller::may_send(steady::time_point now) {
+  if (!holding_) return true;
+  const bool may = holding_->may_send(now);
+  if (may == sending_) return may;
+  sending_ = may;
+  if (may) {
+    position_cursor(sched_.read(wall::now(), now).now);
+  } else {
+    auto queued = std::move(retries_);
+    retries_ = {};
+    for (; !queued.empty(); queued.pop()) {
+      Work w = queued.top();
+      finish(w, std::nullopt, w.last_code, w.last_info);
+    }
+  }
+  return may;
+}
+
 asio::awaitable<void> Poller::dispatch() {
   auto self = shared_from_this();
   std::optional<Work> pending;
   while (!stopping_ && !stopped_) {
     auto now = steady::now();
     auto wake_at = steady::time_point::max();
-    if (paused_until_ > now) {
+    if (!may_send(now)) {
+      // Woken by the holding when it changes.
+      if (pending && pending->attempt > 0) finish(*pending, std::nullopt, pending->last_code, pending->last_info);
+      pending.reset();
+    } else if (paused_until_ > now) {
       wake_at = paused_until_;
     } else {
       if (!pending) pending = next_due(wake_at);
@@ -744,6 +773,8 @@ AppMetrics Poller::metrics(Freshness freshness) const {
   m.connections_open = ps.open;
   m.in_flight = in_flight_;
   m.paused = paused_until_ > steady::now();
+  m.clustered = holding_ != nullptr;
+  m.held = !holding_ || holding_->may_send();
   if (settings_.mode == Mode::run && !groups_.empty()) {
     auto since = last_dispatch_ == steady::time_point{} ? started_at_ : last_dispatch_;
     m.idle_s = std::chrono::duration<double>(steady::now() - since).count();

@@ -144,6 +144,11 @@ class Poller : public std::enable_shared_from_this<Poller> {
   };
 
   boost::asio::awaitable<void> dispatch();
+  /// Cluster: whether this instance may send for the app now. On the way
+  /// out queued retries end with their last failure (the next holder polls
+  /// from its first slot on); on the way back in the cursor goes to the
+  /// current slot, as it would have been with one instance.
+  bool may_send(std::chrono::steady_clock::time_point now);
   boost::asio::awaitable<void> attempt(Work w);
   void finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
   void note_failure(const std::string& group, std::int64_t code, const std::string& info);
@@ -215,6 +220,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   bool stopping_ = false;
   bool stopped_ = false;  // app stopped for misconfiguration
   bool running_ = false;
+  std::shared_ptr<cluster::Holding> holding_;  // cluster: null otherwise
+  bool sending_ = true;
   bool finished_ = false;
   std::size_t once_answered_ = 0;  // once: groups with a final answer
   std::size_t once_final_ = 0;     // once: groups with any final result

@@ -44,6 +44,13 @@ int cmd_query(const std::string& config_path, const std::string& app_name, const
   // inside its budget; without one they are sent from here.
   if (auto remote = ask_daemon(cfg->state_dir, budget_key(a), groups)) {
     for (auto& r : *remote) rec.push(r);
+  } else if (cfg->cluster) {
+    // Sent from here it would be a second sender for the SDKAppID.
+    std::cerr << fmt::format(
+        "groupwatch: app '{}' (SDKAppID {}): with cluster:, query goes through this host's running instance, and "
+        "none here polls that SDKAppID now; run it where the SDKAppID is held (/api/status, cluster.holds)\n",
+        a.name, a.sdkappid);
+    return 1;
   } else {
     boost::asio::io_context io(1);
     auto budget = std::make_shared<Budget>(io, a.qps, pool_options(a, cfg->poll));

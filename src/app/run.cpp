@@ -27,6 +27,7 @@
 #include "app/preflight.hpp"
 #include "groupwatch/admin/server.hpp"
 #include "groupwatch/app/engine.hpp"
+#include "groupwatch/cluster/coordinator.hpp"
 #include "groupwatch/delivery/fanout.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
@@ -246,6 +247,10 @@ bool apply_reload(const std::string& config_path, Loaded& l, std::optional<confi
         "restart groupwatch to move it",
         {{"key", "state_dir"}, {"running", current.state_dir}, {"new", next->state_dir}});
   }
+  if (next->cluster != current.cluster) {
+    return refuse("cluster cannot change while running (the lease and the instance name are held): restart groupwatch",
+                  {{"key", "cluster"}});
+  }
   if (!l.problems.empty()) {
     for (const auto& p : l.problems) log::error(events::config_reload_failed, p);
     return refuse("the new config fails the start-up checks (see above)");
@@ -377,12 +382,15 @@ int cmd_run(const std::string& config_path) {
   if (int status = start(config_path, cfg, fanout, &lock); status != 0) return status;
   asio::io_context io(1);
   FanoutOut out(*fanout);
-  Engine engine(io, *cfg, out, Mode::run);
+  std::unique_ptr<cluster::Coordinator> coordinator;
+  if (cfg->cluster) coordinator = std::make_unique<cluster::Coordinator>(io, *cfg->cluster);
+  Engine engine(io, *cfg, out, Mode::run, coordinator.get());
   log::info(events::config_loaded, "config loaded",
             {{"path", config_path},
              {"apps", static_cast<std::uint64_t>(cfg->apps.size())},
              {"groups", static_cast<std::uint64_t>(cfg->total_groups())}});
   RunHooks hooks(io, engine, *cfg, *fanout);
+  hooks.set_cluster(coordinator.get());
   out.observe_with(&hooks);
   try {
     hooks.listen();
@@ -400,11 +408,38 @@ int cmd_run(const std::string& config_path) {
     log::warn(events::control_failed,
               std::string(e.what()) + ": `query` and `once` beside this daemon will not share its budget");
   }
+  int exit_status = 0;
+  bool stopping = false;
+  std::chrono::steady_clock::time_point stop_began{};
+  // Ends the loop once the engine and (in a cluster) the lease are done.
+  auto finish = [&] {
+    if (!coordinator) {
+      hooks.close();
+      io.stop();
+      return;
+    }
+    coordinator->leave([&] {
+      hooks.close();
+      io.stop();
+    });
+  };
+  if (coordinator) {
+    coordinator->start([&](std::string why) {
+      log::error(events::cluster_name_taken, why + ": not starting (give each instance its own cluster.name)",
+                 {{"name", cfg->cluster->name}});
+      exit_status = 2;
+      stopping = true;
+      stop_began = std::chrono::steady_clock::now();
+      hooks.stopping();
+      engine.stop(std::chrono::milliseconds(0), [&] {
+        hooks.close();
+        io.stop();
+      });
+    });
+  }
   engine.start();
   hooks.ready();
 
-  bool stopping = false;
-  std::chrono::steady_clock::time_point stop_began{};
   Reloader reloads(io, config_path, cfg, engine, *fanout, hooks, stopping);
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   held.release();  // a signal that came during start-up is delivered now
@@ -426,8 +461,7 @@ int cmd_run(const std::string& config_path) {
     hooks.stopping();
     engine.stop(cfg->poll.grace, [&] {
       signals.cancel();
-      hooks.close();
-      io.stop();
+      finish();
     });
     signals.async_wait(on_signal);
   };
@@ -436,7 +470,8 @@ int cmd_run(const std::string& config_path) {
   reloads.join();
   out.observe_with(nullptr);  // hooks go before the engine
   signals.clear();
-  return drain_sinks(*fanout, *cfg, stopping, stop_began);
+  const int drained = drain_sinks(*fanout, *cfg, stopping, stop_began);
+  return exit_status != 0 ? exit_status : drained;
 }
 
 int cmd_once(const std::string& config_path, bool quiet) {
@@ -454,6 +489,15 @@ int cmd_once(const std::string& config_path, bool quiet) {
   std::size_t remote_unanswered = 0;
   std::erase_if(cfg->apps, [&](const config::AppConfig& a) {
     auto results = ask_daemon(cfg->state_dir, budget_key(a), a.groups);
+    if (!results && cfg->cluster) {
+      // Sent from here it would be a second sender for the SDKAppID.
+      log::error(events::control_ask,
+                 "with cluster:, once goes through this host's running instance, and none here polls this app now: "
+                 "its groups get no answer (run once where the SDKAppID is held)",
+                 {{"app", a.name}, {"sdkappid", a.sdkappid}});
+      remote_unanswered += a.groups.size();
+      return true;
+    }
     if (!results) return false;
     log::info(events::control_ask, "polled through the running daemon",
               {{"app", a.name}, {"groups", static_cast<std::uint64_t>(results->size())}});

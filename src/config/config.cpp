@@ -1,6 +1,7 @@
 #include "groupwatch/config/config.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -55,6 +56,7 @@ class Loader {
  private:
   void read_poll(const YAML::Node& n, PollConfig& poll);
   void read_admin(const YAML::Node& n, AdminConfig& admin);
+  void read_cluster(const YAML::Node& n, std::optional<ClusterConfig>& cluster);
   void read_log(const YAML::Node& n, LogConfig& log);
   void read_sinks(MapReader& top, std::vector<SinkConfig>& sinks);
   void read_apps(MapReader& top, Config& cfg);
@@ -106,6 +108,7 @@ std::optional<Config> Loader::load() {
   read_log(top.node("log"), cfg.log);
   read_poll(top.node("poll"), cfg.poll);
   read_admin(top.node("admin"), cfg.admin);
+  read_cluster(top.node("cluster"), cfg.cluster);
   read_apps(top, cfg);
   read_sinks(top, cfg.sinks);
   top.finish();
@@ -164,6 +167,67 @@ void Loader::read_admin(const YAML::Node& n, AdminConfig& admin) {
   if (r.duration("sink_failing_after", admin.sink_failing_after) && admin.sink_failing_after.count() <= 0)
     r.error_at("sink_failing_after", "sink_failing_after must be positive");
   r.finish();
+}
+
+namespace {
+bool has_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return {};
+  return buf;
+}
+}  // namespace
+
+void Loader::read_cluster(const YAML::Node& n, std::optional<ClusterConfig>& cluster) {
+  if (!n.IsDefined() || n.IsNull()) return;
+  MapReader r(n, path_, diags_, env_, "cluster");
+  ClusterConfig c;
+  const YAML::Node list = r.node("etcd");
+  if (!list.IsDefined() || list.IsNull()) {
+    r.error_at("etcd", "'cluster' needs 'etcd': a list of etcd endpoints, e.g. [http://127.0.0.1:2379]");
+  } else if (list.IsScalar() || list.IsSequence()) {
+    std::vector<YAML::Node> items;
+    if (list.IsScalar()) {
+      items.push_back(list);
+    } else {
+      for (const auto& item : list) items.push_back(item);
+    }
+    for (const auto& item : items) {
+      std::string why;
+      std::optional<std::string> text = item.IsScalar() ? interpolate(item.Scalar(), env_, &why) : std::nullopt;
+      const std::string url = text.value_or(item.IsScalar() ? item.Scalar() : std::string());
+      auto ep = text ? tencent::parse_endpoint(url, &why, /*allow_plain=*/true) : std::nullopt;
+      if (!item.IsScalar()) why = "must be a URL like http://127.0.0.1:2379";
+      if (ep && ep->tls) why = "https etcd endpoints are not supported yet: use http:// on a trusted network";
+      if (ep && !ep->base_path.empty()) why = "an etcd endpoint has no path: give http://HOST:PORT";
+      if (!ep || !why.empty()) {
+        diags_.error(path_, mark_of(item), fmt::format("cluster.etcd: '{}' {}", url, why));
+        continue;
+      }
+      c.etcd.push_back(ep->url());
+    }
+    if (list.IsSequence() && list.size() == 0) r.error_at("etcd", "'etcd' must list at least one endpoint");
+  } else {
+    r.error_at("etcd", "'etcd' must be a list of endpoints like [http://127.0.0.1:2379]");
+  }
+  if (r.string("prefix", c.prefix)) {
+    if (c.prefix.empty() || c.prefix.front() != '/' || c.prefix.back() == '/' || has_control(c.prefix))
+      r.error_at("prefix", fmt::format("'prefix' must start with '/' and not end with one, got '{}'", c.prefix));
+  }
+  if (!r.string("name", c.name)) c.name = host_name();
+  if (c.name.empty() || c.name.size() > 128 || c.name.find('/') != std::string::npos || has_control(c.name) ||
+      c.name.find(' ') != std::string::npos) {
+    r.error_at("name", fmt::format("the instance 'name' must be 1 to 128 characters without '/', spaces or control "
+                                   "characters, got '{}'",
+                                   c.name));
+  }
+  if (r.duration("lease", c.lease) && c.lease < std::chrono::seconds(2))
+    r.error_at("lease", fmt::format("'lease' must be at least 2s, got {}", format_duration(c.lease)));
+  r.finish();
+  cluster = std::move(c);
 }
 
 void Loader::read_sinks(MapReader& top, std::vector<SinkConfig>& sinks) {
@@ -659,6 +723,12 @@ std::string format_summary(const Config& cfg) {
   }
   out += fmt::format("sinks: {}{}\n", cfg.sinks.size(), types.empty() ? "" : " (" + types + ")");
   out += fmt::format("admin: {}\n", cfg.admin.listen.empty() ? std::string("off") : "listen " + cfg.admin.listen);
+  if (cfg.cluster) {
+    std::string etcd;
+    for (const auto& e : cfg.cluster->etcd) etcd += (etcd.empty() ? "" : ", ") + e;
+    out += fmt::format("cluster: instance {} under {} on etcd {}, lease {}: each SDKAppID is polled by one instance\n",
+                       cfg.cluster->name, cfg.cluster->prefix, etcd, format_duration(cfg.cluster->lease));
+  }
   return out;
 }
 

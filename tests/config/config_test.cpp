@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -630,6 +632,44 @@ TEST_F(Load, PollSanity) {
   EXPECT_THAT(joined(warnings(short_timeout)), HasSubstr(at(9, 12) + "warning: 'timeout' 3s is not above 3s"));
   auto ok_timeout = load(base + "poll:\n  timeout: 3500ms\n");
   EXPECT_THAT(joined(warnings(ok_timeout)), Not(HasSubstr("timeout")));
+}
+
+// cluster: defaults, ${VAR} in the name and endpoints, and every refusal
+// naming the line.
+TEST_F(Load, ClusterHasDefaultsAndChecksItsKeys) {
+  const std::string base = kApp;
+  auto r = load(base + "cluster:\n  etcd: [\"http://${ETCD}\", \"http://127.0.0.1:2381\"]\n  name: ${POD}\n",
+                {{"ETCD", "10.0.0.1:2379"}, {"POD", "gw-0"}});
+  ASSERT_TRUE(r.config) << joined(errors(r));
+  ASSERT_TRUE(r.config->cluster);
+  const auto& c = *r.config->cluster;
+  EXPECT_EQ(c.etcd, (std::vector<std::string>{"http://10.0.0.1:2379", "http://127.0.0.1:2381"}));
+  EXPECT_EQ(c.prefix, "/groupwatch");
+  EXPECT_EQ(c.name, "gw-0");
+  EXPECT_EQ(c.lease, std::chrono::seconds(10));
+  EXPECT_THAT(format_summary(*r.config),
+              HasSubstr("cluster: instance gw-0 under /groupwatch on etcd http://10.0.0.1:2379, http://127.0.0.1:2381, "
+                        "lease 10s"));
+  // Without a name: the host name.
+  auto h = load(base + "cluster: {etcd: http://127.0.0.1:2379}\n");
+  ASSERT_TRUE(h.config) << joined(errors(h));
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_EQ(h.config->cluster->name, host);
+  EXPECT_FALSE(load(base).config->cluster);
+
+  EXPECT_THAT(joined(errors(load(base + "cluster: {name: x}\n"))), HasSubstr("'cluster' needs 'etcd'"));
+  EXPECT_THAT(joined(errors(load(base + "cluster: {etcd: [https://127.0.0.1:2379]}\n"))),
+              HasSubstr("https etcd endpoints are not supported yet"));
+  EXPECT_THAT(joined(errors(load(base + "cluster:\n  etcd: [http://127.0.0.1:2379/v3]\n"))),
+              HasSubstr(err_at(9, 10) + "cluster.etcd: 'http://127.0.0.1:2379/v3' an etcd endpoint has no path"));
+  EXPECT_THAT(joined(errors(load(base + "cluster: {etcd: [http://a:1], lease: 1s}\n"))),
+              HasSubstr("'lease' must be at least 2s, got 1s"));
+  EXPECT_THAT(joined(errors(load(base + "cluster: {etcd: [http://a:1], name: a/b}\n"))),
+              HasSubstr("the instance 'name' must be 1 to 128 characters without '/'"));
+  EXPECT_THAT(joined(errors(load(base + "cluster: {etcd: [http://a:1], prefix: gw/}\n"))),
+              HasSubstr("'prefix' must start with '/' and not end with one, got 'gw/'"));
+  EXPECT_THAT(joined(errors(load(base + "cluster: {etcd: [http://a:1], leese: 5s}\n"))), HasSubstr("leese"));
 }
 
 TEST_F(Load, LogAdminAndSinks) {

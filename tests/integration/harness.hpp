@@ -196,6 +196,7 @@ struct Line {
   bool has_count = false;
   std::string time;
   std::string group_name;  // "" when null
+  std::string app;
 };
 inline std::vector<Line> parse_ndjson(const std::string& path, std::size_t* bad_lines = nullptr) {
   std::vector<Line> out;
@@ -215,6 +216,7 @@ inline std::vector<Line> parse_ndjson(const std::string& path, std::size_t* bad_
       r.error_code = std::int64_t(doc["error_code"]);
       if (auto name = doc.find_field_unordered("group_name"); !name.error() && !name.is_null())
         r.group_name = std::string(std::string_view(name.value()));
+      if (auto app = doc.find_field_unordered("app"); !app.error()) r.app = std::string(std::string_view(app.value()));
     } catch (const simdjson::simdjson_error&) {
       if (bad_lines) ++*bad_lines;
       continue;

@@ -59,6 +59,8 @@ struct AppMetrics {
   bool stopped = false;
   std::string stop_reason;
   bool paused = false;
+  bool clustered = false;           // cluster: set; polls only while held
+  bool held = true;                 // cluster: this instance may send for the app now
   std::uint64_t clock_steps = 0;    // wall-clock steps seen
   std::uint64_t slots_skipped = 0;  // slots skipped after steps forward
   double idle_s = 0;                // run: since the last request was started
@@ -78,9 +80,17 @@ inline constexpr double latency_bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 100
 
 class Discoverer;
 
+}  // namespace groupwatch::app
+namespace groupwatch::cluster {
+class Coordinator;
+}  // namespace groupwatch::cluster
+namespace groupwatch::app {
+
 class Engine {
  public:
-  Engine(boost::asio::io_context& io, const config::Config& cfg, ResultOut& out, Mode mode);
+  /// With `cluster`, each SDKAppID is polled only while `cluster` holds it.
+  Engine(boost::asio::io_context& io, const config::Config& cfg, ResultOut& out, Mode mode,
+         cluster::Coordinator* cluster = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

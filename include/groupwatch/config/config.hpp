@@ -81,6 +81,16 @@ struct AdminConfig {
   bool operator==(const AdminConfig&) const = default;
 };
 
+/// `cluster:`: several instances share the apps through etcd, each
+/// SDKAppID polled by exactly one of them.
+struct ClusterConfig {
+  std::vector<std::string> etcd;  // endpoints, http://HOST:PORT (etcd's v3 JSON gateway)
+  std::string prefix = "/groupwatch";
+  std::string name;  // this instance (default: the host name)
+  milliseconds lease = std::chrono::seconds(10);
+  bool operator==(const ClusterConfig&) const = default;
+};
+
 struct LogConfig {
   std::string level = "info";     // debug|info|warn|error
   std::string format = "logfmt";  // logfmt|json
@@ -105,6 +115,7 @@ struct Config {
   std::string state_dir = "/var/lib/groupwatch";
   bool strict_permissions = false;
   std::vector<SinkConfig> sinks;
+  std::optional<ClusterConfig> cluster;
 
   std::size_t total_groups() const;
 };

@@ -50,6 +50,15 @@ inline constexpr std::string_view shutdown_begin = "shutdown.begin";
 inline constexpr std::string_view shutdown_done = "shutdown.done";
 inline constexpr std::string_view admin_listening = "admin.listening";
 inline constexpr std::string_view emulator_listening = "emulator.listening";
+// Cluster (several instances on etcd)
+inline constexpr std::string_view cluster_joined = "cluster.joined";
+inline constexpr std::string_view cluster_name_taken = "cluster.name_taken";
+inline constexpr std::string_view cluster_acquired = "cluster.acquired";
+inline constexpr std::string_view cluster_released = "cluster.released";
+inline constexpr std::string_view cluster_lost = "cluster.lost";
+inline constexpr std::string_view cluster_unreachable = "cluster.unreachable";
+inline constexpr std::string_view cluster_reachable = "cluster.reachable";
+inline constexpr std::string_view cluster_left = "cluster.left";
 inline constexpr std::string_view task_failed = "task.failed";  // a coroutine ended by an exception
 
 }  // namespace groupwatch::events
