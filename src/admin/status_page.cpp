@@ -115,6 +115,7 @@ td.rank { color: var(--muted); width: 28px; }
     <section class="card"><h2>Parked groups</h2><div class="tablewrap"><table id="parked"></table></div></section>
   </div>
   <section class="card"><h2>Sinks</h2><div class="tablewrap"><table id="sinks"></table></div></section>
+  <section id="cluster" class="card" style="display:none"><h2>Cluster</h2><p id="cluster-line"></p><div class="tablewrap"><table id="cluster-apps"></table></div></section>
 </main>
 <script>
 "use strict";
@@ -267,6 +268,24 @@ function alerts(d) {
   return out;
 }
 
+// With cluster: this instance, etcd, the members, and who polls each SDKAppID.
+function renderCluster(c) {
+  const card = document.getElementById("cluster");
+  card.style.display = c ? "block" : "none";
+  if (!c) return;
+  document.getElementById("cluster-line").replaceChildren(
+    h("span", { class: "pill " + (c.etcd === "ok" ? "ok" : "bad") }, "etcd " + c.etcd),
+    " instance " + c.name + " · lease renewed " + c.lease_age_s.toFixed(1) + " s ago · " +
+      c.renew_failures + " renewals failed · members: " + (c.members.join(", ") || "none seen"));
+  const rows = c.apps.map((a) => h("tr", {}, h("td", {}, String(a.sdkappid)),
+    h("td", {}, a.held ? "this instance" : (a.holder || "nobody")),
+    h("td", { class: "n" }, String(a.acquired)), h("td", { class: "n" }, String(a.released)),
+    h("td", { class: "n" }, String(a.lost))));
+  document.getElementById("cluster-apps").replaceChildren(
+    h("tr", {}, h("th", {}, "SDKAppID"), h("th", {}, "polled by"), h("th", {}, "taken"), h("th", {}, "given back"),
+      h("th", {}, "lost")), ...rows);
+}
+
 let lastData = null;
 function render(d) {
   lastData = d;
@@ -284,6 +303,7 @@ function render(d) {
   box.querySelector("ul").replaceChildren(...list.map(([lvl, what, detail]) =>
     h("li", { class: lvl }, h("span", { class: "pill " + lvl }, lvl === "bad" ? "failing" : "degraded"), h("span", { class: "what" }, what), h("span", { class: "detail" }, detail))));
   if (d.ready && list.length) { ready.className = "pill warn"; ready.textContent = "ready, degraded"; }
+  renderCluster(d.cluster);
   const apps = document.getElementById("apps"); apps.replaceChildren();
   apps.style.cssText = "display:grid;gap:16px";
   const charts = d.apps.map(appCard);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -375,6 +376,26 @@ TEST_F(Cluster, EtcdMemberDownChangesNothingAndEtcdDownStopsEverySend) {
   Watch watch(*emu_);
   ASSERT_TRUE(wait_for([&] { return spread(); }, std::chrono::seconds(2 * kLeaseS + 4))) << logs();
   for (auto& g : gw_) EXPECT_EQ(http_get("http://127.0.0.1:" + std::to_string(g.admin) + "/readyz"), "ready\n");
+
+  // The status page shows the instance, etcd, the members and who polls what.
+  if (::access("/usr/bin/chromium", X_OK) == 0) {
+    auto dom = run(dir_,
+                   {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--user-data-dir=" + dir_.file("chromium"), "--virtual-time-budget=5000", "--dump-dom",
+                    "http://127.0.0.1:" + std::to_string(gw_[0].admin) + "/"},
+                   60s);
+    ASSERT_EQ(dom.status, 0) << dom.err;
+    const auto at = dom.out.find("id=\"cluster\"");
+    ASSERT_NE(at, std::string::npos);
+    const auto card = dom.out.substr(at, dom.out.find("</section>", at) - at);
+    EXPECT_EQ(card.find("display: none"), std::string::npos) << card;
+    EXPECT_NE(card.find("etcd ok"), std::string::npos) << card;
+    EXPECT_NE(card.find("instance gw1"), std::string::npos) << card;
+    EXPECT_NE(card.find("members: gw1, gw2, gw3"), std::string::npos) << card;
+    EXPECT_EQ(count_of(card, "<td>this instance</td>"), 1u) << card;
+    EXPECT_EQ(count_of(card, "<td>gw2</td>") + count_of(card, "<td>gw3</td>"), 2u) << card;
+  }
 
   // `query` beside an instance goes through it for the app it holds, and
   // refuses (sending nothing) for one another instance holds.
