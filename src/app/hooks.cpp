@@ -14,6 +14,7 @@
 #include "groupwatch/cluster/coordinator.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
+#include "groupwatch/util/json_writer.hpp"
 #include "groupwatch/util/log.hpp"
 #include "groupwatch/util/text.hpp"
 
@@ -35,21 +36,6 @@ struct Sample {
   std::uint64_t requests = 0, results = 0, results_ok = 0;
   double cap = 0, effective = 0;
 };
-
-void num(std::string& out, std::string_view key, double v) {
-  append_json_string(out, key);
-  out += ':';
-  out += std::isfinite(v) ? fmt::format("{}", v) : std::string("null");
-}
-void str(std::string& out, std::string_view key, std::string_view v) {
-  append_json_string(out, key);
-  out += ':';
-  append_json_string(out, v);
-}
-void boolean(std::string& out, std::string_view key, bool v) {
-  append_json_string(out, key);
-  out += v ? ":true" : ":false";
-}
 
 }  // namespace
 
@@ -219,55 +205,32 @@ struct RunHooks::Impl {
     }
   }
 
-  void cluster_json(std::string& o) const {
+  void cluster_json(JsonWriter& w) const {
     auto c = cluster->status();
-    o += ",\"cluster\":{";
-    str(o, "name", c.name);
-    o += ',';
-    boolean(o, "joined", c.joined);
-    o += ',';
-    str(o, "etcd", c.reachable ? "ok" : "unreachable");
-    o += ',';
-    str(o, "endpoint", c.endpoint);
-    o += ',';
-    num(o, "lease_age_s", c.lease_age_s);
-    o += ',';
-    num(o, "renew_failures", static_cast<double>(c.renew_failures));
-    o += ",\"holds\":[";
-    bool first = true;
-    for (const auto& m : engine.metrics()) {
-      if (!m.held) continue;
-      if (!first) o += ',';
-      append_json_string(o, m.name);
-      first = false;
-    }
-    o += "],\"members\":[";
-    first = true;
-    for (const auto& name : c.members) {
-      if (!first) o += ',';
-      append_json_string(o, name);
-      first = false;
-    }
-    o += "],\"apps\":[";
-    first = true;
+    w.object("cluster")
+        .str("name", c.name)
+        .flag("joined", c.joined)
+        .str("etcd", c.reachable ? "ok" : "unreachable")
+        .str("endpoint", c.endpoint)
+        .num("lease_age_s", c.lease_age_s)
+        .num("renew_failures", c.renew_failures)
+        .array("holds");
+    for (const auto& m : engine.metrics())
+      if (m.held) w.str(m.name);
+    w.end().array("members");
+    for (const auto& name : c.members) w.str(name);
+    w.end().array("apps");
     for (const auto& a : c.apps) {
-      if (!first) o += ',';
-      first = false;
-      o += '{';
-      num(o, "sdkappid", static_cast<double>(a.sdkappid));
-      o += ',';
-      boolean(o, "held", a.held);
-      o += ',';
-      str(o, "holder", a.holder);
-      o += ',';
-      num(o, "acquired", static_cast<double>(a.acquired));
-      o += ',';
-      num(o, "released", static_cast<double>(a.released));
-      o += ',';
-      num(o, "lost", static_cast<double>(a.lost));
-      o += '}';
+      w.object()
+          .num("sdkappid", a.sdkappid)
+          .flag("held", a.held)
+          .str("holder", a.holder)
+          .num("acquired", a.acquired)
+          .num("released", a.released)
+          .num("lost", a.lost)
+          .end();
     }
-    o += "]}";
+    w.end().end();
   }
 
   std::string status_json() {
@@ -278,177 +241,105 @@ struct RunHooks::Impl {
     double now = unix_seconds(now_sys);
     std::string o;
     o.reserve(16 * 1024);
-    o += '{';
-    str(o, "version", GW_VERSION);
-    o += ',';
-    num(o, "time", now);
-    o += ',';
-    num(o, "uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    o += ',';
-    num(o, "interval_s", std::chrono::duration<double>(interval).count());
-    o += ',';
-    num(o, "sample_s", static_cast<double>(kSampleEvery.count()));
-    o += ',';
-    boolean(o, "ready", ready.ready);
-    o += ',';
-    str(o, "ready_reason", ready.reason);
-    o += ",\"apps\":[";
-    apps_json(o, apps, now);
-    o += "],\"top\":[";
-    top_json(o);
-    o += "],\"parked\":[";
-    parked_json(o);
-    o += "],\"sinks\":[";
-    sinks_json(o, sinks);
-    o += ']';
-    if (cluster) cluster_json(o);
-    o += '}';
+    JsonWriter w(o);
+    w.object()
+        .str("version", GW_VERSION)
+        .num("time", now)
+        .num("uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())
+        .num("interval_s", std::chrono::duration<double>(interval).count())
+        .num("sample_s", kSampleEvery.count())
+        .flag("ready", ready.ready)
+        .str("ready_reason", ready.reason)
+        .array("apps");
+    for (const auto& m : apps) app_json(w, m, now);
+    w.end().array("top");
+    top_json(w);
+    w.end().array("parked");
+    parked_json(w);
+    w.end().array("sinks");
+    sinks_json(w, sinks);
+    w.end();
+    if (cluster) cluster_json(w);
+    w.end();
     return o;
   }
 
-  // The parts of status_json, each an array's elements.
-  void apps_json(std::string& o, const std::vector<AppMetrics>& apps, double now) {
-    bool first = true;
-    for (const auto& m : apps) {
-      if (!first) o += ',';
-      first = false;
-      o += '{';
-      str(o, "name", m.name);
-      o += ',';
-      num(o, "sdkappid", static_cast<double>(m.sdkappid));
-      o += ',';
-      num(o, "qps_cap", m.qps_cap);
-      o += ',';
-      num(o, "qps_effective", m.qps_effective);
-      o += ',';
-      num(o, "groups", static_cast<double>(m.groups));
-      o += ',';
-      num(o, "parked", static_cast<double>(m.parked));
-      o += ',';
-      num(o, "fresh_p50_s", m.fresh_p50_s);
-      o += ',';
-      num(o, "fresh_p99_s", m.fresh_p99_s);
-      o += ',';
-      num(o, "fresh_max_s", m.fresh_max_s);
-      o += ',';
-      num(o, "cycle", static_cast<double>(m.cycle));
-      o += ',';
-      num(o, "cycle_dispatched", static_cast<double>(m.cycle_dispatched));
-      o += ',';
-      num(o, "requests", static_cast<double>(m.requests));
-      o += ',';
-      num(o, "results", static_cast<double>(m.results));
-      o += ',';
-      num(o, "results_ok", static_cast<double>(m.results_ok));
-      o += ',';
-      num(o, "retries", static_cast<double>(m.retries));
-      o += ',';
-      num(o, "rate_limited", static_cast<double>(m.rate_limited));
-      o += ',';
-      num(o, "overruns", static_cast<double>(m.overruns));
-      o += ',';
-      num(o, "clock_steps", static_cast<double>(m.clock_steps));
-      o += ',';
-      num(o, "slots_skipped", static_cast<double>(m.slots_skipped));
-      o += ',';
-      num(o, "in_flight", static_cast<double>(m.in_flight));
-      o += ',';
-      num(o, "connections_open", static_cast<double>(m.connections_open));
-      o += ',';
-      boolean(o, "stopped", m.stopped);
-      o += ',';
-      str(o, "stop_reason", log::redact(m.stop_reason));
-      o += ',';
-      boolean(o, "paused", m.paused);
-      o += ",\"outcomes\":{";
-      bool f2 = true;
-      auto outcome = [&](const std::string& k, std::uint64_t n) {
-        if (!f2) o += ',';
-        f2 = false;
-        num(o, k, static_cast<double>(n));
-      };
-      for (const auto& [code, n] : m.answers_by_code) {
-        if (code == tencent::network_error_code && !m.failures_by_kind.empty()) continue;
-        outcome(code == 0 ? "ok" : code == tencent::network_error_code ? "network" : std::to_string(code), n);
-      }
-      for (const auto& [kind, n] : m.failures_by_kind) outcome(kind, n);
-      o += "},\"history\":";
-      o += history_json(m, now);
-      o += '}';
+  // The parts of status_json.
+  void app_json(JsonWriter& w, const AppMetrics& m, double now) {
+    w.object()
+        .str("name", m.name)
+        .num("sdkappid", m.sdkappid)
+        .num("qps_cap", m.qps_cap)
+        .num("qps_effective", m.qps_effective)
+        .num("groups", m.groups)
+        .num("parked", m.parked)
+        .num("fresh_p50_s", m.fresh_p50_s)
+        .num("fresh_p99_s", m.fresh_p99_s)
+        .num("fresh_max_s", m.fresh_max_s)
+        .num("cycle", m.cycle)
+        .num("cycle_dispatched", m.cycle_dispatched)
+        .num("requests", m.requests)
+        .num("results", m.results)
+        .num("results_ok", m.results_ok)
+        .num("retries", m.retries)
+        .num("rate_limited", m.rate_limited)
+        .num("overruns", m.overruns)
+        .num("clock_steps", m.clock_steps)
+        .num("slots_skipped", m.slots_skipped)
+        .num("in_flight", m.in_flight)
+        .num("connections_open", m.connections_open)
+        .flag("stopped", m.stopped)
+        .str("stop_reason", log::redact(m.stop_reason))
+        .flag("paused", m.paused)
+        .object("outcomes");
+    for (const auto& [code, n] : m.answers_by_code) {
+      if (code == tencent::network_error_code && !m.failures_by_kind.empty()) continue;
+      w.num(code == 0 ? "ok" : code == tencent::network_error_code ? "network" : std::to_string(code), n);
     }
+    for (const auto& [kind, n] : m.failures_by_kind) w.num(kind, n);
+    w.end().raw("history", history_json(m, now)).end();
   }
 
-  void top_json(std::string& o) {
-    bool first = true;
+  void top_json(JsonWriter& w) {
     for (const auto& t : board.top()) {
-      if (!first) o += ',';
-      first = false;
-      o += '{';
-      str(o, "app", t.app);
-      o += ',';
-      str(o, "group_id", t.group_id);
-      o += ',';
-      str(o, "group_name", t.name);
-      o += ',';
-      num(o, "count", static_cast<double>(t.count));
-      o += ",\"history\":[";
-      for (std::size_t i = 0; i < t.history.size(); ++i) o += (i ? "," : "") + std::to_string(t.history[i]);
-      o += "]}";
+      w.object().str("app", t.app).str("group_id", t.group_id).str("group_name", t.name).num("count", t.count);
+      w.array("history");
+      for (auto n : t.history) w.num(n);
+      w.end().end();
     }
   }
 
-  void parked_json(std::string& o) {
-    bool first = true;
+  void parked_json(JsonWriter& w) {
     for (const auto& p : board.parked()) {
-      if (!first) o += ',';
-      first = false;
-      o += '{';
-      str(o, "app", p.app);
-      o += ',';
-      str(o, "group_id", p.group_id);
-      o += ',';
-      str(o, "group_name", p.name);
-      o += ',';
-      num(o, "code", static_cast<double>(p.code));
-      o += ',';
-      str(o, "reason", p.reason);
-      o += ',';
-      str(o, "time", format_rfc3339_ms(p.time));
-      o += '}';
+      w.object()
+          .str("app", p.app)
+          .str("group_id", p.group_id)
+          .str("group_name", p.name)
+          .num("code", p.code)
+          .str("reason", p.reason)
+          .str("time", format_rfc3339_ms(p.time))
+          .end();
     }
   }
 
-  void sinks_json(std::string& o, const std::vector<delivery::SinkStats>& sinks) {
-    bool first = true;
+  void sinks_json(JsonWriter& w, const std::vector<delivery::SinkStats>& sinks) {
     auto steady_now = std::chrono::steady_clock::now();
     for (const auto& s : sinks) {
-      if (!first) o += ',';
-      first = false;
-      o += '{';
-      str(o, "name", s.name);
-      o += ',';
-      str(o, "type", s.type);
-      o += ',';
-      num(o, "queue_depth", static_cast<double>(s.queue_depth));
-      o += ',';
-      num(o, "spooled", static_cast<double>(s.spooled));
-      o += ',';
-      num(o, "spool_bytes", static_cast<double>(s.spool_bytes));
-      o += ',';
-      num(o, "delivered", static_cast<double>(s.delivered));
-      o += ',';
-      num(o, "dropped", static_cast<double>(s.dropped));
-      o += ',';
-      num(o, "failures", static_cast<double>(s.failures));
-      o += ',';
-      boolean(o, "healthy", s.healthy);
-      o += ',';
-      str(o, "last_error", log::redact(s.last_error));
-      o += ',';
       auto it = sink_unhealthy_since.find(s.name);
-      num(o, "failing_s",
-          it == sink_unhealthy_since.end() ? 0.0 : std::chrono::duration<double>(steady_now - it->second).count());
-      o += '}';
+      w.object()
+          .str("name", s.name)
+          .str("type", s.type)
+          .num("queue_depth", s.queue_depth)
+          .num("spooled", s.spooled)
+          .num("spool_bytes", s.spool_bytes)
+          .num("delivered", s.delivered)
+          .num("dropped", s.dropped)
+          .num("failures", s.failures)
+          .flag("healthy", s.healthy)
+          .str("last_error", log::redact(s.last_error))
+          .num("failing_s",
+               it == sink_unhealthy_since.end() ? 0.0 : std::chrono::duration<double>(steady_now - it->second).count())
+          .end();
     }
   }
 

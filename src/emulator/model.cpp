@@ -7,6 +7,7 @@
 
 #include "groupwatch/emulator/server.hpp"
 #include "groupwatch/tencent/request.hpp"
+#include "groupwatch/util/json_writer.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::emulator {
@@ -115,57 +116,44 @@ bool well_formed_group_id(std::string_view id) {
 std::string to_json(const Stats& s) {
   std::string out;
   out.reserve(512);
-  fmt::format_to(std::back_inserter(out),
-                 R"({{"requests":{},"list_requests":{},"info_requests":{},"control_requests":{},)"
-                 R"("connections_accepted":{},"connections_open":{},)"
-                 R"("handshakes":{},"usersig_verifications":{},"codes":{{)",
-                 s.requests, s.list_requests, s.info_requests, s.control_requests, s.connections_accepted,
-                 s.connections_open, s.handshakes, s.usersig_verifications);
-  bool first = true;
-  for (const auto& [code, n] : s.codes) {
-    fmt::format_to(std::back_inserter(out), R"({}"{}":{})", first ? "" : ",", code, n);
-    first = false;
-  }
-  out += R"(},"events":{)";
-  first = true;
-  for (const auto& [name, n] : s.events) {
-    if (!first) out += ',';
-    append_json_string(out, name);
-    fmt::format_to(std::back_inserter(out), ":{}", n);
-    first = false;
-  }
-  out += R"(},"apps":{)";
-  first = true;
+  JsonWriter w(out);
+  w.object()
+      .num("requests", s.requests)
+      .num("list_requests", s.list_requests)
+      .num("info_requests", s.info_requests)
+      .num("control_requests", s.control_requests)
+      .num("connections_accepted", s.connections_accepted)
+      .num("connections_open", s.connections_open)
+      .num("handshakes", s.handshakes)
+      .num("usersig_verifications", s.usersig_verifications)
+      .object("codes");
+  for (const auto& [code, n] : s.codes) w.num(std::to_string(code), n);
+  w.end().object("events");
+  for (const auto& [name, n] : s.events) w.num(name, n);
+  w.end().object("apps");
   for (const auto& [id, a] : s.apps) {
-    fmt::format_to(std::back_inserter(out),
-                   R"({}"{}":{{"requests":{},"max_window":{},"qps":{},"list_calls":{},"list_max_window":{},)"
-                   R"("info_calls":{},"info_max_window":{},"info_max_ids":{},"source_switches":{},)"
-                   R"("source_overlaps":{},"sources":{{)",
-                   first ? "" : ",", id, a.requests, a.max_window, a.qps, a.list_calls, a.list_max_window, a.info_calls,
-                   a.info_max_window, a.info_max_ids, a.source_switches, a.source_overlaps);
-    bool first_source = true;
-    for (const auto& [source, n] : a.sources) {
-      if (!first_source) out += ',';
-      append_json_string(out, source);
-      fmt::format_to(std::back_inserter(out), ":{}", n);
-      first_source = false;
-    }
-    out += "}}";
-    first = false;
+    w.object(std::to_string(id))
+        .num("requests", a.requests)
+        .num("max_window", a.max_window)
+        .num("qps", a.qps)
+        .num("list_calls", a.list_calls)
+        .num("list_max_window", a.list_max_window)
+        .num("info_calls", a.info_calls)
+        .num("info_max_window", a.info_max_window)
+        .num("info_max_ids", a.info_max_ids)
+        .num("source_switches", a.source_switches)
+        .num("source_overlaps", a.source_overlaps)
+        .object("sources");
+    for (const auto& [source, n] : a.sources) w.num(source, n);
+    w.end().end();
   }
-  out += '}';
+  w.end();
   if (!s.groups.empty()) {
-    out += R"(,"groups":{)";
-    first = true;
-    for (const auto& [id, n] : s.groups) {
-      if (!first) out += ',';
-      append_json_string(out, id);
-      fmt::format_to(std::back_inserter(out), ":{}", n);
-      first = false;
-    }
-    out += '}';
+    w.object("groups");
+    for (const auto& [id, n] : s.groups) w.num(id, n);
+    w.end();
   }
-  out += '}';
+  w.end();
   return out;
 }
 
