@@ -83,6 +83,53 @@ std::string Endpoint::url() const {
   return out;
 }
 
+namespace {
+
+// HOST, HOST:PORT, [IPV6] or [IPV6]:PORT (the port still as written).
+bool split_authority(std::string_view authority, std::string_view& host, std::string_view& port, std::string* error) {
+  if (!authority.empty() && authority.front() == '[') {
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return fail(error, "unclosed [ in IPv6 address");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return fail(error, "unexpected text after IPv6 address");
+      port = after.substr(1);
+      if (port.empty()) return fail(error, "empty port");
+    }
+    for (char c : host) {
+      bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+      if (!ok) return fail(error, "invalid IPv6 address");
+    }
+  } else {
+    std::size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) return fail(error, "empty port");
+    }
+    for (char c : host) {
+      if (!is_host_char(c)) return fail(error, "invalid character in host name");
+    }
+  }
+  if (host.empty()) return fail(error, "no host");
+  return true;
+}
+
+// A written port (1..65535, digits only), or the scheme's default.
+std::optional<std::string> port_of(std::string_view port, bool tls, std::string* error) {
+  if (port.empty()) return std::string(tls ? "443" : "80");
+  unsigned value = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535 || port.front() == '+') {
+    fail(error, "port must be a number from 1 to 65535");
+    return std::nullopt;
+  }
+  return std::to_string(value);
+}
+
+}  // namespace
+
 std::optional<Endpoint> parse_endpoint(std::string_view url, std::string* error, bool allow_plain) {
   Endpoint ep;
   std::string_view rest;
@@ -118,64 +165,10 @@ std::optional<Endpoint> parse_endpoint(std::string_view url, std::string* error,
     return std::nullopt;
   }
   std::string_view host, port;
-  if (!authority.empty() && authority.front() == '[') {
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      fail(error, "unclosed [ in IPv6 address");
-      return std::nullopt;
-    }
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        fail(error, "unexpected text after IPv6 address");
-        return std::nullopt;
-      }
-      port = after.substr(1);
-      if (port.empty()) {
-        fail(error, "empty port");
-        return std::nullopt;
-      }
-    }
-    for (char c : host) {
-      bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
-      if (!ok) {
-        fail(error, "invalid IPv6 address");
-        return std::nullopt;
-      }
-    }
-  } else {
-    std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) {
-        fail(error, "empty port");
-        return std::nullopt;
-      }
-    }
-    for (char c : host) {
-      if (!is_host_char(c)) {
-        fail(error, "invalid character in host name");
-        return std::nullopt;
-      }
-    }
-  }
-  if (host.empty()) {
-    fail(error, "no host");
-    return std::nullopt;
-  }
-  if (!port.empty()) {
-    unsigned value = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535 || port.front() == '+') {
-      fail(error, "port must be a number from 1 to 65535");
-      return std::nullopt;
-    }
-    ep.port = std::to_string(value);
-  } else {
-    ep.port = ep.tls ? "443" : "80";
-  }
+  if (!split_authority(authority, host, port, error)) return std::nullopt;
+  auto p = port_of(port, ep.tls, error);
+  if (!p) return std::nullopt;
+  ep.port = std::move(*p);
   ep.host = std::string(host);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   ep.base_path = std::string(path);
