@@ -390,11 +390,12 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     return (v6 ? "[" + opts.host + "]" : opts.host) + ":" + opts.port;
   }
 
-  asio::awaitable<Response> open_connection(Call& call, Lease& lease, Clock::time_point deadline) {
-    // One resolve at a time, and a failed one is remembered briefly: when the
-    // name does not resolve, every request would otherwise queue its own
-    // lookup behind the resolver's single thread (and a slow DNS server's
-    // timeouts), so a cycle of failures would cost a query per group.
+  // Fresh endpoints for the host (or the proxy). One resolve at a time, and
+  // a failed one is remembered briefly: when the name does not resolve,
+  // every request would otherwise queue its own lookup behind the
+  // resolver's single thread (and a slow DNS server's timeouts), so a cycle
+  // of failures would cost a query per group.
+  asio::awaitable<Response> ensure_resolved(Call& call, Clock::time_point deadline) {
     while (endpoints.empty() || Clock::now() - resolved_at > kResolveCacheTtl) {
       if (resolve_failed_at != Clock::time_point{} && Clock::now() - resolve_failed_at < kResolveFailureTtl)
         co_return resolve_failure;
@@ -420,6 +421,11 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       }
       if (r.failure != Failure::none) co_return r;
     }
+    co_return Response{};
+  }
+
+  asio::awaitable<Response> open_connection(Call& call, Lease& lease, Clock::time_point deadline) {
+    if (Response r = co_await ensure_resolved(call, deadline); r.failure != Failure::none) co_return r;
     lease.conn = std::make_unique<Connection>(ex, ctx ? &*ctx : nullptr);
     Connection& c = *lease.conn;
     call.active = &c;
