@@ -372,6 +372,36 @@ int drain_sinks(delivery::Fanout& fanout, const config::Config& cfg, bool stoppi
   return 0;
 }
 
+void log_loaded(const std::string& config_path, const config::Config& cfg) {
+  log::info(events::config_loaded, "config loaded",
+            {{"path", config_path},
+             {"apps", static_cast<std::uint64_t>(cfg.apps.size())},
+             {"groups", static_cast<std::uint64_t>(cfg.total_groups())}});
+}
+
+// Binds admin.listen; false (logged) when it cannot: nothing starts.
+bool listen_admin(RunHooks& hooks, const config::Config& cfg) {
+  try {
+    hooks.listen();
+    return true;
+  } catch (const std::exception& e) {
+    log::error(events::admin_listening, std::string("nothing started: ") + e.what(), {{"listen", cfg.admin.listen}});
+    return false;
+  }
+}
+
+// The socket `query` and `once` beside this daemon go through; without it
+// they poll on their own (logged).
+std::unique_ptr<ControlServer> open_control(asio::io_context& io, Engine& engine, const std::string& state_dir) {
+  try {
+    return std::make_unique<ControlServer>(io, engine, state_dir);
+  } catch (const std::exception& e) {
+    log::warn(events::control_failed,
+              std::string(e.what()) + ": `query` and `once` beside this daemon will not share its budget");
+    return nullptr;
+  }
+}
+
 }  // namespace
 
 int cmd_run(const std::string& config_path) {
@@ -382,66 +412,52 @@ int cmd_run(const std::string& config_path) {
   if (int status = start(config_path, cfg, fanout, &lock); status != 0) return status;
   asio::io_context io(1);
   FanoutOut out(*fanout);
-  std::unique_ptr<cluster::Coordinator> coordinator;
-  if (cfg->cluster) coordinator = std::make_unique<cluster::Coordinator>(io, *cfg->cluster);
+  auto coordinator = cfg->cluster ? std::make_unique<cluster::Coordinator>(io, *cfg->cluster) : nullptr;
   Engine engine(io, *cfg, out, Mode::run, coordinator.get());
-  log::info(events::config_loaded, "config loaded",
-            {{"path", config_path},
-             {"apps", static_cast<std::uint64_t>(cfg->apps.size())},
-             {"groups", static_cast<std::uint64_t>(cfg->total_groups())}});
+  log_loaded(config_path, *cfg);
   RunHooks hooks(io, engine, *cfg, *fanout);
   hooks.set_cluster(coordinator.get());
   out.observe_with(&hooks);
-  try {
-    hooks.listen();
-  } catch (const std::exception& e) {
+  if (!listen_admin(hooks, *cfg)) {
     out.observe_with(nullptr);
-    log::error(events::admin_listening, std::string("nothing started: ") + e.what(), {{"listen", cfg->admin.listen}});
     fanout->stop(std::chrono::seconds(1));
     return 2;
   }
   drop_groups(*cfg);
-  std::unique_ptr<ControlServer> control;
-  try {
-    control = std::make_unique<ControlServer>(io, engine, cfg->state_dir);
-  } catch (const std::exception& e) {
-    log::warn(events::control_failed,
-              std::string(e.what()) + ": `query` and `once` beside this daemon will not share its budget");
-  }
+  auto control = open_control(io, engine, cfg->state_dir);
   int exit_status = 0;
   bool stopping = false;
   std::chrono::steady_clock::time_point stop_began{};
-  // Ends the loop once the engine and (in a cluster) the lease are done.
-  auto finish = [&] {
-    if (!coordinator) {
-      hooks.close();
-      io.stop();
-      return;
-    }
-    coordinator->leave([&] {
-      hooks.close();
-      io.stop();
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  // Stops the engine (requests in flight get `grace`), then leaves the
+  // cluster when in one (its SDKAppIDs go to the others at once), then ends
+  // the loop.
+  auto stop_all = [&](std::chrono::milliseconds grace, bool leave) {
+    stopping = true;
+    stop_began = std::chrono::steady_clock::now();
+    hooks.stopping();
+    engine.stop(grace, [&, leave] {
+      signals.cancel();
+      auto end = [&] {
+        hooks.close();
+        io.stop();
+      };
+      if (coordinator && leave) {
+        coordinator->leave(end);
+      } else {
+        end();
+      }
     });
   };
   if (coordinator) {
-    coordinator->start([&](std::string why) {
-      log::error(events::cluster_name_taken, why + ": not starting (give each instance its own cluster.name)",
-                 {{"name", cfg->cluster->name}});
+    coordinator->start([&] {  // the name is taken (logged): exit 2
       exit_status = 2;
-      stopping = true;
-      stop_began = std::chrono::steady_clock::now();
-      hooks.stopping();
-      engine.stop(std::chrono::milliseconds(0), [&] {
-        hooks.close();
-        io.stop();
-      });
+      stop_all(std::chrono::milliseconds(0), false);
     });
   }
   engine.start();
   hooks.ready();
-
   Reloader reloads(io, config_path, cfg, engine, *fanout, hooks, stopping);
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   held.release();  // a signal that came during start-up is delivered now
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
@@ -455,14 +471,8 @@ int cmd_run(const std::string& config_path) {
       io.stop();
       return;
     }
-    stopping = true;
-    stop_began = std::chrono::steady_clock::now();
     log::info(events::shutdown_begin, "stopping: finishing in-flight requests", {{"signal", sig}});
-    hooks.stopping();
-    engine.stop(cfg->poll.grace, [&] {
-      signals.cancel();
-      finish();
-    });
+    stop_all(cfg->poll.grace, true);
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);

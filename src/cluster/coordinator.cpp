@@ -50,7 +50,7 @@ struct Coordinator::Impl : std::enable_shared_from_this<Impl> {
   config::ClusterConfig cfg;
   Etcd etcd;
   std::string members_prefix, apps_prefix;
-  std::function<void(std::string)> fatal;
+  std::function<void()> fatal;
   bool running = false;
   std::int64_t lease = 0;
   bool joined = false;
@@ -136,6 +136,9 @@ struct Coordinator::Impl : std::enable_shared_from_this<Impl> {
     // lapsed meanwhile is granted anew.
     if (lease != 0 && steady::now() >= until) lease = 0;
     if (lease == 0) {
+      // Whatever an old lease held went with it (a holding never moves to a new lease).
+      for (auto& [id, a] : apps)
+        stop_holding(a, id, &App::lost, events::cluster_lost, "a new lease: this SDKAppID is released");
       const auto sent = steady::now();
       auto g = co_await etcd.grant(ttl_s());
       if (!g.ok) {
@@ -174,7 +177,11 @@ struct Coordinator::Impl : std::enable_shared_from_this<Impl> {
         running = false;
         co_await etcd.revoke(lease);
         lease = 0;
-        if (fatal) fatal("another instance named '" + cfg.name + "' is live under " + cfg.prefix);
+        log::error(events::cluster_name_taken,
+                   "another instance named '" + cfg.name + "' is live under " + cfg.prefix +
+                       ": not starting (give each instance its own cluster.name)",
+                   {{"name", cfg.name}});
+        if (fatal) fatal();
         co_return;
       }
     }
@@ -379,7 +386,7 @@ void Coordinator::set_apps(const std::vector<std::uint64_t>& sdkappids) {
   for (auto& [id, a] : impl_->apps) a.wanted = want.count(id) > 0;
 }
 
-void Coordinator::start(std::function<void(std::string)> fatal) {
+void Coordinator::start(std::function<void()> fatal) {
   if (impl_->running) return;
   impl_->running = true;
   impl_->fatal = std::move(fatal);

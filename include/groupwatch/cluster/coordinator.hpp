@@ -56,9 +56,10 @@ class Coordinator {
   std::shared_ptr<Holding> holding(std::uint64_t sdkappid);
   /// The SDKAppIDs to campaign for (start, reload); others are released.
   void set_apps(const std::vector<std::uint64_t>& sdkappids);
-  /// Starts the lease and the campaign. `fatal` is called once when this
-  /// instance must not run (its name is live under the prefix).
-  void start(std::function<void(std::string)> fatal);
+  /// Starts the lease and the campaign. `fatal` is called once (after an
+  /// error is logged) when this instance must not run: its name is live
+  /// under the prefix.
+  void start(std::function<void()> fatal);
   /// Stops sending for everything, waits out the vendor's window, revokes
   /// the lease (the others take over at once), then calls `done`.
   void leave(std::function<void()> done);
