@@ -155,9 +155,7 @@ TEST(DockerCompose, GroupwatchConfigPassesCheck) {
   write_file(dir.path() / "groups.txt", "@TGS#_@TGS#cQVLVHIM62CJ\n");
   // A real certificate, written by the emulator as in compose (it writes it before listening).
   const auto ca = dir.path() / "ca.pem";
-  const auto emu = run(shell_quote(GW_EMULATOR_BIN) + " --listen 127.0.0.1:0 --write-ca " + shell_quote(ca.string()) +
-                       " >/dev/null & pid=$!; for i in $(seq 200); do [ -s " + shell_quote(ca.string()) +
-                       " ] && break; sleep 0.05; done; kill $pid; wait $pid; true");
+  const auto emu = write_emulator_ca(ca);
   ASSERT_TRUE(fs::exists(ca)) << emu.output;
   const auto r = run("env -u TIM_SECRET_KEY " + shell_quote(GW_BIN) + " check --config " +
                      shell_quote((dir.path() / "groupwatch.yaml").string()));

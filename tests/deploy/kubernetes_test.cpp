@@ -97,9 +97,7 @@ TEST(DockerComposeCluster, EachInstancesConfigPassesCheck) {
   write_file(dir.path() / "groupwatch.yaml", text);
   write_file(dir.path() / "groups.txt", "@TGS#_@TGS#cQVLVHIM62CJ\n");
   const auto ca = dir.path() / "ca.pem";
-  const auto emu = run(shell_quote(GW_EMULATOR_BIN) + " --listen 127.0.0.1:0 --write-ca " + shell_quote(ca.string()) +
-                       " >/dev/null & pid=$!; for i in $(seq 200); do [ -s " + shell_quote(ca.string()) +
-                       " ] && break; sleep 0.05; done; kill $pid; wait $pid; true");
+  const auto emu = write_emulator_ca(ca);
   ASSERT_TRUE(fs::exists(ca)) << emu.output;
   const auto compose = YAML::LoadFile((deploy_dir() / "docker" / "compose-cluster.yaml").string());
   int instances = 0;

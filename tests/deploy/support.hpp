@@ -51,4 +51,8 @@ std::set<std::string> promql_metric_names(const std::string& expr);
 /// The source tree's deploy/ directory.
 std::filesystem::path deploy_dir();
 
+/// Starts groupwatch-emulator until it has written its CA certificate to
+/// `ca` (as the compose files do), then stops it. The command's output.
+CommandResult write_emulator_ca(const std::filesystem::path& ca);
+
 }  // namespace groupwatch::deploy_test

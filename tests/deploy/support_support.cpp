@@ -213,4 +213,10 @@ fs::path deploy_dir() {
   return fs::path(GW_SOURCE_DIR) / "deploy";
 }
 
+CommandResult write_emulator_ca(const fs::path& ca) {
+  return run(shell_quote(GW_EMULATOR_BIN) + " --listen 127.0.0.1:0 --write-ca " + shell_quote(ca.string()) +
+             " >/dev/null & pid=$!; for i in $(seq 200); do [ -s " + shell_quote(ca.string()) +
+             " ] && break; sleep 0.05; done; kill $pid; wait $pid; true");
+}
+
 }  // namespace groupwatch::deploy_test

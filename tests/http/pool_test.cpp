@@ -402,29 +402,41 @@ void post_until_queued(asio::io_context& io, Pool& pool, TestGate& gate, std::op
   for (int i = 0; i < 2000 && gate.queue.empty(); ++i) io.run_one_for(10ms);
 }
 
-TEST(HttpPool, GateAdmitsWithTheConnectionReadyAndBeforeTheWrite) {
+// One request queued at a closed gate: connected and handshaken, nothing
+// written. finish() runs the loop until its response is in.
+struct QueuedAtTheGate {
   TestServer server;
   asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  TestGate gate(server);
-  gate.open_now = false;
+  Pool pool{io.get_executor(), options_for(server)};
+  TestGate gate{server};
   std::optional<Response> got;
-  post_until_queued(io, pool, gate, got);
-  ASSERT_EQ(gate.queue.size(), 1u);
-  sleep_on(io, 50ms);  // the server counts its side of the handshake on its own thread
-  EXPECT_EQ(server.handshakes.load(), 1);
-  EXPECT_EQ(server.requests.load(), 0);  // no permit, no bytes
-  EXPECT_FALSE(got);
-  gate.admit_one();
-  EXPECT_EQ(gate.sent_reports, 0);  // permitted, not written yet
-  io.restart();
-  while (!got) io.run_one();
-  ASSERT_EQ(got->failure, Failure::none) << got->detail;
-  EXPECT_EQ(gate.sent_reports, 1);
-  EXPECT_TRUE(got->permit);
-  EXPECT_TRUE(got->sent);
-  EXPECT_EQ(server.requests.load(), 1);
-  EXPECT_EQ(gate.requests_at_admission, std::vector<int>{0});
+  QueuedAtTheGate() {
+    gate.open_now = false;
+    post_until_queued(io, pool, gate, got);
+  }
+  const Response& finish() {
+    io.restart();
+    while (!got) io.run_one();
+    return *got;
+  }
+};
+
+TEST(HttpPool, GateAdmitsWithTheConnectionReadyAndBeforeTheWrite) {
+  QueuedAtTheGate q;
+  ASSERT_EQ(q.gate.queue.size(), 1u);
+  sleep_on(q.io, 50ms);  // the server counts its side of the handshake on its own thread
+  EXPECT_EQ(q.server.handshakes.load(), 1);
+  EXPECT_EQ(q.server.requests.load(), 0);  // no permit, no bytes
+  EXPECT_FALSE(q.got);
+  q.gate.admit_one();
+  EXPECT_EQ(q.gate.sent_reports, 0);  // permitted, not written yet
+  const Response& got = q.finish();
+  ASSERT_EQ(got.failure, Failure::none) << got.detail;
+  EXPECT_EQ(q.gate.sent_reports, 1);
+  EXPECT_TRUE(got.permit);
+  EXPECT_TRUE(got.sent);
+  EXPECT_EQ(q.server.requests.load(), 1);
+  EXPECT_EQ(q.gate.requests_at_admission, std::vector<int>{0});
 }
 
 TEST(HttpPool, EveryWrittenRequestPassedTheGate) {
@@ -456,19 +468,12 @@ struct ShutAtTheGate {
   int server_requests = 0;
 };
 ShutAtTheGate shutdown_at_the_gate(bool admitted) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  TestGate gate(server);
-  gate.open_now = false;
-  std::optional<Response> got;
-  post_until_queued(io, pool, gate, got);
-  EXPECT_EQ(gate.queue.size(), 1u);
-  if (admitted && !gate.queue.empty()) gate.admit_one();
-  pool.shutdown();
-  io.restart();
-  while (!got) io.run_one();
-  return {*got, gate.sent_reports, gate.queue.empty(), server.requests.load()};
+  QueuedAtTheGate q;
+  EXPECT_EQ(q.gate.queue.size(), 1u);
+  if (admitted && !q.gate.queue.empty()) q.gate.admit_one();
+  q.pool.shutdown();
+  const Response& got = q.finish();
+  return {got, q.gate.sent_reports, q.gate.queue.empty(), q.server.requests.load()};
 }
 
 TEST(HttpPool, ShutdownWhileQueuedAtTheGateTakesNoPermit) {
@@ -496,33 +501,25 @@ TEST(HttpPool, PermitEndsWhenTheWriteNeverHappens) {
 // whose lease may have lapsed while the request's coroutine waited to run):
 // nothing is written, the permit still ends once.
 TEST(HttpPool, AGateClosedAtTheWriteStopsTheRequestUnsent) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  TestGate gate(server);
-  gate.open_now = false;
-  std::optional<Response> got;
-  post_until_queued(io, pool, gate, got);
-  ASSERT_EQ(gate.queue.size(), 1u);
-  gate.admit_one();
-  gate.writable = false;
-  io.restart();
-  while (!got) io.run_one();
-  EXPECT_EQ(got->failure, Failure::cancelled);
-  EXPECT_EQ(got->detail, "not allowed to send now");
-  EXPECT_TRUE(got->permit);
-  EXPECT_FALSE(got->sent);
-  EXPECT_EQ(gate.sent_reports, 1);
-  EXPECT_EQ(server.requests.load(), 0);
+  QueuedAtTheGate q;
+  ASSERT_EQ(q.gate.queue.size(), 1u);
+  q.gate.admit_one();
+  q.gate.writable = false;
+  const Response& got = q.finish();
+  EXPECT_EQ(got.failure, Failure::cancelled);
+  EXPECT_EQ(got.detail, "not allowed to send now");
+  EXPECT_TRUE(got.permit);
+  EXPECT_FALSE(got.sent);
+  EXPECT_EQ(q.gate.sent_reports, 1);
+  EXPECT_EQ(q.server.requests.load(), 0);
   // The pool goes on: the next request, with the gate open, is written.
-  gate.open_now = true;
-  gate.writable = true;
-  got.reset();
-  spawn_post(io, pool, gate, got);
-  io.restart();
-  while (!got) io.run_one();
-  EXPECT_EQ(got->failure, Failure::none) << got->detail;
-  EXPECT_EQ(server.requests.load(), 1);
+  q.gate.open_now = true;
+  q.gate.writable = true;
+  q.got.reset();
+  spawn_post(q.io, q.pool, q.gate, q.got);
+  const Response& next = q.finish();
+  EXPECT_EQ(next.failure, Failure::none) << next.detail;
+  EXPECT_EQ(q.server.requests.load(), 1);
 }
 
 TEST(HttpPool, IdleConnectionsExpire) {
