@@ -263,20 +263,23 @@ void Poller::forget_groups() {
 void Poller::stop_dispatch(std::shared_ptr<Poller> successor) {
   stopping_ = true;
   successor_ = successor;
-  // Queued retries: to the successor, or ended now with their last failure.
+  hand_off_retries(successor.get());
+  notify();
+  check_finished();
+}
+
+void Poller::hand_off_retries(Poller* successor) {
+  // To the successor, or ended now with their last failure as the result.
   auto queued = std::move(retries_);
   retries_ = {};
-  while (!queued.empty()) {
+  for (; !queued.empty(); queued.pop()) {
     Work w = queued.top();
-    queued.pop();
     if (successor) {
       successor->adopt(std::move(w));
     } else {
       finish(w, std::nullopt, w.last_code, w.last_info);
     }
   }
-  notify();
-  check_finished();
 }
 
 void Poller::cancel() {
@@ -455,12 +458,7 @@ bool Poller::may_send(steady::time_point now) {
   if (may) {
     position_cursor(sched_.read(wall::now(), now).now);
   } else {
-    auto queued = std::move(retries_);
-    retries_ = {};
-    for (; !queued.empty(); queued.pop()) {
-      Work w = queued.top();
-      finish(w, std::nullopt, w.last_code, w.last_info);
-    }
+    hand_off_retries(nullptr);
   }
   return may;
 }

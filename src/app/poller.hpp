@@ -149,6 +149,9 @@ class Poller : public std::enable_shared_from_this<Poller> {
   /// from its first slot on); on the way back in the cursor goes to the
   /// current slot, as it would have been with one instance.
   bool may_send(std::chrono::steady_clock::time_point now);
+  /// Queued retries go to `successor`, or (null) end now with their last
+  /// failure as the group's result.
+  void hand_off_retries(Poller* successor);
   boost::asio::awaitable<void> attempt(Work w);
   void finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
   void note_failure(const std::string& group, std::int64_t code, const std::string& info);
