@@ -205,7 +205,7 @@ struct RunHooks::Impl {
     }
   }
 
-  void cluster_json(JsonWriter& w) const {
+  void cluster_json(JsonWriter& w, const std::vector<AppMetrics>& apps) const {
     auto c = cluster->status();
     w.object("cluster")
         .str("name", c.name)
@@ -215,7 +215,7 @@ struct RunHooks::Impl {
         .num("lease_age_s", c.lease_age_s)
         .num("renew_failures", c.renew_failures)
         .array("holds");
-    for (const auto& m : engine.metrics())
+    for (const auto& m : apps)
       if (m.held) w.str(m.name);
     w.end().array("members");
     for (const auto& name : c.members) w.str(name);
@@ -259,7 +259,7 @@ struct RunHooks::Impl {
     w.end().array("sinks");
     sinks_json(w, sinks);
     w.end();
-    if (cluster) cluster_json(w);
+    if (cluster) cluster_json(w, apps);
     w.end();
     return o;
   }
