@@ -47,7 +47,7 @@ Outcome Outcome::from(const http::Response& r) {
   if (r.failure != http::Failure::none) return o;
   o.status = r.status;
   if (r.status != 200) return o;
-  auto parsed = tencent::parse_answer(r.body);
+  auto parsed = tencent::parse_answer(r.body, r.body.capacity());
   if (parsed.error != tencent::AnswerError::none) {
     o.invalid = true;
     o.invalid_what = std::string(tencent::to_string(parsed.error));

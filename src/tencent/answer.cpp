@@ -177,18 +177,25 @@ ParsedAnswer conclude(Fields& f) {
   return p;
 }
 
-ParsedAnswer parse(std::string_view body) {
+ParsedAnswer parse(std::string_view body, std::size_t capacity) {
   if (body.empty()) return fail(AnswerError::empty, "empty body");
   if (body.size() > max_answer_bytes) {
     return fail(AnswerError::too_large,
                 "body of " + std::to_string(body.size()) + " bytes exceeds " + std::to_string(max_answer_bytes));
   }
-  simdjson::padded_string padded(body);
   // One parser per thread: building one per answer costs more than parsing.
   thread_local od::parser parser;
   od::document doc;
   auto not_json = [&] { return fail(AnswerError::not_json, "body is not JSON: \"" + snippet(body) + "\""); };
-  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) return not_json();
+  simdjson::padded_string padded;
+  simdjson::error_code iterated;
+  if (capacity >= body.size() + simdjson::SIMDJSON_PADDING) {
+    iterated = parser.iterate(body.data(), body.size(), capacity).get(doc);
+  } else {
+    padded = simdjson::padded_string(body);
+    iterated = parser.iterate(padded).get(doc);
+  }
+  if (iterated != simdjson::SUCCESS) return not_json();
   od::json_type type;
   if (doc.type().get(type) != simdjson::SUCCESS) return not_json();
   if (type != od::json_type::object) return fail(AnswerError::not_object, "JSON body is not an object");
@@ -237,8 +244,12 @@ std::string_view to_string(AnswerError e) {
 }
 
 ParsedAnswer parse_answer(std::string_view body) {
+  return parse_answer(body, body.size());
+}
+
+ParsedAnswer parse_answer(std::string_view body, std::size_t capacity) {
   try {
-    return parse(body);
+    return parse(body, capacity);
   } catch (const std::exception& e) {  // allocation failure; nothing else throws here
     return fail(AnswerError::not_json, std::string("parser failed: ") + e.what());
   }

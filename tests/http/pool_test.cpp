@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -270,6 +271,39 @@ TEST(HttpPool, Http502IsAnAnswer) {
   ASSERT_EQ(r.failure, Failure::none) << r.detail;
   EXPECT_EQ(r.status, 502u);
   EXPECT_NE(r.body.find("<html>"), std::string::npos);
+}
+
+// As the poller reads it: awaited in a coroutine (co_spawn's completion
+// handler would take a copy of the answer, without the spare capacity).
+asio::awaitable<void> post_and_keep(Pool& pool, std::optional<Response>& out) {
+  Response r = co_await pool.post(kTarget, kBody);
+  out.emplace(std::move(r));
+}
+
+TEST(HttpPool, AnswerBodyKeepsRoomToBeParsedWhereItLies) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  std::optional<Response> r;
+  asio::co_spawn(io, post_and_keep(pool, r), asio::detached);
+  while (!r) io.run_one();
+  ASSERT_EQ(r->failure, Failure::none) << r->detail;
+  EXPECT_EQ(r->body, R"({"ActionStatus":"OK","ErrorCode":0,"OnlineMemberNum":7})");
+  EXPECT_GE(r->body.capacity(), r->body.size() + groupwatch::http::kBodyPadding);
+}
+
+TEST(HttpPool, ChunkedAnswerIsJoinedAndTheConnectionKept) {
+  TestServer server;
+  server.mode = Mode::chunked;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  for (int i = 0; i < 2; ++i) {
+    Response r = post_one(io, pool);
+    ASSERT_EQ(r.failure, Failure::none) << r.detail;
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.body, R"({"ActionStatus":"OK","ErrorCode":0,"OnlineMemberNum":7})");
+  }
+  EXPECT_EQ(pool.stats().connections_opened, 1u);
 }
 
 TEST(HttpPool, OversizedBodyIsTooLarge) {

@@ -100,6 +100,7 @@ enum class Mode {
   big_body,    // 200 with a 100 KiB body
   big_header,  // 200 with a 16 KiB header
   garbage,     // not HTTP at all
+  chunked,     // 200 keep-alive, the body in two chunks
 };
 
 struct Captured {
@@ -222,6 +223,15 @@ class TestServer {
       if (m == Mode::garbage) {
         static const std::string junk = "THIS IS NOT HTTP\r\n\r\n";
         co_await asio::async_write(s, asio::buffer(junk), asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      if (m == Mode::chunked) {
+        static const std::string two_chunks =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "15\r\n{\"ActionStatus\":\"OK\",\r\n"
+            "22\r\n\"ErrorCode\":0,\"OnlineMemberNum\":7}\r\n0\r\n\r\n";
+        auto [wec, wn] = co_await asio::async_write(s, asio::buffer(two_chunks), asio::as_tuple(asio::use_awaitable));
+        if (wec) co_return;
         continue;
       }
       bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};

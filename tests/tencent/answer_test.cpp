@@ -27,6 +27,23 @@ TEST(Answer, Success) {
   EXPECT_EQ(p.answer.online_member_num, 1000u);
 }
 
+// A body with simdjson's padding spare is parsed where it lies: what the
+// padding holds (here bytes that would end the object early or break it)
+// must not change the answer.
+TEST(Answer, ParsedInPlaceThePaddingIsNotRead) {
+  for (char filler : {'}', '"', ',', '\0'}) {
+    std::string buf(ok_body);
+    buf.append(64, filler);
+    ParsedAnswer p = parse_answer(std::string_view(buf.data(), ok_body.size()), buf.size());
+    ASSERT_EQ(p.error, AnswerError::none) << p.detail;
+    EXPECT_EQ(p.answer.online_member_num, 1000u);
+  }
+  std::string truncated(ok_body.substr(0, ok_body.size() - 1));
+  const std::size_t len = truncated.size();
+  truncated.append(65, '}');
+  EXPECT_EQ(parse_answer(std::string_view(truncated.data(), len), truncated.size()).error, AnswerError::not_json);
+}
+
 TEST(Answer, IgnoresUnknownFieldsAndOrder) {
   ParsedAnswer p = parse_answer(R"( {"RequestId":"abc","OnlineMemberNum":0,"Nested":{"a":[1,{"b":null}]},
       "ErrorCode":0,"ActionStatus":"OK","Flag":true,"ErrorInfo":"fine"} )");

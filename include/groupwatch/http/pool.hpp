@@ -43,11 +43,15 @@ enum class Failure {
 };
 const char* to_string(Failure f);
 
+/// Spare capacity the pool leaves after an answer's body: simdjson's padding,
+/// so the body can be parsed where it lies.
+inline constexpr std::size_t kBodyPadding = 64;
+
 struct Response {
   Failure failure = Failure::none;
-  std::string detail;   // why it failed (no secrets: the target is never included)
-  unsigned status = 0;  // HTTP status when failure == none
-  std::string body;
+  std::string detail;                      // why it failed (no secrets: the target is never included)
+  unsigned status = 0;                     // HTTP status when failure == none
+  std::string body;                        // capacity() >= size() + kBodyPadding when Content-Length was given
   bool permit = false;                     // the gate admitted the request (a permit was taken)
   bool sent = false;                       // the request was written to a socket
   std::chrono::nanoseconds since_sent{0};  // from the end of the write to the end of the answer

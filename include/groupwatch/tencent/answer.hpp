@@ -34,5 +34,9 @@ struct ParsedAnswer {
   std::string detail;  // human-readable reason when error != none
 };
 ParsedAnswer parse_answer(std::string_view body);
+/// The same, for a body whose buffer holds `capacity` readable bytes from
+/// body.data(): with simdjson's padding spare (64 bytes) it is parsed where it
+/// lies instead of copied.
+ParsedAnswer parse_answer(std::string_view body, std::size_t capacity);
 
 }  // namespace groupwatch::tencent
