@@ -1,31 +1,49 @@
 #include "groupwatch/delivery/result.hpp"
 
+#include <charconv>
 #include <string>
 
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::delivery {
 
+namespace {
+
+template <class Int>
+void append_int(std::string& out, Int v) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  (void)ec;  // 24 digits hold any 64-bit integer
+  out.append(digits, end);
+}
+
+}  // namespace
+
 std::string to_json_line(const Result& r) {
   std::string out;
   out.reserve(160 + r.app.size() + r.group_id.size() + r.error_info.size());
+  append_json_line(out, r);
+  return out;
+}
+
+void append_json_line(std::string& out, const Result& r) {
   out += "{\"time\":\"";
-  out += format_rfc3339_ms(r.time);
+  append_rfc3339_ms(out, r.time);
   out += "\",\"app\":";
   append_json_string(out, r.app);
   out += ",\"sdkappid\":";
-  out += std::to_string(r.sdkappid);
+  append_int(out, r.sdkappid);
   out += ",\"group_id\":";
   append_json_string(out, r.group_id);
   out += ",\"online_member_num\":";
   // The contract: null whenever the request failed, whatever the struct holds.
   if (r.error_code == 0 && r.online_member_num) {
-    out += std::to_string(*r.online_member_num);
+    append_int(out, *r.online_member_num);
   } else {
     out += "null";
   }
   out += ",\"error_code\":";
-  out += std::to_string(r.error_code);
+  append_int(out, r.error_code);
   out += ",\"error_info\":";
   append_json_string(out, r.error_info);
   out += ",\"group_name\":";
@@ -37,7 +55,6 @@ std::string to_json_line(const Result& r) {
   out += ",\"labels\":";
   append_labels_json(out, r.meta);
   out += '}';
-  return out;
 }
 
 void append_labels_json(std::string& out, const config::GroupMetaPtr& meta) {

@@ -73,6 +73,12 @@ std::string format_duration(Millis d) {
 }
 
 std::string format_rfc3339_ms(std::chrono::system_clock::time_point t) {
+  std::string out;
+  append_rfc3339_ms(out, t);
+  return out;
+}
+
+void append_rfc3339_ms(std::string& out, std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
   auto ms_total = duration_cast<milliseconds>(t.time_since_epoch()).count();
   std::int64_t secs = ms_total / 1000;
@@ -93,12 +99,9 @@ std::string format_rfc3339_ms(std::chrono::system_clock::time_point t) {
                   tm.tm_hour, tm.tm_min, tm.tm_sec);
     cached_secs = secs;
   }
-  std::string out(prefix);
-  out.push_back(static_cast<char>('0' + ms / 100));
-  out.push_back(static_cast<char>('0' + ms / 10 % 10));
-  out.push_back(static_cast<char>('0' + ms % 10));
-  out.push_back('Z');
-  return out;
+  const char tail[] = {static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                       static_cast<char>('0' + ms % 10), 'Z'};
+  out.append(prefix).append(tail, sizeof tail);
 }
 
 namespace {

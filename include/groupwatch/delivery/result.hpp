@@ -25,5 +25,7 @@ void append_labels_json(std::string& out, const config::GroupMetaPtr& meta);
 
 /// The NDJSON line of interface.md, without the trailing newline.
 std::string to_json_line(const Result& r);
+/// The same line appended to `out`.
+void append_json_line(std::string& out, const Result& r);
 
 }  // namespace groupwatch::delivery

@@ -20,6 +20,8 @@ std::string format_duration(Millis d);
 
 /// UTC, RFC 3339 with milliseconds: 2026-11-25T16:40:00.123Z
 std::string format_rfc3339_ms(std::chrono::system_clock::time_point t);
+/// The same, appended to `out` (no string of its own: a sink writes one a result).
+void append_rfc3339_ms(std::string& out, std::chrono::system_clock::time_point t);
 
 /// The offset of the first byte that is not part of a valid UTF-8 sequence,
 /// or npos when `s` is valid UTF-8.

@@ -132,7 +132,9 @@ class SqliteSink final : public delivery::Sink {
 
   void insert(const delivery::Result& r) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count();
-    auto time = format_rfc3339_ms(r.time);
+    std::string& time = time_;  // kept: no string of its own per row
+    time.clear();
+    append_rfc3339_ms(time, r.time);
     sqlite3_bind_int64(insert_, 1, ms);
     sqlite3_bind_text(insert_, 2, time.data(), static_cast<int>(time.size()), SQLITE_TRANSIENT);
     sqlite3_bind_text(insert_, 3, r.app.data(), static_cast<int>(r.app.size()), SQLITE_TRANSIENT);
@@ -184,6 +186,7 @@ class SqliteSink final : public delivery::Sink {
   std::string path_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  std::string time_;    // a row's time text, reused
   std::string labels_;  // the row's labels as JSON (reused)
   Clock::time_point last_prune_;
 };
