@@ -389,7 +389,7 @@ asio::awaitable<void> Engine::listing_for(std::shared_ptr<Discoverer> d,
 namespace {
 class Collect : public ResultOut {
  public:
-  void push(const delivery::Result& r) override { results.push_back(r); }
+  void push(delivery::Result&& r) override { results.push_back(std::move(r)); }
   std::vector<delivery::Result> results;
 };
 }  // namespace

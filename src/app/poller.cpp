@@ -277,7 +277,7 @@ void Poller::hand_off_retries(Poller* successor) {
     if (successor) {
       successor->adopt(std::move(w));
     } else {
-      finish(w, std::nullopt, w.last_code, w.last_info);
+      finish(std::move(w), std::nullopt, w.last_code, w.last_info);
     }
   }
 }
@@ -471,7 +471,8 @@ asio::awaitable<void> Poller::dispatch() {
     auto wake_at = steady::time_point::max();
     if (!may_send(now)) {
       // Woken by the holding when it changes.
-      if (pending && pending->attempt > 0) finish(*pending, std::nullopt, pending->last_code, pending->last_info);
+      if (pending && pending->attempt > 0)
+        finish(std::move(*pending), std::nullopt, pending->last_code, pending->last_info);
       pending.reset();
     } else if (paused_until_ > now) {
       wake_at = paused_until_;
@@ -544,7 +545,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
   if (r.failure == http::Failure::cancelled) {
     // Shutdown past its grace: nothing was fetched. A retry still gets its
     // result, the failure that made it one.
-    if (w.attempt > 1) finish(w, std::nullopt, w.last_code, w.last_info);
+    if (w.attempt > 1) finish(std::move(w), std::nullopt, w.last_code, w.last_info);
     co_return;
   }
   {
@@ -631,30 +632,32 @@ void Poller::apply_decision(Work& w, Decision& d) {
       retry_later(std::move(w), d.delay, d.counts);
       break;
     case Decision::Do::finish:
-      finish(w, d.count, d.code, std::move(d.info));
+      finish(std::move(w), d.count, d.code, std::move(d.info));
       break;
-    case Decision::Do::park:
-      finish(w, std::nullopt, d.code, std::move(d.info));
-      park(w.group_id, d.code);
+    case Decision::Do::park: {
+      std::string id = w.group_id;
+      finish(std::move(w), std::nullopt, d.code, std::move(d.info));
+      park(id, d.code);
       break;
+    }
     case Decision::Do::stop_app:
-      finish(w, std::nullopt, d.code, std::move(d.info));
+      finish(std::move(w), std::nullopt, d.code, std::move(d.info));
       stop_app(d.stop_reason);
       break;
   }
 }
 
-void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info) {
+void Poller::finish(Work&& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info) {
+  Group* g = find_group(w);
   delivery::Result r;
   r.time = wall::now();
   r.app = app_.name;
   r.sdkappid = app_.sdkappid;
-  r.group_id = w.group_id;  // still needed by park() after this
+  r.group_id = std::move(w.group_id);
   r.online_member_num = code == 0 ? count : std::nullopt;
   r.error_code = code;
   r.error_info = std::move(info);
   ++m_.results;
-  Group* g = find_group(w);
   if (g) r.meta = g->meta;
   if (code == 0) {
     ++m_.results_ok;
@@ -663,7 +666,7 @@ void Poller::finish(Work& w, std::optional<std::uint64_t> count, std::int64_t co
   ++once_final_;
   if (code != tencent::network_error_code) ++once_answered_;
   if (code != 0) note_failure(r.group_id, code, r.error_info);
-  out_.push(r);
+  out_.push(std::move(r));
 }
 
 void Poller::note_failure(const std::string& group, std::int64_t code, const std::string& info) {
@@ -706,7 +709,7 @@ void Poller::retry_later(Work w, std::chrono::milliseconds delay, bool counts) {
     if (auto next = successor_.lock()) {
       next->adopt(std::move(w));
     } else {
-      finish(w, std::nullopt, w.last_code, w.last_info);
+      finish(std::move(w), std::nullopt, w.last_code, w.last_info);
     }
     return;
   }
@@ -716,7 +719,7 @@ void Poller::retry_later(Work w, std::chrono::milliseconds delay, bool counts) {
 
 void Poller::adopt(Work w) {
   if (stopping_ || stopped_) {
-    finish(w, std::nullopt, w.last_code, w.last_info);
+    finish(std::move(w), std::nullopt, w.last_code, w.last_info);
     return;
   }
   retries_.push(std::move(w));

@@ -153,7 +153,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   /// failure as the group's result.
   void hand_off_retries(Poller* successor);
   boost::asio::awaitable<void> attempt(Work w);
-  void finish(Work& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
+  /// The group's result, from `w` (its ID moves into the result).
+  void finish(Work&& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
   void note_failure(const std::string& group, std::int64_t code, const std::string& info);
   void retry_later(Work w, std::chrono::milliseconds delay, bool counts);
   /// A retry handed over by the poller this one replaced.

@@ -18,7 +18,7 @@ namespace groupwatch::app {
 namespace {
 class Recorder : public ResultOut {
  public:
-  void push(const delivery::Result& r) override { results[r.group_id] = r; }
+  void push(delivery::Result&& r) override { results[r.group_id] = std::move(r); }
   std::map<std::string, delivery::Result> results;
 };
 }  // namespace
@@ -43,7 +43,7 @@ int cmd_query(const std::string& config_path, const std::string& app_name, const
   // Beside a running daemon for this SDKAppID the requests go through it,
   // inside its budget; without one they are sent from here.
   if (auto remote = ask_daemon(cfg->state_dir, budget_key(a), groups)) {
-    for (auto& r : *remote) rec.push(r);
+    for (auto& r : *remote) rec.push(std::move(r));
   } else if (cfg->cluster) {
     // Sent from here it would be a second sender for the SDKAppID.
     std::cerr << fmt::format(

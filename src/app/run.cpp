@@ -42,9 +42,9 @@ namespace {
 class FanoutOut : public ResultOut {
  public:
   explicit FanoutOut(delivery::Fanout& f) : f_(f) {}
-  void push(const delivery::Result& r) override {
-    f_.push(r);
+  void push(delivery::Result&& r) override {
     if (hooks_) hooks_->observe(r);
+    f_.push(std::move(r));
   }
   void forget(const std::string& app, const std::string& group_id) override { f_.forget(app, group_id); }
   void observe_with(RunHooks* hooks) { hooks_ = hooks; }
@@ -514,7 +514,7 @@ int cmd_once(const std::string& config_path, bool quiet) {
     for (auto& r : *results) {
       r.app = a.name;
       if (r.error_code == groupwatch::tencent::network_error_code) ++remote_unanswered;
-      out.push(r);
+      out.push(std::move(r));
     }
     return true;
   });

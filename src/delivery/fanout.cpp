@@ -84,12 +84,12 @@ class Worker {
   /// Called on the polling thread: only appends to the inbox, never touches
   /// the disk or waits for a lock that is held across I/O. The worker moves
   /// the inbox into its queue or its spool.
-  void push(const Result& r) {
+  void push(Result&& r) {
     {
       std::lock_guard ik(inbox_mu_);
       if (!worker_gone_) {
         const bool first = inbox_.empty();
-        inbox_.push_back(r);
+        inbox_.push_back(std::move(r));
         if (worker_waiting_ && first) inbox_cv_.notify_one();
         return;
       }
@@ -215,26 +215,28 @@ class Worker {
  private:
   // mu_ held. What push() did before the inbox: queue it, or spool it
   // behind what is already spooled (sink failing, spool not empty, queue full).
-  void enqueue_locked(const Result& r) {
+  void enqueue_locked(Result&& r) {
     const bool full = queue_.size() >= p_.delivery.queue_size;
     if (!healthy_ || spool_.pending() > 0 || full) {
       spill_locked(&r, full);
       return;
     }
     if (queue_.empty()) first_queued_ = Clock::now();
-    queue_.push_back(r);
+    queue_.push_back(std::move(r));
   }
 
   // mu_ held.
+  // The two inbox vectors trade places and keep their capacity: pushing a
+  // result costs its copy, not a vector's growth.
   void drain_inbox_locked() {
-    std::vector<Result> in;
     {
       std::lock_guard ik(inbox_mu_);
-      in.swap(inbox_);
+      drained_.swap(inbox_);
       for (auto& f : inbox_forgets_) forgets_.push_back(std::move(f));
       inbox_forgets_.clear();
     }
-    for (const auto& r : in) enqueue_locked(r);
+    for (auto& r : drained_) enqueue_locked(std::move(r));
+    drained_.clear();
   }
 
   // Worker thread, mu_ held (released while the old sink closes).
@@ -561,6 +563,7 @@ class Worker {
   mutable std::mutex stats_mu_;
   mutable SinkStats last_stats_;
   std::vector<Result> inbox_;
+  std::vector<Result> drained_;  // worker thread, mu_ held: the inbox being queued
   std::vector<std::pair<std::string, std::string>> inbox_forgets_;
   std::condition_variable inbox_cv_;  // wakes the worker (paired with inbox_mu_)
   bool kick_ = false;                 // wake the worker: forget or stop
@@ -666,7 +669,13 @@ Fanout::~Fanout() {
 }
 
 void Fanout::push(const Result& r) {
-  for (auto& w : impl_->workers) w->push(r);
+  for (auto& w : impl_->workers) w->push(Result(r));
+}
+
+void Fanout::push(Result&& r) {
+  auto& workers = impl_->workers;
+  for (std::size_t i = 0; i + 1 < workers.size(); ++i) workers[i]->push(Result(r));
+  if (!workers.empty()) workers.back()->push(std::move(r));
 }
 
 void Fanout::forget(const std::string& app, const std::string& group_id) {

@@ -204,7 +204,9 @@ std::string build_target_for(std::string_view path, std::string_view base_path, 
 }
 
 std::string build_body(std::string_view group_id) {
-  std::string body = "{\"GroupId\":";
+  std::string body;
+  body.reserve(group_id.size() + 16);  // escapes are rare: one allocation
+  body = "{\"GroupId\":";
   append_json_string(body, group_id);
   body.push_back('}');
   return body;

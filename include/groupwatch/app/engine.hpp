@@ -23,7 +23,7 @@ namespace groupwatch::app {
 class ResultOut {
  public:
   virtual ~ResultOut() = default;
-  virtual void push(const delivery::Result& r) = 0;
+  virtual void push(delivery::Result&& r) = 0;
   /// The group was parked: its series should disappear where that matters.
   virtual void forget(const std::string& /*app*/, const std::string& /*group_id*/) {}
 };

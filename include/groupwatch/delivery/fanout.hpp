@@ -37,6 +37,8 @@ class Fanout {
   /// Non-blocking: copies `r` into every sink's queue (spilling to the
   /// spool when a queue is full).
   void push(const Result& r);
+  /// The same; the last sink's queue takes `r` itself.
+  void push(Result&& r);
   void forget(const std::string& app, const std::string& group_id);
 
   /// Flushes every sink within `grace`; whatever is not delivered by then is
