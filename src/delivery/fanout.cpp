@@ -88,9 +88,8 @@ class Worker {
     {
       std::lock_guard ik(inbox_mu_);
       if (!worker_gone_) {
-        const bool first = inbox_.empty();
         inbox_.push_back(std::move(r));
-        if (worker_waiting_ && first) inbox_cv_.notify_one();
+        if (worker_waiting_ && inbox_.size() == wake_after_) inbox_cv_.notify_one();
         return;
       }
     }
@@ -315,7 +314,13 @@ class Worker {
       }
       if (spool_.dirty()) wake = std::min(wake, last_sync_ + flush);
       if (stopping_) wake = std::min(wake, deadline_);
-      sleep_until(lk, wake);
+      // A queue that waits for its flush time needs no wake-up per result,
+      // only when a full batch has come: a futex wake and a context switch
+      // per poll otherwise. The first result after idling starts the clock.
+      std::size_t wake_after = 1;
+      if (healthy_ && !backoff && spool_.pending() == 0 && !queue_.empty() && !stopping_)
+        wake_after = p_.delivery.batch_size - queue_.size();
+      sleep_until(lk, wake, wake_after);
     }
     finish_locked();
   }
@@ -338,11 +343,13 @@ class Worker {
   // Sleeps without mu_ (stats() and stop may take it), on the inbox's lock,
   // which push() and forget() take only for an append: until `wake` (max:
   // no deadline) or something arrives.
-  void sleep_until(std::unique_lock<std::mutex>& lk, Clock::time_point wake) {
+  // Until `wake`, or until the inbox holds `wake_after` results, a forget or a kick.
+  void sleep_until(std::unique_lock<std::mutex>& lk, Clock::time_point wake, std::size_t wake_after) {
     lk.unlock();
     {
       std::unique_lock ik(inbox_mu_);
-      auto woken = [this] { return !inbox_.empty() || !inbox_forgets_.empty() || kick_; };
+      wake_after_ = wake_after;
+      auto woken = [this] { return inbox_.size() >= wake_after_ || !inbox_forgets_.empty() || kick_; };
       worker_waiting_ = true;
       if (wake == Clock::time_point::max()) {
         inbox_cv_.wait(ik, woken);
@@ -568,6 +575,7 @@ class Worker {
   std::condition_variable inbox_cv_;  // wakes the worker (paired with inbox_mu_)
   bool kick_ = false;                 // wake the worker: forget or stop
   bool worker_waiting_ = false;       // the worker sleeps on inbox_cv_
+  std::size_t wake_after_ = 1;        // inbox size that wakes it (under inbox_mu_)
   bool worker_gone_ = false;          // the worker left its loop: push() spools
   std::condition_variable done_cv_;   // the worker has left its loop
   detail::Spool spool_;
