@@ -16,6 +16,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -27,7 +28,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -111,29 +111,69 @@ const char* to_string(Failure f) {
 
 namespace {
 
-struct Connection {
-  Connection(const asio::any_io_executor& ex, ssl::context* ctx) {
+struct Connection : std::enable_shared_from_this<Connection> {
+  Connection(const asio::any_io_executor& ex, ssl::context* ctx) : timer(ex) {
     if (ctx) {
       tls.emplace(ex, *ctx);
     } else {
       plain.emplace(ex);
     }
   }
-  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
   void close() {
     error_code ignored;
-    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    tcp().close();
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
   }
 
-  std::optional<beast::tcp_stream> plain;
-  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  // One deadline a step (connect, handshake, CONNECT, a request and its
+  // answer) instead of a timer a read or write. One wait follows it: woken
+  // before a deadline that has moved on since, it waits again; past the
+  // deadline it closes the socket, the step's operation fails, and
+  // timed_out says why. Arming it again for the next request touches no
+  // timer while the wait already ends earlier.
+  void arm(Clock::time_point at) {
+    due = at;
+    timed_out = false;
+    if (waiting && timer.expiry() <= at) return;
+    waiting = true;
+    timer.expires_at(at);  // a wait pending for later ends with operation_aborted
+    wait();
+  }
+  void disarm() { due = Clock::time_point::max(); }
+
+  std::optional<tcp::socket> plain;
+  std::optional<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buffer;  // kept across requests: no per-request growth
   std::string out;            // request head + body, reused
   Clock::time_point idle_since{};
+  bool timed_out = false;
+
+ private:
+  void wait() {
+    timer.async_wait([weak = weak_from_this()](error_code ec) {
+      if (ec == asio::error::operation_aborted) return;  // re-armed nearer, or gone
+      auto self = weak.lock();
+      if (!self) return;
+      if (self->due == Clock::time_point::max()) {
+        self->waiting = false;
+      } else if (Clock::now() < self->due) {
+        self->timer.expires_at(self->due);
+        self->wait();
+      } else {
+        self->waiting = false;
+        self->timed_out = true;
+        self->close();
+      }
+    });
+  }
+
+  asio::steady_timer timer;
+  Clock::time_point due = Clock::time_point::max();
+  bool waiting = false;  // a wait is pending on `timer`
 };
 
-using ConnPtr = std::unique_ptr<Connection>;
+using ConnPtr = std::shared_ptr<Connection>;
 
 // Reads an answer's status, body and keep-alive, and nothing else: Beast's
 // own response parser stores every header field, an allocation each. The
@@ -407,16 +447,17 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<Response> tunnel(Connection& c, Clock::time_point deadline) {
     const std::string target = host_header_with_port();
     const std::string req = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\nUser-Agent: groupwatch\r\n\r\n";
-    c.tcp().expires_at(deadline);
-    auto [wec, wn] = co_await asio::async_write(c.tcp(), asio::buffer(req), use_tuple);
+    c.arm(deadline);
+    auto [wec, wn] = co_await asio::async_write(c.socket(), asio::buffer(req), use_tuple);
     const std::string proxy = opts.proxy_host + ":" + opts.proxy_port;
-    if (wec == beast::error::timeout) co_return fail(Failure::timeout, "proxy " + proxy + ": CONNECT timed out");
+    if (wec && c.timed_out) co_return fail(Failure::timeout, "proxy " + proxy + ": CONNECT timed out");
     if (wec) co_return fail(Failure::connect, "proxy " + proxy + ": " + wec.message());
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::empty_body> parser;
     parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel follows
-    auto [rec, rn] = co_await bhttp::async_read_header(c.tcp(), buf, parser, use_tuple);
-    if (rec == beast::error::timeout) co_return fail(Failure::timeout, "proxy " + proxy + ": CONNECT timed out");
+    auto [rec, rn] = co_await bhttp::async_read_header(c.socket(), buf, parser, use_tuple);
+    c.disarm();
+    if (rec && c.timed_out) co_return fail(Failure::timeout, "proxy " + proxy + ": CONNECT timed out");
     if (rec) co_return fail(Failure::connect, "proxy " + proxy + ": no answer to CONNECT: " + rec.message());
     const auto& res = parser.get();
     if (res.result_int() / 100 != 2) {
@@ -468,17 +509,18 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
   asio::awaitable<Response> open_connection(Call& call, Lease& lease, Clock::time_point deadline) {
     if (Response r = co_await ensure_resolved(call, deadline); r.failure != Failure::none) co_return r;
-    lease.conn = std::make_unique<Connection>(ex, ctx ? &*ctx : nullptr);
+    lease.conn = std::make_shared<Connection>(ex, ctx ? &*ctx : nullptr);
     Connection& c = *lease.conn;
     call.active = &c;
-    c.tcp().expires_at(deadline);
-    auto [ec, ep] = co_await c.tcp().async_connect(endpoints, use_tuple);
+    c.arm(deadline);
+    auto [ec, ep] = co_await asio::async_connect(c.socket(), endpoints, use_tuple);
+    c.disarm();
     if (ec) {
+      const bool timed_out = c.timed_out;
       lease.drop_connection();
       call.active = nullptr;
       if (stopped) co_return fail(Failure::cancelled, "pool shut down");
-      if (ec == beast::error::timeout)
-        co_return fail(Failure::timeout, "connect timed out after " + ms_text(opts.timeout));
+      if (timed_out) co_return fail(Failure::timeout, "connect timed out after " + ms_text(opts.timeout));
       endpoints = {};  // the address may have moved: resolve again next time
       if (!opts.proxy_host.empty())
         co_return fail(Failure::connect,
@@ -486,7 +528,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       co_return fail(Failure::connect, "cannot connect to " + opts.host + ":" + opts.port + ": " + ec.message());
     }
     ++connections_opened;
-    c.tcp().socket().set_option(tcp::no_delay(true), ec);
+    c.socket().set_option(tcp::no_delay(true), ec);
     if (!opts.proxy_host.empty()) {
       Response t = co_await tunnel(c, deadline);
       if (t.failure != Failure::none) {
@@ -507,17 +549,18 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       call.active = nullptr;
       co_return fail(Failure::tls, "cannot set SNI host name");
     }
-    c.tcp().expires_at(deadline);
+    c.arm(deadline);
     auto [hec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
+    c.disarm();
     if (hec) {
+      const bool timed_out = c.timed_out;
       std::string detail = "TLS handshake with " + opts.host + " failed: " + hec.message();
       const long vr = SSL_get_verify_result(c.tls->native_handle());
       if (vr != X509_V_OK) detail += std::string(": ") + X509_verify_cert_error_string(vr);
       lease.drop_connection();
       call.active = nullptr;
       if (stopped) co_return fail(Failure::cancelled, "pool shut down");
-      if (hec == beast::error::timeout)
-        co_return fail(Failure::timeout, "TLS handshake timed out after " + ms_text(opts.timeout));
+      if (timed_out) co_return fail(Failure::timeout, "TLS handshake timed out after " + ms_text(opts.timeout));
       co_return fail(Failure::tls, std::move(detail));
     }
     ++handshakes;
@@ -549,10 +592,9 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     o.append("Connection: keep-alive\r\n\r\n").append(body);
   }
 
-  Response io_failure(const error_code& ec, const char* step) {
+  Response io_failure(const error_code& ec, bool timed_out, const char* step) {
     if (stopped) return fail(Failure::cancelled, "pool shut down");
-    if (ec == beast::error::timeout)
-      return fail(Failure::timeout, std::string(step) + " timed out after " + ms_text(opts.timeout));
+    if (timed_out) return fail(Failure::timeout, std::string(step) + " timed out after " + ms_text(opts.timeout));
     if (ec == bhttp::error::body_limit || ec == bhttp::error::buffer_overflow)
       return fail(Failure::too_large, "answer body over " + std::to_string(opts.max_body_bytes) + " bytes");
     if (ec == bhttp::error::header_limit)
@@ -569,23 +611,24 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   template <class Stream>
   asio::awaitable<Exchange> exchange(Stream& s, Connection& c, Clock::time_point deadline, Gate* gate) {
     Exchange x;
-    c.tcp().expires_at(deadline);
+    c.arm(deadline);
     ++requests;
     auto [wec, written] = co_await asio::async_write(s, asio::buffer(c.out), use_tuple);
     x.sent_at = Clock::now();
     if (gate) gate->sent();
     if (wec) {
-      x.response = io_failure(wec, "sending request");
+      c.disarm();
+      x.response = io_failure(wec, c.timed_out, "sending request");
       x.nothing_read = true;
       co_return std::move(x);
     }
     AnswerParser parser(x.response.body);
     parser.body_limit(opts.max_body_bytes);
     parser.header_limit(kHeaderLimit);
-    c.tcp().expires_at(deadline);
     auto [rec, read] = co_await bhttp::async_read(s, c.buffer, parser, use_tuple);
+    c.disarm();
     if (rec) {
-      x.response = io_failure(rec, "reading answer");
+      x.response = io_failure(rec, c.timed_out, "reading answer");
       x.nothing_read = !parser.got_some();
       co_return std::move(x);
     }
@@ -614,6 +657,11 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // `self` keeps the pool alive past ~Pool while the request runs.
+  // GCC 12 sees Asio's frame allocation (aligned_alloc, released by the
+  // frame's own operator delete with free) inlined here and takes them for
+  // a mismatched pair: a false -Wmismatched-new-delete.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
   asio::awaitable<Response> run([[maybe_unused]] std::shared_ptr<Impl> self, std::string target, std::string body,
                                 Gate* gate, const RequestHead* head) {
     if (!valid_target(target)) co_return fail(Failure::protocol, "invalid request target");
@@ -670,6 +718,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     x.response.stale = reused && x.nothing_read && x.response.failure == Failure::reset;
     co_return std::move(x.response);
   }
+#pragma GCC diagnostic pop
 
   void shutdown() {
     stopped = true;
