@@ -236,6 +236,33 @@ TEST(HttpPool, StallEndsWithTimeout) {
   EXPECT_EQ(pool.stats().open, 0u);
 }
 
+// A connection's deadline follows each request: an answer that comes after
+// the previous request's deadline but within its own is taken, and a stall
+// on the reused connection still ends at its own deadline.
+TEST(HttpPool, TheDeadlineFollowsEachRequestOnAReusedConnection) {
+  TestServer server;
+  asio::io_context io;
+  PoolOptions o = options_for(server);
+  o.max_connections = 1;
+  o.timeout = 400ms;
+  Pool pool(io.get_executor(), o);
+  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
+  sleep_on(io, 250ms);
+  server.delay_ms = 300;  // ends 550 ms after the first request began
+  Response late = post_one(io, pool);
+  EXPECT_EQ(late.failure, Failure::none) << late.detail;
+  server.delay_ms = 0;
+  server.mode = Mode::stall;
+  const auto start = std::chrono::steady_clock::now();
+  Response stalled = post_one(io, pool);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(stalled.failure, Failure::timeout) << stalled.detail;
+  EXPECT_NE(stalled.detail.find("reading answer timed out"), std::string::npos) << stalled.detail;
+  EXPECT_GE(took, 350ms);
+  EXPECT_LT(took, 5000ms);
+  EXPECT_EQ(pool.stats().connections_opened, 1u);
+}
+
 TEST(HttpPool, WaitingForAConnectionCountsAgainstTheDeadline) {
   TestServer server;
   server.mode = Mode::stall;
