@@ -135,18 +135,20 @@ class SqliteSink final : public delivery::Sink {
     std::string& time = time_;  // kept: no string of its own per row
     time.clear();
     append_rfc3339_ms(time, r.time);
+    // Every text bound here outlives the step below, and every parameter is
+    // bound again before the next one: SQLite need not copy them.
     sqlite3_bind_int64(insert_, 1, ms);
-    sqlite3_bind_text(insert_, 2, time.data(), static_cast<int>(time.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(insert_, 3, r.app.data(), static_cast<int>(r.app.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert_, 2, time.data(), static_cast<int>(time.size()), SQLITE_STATIC);
+    sqlite3_bind_text(insert_, 3, r.app.data(), static_cast<int>(r.app.size()), SQLITE_STATIC);
     sqlite3_bind_int64(insert_, 4, static_cast<sqlite3_int64>(r.sdkappid));
-    sqlite3_bind_text(insert_, 5, r.group_id.data(), static_cast<int>(r.group_id.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert_, 5, r.group_id.data(), static_cast<int>(r.group_id.size()), SQLITE_STATIC);
     if (r.error_code == 0 && r.online_member_num) {
       sqlite3_bind_int64(insert_, 6, static_cast<sqlite3_int64>(*r.online_member_num));
     } else {
       sqlite3_bind_null(insert_, 6);
     }
     sqlite3_bind_int64(insert_, 7, r.error_code);
-    sqlite3_bind_text(insert_, 8, r.error_info.data(), static_cast<int>(r.error_info.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert_, 8, r.error_info.data(), static_cast<int>(r.error_info.size()), SQLITE_STATIC);
     const std::string& name = config::group_name(r.meta);
     if (name.empty()) {
       sqlite3_bind_null(insert_, 9);
