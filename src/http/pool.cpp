@@ -217,7 +217,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   // connection are all reachable from here so shutdown() can end them.
   struct Call final : Gate::Waiter {
     // Calls form an intrusive list: registering one costs no allocation.
-    explicit Call(Impl& p) : pool(p), timer(p.ex), next(p.calls) {
+    explicit Call(Impl& p) : pool(p), next(p.calls) {
       if (next) next->prev = this;
       pool.calls = this;
     }
@@ -242,12 +242,22 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
     void admitted() override {
       admitted_flag = true;
-      timer.cancel();
+      wake();
+    }
+    // The timer of a wait (a connection, a resolve, a permit): made on the
+    // first wait, since most requests never wait and an I/O object costs a
+    // service lookup under a mutex to make.
+    asio::steady_timer& timer() {
+      if (!wait_timer) wait_timer.emplace(pool.ex);
+      return *wait_timer;
+    }
+    void wake() {
+      if (wait_timer) wait_timer->cancel();
     }
 
     Impl& pool;
-    asio::steady_timer timer;  // waiting for a connection, resolve deadline, a permit
-    Gate* gate = nullptr;      // queued at this gate for a permit
+    std::optional<asio::steady_timer> wait_timer;  // see timer()
+    Gate* gate = nullptr;                          // queued at this gate for a permit
     bool admitted_flag = false;
     ConnPtr handed;             // a connection handed over by a release
     bool slot = false;          // a slot to open a connection handed over
@@ -350,8 +360,8 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<Acquired> acquire(Call& call, Clock::time_point deadline) {
     waiters.push_back(&call);
     call.queued = true;
-    call.timer.expires_at(deadline);
-    co_await call.timer.async_wait(use_tuple);
+    call.timer().expires_at(deadline);
+    co_await call.timer().async_wait(use_tuple);
     // Whatever woke us, a hand-over wins: the releaser already gave it away.
     // Past the deadline it goes on to the next waiter instead of being
     // spent on a request that would time out at once.
@@ -377,7 +387,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
         waiters.pop_front();
         w->queued = false;
         w->handed = std::move(conn);
-        w->timer.cancel();
+        w->wake();
         return;
       }
       idle.push_back(std::move(conn));
@@ -393,7 +403,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       w->queued = false;
       ++open;
       w->slot = true;
-      w->timer.cancel();
+      w->wake();
     }
   }
 
@@ -419,8 +429,8 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     // The resolver has no deadline of its own: a timer cancels it, and so
     // does shutdown() (which cancels the timer).
     auto done = std::make_shared<bool>(false);
-    call.timer.expires_at(deadline);
-    call.timer.async_wait([done, &resolver](error_code) {
+    call.timer().expires_at(deadline);
+    call.timer().async_wait([done, &resolver](error_code) {
       if (!*done) resolver.cancel();
     });
     const bool proxied = !opts.proxy_host.empty();
@@ -428,7 +438,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     auto [ec, results] = co_await resolver.async_resolve(rhost, proxied ? opts.proxy_port : opts.port, use_tuple);
     *done = true;
     call.resolver = nullptr;
-    call.timer.cancel();
+    call.wake();
     if (stopped) co_return fail(Failure::cancelled, "pool shut down");
     if (ec == asio::error::operation_aborted)
       co_return fail(Failure::timeout, "resolve timed out after " + ms_text(opts.timeout));
@@ -485,8 +495,8 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       if (resolving) {
         resolve_waiters.push_back(&call);
         call.resolve_wait = true;
-        call.timer.expires_at(deadline);
-        co_await call.timer.async_wait(use_tuple);
+        call.timer().expires_at(deadline);
+        co_await call.timer().async_wait(use_tuple);
         call.resolve_wait = false;
         std::erase(resolve_waiters, &call);
         if (stopped) co_return fail(Failure::cancelled, "pool shut down");
@@ -497,7 +507,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       resolving = true;
       Response r = co_await resolve(call, deadline);
       resolving = false;
-      for (Call* w : resolve_waiters) w->timer.cancel();
+      for (Call* w : resolve_waiters) w->wake();
       if (r.failure == Failure::resolve) {
         resolve_failure = r;
         resolve_failed_at = Clock::now();
@@ -646,10 +656,10 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   // rate, and a request admitted late still gets its full timeout.
   // For when try_admit() said no: a permit free at once costs no frame.
   asio::awaitable<Failure> admit(Call& call, Gate* gate) {
-    call.timer.expires_at(Clock::time_point::max());
+    call.timer().expires_at(Clock::time_point::max());
     call.gate = gate;
     gate->enqueue(&call);  // may admit at once
-    if (!call.admitted_flag) co_await call.timer.async_wait(use_tuple);
+    if (!call.admitted_flag) co_await call.timer().async_wait(use_tuple);
     call.gate = nullptr;
     if (call.admitted_flag) co_return Failure::none;
     gate->dequeue(&call);
@@ -729,10 +739,10 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       Call* w = waiters.front();
       waiters.pop_front();
       w->queued = false;
-      w->timer.cancel();
+      w->wake();
     }
     for (Call* c = calls; c; c = c->next) {
-      c->timer.cancel();
+      c->wake();
       if (c->resolver) c->resolver->cancel();
       if (c->active) c->active->close();
     }
