@@ -1,6 +1,7 @@
 #include "app/poller.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -516,19 +517,30 @@ asio::awaitable<void> Poller::attempt(Work w) {
   const std::int64_t sig_age_s = now_unix - sig_.created();
   // The target differs only in `random` while the UserSig stays the same:
   // encode the rest once per signature.
-  if (sig != target_sig_) {
+  if (sig != target_sig_ || !target_prefix_) {
     target_sig_ = sig;
-    target_prefix_ = tencent::build_target(endpoint_.base_path, app_.sdkappid, app_.admin, sig, 0);
-    target_prefix_.resize(target_prefix_.rfind("&random=") + 8);
+    std::string prefix = tencent::build_target(endpoint_.base_path, app_.sdkappid, app_.admin, sig, 0);
+    prefix.resize(prefix.rfind("&random=") + 8);
+    target_prefix_ = std::make_shared<const std::string>(std::move(prefix));
   }
-  std::string target;
-  target.reserve(target_prefix_.size() + 32);
-  target += target_prefix_;
-  target += std::to_string(static_cast<std::uint32_t>(rng_()));
-  target += "&contenttype=json";
+  // The request is written from these pieces, without joining them first:
+  // each stays put until the answer (a new signature makes a new prefix).
+  const std::shared_ptr<const std::string> prefix = target_prefix_;
+  char random[12];
+  const auto random_end = std::to_chars(random, random + sizeof random, static_cast<std::uint32_t>(rng_())).ptr;
+  const http::Text target{
+      {*prefix, std::string_view(random, static_cast<std::size_t>(random_end - random)), "&contenttype=json"}};
+  std::string escaped;  // the body of an ID that JSON must escape
+  http::Text body;
+  if (auto pieces = tencent::body_pieces(w.group_id)) {
+    body = http::Text{{(*pieces)[0], (*pieces)[1], (*pieces)[2]}};
+  } else {
+    escaped = tencent::build_body(w.group_id);
+    body = http::Text{{escaped}};
+  }
   auto t0 = steady::now();
   auto pool = budget_->pool();  // a reload may replace it while we wait
-  http::Response r = co_await pool->post(std::move(target), tencent::build_body(w.group_id), budget_.get());
+  http::Response r = co_await pool->send(target, body, budget_.get());
   if (!r.permit) budget_->withdraw();
   if (r.sent) ++m_.requests;
   if (r.failure == http::Failure::none) budget_->observe(r.since_sent);

@@ -219,8 +219,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::uint64_t rate_lowered_unlogged_ = 0;
   CycleMark cycle_mark_;
   std::size_t in_flight_ = 0;
-  std::string target_sig_;     // the UserSig target_prefix_ was built with
-  std::string target_prefix_;  // "...&usersig=...&random="
+  std::string target_sig_;                            // the UserSig target_prefix_ was built with
+  std::shared_ptr<const std::string> target_prefix_;  // "...&usersig=...&random="
   bool stopping_ = false;
   bool stopped_ = false;  // app stopped for misconfiguration
   bool running_ = false;

@@ -60,10 +60,12 @@ bool is_ip_literal(const std::string& host) {
 
 // A target goes on the request line verbatim; refuse anything that could
 // split it (header injection) rather than escaping it.
-bool valid_target(const std::string& target) {
-  if (target.empty() || target.front() != '/') return false;
-  return std::none_of(target.begin(), target.end(),
-                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+bool valid_target(const Text& target) {
+  auto first = std::find_if(target.parts.begin(), target.parts.end(), [](std::string_view p) { return !p.empty(); });
+  if (first == target.parts.end() || first->front() != '/') return false;
+  return std::all_of(target.parts.begin(), target.parts.end(), [](std::string_view p) {
+    return std::none_of(p.begin(), p.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+  });
 }
 
 Response fail(Failure f, std::string detail) {
@@ -586,20 +588,23 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     Clock::time_point sent_at{};
   };
 
-  void serialise(Connection& c, const std::string& target, const std::string& body, const RequestHead* head) {
+  void serialise(Connection& c, const Text& target, const Text& body, const RequestHead* head) {
     char len[24];
     auto [end, ec] = std::to_chars(len, len + sizeof len, body.size());
     (void)ec;
     std::string& o = c.out;
     o.clear();
-    o.append("POST ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_header);
+    o.append("POST ");
+    for (auto p : target.parts) o.append(p);
+    o.append(" HTTP/1.1\r\nHost: ").append(host_header);
     o.append("\r\nUser-Agent: groupwatch/" GW_VERSION);
     if (!opts.agent_note.empty()) o.append(" (").append(opts.agent_note).append(")");
     o.append("\r\nContent-Type: ");
     o.append(head ? std::string_view(head->content_type) : std::string_view("application/json"));
     o.append("\r\nContent-Length: ").append(len, end).append("\r\n");
     if (head) o.append(head->headers);
-    o.append("Connection: keep-alive\r\n\r\n").append(body);
+    o.append("Connection: keep-alive\r\n\r\n");
+    for (auto p : body.parts) o.append(p);
   }
 
   Response io_failure(const error_code& ec, bool timed_out, const char* step) {
@@ -672,8 +677,8 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   // a mismatched pair: a false -Wmismatched-new-delete.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-  asio::awaitable<Response> run([[maybe_unused]] std::shared_ptr<Impl> self, std::string target, std::string body,
-                                Gate* gate, const RequestHead* head) {
+  asio::awaitable<Response> run([[maybe_unused]] std::shared_ptr<Impl> self, Text target, Text body, Gate* gate,
+                                const RequestHead* head) {
     if (!valid_target(target)) co_return fail(Failure::protocol, "invalid request target");
     if (stopped) co_return fail(Failure::cancelled, "pool shut down");
     auto deadline = Clock::now() + opts.timeout;
@@ -783,9 +788,13 @@ Pool::~Pool() {
   impl_->shutdown();
 }
 
-// Not a coroutine itself: the request's one frame is run's.
 asio::awaitable<Response> Pool::post(std::string target, std::string body, Gate* gate, const RequestHead* head) {
-  return impl_->run(impl_, std::move(target), std::move(body), gate, head);
+  co_return co_await send(Text{{target}}, Text{{body}}, gate, head);
+}
+
+// Not a coroutine itself: the request's one frame is run's.
+asio::awaitable<Response> Pool::send(Text target, Text body, Gate* gate, const RequestHead* head) {
+  return impl_->run(impl_, target, body, gate, head);
 }
 
 void Pool::shutdown() {

@@ -1,5 +1,7 @@
 #include "groupwatch/tencent/request.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <charconv>
 
@@ -201,6 +203,13 @@ std::string build_target_for(std::string_view path, std::string_view base_path, 
   t.append("&random=").append(std::to_string(random));
   t.append("&contenttype=json");
   return t;
+}
+
+std::optional<std::array<std::string_view, 3>> body_pieces(std::string_view group_id) {
+  const bool plain = std::all_of(group_id.begin(), group_id.end(),
+                                 [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
+  if (!plain) return std::nullopt;
+  return std::array<std::string_view, 3>{R"({"GroupId":")", group_id, R"("})"};
 }
 
 std::string build_body(std::string_view group_id) {

@@ -117,6 +117,22 @@ TEST(Body, PlainGroupId) {
   EXPECT_EQ(build_body("@TGS#_@TGS#cQVLVHIM62CJ"), R"({"GroupId":"@TGS#_@TGS#cQVLVHIM62CJ"})");
 }
 
+// The hot path's pieces are the same bytes as build_body, or refuse an ID
+// that needs escaping.
+TEST(Body, PiecesAreTheBodyOrRefuseWhatNeedsEscaping) {
+  for (std::string id : {std::string("@TGS#_@TGS#cQVLVHIM62CJ"), std::string(""), std::string("a b~!#$%&'()*+,-./")}) {
+    auto pieces = body_pieces(id);
+    ASSERT_TRUE(pieces) << id;
+    std::string joined;
+    for (auto p : *pieces) joined += p;
+    EXPECT_EQ(joined, build_body(id));
+  }
+  for (std::string id : {std::string("a\"b"), std::string("a\\b"), std::string("x\ny"), std::string("\x7f"),
+                         std::string("@TGS#_群组")}) {
+    EXPECT_FALSE(body_pieces(id)) << id;
+  }
+}
+
 TEST(Body, EscapesAndRoundTrips) {
   EXPECT_EQ(build_body("a\"b\\c"), R"({"GroupId":"a\"b\\c"})");
   EXPECT_EQ(build_body("x\ny\t\x01"), R"({"GroupId":"x\ny\t\u0001"})");

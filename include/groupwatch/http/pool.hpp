@@ -1,10 +1,12 @@
 #pragma once
 // A pool of keep-alive HTTP/1.1 connections (TLS by default) to one endpoint.
 // Beast and Asio.SSL stay in the .cpp: this header only needs awaitable.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -105,6 +107,17 @@ struct PoolStats {
   std::size_t idle = 0;                  // currently idle
 };
 
+/// Text in up to four pieces, written one after another: the hot path hands
+/// a request's target and body over without joining them into a string.
+struct Text {
+  std::array<std::string_view, 4> parts{};
+  std::size_t size() const {
+    std::size_t n = 0;
+    for (auto p : parts) n += p.size();
+    return n;
+  }
+};
+
 /// Not thread-safe: post(), shutdown() and stats() must all run on the
 /// pool's executor (an io_context run by one thread, or a strand).
 /// A connection that failed, got `Connection: close`, or sat idle longer than
@@ -130,6 +143,11 @@ class Pool {
   /// `head` (when given, it must outlive the call) sets the content type
   /// and adds header lines, for requests other than the vendor's JSON.
   boost::asio::awaitable<Response> post(std::string target, std::string body, Gate* gate = nullptr,
+                                        const RequestHead* head = nullptr);
+  /// The same without a copy of the target and body: every piece must stay
+  /// valid until the returned awaitable completes (the caller's coroutine
+  /// holds them while it awaits).
+  boost::asio::awaitable<Response> send(Text target, Text body, Gate* gate = nullptr,
                                         const RequestHead* head = nullptr);
 
   /// Closes idle connections and makes waiting and future posts fail with

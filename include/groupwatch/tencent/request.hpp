@@ -1,6 +1,7 @@
 #pragma once
 // Building the request: regions, endpoints, the target with its five query
 // parameters, and the JSON body.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -43,5 +44,10 @@ std::string build_target_for(std::string_view path, std::string_view base_path, 
 
 /// {"GroupId":"..."} with correct JSON escaping.
 std::string build_body(std::string_view group_id);
+
+/// The same body in three pieces that refer to `group_id` instead of copying
+/// it, for an ID that JSON writes as it is (printable ASCII without `"` or
+/// `\`, as the vendor's IDs are); nullopt for any other: use build_body.
+std::optional<std::array<std::string_view, 3>> body_pieces(std::string_view group_id);
 
 }  // namespace groupwatch::tencent
