@@ -625,6 +625,38 @@ TEST(HttpPool, InvalidTargetRefused) {
   EXPECT_EQ(server.accepted.load(), 0);
 }
 
+asio::awaitable<void> send_pieces(Pool& pool, groupwatch::http::Text target, groupwatch::http::Text body,
+                                  std::optional<Response>& out) {
+  Response r = co_await pool.send(target, body);
+  out.emplace(std::move(r));
+}
+
+// The hot path's request, written from pieces: the server reads the same
+// target and body as from joined strings, and a piece that would split the
+// request line is refused like a whole target.
+TEST(HttpPool, SendWritesThePiecesAsOneTargetAndBody) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  const std::string random = "1234";
+  std::optional<Response> r;
+  asio::co_spawn(io,
+                 send_pieces(pool, {{"/v4/x?usersig=SIG&random=", random, "&contenttype=json"}},
+                             {{R"({"GroupId":")", "@TGS#_ABC", R"("})"}}, r),
+                 asio::detached);
+  while (!r) io.run_one();
+  ASSERT_EQ(r->failure, Failure::none) << r->detail;
+  const auto got = server.last();
+  EXPECT_EQ(got.target, "/v4/x?usersig=SIG&random=1234&contenttype=json");
+  EXPECT_EQ(got.body, R"({"GroupId":"@TGS#_ABC"})");
+
+  r.reset();
+  asio::co_spawn(io, send_pieces(pool, {{"/v4/x?a=", "1 HTTP/1.1\r\nX-Injected: 1"}}, {{"{}"}}, r), asio::detached);
+  while (!r) io.run_one();
+  EXPECT_EQ(r->failure, Failure::protocol);
+  EXPECT_EQ(server.requests.load(), 1);
+}
+
 TEST(HttpPool, ShutdownCancelsWaitersAndInFlight) {
   TestServer server;
   server.mode = Mode::stall;
