@@ -226,7 +226,7 @@ class Worker {
 
   // mu_ held.
   // The two inbox vectors trade places and keep their capacity: pushing a
-  // result costs its copy, not a vector's growth.
+  // result costs a move, not a vector's growth.
   void drain_inbox_locked() {
     {
       std::lock_guard ik(inbox_mu_);
@@ -342,8 +342,7 @@ class Worker {
 
   // Sleeps without mu_ (stats() and stop may take it), on the inbox's lock,
   // which push() and forget() take only for an append: until `wake` (max:
-  // no deadline) or something arrives.
-  // Until `wake`, or until the inbox holds `wake_after` results, a forget or a kick.
+  // no deadline), the inbox holds `wake_after` results, a forget or a kick.
   void sleep_until(std::unique_lock<std::mutex>& lk, Clock::time_point wake, std::size_t wake_after) {
     lk.unlock();
     {
@@ -677,7 +676,7 @@ Fanout::~Fanout() {
 }
 
 void Fanout::push(const Result& r) {
-  for (auto& w : impl_->workers) w->push(Result(r));
+  push(Result(r));
 }
 
 void Fanout::push(Result&& r) {

@@ -1,23 +1,10 @@
 #include "groupwatch/delivery/result.hpp"
 
-#include <charconv>
 #include <string>
 
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::delivery {
-
-namespace {
-
-template <class Int>
-void append_int(std::string& out, Int v) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
-  (void)ec;  // 24 digits hold any 64-bit integer
-  out.append(digits, end);
-}
-
-}  // namespace
 
 std::string to_json_line(const Result& r) {
   std::string out;

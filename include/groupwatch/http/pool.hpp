@@ -118,7 +118,7 @@ struct Text {
   }
 };
 
-/// Not thread-safe: post(), shutdown() and stats() must all run on the
+/// Not thread-safe: post(), send(), shutdown() and stats() must all run on the
 /// pool's executor (an io_context run by one thread, or a strand).
 /// A connection that failed, got `Connection: close`, or sat idle longer than
 /// idle_timeout is closed instead of reused. The pool never sends a request

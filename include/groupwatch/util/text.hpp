@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers shared by every stage: durations as operators write
 // them, RFC 3339 timestamps, JSON string escaping.
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -31,6 +32,13 @@ std::size_t first_invalid_utf8(std::string_view s);
 /// escaped, bytes >= 0x80 pass through (valid UTF-8 stays valid); invalid
 /// UTF-8 sequences are replaced by U+FFFD so the output is always valid JSON.
 void append_json_string(std::string& out, std::string_view s);
+
+/// Appends an integer in decimal, without a string of its own.
+template <class Int>
+void append_int(std::string& out, Int v) {
+  char digits[24];  // any 64-bit integer, with its sign
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
+}
 std::string json_string(std::string_view s);
 
 /// A listen address as every listener here takes it (admin, Prometheus

@@ -104,13 +104,6 @@ void append_tag(std::string& out, std::string_view key, std::string_view value) 
   out += v;
 }
 
-template <class T>
-void append_int(std::string& out, T v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
 std::string excerpt(std::string_view body) {
   std::string out;
   for (char c : body.substr(0, kBodyExcerpt)) out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
