@@ -567,6 +567,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
     m_.latency_sum_s += secs;
   }
   Outcome o = Outcome::from(r);
+  pool->recycle(std::move(r.body));
   if (o.invalid) log::debug(events::answer_invalid, o.invalid_what, {{"app", app_.name}, {"group", w.group_id}});
   AttemptState st;
   st.attempt = w.attempt;

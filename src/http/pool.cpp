@@ -637,6 +637,10 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       x.nothing_read = true;
       co_return std::move(x);
     }
+    if (!spare_bodies.empty()) {
+      x.response.body = std::move(spare_bodies.back());
+      spare_bodies.pop_back();
+    }
     AnswerParser parser(x.response.body);
     parser.body_limit(opts.max_body_bytes);
     parser.header_limit(kHeaderLimit);
@@ -779,6 +783,8 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
   std::uint64_t connections_opened = 0;
   std::uint64_t handshakes = 0;
   std::uint64_t requests = 0;
+  // Answer bodies given back (recycle), empty, with their capacity.
+  std::vector<std::string> spare_bodies;
 };
 
 Pool::Pool(asio::any_io_executor ex, PoolOptions opts)
@@ -795,6 +801,14 @@ asio::awaitable<Response> Pool::post(std::string target, std::string body, Gate*
 // Not a coroutine itself: the request's one frame is run's.
 asio::awaitable<Response> Pool::send(Text target, Text body, Gate* gate, const RequestHead* head) {
   return impl_->run(impl_, target, body, gate, head);
+}
+
+void Pool::recycle(std::string&& body) {
+  constexpr std::size_t kMaxKept = 4096;
+  auto& spare = impl_->spare_bodies;
+  if (body.capacity() > kMaxKept || spare.size() >= impl_->opts.max_connections) return;
+  body.clear();
+  spare.push_back(std::move(body));
 }
 
 void Pool::shutdown() {

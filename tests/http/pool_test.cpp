@@ -319,6 +319,26 @@ TEST(HttpPool, AnswerBodyKeepsRoomToBeParsedWhereItLies) {
   EXPECT_GE(r->body.capacity(), r->body.size() + groupwatch::http::kBodyPadding);
 }
 
+// A body given back is where the next answer is read: no new string per
+// answer, and nothing of the old answer left in it. A large one is not kept.
+TEST(HttpPool, ARecycledBodyHoldsTheNextAnswer) {
+  TestServer server;
+  asio::io_context io;
+  Pool pool(io.get_executor(), options_for(server));
+  Response first = post_one(io, pool);
+  ASSERT_EQ(first.failure, Failure::none) << first.detail;
+  const char* storage = first.body.data();
+  pool.recycle(std::move(first.body));
+  Response second = post_one(io, pool);
+  ASSERT_EQ(second.failure, Failure::none) << second.detail;
+  EXPECT_EQ(second.body, R"({"ActionStatus":"OK","ErrorCode":0,"OnlineMemberNum":7})");
+  EXPECT_EQ(second.body.data(), storage);
+  std::string big;
+  big.reserve(std::size_t{1} << 20);
+  pool.recycle(std::move(big));
+  EXPECT_GE(big.capacity(), std::size_t{1} << 20);  // left with the caller
+}
+
 TEST(HttpPool, ChunkedAnswerIsJoinedAndTheConnectionKept) {
   TestServer server;
   server.mode = Mode::chunked;

@@ -150,6 +150,11 @@ class Pool {
   boost::asio::awaitable<Response> send(Text target, Text body, Gate* gate = nullptr,
                                         const RequestHead* head = nullptr);
 
+  /// Gives an answer's body back when the caller is done with it: the next
+  /// answer is read into it instead of a new string. Keeps at most one per
+  /// connection, each of a few KiB at most.
+  void recycle(std::string&& body);
+
   /// Closes idle connections and makes waiting and future posts fail with
   /// Failure::cancelled.
   void shutdown();
