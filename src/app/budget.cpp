@@ -10,7 +10,7 @@ namespace groupwatch::app {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
-http::PoolOptions pool_options(const config::AppConfig& app, const config::PollConfig& poll) {
+http::PoolOptions pool_options(const config::AppSettings& app, const config::PollConfig& poll) {
   std::string err;
   auto ep = tencent::parse_endpoint(app.endpoint, &err, /*allow_plain=*/true);
   if (!ep) throw std::runtime_error("app " + app.name + ": endpoint: " + err);

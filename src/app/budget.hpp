@@ -27,7 +27,7 @@ namespace groupwatch::app {
 using config::budget_key;
 
 /// The pool settings of an app under a poll config.
-http::PoolOptions pool_options(const config::AppConfig& app, const config::PollConfig& poll);
+http::PoolOptions pool_options(const config::AppSettings& app, const config::PollConfig& poll);
 
 class Budget final : public http::Gate, public std::enable_shared_from_this<Budget> {
  public:

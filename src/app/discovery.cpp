@@ -30,7 +30,7 @@ constexpr int kAttempts = 4;                                  // per call: trans
 constexpr std::size_t kInfoWorkers = 8;                       // info calls in flight at once
 constexpr std::size_t kListBodyBytes = std::size_t{8} << 20;  // 10,000 IDs is about 400 KB
 
-http::PoolOptions discovery_pool(const config::AppConfig& app, const config::PollConfig& poll, std::size_t conns) {
+http::PoolOptions discovery_pool(const config::AppSettings& app, const config::PollConfig& poll, std::size_t conns) {
   auto po = pool_options(app, poll);
   po.max_connections = conns;
   po.max_body_bytes = kListBodyBytes;
@@ -44,13 +44,13 @@ asio::awaitable<void> sleep_for(asio::steady_timer& t, steady::duration d) {
 
 }  // namespace
 
-DiscoveryBudgets make_discovery_budgets(asio::io_context& io, const config::AppConfig& app,
+DiscoveryBudgets make_discovery_budgets(asio::io_context& io, const config::AppSettings& app,
                                         const config::PollConfig& poll) {
   return {std::make_shared<Budget>(io, 1.0, discovery_pool(app, poll, 1)),
           std::make_shared<Budget>(io, 200.0, discovery_pool(app, poll, kInfoWorkers))};
 }
 
-Discoverer::Discoverer(asio::io_context& io, const config::AppConfig& app, DiscoveryBudgets budgets)
+Discoverer::Discoverer(asio::io_context& io, const config::AppSettings& app, DiscoveryBudgets budgets)
     : io_(io),
       app_(app),
       discover_(app.discover.value_or(config::DiscoverConfig{})),
@@ -63,13 +63,11 @@ Discoverer::Discoverer(asio::io_context& io, const config::AppConfig& app, Disco
   auto ep = tencent::parse_endpoint(app_.endpoint, &err, /*allow_plain=*/true);
   if (!ep) throw std::runtime_error("app " + app_.name + ": endpoint: " + err);
   endpoint_ = *ep;
-  app_.groups.clear();
-  app_.group_meta.clear();
   std::fill(app_.secret_key.begin(), app_.secret_key.end(), '\0');
   app_.secret_key.clear();
 }
 
-bool Discoverer::same_as(const config::AppConfig& a) const {
+bool Discoverer::same_as(const config::AppSettings& a) const {
   const auto ttl_s = std::chrono::duration_cast<std::chrono::seconds>(a.usersig_ttl).count();
   return a.discover && *a.discover == discover_ && a.endpoint == app_.endpoint && a.ca_file == app_.ca_file &&
          a.tls_verify == app_.tls_verify && a.proxy == app_.proxy &&

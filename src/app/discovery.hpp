@@ -46,12 +46,12 @@ struct DiscoveryBudgets {
   std::shared_ptr<Budget> list;  // 1 call a second
   std::shared_ptr<Budget> info;  // 200 calls a second
 };
-DiscoveryBudgets make_discovery_budgets(boost::asio::io_context& io, const config::AppConfig& app,
+DiscoveryBudgets make_discovery_budgets(boost::asio::io_context& io, const config::AppSettings& app,
                                         const config::PollConfig& poll);
 
 class Discoverer : public std::enable_shared_from_this<Discoverer> {
  public:
-  Discoverer(boost::asio::io_context& io, const config::AppConfig& app, DiscoveryBudgets budgets);
+  Discoverer(boost::asio::io_context& io, const config::AppSettings& app, DiscoveryBudgets budgets);
 
   /// One whole listing (retrying each call a few times). A listing that
   /// fails part-way returns ok = false and nothing else. With `filter`
@@ -66,7 +66,7 @@ class Discoverer : public std::enable_shared_from_this<Discoverer> {
   /// The newest successful listing.
   const std::optional<Listing>& last() const { return last_; }
   /// True when `app` lists the same way (credentials, endpoint, discover:).
-  bool same_as(const config::AppConfig& app) const;
+  bool same_as(const config::AppSettings& app) const;
   std::uint64_t listings() const { return listings_; }
   std::uint64_t failures() const { return failures_; }
   double last_listing_unix() const { return last_listing_unix_; }
@@ -80,7 +80,7 @@ class Discoverer : public std::enable_shared_from_this<Discoverer> {
                                                   std::size_t& failures);
 
   boost::asio::io_context& io_;
-  config::AppConfig app_;  // without groups or key
+  config::AppSettings app_;  // without the key
   config::DiscoverConfig discover_;
   tencent::Endpoint endpoint_;
   UserSigCache sig_;

@@ -30,15 +30,15 @@ struct Engine::Impl {
   // One per SDKAppID and endpoint, shared by the apps entries naming it.
   std::map<std::string, std::shared_ptr<Budget>> budgets;
   std::vector<std::shared_ptr<Poller>> pollers;
-  std::vector<std::shared_ptr<Poller>> retired;    // replaced on reload, draining
-  std::vector<std::shared_ptr<Poller>> asks;       // one-off polls for query/once beside us
-  std::map<std::string, config::AppConfig> creds;  // per budget key: the first app's config, without groups
+  std::vector<std::shared_ptr<Poller>> retired;                    // replaced on reload, draining
+  std::vector<std::shared_ptr<Poller>> asks;                       // one-off polls for query/once beside us
+  std::map<std::string, config::AppSettings> creds;                // per budget key: the first app's settings
   std::map<std::string, std::shared_ptr<Discoverer>> discoverers;  // per app name, for apps with discover:
   std::map<std::string, DiscoveryBudgets> discovery_budgets;       // per budget key, made when first needed
   std::vector<std::shared_ptr<Discoverer>> listings;               // one-off listings for `discover` beside us
   cluster::Coordinator* cluster = nullptr;
 
-  DiscoveryBudgets& discovery_budget(const config::AppConfig& a) {
+  DiscoveryBudgets& discovery_budget(const config::AppSettings& a) {
     auto key = budget_key(a);
     auto it = discovery_budgets.find(key);
     if (it == discovery_budgets.end()) {
@@ -96,9 +96,7 @@ struct Engine::Impl {
       if (cluster) b->set_holding(cluster->holding(first.sdkappid));
       ids.push_back(first.sdkappid);
       next.emplace(shared.key, std::move(b));
-      auto& c = creds.emplace(shared.key, first).first->second;
-      c.groups.clear();
-      c.group_meta.clear();
+      creds.emplace(shared.key, static_cast<const config::AppSettings&>(first));
     }
     budgets = std::move(next);
     if (cluster) cluster->set_apps(ids);
@@ -367,7 +365,7 @@ bool Engine::list_groups(const std::string& key,
   auto& I = *impl_;
   auto c = I.creds.find(key);
   if (I.stopping || c == I.creds.end()) return false;
-  const config::AppConfig& a = c->second;
+  const config::AppSettings& a = c->second;
   auto d = std::make_shared<Discoverer>(I.io, a, I.discovery_budget(a));
   I.listings.push_back(d);
   spawn_logged(
@@ -401,7 +399,8 @@ bool Engine::ask(const std::string& key, std::vector<std::string> groups,
   if (I.stopping || b == I.budgets.end()) return false;
   // Cluster: only while this instance may send for the SDKAppID.
   if (const auto& h = b->second->holding(); h && !h->may_send()) return false;
-  config::AppConfig a = I.creds.at(key);
+  config::AppConfig a;
+  static_cast<config::AppSettings&>(a) = I.creds.at(key);
   a.groups = std::move(groups);
   auto out = std::make_shared<Collect>();
   auto p = std::make_shared<Poller>(I.io, a, I.poll, Mode::once, *out, b->second);

@@ -93,10 +93,7 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
   m_.name = app_.name;
   m_.sdkappid = app_.sdkappid;
   m_.latency_buckets.assign(std::size(latency_bounds_ms) + 1, 0);
-  set_groups(std::move(app_.groups), app_.group_meta);
-  app_.group_meta.clear();
-  app_.groups.clear();
-  app_.groups.shrink_to_fit();
+  set_groups(app.groups, app.group_meta);
 }
 
 Poller::~Poller() {

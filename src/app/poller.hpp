@@ -106,7 +106,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::size_t unanswered() const;
   std::size_t group_count() const { return groups_.size(); }
   const std::string& name() const { return app_.name; }
-  const config::AppConfig& app_config() const { return app_; }
+  const config::AppSettings& app_config() const { return app_; }
   AppMetrics metrics(Freshness freshness = Freshness::skip) const;
   void on_finished(std::function<void()> cb) { on_finished_ = std::move(cb); }
 
@@ -189,7 +189,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   };
 
   boost::asio::io_context& io_;
-  config::AppConfig app_;
+  config::AppSettings app_;  // without the watchlist (groups_ holds it) or the key
   PollSettings settings_;
   ResultOut& out_;
   std::shared_ptr<Budget> budget_;

@@ -631,7 +631,7 @@ std::string percent(double pct) {
 }
 }  // namespace
 
-std::string budget_key(const AppConfig& app) {
+std::string budget_key(const AppSettings& app) {
   return fmt::format("{}@{}", app.sdkappid, app.endpoint);
 }
 

@@ -34,7 +34,9 @@ struct DiscoverConfig {
 /// fnmatch-style: '*' any run, '?' one byte, everything else literal.
 bool glob_match(std::string_view pattern, std::string_view text);
 
-struct AppConfig {
+/// An app's settings without its watchlist: what signing and reaching the
+/// vendor need. Kept apart so a copy of them costs no allocation per group.
+struct AppSettings {
   std::string name;
   std::uint64_t sdkappid = 0;
   std::string admin;
@@ -51,14 +53,17 @@ struct AppConfig {
   std::string proxy;
   double qps = 200;
   milliseconds usersig_ttl = std::chrono::hours(24);
-  std::vector<std::string> groups;  // inline + group_files, deduplicated, in first-seen order
-  // Names and labels of watchlist entries written as {id, name, labels}.
-  std::unordered_map<std::string, GroupMetaPtr> group_meta;
   std::optional<DiscoverConfig> discover;
   Mark mark;  // of the app's mapping
   // Set when `groups` is let go of after the engine took its copy (run):
   // what a reload compares the new watchlist with.
   std::uint64_t groups_digest = 0;
+};
+
+struct AppConfig : AppSettings {
+  std::vector<std::string> groups;  // inline + group_files, deduplicated, in first-seen order
+  // Names and labels of watchlist entries written as {id, name, labels}.
+  std::unordered_map<std::string, GroupMetaPtr> group_meta;
 };
 
 struct PollConfig {
@@ -151,7 +156,7 @@ std::string check_group_id(std::string_view id, std::string* warning);
 /// Never contains a secret.
 /// Entries with the same key share one request budget (the vendor counts
 /// per SDKAppID): "SDKAPPID@ENDPOINT".
-std::string budget_key(const AppConfig& app);
+std::string budget_key(const AppSettings& app);
 
 /// The apps entries that share one budget, and the budget's cap.
 struct SharedBudget {
