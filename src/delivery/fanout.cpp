@@ -27,7 +27,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -48,6 +47,44 @@ constexpr auto kDefaultGrace = std::chrono::seconds(5);
 constexpr auto kDropLogEvery = std::chrono::seconds(10);
 constexpr auto kCancelWait = std::chrono::seconds(2);  // for a cancelled write to return
 constexpr auto kStuckWrite = std::chrono::seconds(5);  // a write running this long counts as failing
+
+// First in, first out, on a vector that keeps its capacity: the front is an
+// index, and the slots before it are reclaimed when the queue empties or
+// when they are over half of it. A std::deque would allocate a block every
+// few results.
+class Fifo {
+ public:
+  std::size_t size() const { return v_.size() - head_; }
+  bool empty() const { return head_ == v_.size(); }
+  void push_back(Result&& r) { v_.push_back(std::move(r)); }
+  auto begin() { return v_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() { return v_.end(); }
+  void clear() {
+    v_.clear();
+    head_ = 0;
+  }
+  /// Moves the `n` oldest results into `out` (which is empty). Taking all of
+  /// them trades storage with `out`: neither allocates.
+  void take(std::size_t n, std::vector<Result>& out) {
+    if (head_ == 0 && n == v_.size()) {
+      out.swap(v_);
+      return;
+    }
+    const auto first = begin();
+    out.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(n)));
+    head_ += n;
+    if (head_ == v_.size()) {
+      clear();
+    } else if (head_ > v_.size() / 2) {
+      v_.erase(v_.begin(), begin());
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<Result> v_;
+  std::size_t head_ = 0;
+};
 
 class Worker {
  public:
@@ -392,9 +429,7 @@ class Worker {
         batch_spool_bytes_ = batch_.empty() ? 0 : bytes;
         if (batch_.empty()) return;
       } else {
-        std::size_t n = std::min(p_.delivery.batch_size, queue_.size());
-        batch_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
-        queue_.erase(queue_.begin(), queue_.begin() + n);
+        queue_.take(std::min(p_.delivery.batch_size, queue_.size()), batch_);
         batch_spool_bytes_ = 0;
       }
     }
@@ -578,7 +613,7 @@ class Worker {
   bool worker_gone_ = false;          // the worker left its loop: push() spools
   std::condition_variable done_cv_;   // the worker has left its loop
   detail::Spool spool_;
-  std::deque<Result> queue_;
+  Fifo queue_;
   Clock::time_point first_queued_;
   std::vector<Result> batch_;            // being delivered or retried
   std::uint64_t batch_spool_bytes_ = 0;  // > 0: batch_ is also the spool's head, that long

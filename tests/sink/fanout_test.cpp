@@ -46,6 +46,28 @@ TEST(Fanout, DeliversEverythingInOrderOnItsOwnThread) {
   EXPECT_EQ(spool_size(dir), 0u);
 }
 
+// A queue many batches deep (a slow sink) leaves in order, one batch at a
+// time: the queue's front moves through it and its storage is reused.
+TEST(Fanout, ADeepQueueLeavesInOrderOneBatchAtATime) {
+  TempDir dir;
+  auto st = std::make_shared<FakeState>();
+  auto opts = fast_options();
+  opts.queue_size = 10000;
+  st->sleep_ms = 200;
+  delivery::Fanout f(fake_sinks(st, opts), dir.path());
+  push_range(f, 0, 10);  // the first batch, its write slow
+  ASSERT_TRUE(eventually([&] { return st->attempts.load() == 1; }));
+  push_range(f, 10, 1000);  // queued behind it, 99 batches deep
+  st->sleep_ms = 0;
+  push_range(f, 1000, 1005);
+  EXPECT_TRUE(f.stop(10s));
+  EXPECT_EQ(st->indices(), range(0, 1005));
+  std::lock_guard lk(st->mu);
+  EXPECT_GE(st->batches.size(), 101u);
+  for (auto n : st->batches) EXPECT_LE(n, opts.batch_size);
+  EXPECT_EQ(stats_of(f).spooled, 0u);  // all of it went through the queue
+}
+
 TEST(Fanout, FlushesAPartialBatchAfterFlushInterval) {
   TempDir dir;
   auto st = std::make_shared<FakeState>();

@@ -96,6 +96,7 @@ struct FakeState {
   std::atomic<int> opens{0};
   std::mutex mu;
   std::vector<delivery::Result> got;
+  std::vector<std::size_t> batches;  // the size of each delivered write
   std::vector<std::string> forgotten;
   std::thread::id writer;
 
@@ -122,6 +123,7 @@ class FakeSink : public delivery::Sink {
     std::lock_guard lk(st_->mu);
     st_->writer = std::this_thread::get_id();
     st_->got.insert(st_->got.end(), batch.begin(), batch.end());
+    st_->batches.push_back(batch.size());
   }
   void forget(const std::string& app, const std::string& group_id) override {
     std::lock_guard lk(st_->mu);
