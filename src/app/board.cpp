@@ -6,17 +6,14 @@
 
 namespace groupwatch::app {
 
-namespace {
-std::string board_key(const std::string& app, const std::string& group_id) {
-  return app + '\n' + group_id;
-}
-}  // namespace
-
 GroupBoard::GroupBoard(std::size_t top, std::size_t history, std::size_t parked_max)
     : top_n_(top), history_n_(history), parked_max_(parked_max) {}
 
 void GroupBoard::observe(const delivery::Result& r) {
-  auto key = board_key(r.app, r.group_id);
+  // The key is made in a buffer kept from one result to the next: a result
+  // that changes nothing on the board costs no allocation.
+  std::string& key = key_;
+  key.assign(r.app).append(1, '\n').append(r.group_id);
   auto parked_it = std::find_if(parked_.begin(), parked_.end(),
                                 [&](const Parked& p) { return p.app == r.app && p.group_id == r.group_id; });
   if (r.error_code != 0) {

@@ -43,6 +43,7 @@ class GroupBoard {
  private:
   std::size_t top_n_, history_n_, parked_max_;
   std::map<std::string, Top> candidates_;  // key app + '\n' + group_id; at most 2 * top
+  std::string key_;                        // observe(): the key of the result at hand
   std::deque<Parked> parked_;              // oldest first; at most parked_max
 };
 
