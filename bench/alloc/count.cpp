@@ -11,14 +11,24 @@ namespace {
 
 std::atomic<unsigned long long> g_count{0};
 
-void* counted(std::size_t n) {
+// With GW_ALLOC_SIZES set, also how many allocations of each size (in 16-byte
+// steps up to 4 KiB, the rest in the last bucket): what a poll allocates.
+constexpr std::size_t kBuckets = 257;
+std::atomic<unsigned long long> g_sizes[kBuckets];
+
+void count(std::size_t n) {
   g_count.fetch_add(1, std::memory_order_relaxed);
+  g_sizes[n / 16 < kBuckets - 1 ? n / 16 : kBuckets - 1].fetch_add(1, std::memory_order_relaxed);
+}
+
+void* counted(std::size_t n) {
+  count(n);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
 
 void* counted_aligned(std::size_t n, std::align_val_t a) {
-  g_count.fetch_add(1, std::memory_order_relaxed);
+  count(n);
   const auto align = static_cast<std::size_t>(a);
   if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
   throw std::bad_alloc();
@@ -27,6 +37,11 @@ void* counted_aligned(std::size_t n, std::align_val_t a) {
 struct Report {
   ~Report() {
     if (std::getenv("GW_ALLOC_REPORT")) std::fprintf(stderr, "allocations=%llu\n", g_count.load());
+    if (!std::getenv("GW_ALLOC_SIZES")) return;
+    for (std::size_t i = 0; i < kBuckets; ++i) {
+      if (auto c = g_sizes[i].load())
+        std::fprintf(stderr, "allocations of %zu-%zu bytes: %llu\n", i * 16, i * 16 + 15, c);
+    }
   }
 } report;
 
