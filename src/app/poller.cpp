@@ -507,22 +507,26 @@ asio::awaitable<void> Poller::dispatch() {
   check_finished();
 }
 
-asio::awaitable<void> Poller::attempt(Work w) {
-  auto self = shared_from_this();
-  auto now_unix = unix_now();
+// The target differs only in `random` while the UserSig stays the same: the
+// rest is encoded once per signature.
+std::shared_ptr<const std::string> Poller::target_prefix(std::int64_t now_unix) {
   const std::string& sig = sig_.get(now_unix);
-  const std::int64_t sig_age_s = now_unix - sig_.created();
-  // The target differs only in `random` while the UserSig stays the same:
-  // encode the rest once per signature.
   if (sig != target_sig_ || !target_prefix_) {
     target_sig_ = sig;
     std::string prefix = tencent::build_target(endpoint_.base_path, app_.sdkappid, app_.admin, sig, 0);
     prefix.resize(prefix.rfind("&random=") + 8);
     target_prefix_ = std::make_shared<const std::string>(std::move(prefix));
   }
+  return target_prefix_;
+}
+
+asio::awaitable<void> Poller::attempt(Work w) {
+  auto self = shared_from_this();
+  auto now_unix = unix_now();
   // The request is written from these pieces, without joining them first:
   // each stays put until the answer (a new signature makes a new prefix).
-  const std::shared_ptr<const std::string> prefix = target_prefix_;
+  const std::shared_ptr<const std::string> prefix = target_prefix(now_unix);
+  const std::int64_t sig_age_s = now_unix - sig_.created();
   char random[12];
   const auto random_end = std::to_chars(random, random + sizeof random, static_cast<std::uint32_t>(rng_())).ptr;
   const http::Text target{
@@ -538,6 +542,13 @@ asio::awaitable<void> Poller::attempt(Work w) {
   auto t0 = steady::now();
   auto pool = budget_->pool();  // a reload may replace it while we wait
   http::Response r = co_await pool->send(target, body, budget_.get());
+  answered(std::move(w), r, t0, sig_age_s);
+  pool->recycle(std::move(r.body));
+}
+
+// Not part of attempt(): a coroutine keeps every local in its frame, and a
+// frame over 1 KiB is not recycled by Asio (a malloc and a free per poll).
+void Poller::answered(Work&& w, const http::Response& r, steady::time_point t0, std::int64_t sig_age_s) {
   if (!r.permit) budget_->withdraw();
   if (r.sent) ++m_.requests;
   if (r.failure == http::Failure::none) budget_->observe(r.since_sent);
@@ -555,7 +566,7 @@ asio::awaitable<void> Poller::attempt(Work w) {
     // Shutdown past its grace: nothing was fetched. A retry still gets its
     // result, the failure that made it one.
     if (w.attempt > 1) finish(std::move(w), std::nullopt, w.last_code, w.last_info);
-    co_return;
+    return;
   }
   {
     std::size_t b = 0;
@@ -564,7 +575,6 @@ asio::awaitable<void> Poller::attempt(Work w) {
     m_.latency_sum_s += secs;
   }
   Outcome o = Outcome::from(r);
-  pool->recycle(std::move(r.body));
   if (o.invalid) log::debug(events::answer_invalid, o.invalid_what, {{"app", app_.name}, {"group", w.group_id}});
   AttemptState st;
   st.attempt = w.attempt;

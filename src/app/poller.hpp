@@ -152,7 +152,11 @@ class Poller : public std::enable_shared_from_this<Poller> {
   /// Queued retries go to `successor`, or (null) end now with their last
   /// failure as the group's result.
   void hand_off_retries(Poller* successor);
+  /// The request target up to `&random=`, for the UserSig of `now_unix`.
+  std::shared_ptr<const std::string> target_prefix(std::int64_t now_unix);
   boost::asio::awaitable<void> attempt(Work w);
+  /// What attempt() does with the answer (or failure) to its request.
+  void answered(Work&& w, const http::Response& r, std::chrono::steady_clock::time_point t0, std::int64_t sig_age_s);
   /// The group's result, from `w` (its ID moves into the result).
   void finish(Work&& w, std::optional<std::uint64_t> count, std::int64_t code, std::string info);
   void note_failure(const std::string& group, std::int64_t code, const std::string& info);

@@ -519,7 +519,12 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     co_return Response{};
   }
 
-  asio::awaitable<Response> open_connection(Call& call, Lease& lease, Clock::time_point deadline) {
+  // Into `out`, which a request's frame holds anyway (see run()).
+  asio::awaitable<void> open_connection(Call& call, Lease& lease, Clock::time_point deadline, Response& out) {
+    out = co_await connect(call, lease, deadline);
+  }
+
+  asio::awaitable<Response> connect(Call& call, Lease& lease, Clock::time_point deadline) {
     if (Response r = co_await ensure_resolved(call, deadline); r.failure != Failure::none) co_return r;
     lease.conn = std::make_shared<Connection>(ex, ctx ? &*ctx : nullptr);
     Connection& c = *lease.conn;
@@ -623,9 +628,10 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
 
   // Writes the request and reads the answer. `gate` learns when the write
   // ended: from then on the request counts at the server.
+  // Fills `x` (fresh) in place: returning it would put a copy of it in the
+  // caller's frame for each of the two streams.
   template <class Stream>
-  asio::awaitable<Exchange> exchange(Stream& s, Connection& c, Clock::time_point deadline, Gate* gate) {
-    Exchange x;
+  asio::awaitable<void> exchange(Stream& s, Connection& c, Clock::time_point deadline, Gate* gate, Exchange& x) {
     c.arm(deadline);
     ++requests;
     auto [wec, written] = co_await asio::async_write(s, asio::buffer(c.out), use_tuple);
@@ -635,7 +641,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
       c.disarm();
       x.response = io_failure(wec, c.timed_out, "sending request");
       x.nothing_read = true;
-      co_return std::move(x);
+      co_return;
     }
     if (!spare_bodies.empty()) {
       x.response.body = std::move(spare_bodies.back());
@@ -649,12 +655,12 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     if (rec) {
       x.response = io_failure(rec, c.timed_out, "reading answer");
       x.nothing_read = !parser.got_some();
-      co_return std::move(x);
+      co_return;
     }
     // An answer delimited by the end of the stream leaves nothing to reuse.
     x.keep_alive = parser.keep_alive() && !parser.need_eof();
     x.response.status = parser.status();
-    co_return std::move(x);
+    co_return;
   }
 
   // ---- post ----------------------------------------------------------------
@@ -698,29 +704,31 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     if (acq.failure != Failure::none) co_return fail(acq.failure, "pool shut down");
     Lease lease(*this, std::move(acq.conn));
     const bool reused = lease.conn != nullptr;
+    // The one answer of this frame: every way out below returns it. (Each
+    // Response of its own would take room in the frame, and a frame over
+    // 1 KiB is not recycled by Asio.)
+    Exchange x;
     if (!reused) {
-      Response r = co_await open_connection(call, lease, deadline);
-      if (r.failure != Failure::none) co_return r;
+      co_await open_connection(call, lease, deadline, x.response);
+      if (x.response.failure != Failure::none) co_return std::move(x.response);
     }
     if (gate && !gate->try_admit()) {
       if (Failure f = co_await admit(call, gate); f != Failure::none) co_return fail(f, "pool shut down");
     }
     if (stopped || (gate && !gate->may_write())) {
       if (gate) gate->sent();  // nothing left, but the permit ends here
-      Response r = fail(Failure::cancelled, stopped ? "pool shut down" : "not allowed to send now");
-      r.permit = gate != nullptr;
-      co_return r;
+      x.response = fail(Failure::cancelled, stopped ? "pool shut down" : "not allowed to send now");
+      x.response.permit = gate != nullptr;
+      co_return std::move(x.response);
     }
     deadline = Clock::now() + opts.timeout;
     Connection& c = *lease.conn;
     call.active = &c;
     serialise(c, target, body, head);
-    // (no co_await inside ?: -- GCC 12 miscompiles it)
-    Exchange x;
     if (c.tls) {
-      x = co_await exchange(*c.tls, c, deadline, gate);
+      co_await exchange(*c.tls, c, deadline, gate, x);
     } else {
-      x = co_await exchange(*c.plain, c, deadline, gate);
+      co_await exchange(*c.plain, c, deadline, gate, x);
     }
     call.active = nullptr;
     x.response.sent = true;
