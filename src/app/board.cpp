@@ -9,17 +9,19 @@ namespace groupwatch::app {
 GroupBoard::GroupBoard(std::size_t top, std::size_t history, std::size_t parked_max)
     : top_n_(top), history_n_(history), parked_max_(parked_max) {}
 
+// Every result passes here: a group that is neither parked nor on the board
+// costs a lookup in each, not a walk over them.
 void GroupBoard::observe(const delivery::Result& r) {
   // The key is made in a buffer kept from one result to the next: a result
   // that changes nothing on the board costs no allocation.
   std::string& key = key_;
   key.assign(r.app).append(1, '\n').append(r.group_id);
-  auto parked_it = std::find_if(parked_.begin(), parked_.end(),
-                                [&](const Parked& p) { return p.app == r.app && p.group_id == r.group_id; });
-  if (r.error_code != 0) {
-    if (tencent::classify(r.error_code).action != tencent::Action::park_group) return;
-    candidates_.erase(key);
-    if (parked_it != parked_.end()) parked_.erase(parked_it);
+  // An error that does not park leaves the board as it was.
+  const bool parks = r.error_code != 0 && tencent::classify(r.error_code).action == tencent::Action::park_group;
+  if (r.error_code != 0 && !parks) return;
+  if (parked_keys_.contains(key)) unpark(r.app, r.group_id);  // parked again (at the end), or answered
+  if (parks) {
+    if (candidates_.erase(key) != 0) min_count_.reset();
     Parked p{r.app,
              r.group_id,
              config::group_name(r.meta),
@@ -27,10 +29,10 @@ void GroupBoard::observe(const delivery::Result& r) {
              std::string(tencent::classify(r.error_code).meaning),
              r.time};
     parked_.push_back(std::move(p));
-    while (parked_.size() > parked_max_) parked_.pop_front();
+    parked_keys_.insert(key);
+    while (parked_.size() > parked_max_) unpark(parked_.front().app, parked_.front().group_id);
     return;
   }
-  if (parked_it != parked_.end()) parked_.erase(parked_it);  // answered again: no longer parked
   if (!r.online_member_num) return;
   std::uint64_t n = *r.online_member_num;
   auto it = candidates_.find(key);
@@ -38,18 +40,31 @@ void GroupBoard::observe(const delivery::Result& r) {
     // Twice as many candidates as shown, so that a group dipping for a cycle
     // keeps its sparkline; the smallest goes when a bigger one arrives.
     if (candidates_.size() >= 2 * top_n_) {
-      auto min = std::min_element(candidates_.begin(), candidates_.end(),
-                                  [](const auto& a, const auto& b) { return a.second.count < b.second.count; });
-      if (min->second.count >= n) return;
-      candidates_.erase(min);
+      if (!min_count_) {
+        min_count_ = std::min_element(candidates_.begin(), candidates_.end(), [](const auto& a, const auto& b) {
+                       return a.second.count < b.second.count;
+                     })->second.count;
+      }
+      if (*min_count_ >= n) return;
+      candidates_.erase(std::min_element(candidates_.begin(), candidates_.end(),
+                                         [](const auto& a, const auto& b) { return a.second.count < b.second.count; }));
     }
     it = candidates_.emplace(key, Top{r.app, r.group_id, {}, 0, {}}).first;
   }
+  min_count_.reset();  // a count on the board changed
   it->second.count = n;
   if (it->second.name != config::group_name(r.meta)) it->second.name = config::group_name(r.meta);
   auto& h = it->second.history;
   h.push_back(n);
   if (h.size() > history_n_) h.erase(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(h.size() - history_n_));
+}
+
+void GroupBoard::unpark(const std::string& app, const std::string& group_id) {
+  auto it = std::find_if(parked_.begin(), parked_.end(),
+                         [&](const Parked& p) { return p.app == app && p.group_id == group_id; });
+  if (it == parked_.end()) return;
+  parked_keys_.erase(app + '\n' + group_id);
+  parked_.erase(it);
 }
 
 std::vector<GroupBoard::Top> GroupBoard::top() const {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,10 +43,15 @@ class GroupBoard {
   std::size_t candidates() const { return candidates_.size(); }
 
  private:
+  /// Takes the group off the parked list, when it is there.
+  void unpark(const std::string& app, const std::string& group_id);
+
   std::size_t top_n_, history_n_, parked_max_;
-  std::map<std::string, Top> candidates_;  // key app + '\n' + group_id; at most 2 * top
-  std::string key_;                        // observe(): the key of the result at hand
-  std::deque<Parked> parked_;              // oldest first; at most parked_max
+  std::map<std::string, Top> candidates_;           // key app + '\n' + group_id; at most 2 * top
+  std::optional<std::uint64_t> min_count_;          // the lowest count in candidates_, when known
+  std::string key_;                                 // observe(): the key of the result at hand
+  std::deque<Parked> parked_;                       // oldest first; at most parked_max
+  std::set<std::string, std::less<>> parked_keys_;  // the keys of parked_
 };
 
 }  // namespace groupwatch::app

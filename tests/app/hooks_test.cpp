@@ -41,6 +41,23 @@ TEST(GroupBoard, KeepsTheTopGroupsByLatestCount) {
   EXPECT_LE(b.candidates(), 6u) << "bounded candidate set, not every group";
 }
 
+// The board's smallest count is remembered between results: a count that
+// drops on the board makes room for the next bigger group at once.
+TEST(GroupBoard, AGroupWhoseCountDropsGivesWayToABiggerOne) {
+  GroupBoard b(1, 4, 10);  // two candidates
+  b.observe(ok("a", 10));
+  b.observe(ok("b", 20));
+  b.observe(ok("c", 5));  // smaller than both: not taken
+  b.observe(ok("a", 1));  // a drops on the board
+  b.observe(ok("c", 5));  // now bigger than a: c takes a's place
+  b.observe(ok("b", 0));  // b drops below c
+  auto top = b.top();
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].group_id, "c");
+  EXPECT_EQ(top[0].history, (std::vector<std::uint64_t>{5}));
+  EXPECT_EQ(b.candidates(), 2u);
+}
+
 TEST(GroupBoard, KeepsABoundedHistoryPerTopGroup) {
   GroupBoard b(2, 4, 10);
   for (std::uint64_t n : {10, 20, 30, 40, 50, 60}) b.observe(ok("big", n * 100));
@@ -82,6 +99,11 @@ TEST(GroupBoard, ListsParkedGroupsWithTheirReasonAndForgetsThemWhenTheyAnswer) {
   ASSERT_EQ(parked.size(), 2u);
   EXPECT_EQ(parked[0].group_id, "third");
   EXPECT_EQ(parked[1].group_id, "missing");
+
+  b.observe(fail("missing", 10002));  // a failure that does not park: still parked, in its place
+  parked = b.parked();
+  ASSERT_EQ(parked.size(), 2u);
+  EXPECT_EQ(parked[0].group_id, "third");
 
   b.observe(ok("missing", 3));  // answered again after a recheck
   ASSERT_EQ(b.parked().size(), 1u);
