@@ -1,7 +1,9 @@
 // Counting operator new for the allocation benchmark (bench/run 10): linked
 // into groupwatch only with -DGW_ALLOC_COUNT=ON. Every replaceable global
 // allocation function counts once; with GW_ALLOC_REPORT set the total is
-// printed to stderr at exit as "allocations=N".
+// printed to stderr at exit as "allocations=N". The C allocation functions
+// are counted too, for every library in the process (OpenSSL, Asio's
+// coroutine frames, which do not go through operator new): "heap=N".
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 namespace {
 
 std::atomic<unsigned long long> g_count{0};
+std::atomic<unsigned long long> g_heap{0};
 
 // With GW_ALLOC_SIZES set, also how many allocations of each size (in 16-byte
 // steps up to 4 KiB, the rest in the last bucket): what a poll allocates.
@@ -36,7 +39,8 @@ void* counted_aligned(std::size_t n, std::align_val_t a) {
 
 struct Report {
   ~Report() {
-    if (std::getenv("GW_ALLOC_REPORT")) std::fprintf(stderr, "allocations=%llu\n", g_count.load());
+    if (std::getenv("GW_ALLOC_REPORT"))
+      std::fprintf(stderr, "allocations=%llu heap=%llu\n", g_count.load(), g_heap.load());
     if (!std::getenv("GW_ALLOC_SIZES")) return;
     for (std::size_t i = 0; i < kBuckets; ++i) {
       if (auto c = g_sizes[i].load())
@@ -46,6 +50,41 @@ struct Report {
 } report;
 
 }  // namespace
+
+// glibc's own entry points: the functions below take the place of malloc and
+// its kin in every library (symbol interposition) and count each call.
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+
+void* malloc(std::size_t n) {
+  g_heap.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t n, std::size_t size) {
+  g_heap.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(n, size);
+}
+void* realloc(void* p, std::size_t n) {
+  g_heap.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, n);
+}
+void* memalign(std::size_t align, std::size_t n) {
+  g_heap.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(align, n);
+}
+void* aligned_alloc(std::size_t align, std::size_t n) {
+  return memalign(align, n);
+}
+int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  void* p = memalign(align, n);
+  if (p == nullptr) return 12;  // ENOMEM
+  *out = p;
+  return 0;
+}
+}
 
 void* operator new(std::size_t n) {
   return counted(n);
