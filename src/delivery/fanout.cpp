@@ -64,9 +64,11 @@ class Fifo {
     head_ = 0;
   }
   /// Moves the `n` oldest results into `out` (which is empty). Taking all of
-  /// them trades storage with `out`: neither allocates.
+  /// them trades storage with `out`: neither allocates. Storage of more than
+  /// about a batch (a backlog after an outage) is given back once drained.
   void take(std::size_t n, std::vector<Result>& out) {
-    if (head_ == 0 && n == v_.size()) {
+    const std::size_t keep = 2 * n + 64;
+    if (head_ == 0 && n == v_.size() && v_.capacity() <= keep) {
       out.swap(v_);
       return;
     }
@@ -75,6 +77,7 @@ class Fifo {
     head_ += n;
     if (head_ == v_.size()) {
       clear();
+      if (v_.capacity() > keep) std::vector<Result>().swap(v_);
     } else if (head_ > v_.size() / 2) {
       v_.erase(v_.begin(), begin());
       head_ = 0;

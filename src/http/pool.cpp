@@ -704,9 +704,9 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     if (acq.failure != Failure::none) co_return fail(acq.failure, "pool shut down");
     Lease lease(*this, std::move(acq.conn));
     const bool reused = lease.conn != nullptr;
-    // The one answer of this frame: every way out below returns it. (Each
-    // Response of its own would take room in the frame, and a frame over
-    // 1 KiB is not recycled by Asio.)
+    // The one answer of this frame, which the ways out below return (a
+    // failed permit wait returns its own). Each Response of its own would
+    // take room in the frame, and a frame over 1 KiB is not recycled by Asio.
     Exchange x;
     if (!reused) {
       co_await open_connection(call, lease, deadline, x.response);
@@ -814,7 +814,9 @@ asio::awaitable<Response> Pool::send(Text target, Text body, Gate* gate, const R
 void Pool::recycle(std::string&& body) {
   constexpr std::size_t kMaxKept = 4096;
   auto& spare = impl_->spare_bodies;
-  if (body.capacity() > kMaxKept || spare.size() >= impl_->opts.max_connections) return;
+  // A failed request's empty string holds no storage worth a place.
+  if (body.capacity() < kBodyPadding || body.capacity() > kMaxKept || spare.size() >= impl_->opts.max_connections)
+    return;
   body.clear();
   spare.push_back(std::move(body));
 }

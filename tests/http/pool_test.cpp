@@ -328,7 +328,12 @@ TEST(HttpPool, ARecycledBodyHoldsTheNextAnswer) {
   Response first = post_one(io, pool);
   ASSERT_EQ(first.failure, Failure::none) << first.detail;
   const char* storage = first.body.data();
+  const auto capacity = first.body.capacity();
   pool.recycle(std::move(first.body));
+  // Were the body let go of, a block of its size made now would likely be
+  // the one it had: the next answer would then lie elsewhere.
+  std::string decoy;
+  decoy.reserve(capacity);
   Response second = post_one(io, pool);
   ASSERT_EQ(second.failure, Failure::none) << second.detail;
   EXPECT_EQ(second.body, R"({"ActionStatus":"OK","ErrorCode":0,"OnlineMemberNum":7})");

@@ -1,5 +1,5 @@
 // sqlite: one row per result in table `samples`, one transaction per batch.
-// UNIQUE(group_id, time_ms, app) with INSERT OR IGNORE makes the spool's
+// UNIQUE(time_ms, group_id, app) with INSERT OR IGNORE makes the spool's
 // replay after a crash exactly-once here.
 #include "sinks/sqlite/sqlite.hpp"
 
