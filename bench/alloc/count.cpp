@@ -3,8 +3,10 @@
 // allocation function counts once; with GW_ALLOC_REPORT set the total is
 // printed to stderr at exit as "allocations=N". The C allocation functions
 // are counted too, for every library in the process (OpenSSL, Asio's
-// coroutine frames, which do not go through operator new): "heap=N".
+// coroutine frames, which do not go through operator new): "heap=N", which
+// includes operator new's own calls. valloc and pvalloc are not counted.
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -79,8 +81,9 @@ void* aligned_alloc(std::size_t align, std::size_t n) {
   return memalign(align, n);
 }
 int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  if (align < sizeof(void*) || (align & (align - 1)) != 0) return EINVAL;
   void* p = memalign(align, n);
-  if (p == nullptr) return 12;  // ENOMEM
+  if (p == nullptr) return ENOMEM;
   *out = p;
   return 0;
 }
