@@ -57,8 +57,11 @@ std::vector<Response> post_all(asio::io_context& io, Pool& pool, int n, std::str
   return result;
 }
 
+// The answer as the pool gave it (moved, not copied: a copy's body would
+// lose its spare capacity and its storage).
 Response post_one(asio::io_context& io, Pool& pool, std::string target = kTarget) {
-  return post_all(io, pool, 1, std::move(target)).front();
+  auto all = post_all(io, pool, 1, std::move(target));
+  return std::move(all.front());
 }
 
 void sleep_on(asio::io_context& io, std::chrono::milliseconds d) {
