@@ -21,7 +21,7 @@ void GroupBoard::observe(const delivery::Result& r) {
   if (r.error_code != 0 && !parks) return;
   if (parked_keys_.contains(key)) unpark(r.app, r.group_id);  // parked again (at the end), or answered
   if (parks) {
-    if (candidates_.erase(key) != 0) min_count_.reset();
+    if (candidates_.erase(key) != 0) smallest_.reset();
     Parked p{r.app,
              r.group_id,
              config::group_name(r.meta),
@@ -40,18 +40,16 @@ void GroupBoard::observe(const delivery::Result& r) {
     // Twice as many candidates as shown, so that a group dipping for a cycle
     // keeps its sparkline; the smallest goes when a bigger one arrives.
     if (candidates_.size() >= 2 * top_n_) {
-      if (!min_count_) {
-        min_count_ = std::min_element(candidates_.begin(), candidates_.end(), [](const auto& a, const auto& b) {
-                       return a.second.count < b.second.count;
-                     })->second.count;
+      if (!smallest_) {
+        smallest_ = std::min_element(candidates_.begin(), candidates_.end(),
+                                     [](const auto& a, const auto& b) { return a.second.count < b.second.count; });
       }
-      if (*min_count_ >= n) return;
-      candidates_.erase(std::min_element(candidates_.begin(), candidates_.end(),
-                                         [](const auto& a, const auto& b) { return a.second.count < b.second.count; }));
+      if ((*smallest_)->second.count >= n) return;
+      candidates_.erase(*smallest_);
     }
     it = candidates_.emplace(key, Top{r.app, r.group_id, {}, 0, {}}).first;
   }
-  min_count_.reset();  // a count on the board changed
+  smallest_.reset();  // a count on the board changed
   it->second.count = n;
   if (it->second.name != config::group_name(r.meta)) it->second.name = config::group_name(r.meta);
   auto& h = it->second.history;

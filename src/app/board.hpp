@@ -47,8 +47,10 @@ class GroupBoard {
   void unpark(const std::string& app, const std::string& group_id);
 
   std::size_t top_n_, history_n_, parked_max_;
-  std::map<std::string, Top> candidates_;           // key app + '\n' + group_id; at most 2 * top
-  std::optional<std::uint64_t> min_count_;          // the lowest count in candidates_, when known
+  std::map<std::string, Top> candidates_;  // key app + '\n' + group_id; at most 2 * top
+  // The candidate with the lowest count, when known (a map's iterators stay
+  // valid while their element does; any change to the board forgets it).
+  std::optional<std::map<std::string, Top>::iterator> smallest_;
   std::string key_;                                 // observe(): the key of the result at hand
   std::deque<Parked> parked_;                       // oldest first; at most parked_max
   std::set<std::string, std::less<>> parked_keys_;  // the keys of parked_
