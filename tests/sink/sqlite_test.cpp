@@ -40,6 +40,14 @@ class Db {
     sqlite3_finalize(st);
     return out;
   }
+  // The columns of the table's one index, in order; empty (and a failure)
+  // when it has none or several.
+  std::vector<std::string> only_index_columns() {
+    auto indexes = rows("SELECT name FROM pragma_index_list('samples')");
+    EXPECT_EQ(indexes.size(), 1u) << "indexes of samples";
+    if (indexes.size() != 1) return {};
+    return rows("SELECT name FROM pragma_index_info('" + indexes[0] + "') ORDER BY seqno");
+  }
 
  private:
   sqlite3* db_ = nullptr;
@@ -78,10 +86,7 @@ TEST(SqliteSink, SchemaIsWalWithUniqueKeyAndReplayIsIdempotent) {
   EXPECT_EQ(cols, want);
   // One index, the unique key, led by the time: rows arrive in time order
   // and land at its end (with group_id first, each row dirtied a page).
-  auto indexes = db.rows("SELECT name FROM pragma_index_list('samples')");
-  ASSERT_EQ(indexes.size(), 1u);
-  EXPECT_EQ(db.rows("SELECT name FROM pragma_index_info('" + indexes[0] + "') ORDER BY seqno"),
-            (std::vector<std::string>{"time_ms", "group_id", "app"}));
+  EXPECT_EQ(db.only_index_columns(), (std::vector<std::string>{"time_ms", "group_id", "app"}));
   // It serves retention and a group's time-bounded history.
   auto plan = db.rows("EXPLAIN QUERY PLAN SELECT * FROM samples WHERE group_id = 'x' AND time_ms > 5");
   ASSERT_FALSE(plan.empty());
@@ -116,10 +121,7 @@ TEST(SqliteSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
             (std::vector<std::string>{"@TGS#_old|7|NULL|{}", "@TGS#_group1|1|VIP lounge|{\"tier\":\"gold\"}",
                                       "@TGS#_group2|2|NULL|{}"}));
   // Its unique key stays as it was made.
-  auto indexes = db.rows("SELECT name FROM pragma_index_list('samples')");
-  ASSERT_EQ(indexes.size(), 1u);
-  EXPECT_EQ(db.rows("SELECT name FROM pragma_index_info('" + indexes[0] + "') ORDER BY seqno"),
-            (std::vector<std::string>{"group_id", "time_ms", "app"}));
+  EXPECT_EQ(db.only_index_columns(), (std::vector<std::string>{"group_id", "time_ms", "app"}));
 }
 
 TEST(SqliteSink, RetentionDeletesOldRowsAtOpen) {
