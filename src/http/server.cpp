@@ -3,14 +3,22 @@
 // it says, with a deadline on every step.
 #include "groupwatch/http/server.hpp"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 #include <map>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/compose.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -32,6 +40,154 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// A connection's TCP stream: a socket with one deadline for whatever it is
+// doing (as beast::tcp_stream has) that reads with recvmsg, so that each read
+// learns when the kernel received its last bytes (SO_TIMESTAMPNS, which the
+// socket inherits from a listener with ServerOptions::stamp_arrivals). The emulator counts a request at that time, as
+// the vendor counts one when it arrives: a server thread that waited for a CPU would otherwise count requests late,
+// bunched into a second the wire never held.
+class Stream {
+ public:
+  using executor_type = tcp::socket::executor_type;
+
+  explicit Stream(tcp::socket s) : sock_(std::move(s)), timer_(sock_.get_executor()) {}
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  using lowest_layer_type = tcp::socket::lowest_layer_type;  // for asio::ssl::stream
+
+  executor_type get_executor() { return sock_.get_executor(); }
+  lowest_layer_type& lowest_layer() { return sock_.lowest_layer(); }
+  const lowest_layer_type& lowest_layer() const { return sock_.lowest_layer(); }
+  tcp::socket& socket() { return sock_; }
+  /// Every operation from now on ends with beast::error::timeout once `d`
+  /// has passed (until the next call).
+  void expires_after(std::chrono::milliseconds d) { deadline_ = SteadyClock::now() + d; }
+  void close() {
+    beast::error_code ec;
+    sock_.close(ec);
+    timer_.cancel();
+  }
+  /// When the last bytes read arrived: the kernel's stamp, or the time of
+  /// the read without one.
+  SteadyClock::time_point arrived() const { return arrived_; }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& token) {
+    return asio::async_compose<Token, void(beast::error_code, std::size_t)>(Op<Buffers, true>{*this, b}, token, sock_);
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& token) {
+    return asio::async_compose<Token, void(beast::error_code, std::size_t)>(Op<Buffers, false>{*this, b}, token, sock_);
+  }
+
+ private:
+  // A read waits for the socket to be readable and then reads it itself; a
+  // write is the socket's own. Either way the deadline's timer runs beside.
+  template <class Buffers, bool Read>
+  struct Op {
+    Stream& s;
+    Buffers b;
+    std::uint64_t armed = 0;
+    template <class Self>
+    void operator()(Self& self, beast::error_code ec = {}, std::size_t n = 0) {
+      if (armed == 0) {
+        armed = s.arm();
+        if constexpr (Read) {
+          // Nothing to read into (the TLS layer asks so): done at once, as
+          // a socket's own read would be, without waiting for data.
+          if (asio::buffer_size(b) == 0) {
+            asio::post(s.sock_.get_executor(), std::move(self));
+          } else {
+            s.sock_.async_wait(tcp::socket::wait_read, std::move(self));
+          }
+        } else {
+          s.sock_.async_write_some(b, std::move(self));
+        }
+        return;
+      }
+      if constexpr (Read) {
+        if (!ec) {
+          ec = s.receive(b, n);
+          if (ec == asio::error::would_block) {
+            s.sock_.async_wait(tcp::socket::wait_read, std::move(self));
+            return;
+          }
+        }
+      }
+      const bool timed_out = s.disarm(armed);
+      if (ec && timed_out) ec = beast::error::timeout;
+      self.complete(ec, ec ? 0 : n);
+    }
+  };
+
+  // Starts the deadline's wait for one operation; returns its number.
+  std::uint64_t arm() {
+    const std::uint64_t n = ++armed_;
+    timed_out_ = false;
+    if (deadline_ == SteadyClock::time_point::max()) return n;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([this, n](const beast::error_code& ec) {
+      if (ec || n != armed_) return;  // (aborted: `this` may be gone)
+      timed_out_ = true;
+      beast::error_code ignored;
+      sock_.cancel(ignored);
+    });
+    return n;
+  }
+  // The operation numbered `n` ended: stops its wait; true when it timed out.
+  bool disarm(std::uint64_t n) {
+    const bool timed_out = timed_out_ && n == armed_;
+    if (n == armed_) timer_.cancel();
+    return timed_out;
+  }
+
+  template <class Buffers>
+  beast::error_code receive(const Buffers& b, std::size_t& n) {
+    std::array<iovec, 8> iov{};
+    std::size_t k = 0;
+    for (auto it = asio::buffer_sequence_begin(b); it != asio::buffer_sequence_end(b) && k < iov.size(); ++it) {
+      const asio::mutable_buffer mb(*it);
+      if (mb.size() > 0) iov[k++] = iovec{mb.data(), mb.size()};
+    }
+    if (k == 0) return {};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr m{};
+    m.msg_iov = iov.data();
+    m.msg_iovlen = k;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    ssize_t r = 0;
+    do {
+      r = ::recvmsg(sock_.native_handle(), &m, MSG_DONTWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return asio::error::would_block;
+      return {errno, asio::error::get_system_category()};
+    }
+    if (r == 0) return asio::error::eof;
+    n = static_cast<std::size_t>(r);
+    arrived_ = SteadyClock::now();
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+      timespec at{}, now{};
+      std::memcpy(&at, CMSG_DATA(c), sizeof at);
+      ::clock_gettime(CLOCK_REALTIME, &now);
+      const auto age =
+          std::chrono::seconds(now.tv_sec - at.tv_sec) + std::chrono::nanoseconds(now.tv_nsec - at.tv_nsec);
+      if (age.count() > 0) arrived_ -= std::chrono::duration_cast<SteadyClock::duration>(age);
+    }
+    return {};
+  }
+
+  tcp::socket sock_;
+  asio::steady_timer timer_;
+  SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
+  std::uint64_t armed_ = 0;
+  bool timed_out_ = false;
+  SteadyClock::time_point arrived_{};
+};
 
 void reset_socket(tcp::socket& s) {
   beast::error_code ec;
@@ -57,13 +213,13 @@ Reply plain_reply(bhttp::status status) {
   return res;
 }
 
-asio::awaitable<void> graceful_close(beast::tcp_stream& s, std::chrono::milliseconds) {
+asio::awaitable<void> graceful_close(Stream& s, std::chrono::milliseconds) {
   beast::error_code ec;
   s.socket().shutdown(tcp::socket::shutdown_send, ec);
   co_return;
 }
 
-asio::awaitable<void> graceful_close(beast::ssl_stream<beast::tcp_stream>& s, std::chrono::milliseconds limit) {
+asio::awaitable<void> graceful_close(beast::ssl_stream<Stream>& s, std::chrono::milliseconds limit) {
   beast::get_lowest_layer(s).expires_after(limit);
   co_await s.async_shutdown(use_tuple);
 }
@@ -99,6 +255,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   bool stopped = false;
   std::uint64_t next_id = 1;
   std::map<std::uint64_t, Conn*> conns;
+  SteadyClock::time_point arrived{};  // of the request being handled
 
   Impl(asio::io_context& i, ServerHandlers hs, ServerOptions os)
       : io(i), h(std::move(hs)), o(std::move(os)), acceptor(i) {}
@@ -168,7 +325,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     beast::error_code ec;
     sock.set_option(tcp::no_delay(true), ec);
     if (self->o.tls) {
-      beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), *self->o.tls);
+      beast::ssl_stream<Stream> stream(std::move(sock), *self->o.tls);
       conn.close = [&stream] { beast::get_lowest_layer(stream).close(); };
       beast::get_lowest_layer(stream).expires_after(self->o.request_timeout);
       auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
@@ -176,7 +333,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       if (self->h.handshaken) self->h.handshaken(id);
       co_await serve(self, stream, conn, id);
     } else {
-      beast::tcp_stream stream(std::move(sock));
+      Stream stream(std::move(sock));
       conn.close = [&stream] { stream.close(); };
       co_await serve(self, stream, conn, id);
     }
@@ -242,6 +399,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_return;
       }
       const Request& req = parser.get();
+      self->arrived = lowest.arrived();
       Answer a = self->h.request(req, id);
       if (!co_await before_reply(self, lowest.socket(), conn, a)) co_return;
       if (!req.keep_alive()) a.reply.keep_alive(false);
@@ -278,6 +436,12 @@ std::uint16_t Server::listen(const std::string& host, std::uint16_t port) {
   if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec && impl_->o.stamp_arrivals) {
+    // On the listener, so that what arrives before a connection is
+    // accepted is stamped too: the accepted socket inherits it.
+    const int on = 1;
+    (void)::setsockopt(acc.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+  }
   if (ec) {
     beast::error_code ignored;
     acc.close(ignored);
@@ -300,6 +464,10 @@ std::uint16_t Server::port() const {
 
 std::size_t Server::connections() const {
   return impl_->conns.size();
+}
+
+std::chrono::steady_clock::time_point Server::request_arrived() const {
+  return impl_->arrived;
 }
 
 }  // namespace groupwatch::http

@@ -73,6 +73,10 @@ struct ServerOptions {
   // never locks out a probe); with none idle the new one is closed.
   std::size_t max_connections = 64;
   boost::asio::ssl::context* tls = nullptr;  // set: TLS on every connection
+  // The kernel stamps what each connection receives (SO_TIMESTAMPNS), and
+  // request_arrived() is when a request's last bytes came, not when they
+  // were read.
+  bool stamp_arrivals = false;
 };
 
 /// Binding failed. what(): "cannot resolve 'HOST': ..." or "cannot listen
@@ -97,6 +101,10 @@ class Server {
   void stop();
   std::uint16_t port() const;
   std::size_t connections() const;
+  /// Within ServerHandlers::request: when the request's last bytes reached
+  /// this host (the kernel's stamp with stamp_arrivals, else when the
+  /// server read them).
+  std::chrono::steady_clock::time_point request_arrived() const;
 
  private:
   struct Impl;
