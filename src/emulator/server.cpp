@@ -219,22 +219,41 @@ struct GroupState {
   std::uint64_t requests = 0;
 };
 
-/// One command's sliding 1 s window of one app.
+/// One command's sliding 1 s window of one app, over the times the calls
+/// arrived. Calls on different connections are handled a little out of
+/// the order they arrived in: each goes in at its place.
 struct Window {
-  std::deque<SteadyClock::time_point> times;
+  std::deque<SteadyClock::time_point> times;  // sorted
   std::uint64_t calls = 0;
   std::uint64_t max = 0;
-  /// Counts a call at `now`; returns how many calls the last second holds.
-  std::size_t admit(SteadyClock::time_point now) {
+  /// Counts a call that arrived at `at`; returns how many calls the
+  /// fullest second that holds it holds.
+  std::size_t admit(SteadyClock::time_point at) {
+    using std::chrono::seconds;
     ++calls;
-    times.push_back(now);
-    while (!times.empty() && times.front() <= now - std::chrono::seconds(1)) times.pop_front();
-    max = std::max<std::uint64_t>(max, times.size());
-    return times.size();
+    // Of what is kept, only the last second (and a second's slack for calls
+    // handled late) can still decide anything.
+    const auto newest = times.empty() ? at : std::max(times.back(), at);
+    while (!times.empty() && times.front() <= newest - seconds(2)) times.pop_front();
+    const It here = times.insert(std::upper_bound(times.begin(), times.end(), at), at);
+    // The seconds ending at it and at the calls after it hold it: the
+    // fullest of them says whether it went over the cap.
+    std::size_t held = 0;
+    for (auto it = here; it != times.cend() && *it < at + seconds(1); ++it) held = std::max(held, in_second_to(it));
+    max = std::max<std::uint64_t>(max, held);
+    return held;
   }
   void reset_stats() {
     calls = 0;
-    max = times.size();
+    max = times.empty() ? 0 : in_second_to(std::prev(times.cend()));
+  }
+
+ private:
+  using It = std::deque<SteadyClock::time_point>::const_iterator;
+  // How many calls the second up to the call at `end` holds.
+  std::size_t in_second_to(It end) const {
+    return static_cast<std::size_t>(
+        std::distance(std::upper_bound(times.cbegin(), end, *end - std::chrono::seconds(1)), end) + 1);
   }
 };
 
@@ -492,7 +511,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     const std::uint32_t cap = cmd == Cmd::online ? app.app.qps
                               : cmd == Cmd::list ? list_calls_per_second
                                                  : info_calls_per_second;
-    const auto now = SteadyClock::now();
+    // The vendor counts a call when it arrives, not when a thread of
+    // theirs gets round to it.
+    const auto now = server ? server->request_arrived() : SteadyClock::now();
     const std::size_t in_window = window.admit(now);
     if (cmd == Cmd::online) {
       auto ua = req[http::field::user_agent];
@@ -1096,7 +1117,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                                          .request_timeout = std::chrono::seconds(10),
                                                          .idle_timeout = opts.idle_timeout,
                                                          .max_connections = std::numeric_limits<std::size_t>::max(),
-                                                         .tls = ssl_ctx ? &*ssl_ctx : nullptr});
+                                                         .tls = ssl_ctx ? &*ssl_ctx : nullptr,
+                                                         .stamp_arrivals = true});
     return server->listen(opts.address, opts.port);
   }
 
