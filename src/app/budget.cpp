@@ -10,19 +10,30 @@ namespace groupwatch::app {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
-http::PoolOptions pool_options(const config::AppSettings& app, const config::PollConfig& poll) {
+tencent::Endpoint app_endpoint(const config::AppSettings& app) {
   std::string err;
   auto ep = tencent::parse_endpoint(app.endpoint, &err, /*allow_plain=*/true);
   if (!ep) throw std::runtime_error("app " + app.name + ": endpoint: " + err);
+  return *std::move(ep);
+}
+
+void forget_secret(config::AppSettings& app) {
+  std::fill(app.secret_key.begin(), app.secret_key.end(), '\0');
+  app.secret_key.clear();
+}
+
+http::PoolOptions pool_options(const config::AppSettings& app, const config::PollConfig& poll) {
+  const auto ep = app_endpoint(app);
   http::PoolOptions po;
-  po.host = ep->host;
-  po.port = ep->port;
-  po.tls = ep->tls;
+  po.host = ep.host;
+  po.port = ep.port;
+  po.tls = ep.tls;
   po.verify = app.tls_verify;
   po.ca_file = app.ca_file;
   po.max_connections = static_cast<std::size_t>(std::max(1, poll.connections));
   po.timeout = poll.timeout;
   if (!app.proxy.empty()) {
+    std::string err;
     auto px = tencent::parse_endpoint(app.proxy, &err, /*allow_plain=*/true);
     if (!px) throw std::runtime_error("app " + app.name + ": proxy: " + err);
     po.proxy_host = px->host;

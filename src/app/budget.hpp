@@ -20,6 +20,7 @@
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/http/pool.hpp"
 #include "groupwatch/limit/rate_limiter.hpp"
+#include "groupwatch/tencent/request.hpp"
 
 namespace groupwatch::app {
 
@@ -28,6 +29,14 @@ using config::budget_key;
 
 /// The pool settings of an app under a poll config.
 http::PoolOptions pool_options(const config::AppSettings& app, const config::PollConfig& poll);
+
+/// The app's endpoint; throws "app NAME: endpoint: WHY" (check refuses such
+/// a config before it gets here).
+tencent::Endpoint app_endpoint(const config::AppSettings& app);
+
+/// Wipes the app's secret key: a poller or discoverer keeps it only in its
+/// signature cache.
+void forget_secret(config::AppSettings& app);
 
 class Budget final : public http::Gate, public std::enable_shared_from_this<Budget> {
  public:

@@ -59,12 +59,8 @@ Discoverer::Discoverer(asio::io_context& io, const config::AppSettings& app, Dis
       list_budget_(std::move(budgets.list)),
       info_budget_(std::move(budgets.info)),
       timer_(io) {
-  std::string err;
-  auto ep = tencent::parse_endpoint(app_.endpoint, &err, /*allow_plain=*/true);
-  if (!ep) throw std::runtime_error("app " + app_.name + ": endpoint: " + err);
-  endpoint_ = *ep;
-  std::fill(app_.secret_key.begin(), app_.secret_key.end(), '\0');
-  app_.secret_key.clear();
+  endpoint_ = app_endpoint(app_);
+  forget_secret(app_);
 }
 
 bool Discoverer::same_as(const config::AppSettings& a) const {

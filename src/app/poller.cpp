@@ -83,13 +83,8 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
   settings_.recheck = poll.recheck;
   settings_.retries = poll.retries;
   settings_.max_in_flight = static_cast<std::size_t>(std::max(1, poll.connections));
-  std::string err;
-  auto ep = tencent::parse_endpoint(app_.endpoint, &err, /*allow_plain=*/true);
-  if (!ep) throw std::runtime_error("app " + app_.name + ": endpoint: " + err);
-  endpoint_ = *ep;
-  // The key is only needed by the signature cache; drop the config's copy.
-  std::fill(app_.secret_key.begin(), app_.secret_key.end(), '\0');
-  app_.secret_key.clear();
+  endpoint_ = app_endpoint(app_);
+  forget_secret(app_);
   m_.name = app_.name;
   m_.sdkappid = app_.sdkappid;
   m_.latency_buckets.assign(std::size(latency_bounds_ms) + 1, 0);
