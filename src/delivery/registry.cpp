@@ -1,4 +1,9 @@
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -78,6 +83,22 @@ std::vector<std::pair<std::string, std::string>> delivery_key_help() {
       {"retry_min", "first retry delay while the sink fails (default " + dur(d.retry_min) + ")"},
       {"retry_max", "longest retry delay (default " + dur(d.retry_max) + ")"},
   };
+}
+
+void check_creatable(std::string_view type, const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string t(type);
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw std::runtime_error(t + ": '" + path + "' is a directory");
+  auto dir = fs::path(path).parent_path();
+  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec)) {
+    throw std::runtime_error(t + ": cannot create '" + path + "': '" + dir.string() + "' is not a directory");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw std::runtime_error(t + ": directory '" + dir.string() + "' is not writable: " + std::strerror(errno));
+  }
 }
 
 void register_sink(SinkFactory f) {

@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 
 #include "groupwatch/delivery/sink.hpp"
@@ -19,6 +20,26 @@ TEST(SinkRegistry, KnowsBuiltInSinksSorted) {
   EXPECT_TRUE(std::is_sorted(types.begin(), types.end()));
   EXPECT_NE(delivery::find_sink("sqlite"), nullptr);
   EXPECT_EQ(delivery::find_sink("nope"), nullptr);
+}
+
+// The file sinks' preflight: what stands in the way of creating the file is
+// named, with the sink's type first.
+TEST(SinkRegistry, CheckCreatableNamesWhatStandsInTheWay) {
+  TempDir dir;
+  std::ofstream(dir / "file") << "x";
+  auto message = [](const std::string& path) -> std::string {
+    try {
+      delivery::check_creatable("ndjson", path);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(message(dir.path()), "ndjson: '" + dir.path() + "' is a directory");
+  EXPECT_EQ(message(dir / "file/sub/out.ndjson"), "ndjson: cannot create '" + (dir / "file/sub/out.ndjson") + "': '" +
+                                                      (dir / "file") + "' is not a directory");
+  EXPECT_EQ(message(dir / "new/dir/out.ndjson"), "");  // created when the sink opens
+  EXPECT_EQ(message(dir / "file"), "");                // an existing file is appended to
 }
 
 TEST(SinkRegistry, UnknownTypeListsKnownTypesAtTheTypeValue) {

@@ -54,6 +54,33 @@ class SinkSpec {
   virtual std::unique_ptr<Sink> create(const SinkContext& ctx) const = 0;
 };
 
+/// A spec that holds its sink's parsed settings.
+template <class Settings>
+class SpecOf : public SinkSpec {
+ public:
+  explicit SpecOf(Settings s) : s_(std::move(s)) {}
+
+ protected:
+  Settings s_;
+};
+
+/// What every sink's parser does around reading its keys: `read` fills the
+/// settings and reports each bad key at its line; the spec made of them, or
+/// nullptr when `read` reported an error.
+template <class Spec, class Settings, class Read>
+std::unique_ptr<SinkSpec> make_spec(config::MapReader& r, Read read) {
+  Settings s;
+  const int errors = r.diags().error_count();
+  read(s);
+  if (r.diags().error_count() != errors) return nullptr;
+  return std::make_unique<Spec>(std::move(s));
+}
+
+/// For a sink that writes a file: throws "TYPE: cannot create 'PATH': ..."
+/// unless PATH is no directory and its nearest existing ancestor is a
+/// writable directory (where the file, and sqlite's -wal and -shm, go).
+void check_creatable(std::string_view type, const std::string& path);
+
 /// Settings common to every sink (read by the delivery layer).
 struct DeliveryOptions {
   std::size_t batch_size = 500;

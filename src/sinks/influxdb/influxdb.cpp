@@ -246,9 +246,9 @@ class InfluxSink final : public delivery::Sink {
   Client client_;
 };
 
-class InfluxSpec final : public delivery::SinkSpec {
+class InfluxSpec final : public delivery::SpecOf<Settings> {
  public:
-  explicit InfluxSpec(Settings s) : s_(std::move(s)) {}
+  using SpecOf::SpecOf;
   std::string describe() const override {
     std::string d = "influxdb v" + std::to_string(s_.version) + " " + s_.url;
     d += s_.version == 2 ? " org " + s_.org + " bucket " + s_.bucket : " database " + s_.database;
@@ -257,9 +257,6 @@ class InfluxSpec final : public delivery::SinkSpec {
   std::unique_ptr<delivery::Sink> create(const delivery::SinkContext&) const override {
     return std::make_unique<InfluxSink>(s_);
   }
-
- private:
-  Settings s_;
 };
 
 }  // namespace
@@ -370,9 +367,10 @@ std::string gzip(std::string_view data) {
   return out;
 }
 
-std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
-  Settings s;
-  int errors = r.diags().error_count();
+namespace {
+
+// Reads the sink's keys into `s`, each bad one reported at its line.
+void read_settings(config::MapReader& r, Settings& s) {
   if (r.string("url", s.url, true)) {
     std::string why;
     if (auto u = parse_url(s.url, &why)) {
@@ -427,8 +425,12 @@ std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
   }
   r.boolean("gzip", s.gzip);
   if (r.duration("timeout", s.timeout) && s.timeout.count() <= 0) r.error_at("timeout", "timeout must be positive");
-  if (r.diags().error_count() != errors) return nullptr;
-  return std::make_unique<InfluxSpec>(std::move(s));
+}
+
+}  // namespace
+
+std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
+  return delivery::make_spec<InfluxSpec, Settings>(r, [&](Settings& s) { read_settings(r, s); });
 }
 
 }  // namespace groupwatch::sinks::influxdb

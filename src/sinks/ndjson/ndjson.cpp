@@ -131,9 +131,9 @@ class NdjsonSink final : public delivery::Sink {
   std::uint64_t size_ = 0;
 };
 
-class NdjsonSpec final : public delivery::SinkSpec {
+class NdjsonSpec final : public delivery::SpecOf<Settings> {
  public:
-  explicit NdjsonSpec(Settings s) : s_(std::move(s)) {}
+  using SpecOf::SpecOf;
   std::string describe() const override {
     std::string d = "ndjson " + (s_.path == "-" ? std::string("stdout") : s_.path);
     if (s_.max_size > 0)
@@ -141,25 +141,11 @@ class NdjsonSpec final : public delivery::SinkSpec {
     return d;
   }
   void preflight(const delivery::SinkContext& ctx) const override {
-    if (s_.path == "-") return;
-    auto path = resolve_path(s_.path, ctx.state_dir);
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) throw std::runtime_error("ndjson: '" + path + "' is a directory");
-    // The nearest existing ancestor must be a writable directory.
-    auto dir = fs::path(path).parent_path();
-    while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
-    if (dir.empty()) dir = ".";
-    if (!fs::is_directory(dir, ec)) throw std::runtime_error("ndjson: '" + dir.string() + "' is not a directory");
-    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-      throw std::runtime_error("ndjson: directory '" + dir.string() + "' is not writable: " + os_error(errno));
-    }
+    if (s_.path != "-") delivery::check_creatable("ndjson", resolve_path(s_.path, ctx.state_dir));
   }
   std::unique_ptr<delivery::Sink> create(const delivery::SinkContext& ctx) const override {
     return std::make_unique<NdjsonSink>(s_, s_.path == "-" ? s_.path : resolve_path(s_.path, ctx.state_dir));
   }
-
- private:
-  Settings s_;
 };
 
 }  // namespace
@@ -170,16 +156,14 @@ std::string resolve_path(const std::string& path, const std::string& state_dir) 
 }
 
 std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
-  Settings s;
-  int errors = r.diags().error_count();
-  r.string("path", s.path, true);
-  if (r.has("path") && s.path.empty()) r.error_at("path", "path must not be empty");
-  r.bytes("max_size", s.max_size);
-  std::int64_t keep = 0;
-  if (r.integer("keep", keep, 0, 1000)) s.keep = static_cast<std::uint64_t>(keep);
-  r.boolean("fsync", s.fsync);
-  if (r.diags().error_count() != errors) return nullptr;
-  return std::make_unique<NdjsonSpec>(std::move(s));
+  return delivery::make_spec<NdjsonSpec, Settings>(r, [&](Settings& s) {
+    r.string("path", s.path, true);
+    if (r.has("path") && s.path.empty()) r.error_at("path", "path must not be empty");
+    r.bytes("max_size", s.max_size);
+    std::int64_t keep = 0;
+    if (r.integer("keep", keep, 0, 1000)) s.keep = static_cast<std::uint64_t>(keep);
+    r.boolean("fsync", s.fsync);
+  });
 }
 
 }  // namespace groupwatch::sinks::ndjson

@@ -297,9 +297,9 @@ class PostgresSink final : public delivery::Sink {
   bool schema_ready_ = false;
 };
 
-class PostgresSpec final : public delivery::SinkSpec {
+class PostgresSpec final : public delivery::SpecOf<Settings> {
  public:
-  explicit PostgresSpec(Settings s) : s_(std::move(s)) {}
+  using SpecOf::SpecOf;
   std::string describe() const override {
     std::string table = s_.schema.empty() ? s_.table : s_.schema + "." + s_.table;
     return "postgres " + describe_dsn(s_.dsn) + " table " + table;
@@ -307,32 +307,27 @@ class PostgresSpec final : public delivery::SinkSpec {
   std::unique_ptr<delivery::Sink> create(const delivery::SinkContext&) const override {
     return std::make_unique<PostgresSink>(s_);
   }
-
- private:
-  Settings s_;
 };
 
 }  // namespace
 
 std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
-  Settings s;
-  int errors = r.diags().error_count();
-  if (r.secret("dsn", s.dsn, true)) {
-    if (s.dsn.empty()) {
-      r.error_at("dsn", "dsn must not be empty (a libpq connection string or postgresql:// URI)");
-    } else if (!parse_conninfo(s.dsn)) {
-      r.error_at("dsn", "dsn is not a valid libpq connection string (key=value pairs) or postgresql:// URI");
+  return delivery::make_spec<PostgresSpec, Settings>(r, [&](Settings& s) {
+    if (r.secret("dsn", s.dsn, true)) {
+      if (s.dsn.empty()) {
+        r.error_at("dsn", "dsn must not be empty (a libpq connection string or postgresql:// URI)");
+      } else if (!parse_conninfo(s.dsn)) {
+        r.error_at("dsn", "dsn is not a valid libpq connection string (key=value pairs) or postgresql:// URI");
+      }
     }
-  }
-  auto name_ok = [&](std::string_view key, const std::string& v) {
-    if (v.empty() || v.size() > 63 || v.find('\0') != std::string::npos) {
-      r.error_at(key, std::string(key) + " must be 1 to 63 characters");
-    }
-  };
-  if (r.string("table", s.table)) name_ok("table", s.table);
-  if (r.string("schema", s.schema)) name_ok("schema", s.schema);
-  if (r.diags().error_count() != errors) return nullptr;
-  return std::make_unique<PostgresSpec>(std::move(s));
+    auto name_ok = [&](std::string_view key, const std::string& v) {
+      if (v.empty() || v.size() > 63 || v.find('\0') != std::string::npos) {
+        r.error_at(key, std::string(key) + " must be 1 to 63 characters");
+      }
+    };
+    if (r.string("table", s.table)) name_ok("table", s.table);
+    if (r.string("schema", s.schema)) name_ok("schema", s.schema);
+  });
 }
 
 #else  // built without libpq

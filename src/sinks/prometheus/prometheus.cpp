@@ -191,30 +191,23 @@ std::string PrometheusSink::exposition() const {
 
 namespace {
 
-class PrometheusSpec final : public delivery::SinkSpec {
+class PrometheusSpec final : public delivery::SpecOf<Settings> {
  public:
-  explicit PrometheusSpec(Settings s) : s_(std::move(s)) {}
+  using SpecOf::SpecOf;
   std::string describe() const override { return "prometheus /metrics on " + s_.listen; }
   std::unique_ptr<delivery::Sink> create(const delivery::SinkContext&) const override {
     return std::make_unique<PrometheusSink>(s_.listen);
   }
-
- private:
-  Settings s_;
 };
 
 }  // namespace
 
 std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
-  Settings s;
-  int errors = r.diags().error_count();
-  if (r.string("listen", s.listen, true)) {
+  return delivery::make_spec<PrometheusSpec, Settings>(r, [&](Settings& s) {
     std::string why;
-    if (!parse_listen(s.listen, &why))
+    if (r.string("listen", s.listen, true) && !parse_listen(s.listen, &why))
       r.error_at("listen", "'listen' must be HOST:PORT (e.g. 127.0.0.1:9109), got '" + r.raw("listen") + "': " + why);
-  }
-  if (r.diags().error_count() != errors) return nullptr;
-  return std::make_unique<PrometheusSpec>(std::move(s));
+  });
 }
 
 }  // namespace groupwatch::sinks::prometheus

@@ -197,47 +197,30 @@ class SqliteSink final : public delivery::Sink {
   Clock::time_point last_prune_;
 };
 
-class SqliteSpec final : public delivery::SinkSpec {
+class SqliteSpec final : public delivery::SpecOf<Settings> {
  public:
-  explicit SqliteSpec(Settings s) : s_(std::move(s)) {}
+  using SpecOf::SpecOf;
   std::string describe() const override {
     std::string d = "sqlite " + s_.path;
     if (s_.retention.count() > 0) d += " (retention " + format_duration(s_.retention) + ")";
     return d;
   }
   void preflight(const delivery::SinkContext& ctx) const override {
-    auto path = resolve(s_.path, ctx.state_dir);
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) throw std::runtime_error("sqlite: '" + path + "' is a directory");
-    auto dir = fs::path(path).parent_path();
-    while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
-    if (dir.empty()) dir = ".";
-    if (!fs::is_directory(dir, ec)) {
-      throw std::runtime_error("sqlite: cannot create '" + path + "': '" + dir.string() + "' is not a directory");
-    }
-    // sqlite needs the directory itself writable for its -wal and -shm files.
-    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-      throw std::runtime_error("sqlite: directory '" + dir.string() + "' is not writable: " + std::strerror(errno));
-    }
+    delivery::check_creatable("sqlite", resolve(s_.path, ctx.state_dir));
   }
   std::unique_ptr<delivery::Sink> create(const delivery::SinkContext& ctx) const override {
     return std::make_unique<SqliteSink>(s_, resolve(s_.path, ctx.state_dir));
   }
-
- private:
-  Settings s_;
 };
 
 }  // namespace
 
 std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
-  Settings s;
-  int errors = r.diags().error_count();
-  r.string("path", s.path, true);
-  if (r.has("path") && s.path.empty()) r.error_at("path", "path must not be empty");
-  r.duration("retention", s.retention);
-  if (r.diags().error_count() != errors) return nullptr;
-  return std::make_unique<SqliteSpec>(std::move(s));
+  return delivery::make_spec<SqliteSpec, Settings>(r, [&](Settings& s) {
+    r.string("path", s.path, true);
+    if (r.has("path") && s.path.empty()) r.error_at("path", "path must not be empty");
+    r.duration("retention", s.retention);
+  });
 }
 
 }  // namespace groupwatch::sinks::sqlite
