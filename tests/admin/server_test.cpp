@@ -5,16 +5,17 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
-#include "admin/real_servers.hpp"
 #include "groupwatch/admin/server.hpp"
+#include "support/servers.hpp"
 
 namespace {
 
 using namespace groupwatch;
-using gw_real::http_get;
+using gw_test::http_get;
 
 class AdminServer : public ::testing::Test {
  protected:

@@ -5,58 +5,30 @@
 
 #include <regex>
 
-#include <boost/asio/io_context.hpp>
-
-#include "admin/real_servers.hpp"
-#include "groupwatch/emulator/server.hpp"
+#include "support/emulator.hpp"
+#include "support/servers.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using namespace gw_real;
+using namespace gw_test;
 namespace emu = groupwatch::emulator;
 
-constexpr const char* kKey = "status-page-secret-key-0123456789";
-constexpr std::uint64_t kAppId = 1400000001;
-constexpr const char* kChromium = "/usr/bin/chromium";
-
-class Emulator {
- public:
-  explicit Emulator(emu::Options o) {
-    o.address = "127.0.0.1";
-    o.port = 0;
-    server_ = std::make_unique<emu::Server>(io_, std::move(o));
-    port_ = server_->start();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Emulator() {
-    server_->stop();
-    io_.stop();
-    thread_.join();
-  }
-  std::uint16_t port() const { return port_; }
-  std::string ca_pem() const { return server_->ca_pem(); }
-
- private:
-  boost::asio::io_context io_{1};
-  std::unique_ptr<emu::Server> server_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
-};
+constexpr const char* kSecretKey = "status-page-secret-key-0123456789";
 
 // One daemon for the whole suite: starting it and letting it collect a few
 // samples is the slow part.
 struct Daemon {
   TempDir dir{"gw-status"};
   std::unique_ptr<Emulator> emulator;
-  std::unique_ptr<Child> process;
+  std::unique_ptr<Process> process;
   std::uint16_t admin_port = 0;
   std::vector<std::string> dissolved;
 
   Daemon() {
     auto ids = emu::generate_group_ids(120, 11);
     emu::Options o;
-    o.apps.push_back({kAppId, kKey, "administrator", 200});
+    o.apps.push_back({kAppId, kSecretKey, "administrator", 200});
     for (std::size_t i = 0; i < ids.size(); ++i) {
       emu::Group g{ids[i]};
       if (i % 40 == 7) {
@@ -85,7 +57,7 @@ struct Daemon {
       << "  - name: prod-sg\n"
       << "    sdkappid: " << kAppId << "\n"
       << "    admin: administrator\n"
-      << "    secret_key: " << kKey << "\n"
+      << "    secret_key: " << kSecretKey << "\n"
       << "    endpoint: https://127.0.0.1:" << emulator->port() << "\n"
       << "    ca_file: " << dir.file("ca.pem") << "\n"
       << "    qps: 40\n"
@@ -95,10 +67,12 @@ struct Daemon {
       << "state_dir: " << dir.file("state") << "\n"
       << "sinks:\n  - type: ndjson\n    path: " << dir.file("out.ndjson") << "\n    flush_interval: 200ms\n";
     dir.write("groupwatch.yaml", y.str());
-    process = std::make_unique<Child>(std::vector<std::string>{GW_BIN, "run", "--config", dir.file("groupwatch.yaml")},
-                                      dir.file("gw.out"), dir.file("gw.err"));
+    process =
+        std::make_unique<Process>(std::vector<std::string>{GW_BIN, "run", "--config", dir.file("groupwatch.yaml")},
+                                  dir.file("gw.out"), dir.file("gw.err"));
   }
-  std::string log() const { return slurp(dir.file("gw.err")); }
+  ~Daemon() { process->stop(); }
+  std::string log() const { return read_file(dir.file("gw.err")); }
 };
 
 Daemon* daemon_ = nullptr;
@@ -116,7 +90,7 @@ class StatusPage : public ::testing::Test {
   // sparklines of at least three cycles.
   void wait_for_data() {
     std::string last;
-    bool ok = eventually(
+    bool ok = wait_for(
         [&] {
           auto r = http_get(d().admin_port, "/api/status");
           last = r.body;
@@ -128,13 +102,13 @@ class StatusPage : public ::testing::Test {
           static const std::regex spark_re(R"re("top":\[\{[^\]]*"history":\[\d+,\d+,\d+)re");
           return points >= 3 && std::regex_search(last, spark_re) && last.find("\"parked\":[{") != std::string::npos;
         },
-        60s);
+        60s, 200ms);
     ASSERT_TRUE(ok) << "no data in time; last status: " << last.substr(0, 2000) << "\nlog:\n" << d().log();
   }
 };
 
 TEST_F(StatusPage, EndpointsAnswer) {
-  ASSERT_TRUE(eventually([&] { return http_get(d().admin_port, "/healthz").status == 200; }, 30s)) << d().log();
+  ASSERT_TRUE(wait_for([&] { return http_get(d().admin_port, "/healthz").status == 200; }, 30s, 200ms)) << d().log();
   wait_for_data();
   auto ready = http_get(d().admin_port, "/readyz");
   EXPECT_EQ(ready.status, 200) << ready.body;
@@ -142,45 +116,15 @@ TEST_F(StatusPage, EndpointsAnswer) {
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("groupwatch_requests_total{app=\"prod-sg\",outcome=\"ok\"}"), std::string::npos);
   EXPECT_NE(m.body.find("groupwatch_sink_healthy{sink=\"ndjson\"} 1"), std::string::npos);
-  EXPECT_EQ(m.body.find(kKey), std::string::npos) << "no secret in metrics";
+  EXPECT_EQ(m.body.find(kSecretKey), std::string::npos) << "no secret in metrics";
   auto s = http_get(d().admin_port, "/api/status");
-  EXPECT_EQ(s.body.find(kKey), std::string::npos) << "no secret in the status JSON";
+  EXPECT_EQ(s.body.find(kSecretKey), std::string::npos) << "no secret in the status JSON";
   for (auto& id : d().dissolved) EXPECT_NE(s.body.find(id), std::string::npos) << id << " should be listed as parked";
   EXPECT_NE(d().log().find("admin.listening"), std::string::npos);
 }
 
-struct BrowserRun {
-  int status = -1;
-  std::string out, err;
-};
-BrowserRun chromium(const TempDir& dir, const std::string& name, const std::vector<std::string>& extra,
-                    const std::string& url) {
-  std::vector<std::string> argv{kChromium,
-                                "--headless",
-                                "--no-sandbox",
-                                "--disable-gpu",
-                                "--disable-quic",
-                                "--no-first-run",
-                                "--disable-background-networking",
-                                "--disable-component-update",
-                                "--disable-sync",
-                                "--hide-scrollbars",
-                                "--user-data-dir=" + dir.file("profile-" + name),
-                                "--virtual-time-budget=5000"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.push_back(url);
-  BrowserRun r;
-  {
-    Child c(argv, dir.file(name + ".out"), dir.file(name + ".err"));
-    r.status = c.wait(120s);
-  }
-  r.out = slurp(dir.file(name + ".out"));
-  r.err = slurp(dir.file(name + ".err"));
-  return r;
-}
-
 TEST_F(StatusPage, ChromiumDrawsTheChartAndFillsTheTables) {
-  if (::access(kChromium, X_OK) != 0) GTEST_SKIP() << "chromium is not installed";
+  if (!chromium_available()) GTEST_SKIP() << "chromium is not installed";
   wait_for_data();
   std::string url = "http://127.0.0.1:" + std::to_string(d().admin_port) + "/";
   TempDir tmp("gw-chromium");
@@ -225,28 +169,28 @@ TEST_F(StatusPage, ChromiumDrawsTheChartAndFillsTheTables) {
 
 TEST_F(StatusPage, PrometheusScrapesTheMetricsEndpoint) {
   if (!Prometheus::available()) GTEST_SKIP() << "prometheus is not installed";
-  ASSERT_TRUE(eventually([&] { return http_get(d().admin_port, "/healthz").status == 200; }, 30s)) << d().log();
+  ASSERT_TRUE(wait_for([&] { return http_get(d().admin_port, "/healthz").status == 200; }, 30s, 200ms)) << d().log();
   Prometheus prom({d().admin_port});
   ASSERT_TRUE(prom.wait_ready()) << prom.log();
   std::vector<PromSample> up;
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(wait_for(
       [&] {
         auto r = prom.query("up");
         if (r) up = *r;
         return r && r->size() == 1 && (*r)[0].value == "1";
       },
-      30s))
+      30s, 200ms))
       << prom.log();
   EXPECT_EQ(up[0].labels["job"], "groupwatch");
   // The scrape parsed: a histogram and labelled counters came through.
   std::vector<PromSample> results;
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(wait_for(
       [&] {
         auto r = prom.query("groupwatch_results_total");
         if (r) results = *r;
         return r && !r->empty() && std::stod((*r)[0].value) > 0;
       },
-      30s));
+      30s, 200ms));
   EXPECT_EQ(results[0].labels["app"], "prod-sg");
   auto hist = prom.query("groupwatch_request_duration_seconds_count");
   ASSERT_TRUE(hist && !hist->empty());
@@ -261,11 +205,11 @@ TEST_F(StatusPage, PrometheusScrapesTheMetricsEndpoint) {
 // failing for longer than admin.sink_failing_after. The page shows all of it
 // above everything else; /readyz says not ready.
 TEST(StatusPageDegraded, ShowsStoppedAppFailingSinkAndThrottlingAboveTheFold) {
-  if (::access(kChromium, X_OK) != 0) GTEST_SKIP() << "chromium is not installed";
+  if (!chromium_available()) GTEST_SKIP() << "chromium is not installed";
   TempDir dir("gw-degraded");
   auto ids = emu::generate_group_ids(100, 5);
   emu::Options o;
-  o.apps.push_back({kAppId, kKey, "administrator", 15});  // the server allows 15/s, the config asks 40
+  o.apps.push_back({kAppId, kSecretKey, "administrator", 15});  // the server allows 15/s, the config asks 40
   for (auto& id : ids) o.groups.push_back(emu::Group{id});
   Emulator e(std::move(o));
   dir.write("ca.pem", e.ca_pem());
@@ -275,7 +219,7 @@ TEST(StatusPageDegraded, ShowsStoppedAppFailingSinkAndThrottlingAboveTheFold) {
   const auto admin = free_port();
   auto app = [&](const std::string& name, std::uint64_t id) {
     return "  - name: " + name + "\n    sdkappid: " + std::to_string(id) +
-           "\n    admin: administrator\n    secret_key: " + kKey +
+           "\n    admin: administrator\n    secret_key: " + kSecretKey +
            "\n    endpoint: https://127.0.0.1:" + std::to_string(e.port()) + "\n    ca_file: " + dir.file("ca.pem") +
            "\n    qps: 40\n    group_files: [" + dir.file("groups.txt") + "]\n";
   };
@@ -287,17 +231,17 @@ TEST(StatusPageDegraded, ShowsStoppedAppFailingSinkAndThrottlingAboveTheFold) {
                            "state_dir: " +
                            dir.file("state") + "\nsinks:\n  - type: ndjson\n    path: " + dir.file("out.ndjson") +
                            "\n  - type: postgres\n    dsn: host=127.0.0.1 port=1 dbname=x connect_timeout=1\n");
-  Child gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
   std::string status;
-  ASSERT_TRUE(eventually(
+  ASSERT_TRUE(wait_for(
       [&] {
         status = http_get(admin, "/api/status").body;
         return status.find("\"overruns\":1") != std::string::npos &&
                status.find("\"failing_s\":") != std::string::npos && http_get(admin, "/readyz").status == 503;
       },
-      60s))
+      60s, 200ms))
       << status.substr(0, 3000) << "\n"
-      << slurp(dir.file("gw.err"));
+      << read_file(dir.file("gw.err"));
 
   std::string url = "http://127.0.0.1:" + std::to_string(admin) + "/";
   TempDir tmp("gw-chromium-degraded");

@@ -9,9 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -19,6 +17,7 @@
 #include "fuzz/answer_fuzz.cpp"
 #include "fuzz/config_fuzz.cpp"
 #include "fuzz/usersig_fuzz.cpp"
+#include "support/harness.hpp"
 
 namespace {
 
@@ -37,18 +36,13 @@ std::vector<fs::path> inputs(const std::string& target) {
   return out;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 void replay(const std::string& target, const std::function<int(const std::uint8_t*, std::size_t)>& fn,
             std::size_t min_seeds) {
   const auto files = inputs(target);
   ASSERT_GE(files.size(), min_seeds) << "seed corpus for " << target << " is missing";
   for (const auto& f : files) {
     SCOPED_TRACE(f.string());
-    const std::string data = slurp(f);
+    const std::string data = gw_test::read_file(f);
     EXPECT_NO_THROW(fn(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
   }
 }

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "groupwatch/config/config.hpp"
+#include "support/harness.hpp"
 
 namespace groupwatch::config::test {
 
@@ -26,24 +27,16 @@ inline EnvLookup env_of(std::map<std::string, std::string> vars) {
 
 class ScratchDir : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "gw-config-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
   /// Writes `text` to dir_/name (creating folders) and returns the full path.
   std::string write(const std::string& name, const std::string& text, mode_t mode = 0600) {
-    const auto p = std::filesystem::path(dir_) / name;
+    const auto p = tmp_.path() / name;
     std::filesystem::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << text;
     ::chmod(p.c_str(), mode);
     return p.string();
   }
-  std::string dir_;
+  gw_test::TempDir tmp_{"gw-config-test"};
+  std::string dir_ = tmp_.path().string();
 };
 
 inline std::vector<std::string> formatted(const Diagnostics& d, bool warnings) {

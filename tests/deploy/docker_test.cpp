@@ -27,14 +27,14 @@ std::string check_libs(const fs::path& dockerfile) {
 
 TEST(DockerImage, RuntimeStageInstallsExactlyTheNeededLibraries) {
   const auto r = run(check_libs(kDocker / "Dockerfile"));
-  EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("libssl3"), std::string::npos) << r.output;
-  EXPECT_EQ(r.output.find("libboost"), std::string::npos) << "Asio/Beast are header-only:\n" << r.output;
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("libssl3"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("libboost"), std::string::npos) << "Asio/Beast are header-only:\n" << r.out;
 }
 
 // The checker must notice both directions of drift, or the test above proves nothing.
 TEST(DockerImage, CheckerReportsAMissingAndAnExtraPackage) {
-  ScratchDir dir;
+  TempDir dir;
   std::string text = read_file(kDocker / "Dockerfile");
   const std::string ssl = "      libssl3 \\\n";
   const auto pos = text.find(ssl);
@@ -43,9 +43,9 @@ TEST(DockerImage, CheckerReportsAMissingAndAnExtraPackage) {
   const auto edited = dir.path() / "Dockerfile";
   write_file(edited, text);
   const auto r = run(check_libs(edited));
-  EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("MISSING: libssl3"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("EXTRA: libcurl4"), std::string::npos) << r.output;
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("MISSING: libssl3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("EXTRA: libcurl4"), std::string::npos) << r.out;
 }
 
 TEST(DockerImage, BuildsInStagesAndRunsTheDaemonUnprivileged) {
@@ -142,7 +142,7 @@ TEST(DockerCompose, PrometheusScrapesTheAdminAndTheSinkPorts) {
 
 // The compose config is an example config like those in config/: the daemon must accept it.
 TEST(DockerCompose, GroupwatchConfigPassesCheck) {
-  ScratchDir dir;
+  TempDir dir;
   auto text = read_file(kDocker / "groupwatch.yaml");
   for (auto pos = text.find("/emulator/"); pos != std::string::npos; pos = text.find("/emulator/", pos)) {
     text.replace(pos, 10, dir.path().string() + "/");
@@ -156,10 +156,10 @@ TEST(DockerCompose, GroupwatchConfigPassesCheck) {
   // A real certificate, written by the emulator as in compose (it writes it before listening).
   const auto ca = dir.path() / "ca.pem";
   const auto emu = write_emulator_ca(ca);
-  ASSERT_TRUE(fs::exists(ca)) << emu.output;
+  ASSERT_TRUE(fs::exists(ca)) << emu.out;
   const auto r = run("env -u TIM_SECRET_KEY " + shell_quote(GW_BIN) + " check --config " +
                      shell_quote((dir.path() / "groupwatch.yaml").string()));
-  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.status, 0) << r.out;
 }
 
 }  // namespace

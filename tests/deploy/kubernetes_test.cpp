@@ -26,7 +26,7 @@ YAML::Node container(const YAML::Node& sts) {
 }
 
 TEST(Kubernetes, TheConfigMapsConfigPassesCheckAsEachPod) {
-  ScratchDir dir;
+  TempDir dir;
   const YAML::Node cm = YAML::LoadFile((kKube / "configmap.yaml").string());
   ASSERT_EQ(cm["kind"].as<std::string>(), "ConfigMap");
   // Mounted as files under /etc/groupwatch: every key is one file.
@@ -40,12 +40,12 @@ TEST(Kubernetes, TheConfigMapsConfigPassesCheckAsEachPod) {
   fs::permissions(dir.path() / "secret_key", fs::perms::owner_read | fs::perms::owner_write);
   const auto config = shell_quote((dir.path() / "groupwatch.yaml").string());
   const auto r = run("POD_NAME=groupwatch-1 " + shell_quote(GW_BIN) + " check --config " + config);
-  EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("cluster: instance groupwatch-1 under /groupwatch"), std::string::npos) << r.output;
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("cluster: instance groupwatch-1 under /groupwatch"), std::string::npos) << r.out;
   // Without the downward API's variable the config says which one is missing.
   const auto unset = run("env -u POD_NAME " + shell_quote(GW_BIN) + " check --config " + config);
   EXPECT_EQ(unset.status, 2);
-  EXPECT_NE(unset.output.find("POD_NAME"), std::string::npos) << unset.output;
+  EXPECT_NE(unset.out.find("POD_NAME"), std::string::npos) << unset.out;
 }
 
 TEST(Kubernetes, TheStatefulSetRunsSeveralNamedPodsWithProbesOnTheAdminPort) {
@@ -90,7 +90,7 @@ TEST(Kubernetes, TheStatefulSetRunsSeveralNamedPodsWithProbesOnTheAdminPort) {
 }
 
 TEST(DockerComposeCluster, EachInstancesConfigPassesCheck) {
-  ScratchDir dir;
+  TempDir dir;
   std::string text = read_file(deploy_dir() / "docker" / "groupwatch-cluster.yaml");
   replace_all(text, "/emulator/", dir.path().string() + "/");
   replace_all(text, "/var/lib/groupwatch", dir.path().string());
@@ -98,7 +98,7 @@ TEST(DockerComposeCluster, EachInstancesConfigPassesCheck) {
   write_file(dir.path() / "groups.txt", "@TGS#_@TGS#cQVLVHIM62CJ\n");
   const auto ca = dir.path() / "ca.pem";
   const auto emu = write_emulator_ca(ca);
-  ASSERT_TRUE(fs::exists(ca)) << emu.output;
+  ASSERT_TRUE(fs::exists(ca)) << emu.out;
   const auto compose = YAML::LoadFile((deploy_dir() / "docker" / "compose-cluster.yaml").string());
   int instances = 0;
   for (const auto& s : compose["services"]) {
@@ -108,9 +108,8 @@ TEST(DockerComposeCluster, EachInstancesConfigPassesCheck) {
     const auto r = run("GW_CLUSTER_NAME=" + env["GW_CLUSTER_NAME"].as<std::string>() +
                        " GW_ADMIN_LISTEN=" + env["GW_ADMIN_LISTEN"].as<std::string>() + " " + shell_quote(GW_BIN) +
                        " check --config " + shell_quote((dir.path() / "groupwatch.yaml").string()));
-    EXPECT_EQ(r.status, 0) << r.output;
-    EXPECT_NE(r.output.find("cluster: instance " + env["GW_CLUSTER_NAME"].as<std::string>()), std::string::npos)
-        << r.output;
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("cluster: instance " + env["GW_CLUSTER_NAME"].as<std::string>()), std::string::npos) << r.out;
   }
   EXPECT_EQ(instances, 3);
 }

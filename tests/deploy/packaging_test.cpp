@@ -14,14 +14,14 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(Packaging, InstallPutsEverythingWhereTheUnitAndConfigLookForIt) {
-  ScratchDir dir;
+  TempDir dir;
   const auto prefix = dir.path() / "root";
   const auto r = run("cmake --install " + shell_quote(GW_BINARY_DIR) + " --prefix " + shell_quote(prefix.string()));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.out;
   for (const char* path : {"bin/groupwatch", "bin/groupwatch-emulator", "etc/groupwatch/groupwatch.yaml",
                            "lib/systemd/system/groupwatch.service", "share/doc/groupwatch/README.md",
                            "share/doc/groupwatch/examples/grafana/groupwatch-dashboard.json"}) {
-    EXPECT_TRUE(fs::is_regular_file(prefix / path)) << path << " not installed:\n" << r.output;
+    EXPECT_TRUE(fs::is_regular_file(prefix / path)) << path << " not installed:\n" << r.out;
   }
   // The installed example config names watchlists/example.txt relative to itself.
   EXPECT_NE(read_file(prefix / "etc/groupwatch/groupwatch.yaml").find("watchlists/example.txt"), std::string::npos);
@@ -43,11 +43,11 @@ TEST(Packaging, InstallPutsEverythingWhereTheUnitAndConfigLookForIt) {
 // groupwatch(1) is made from the binary's help texts: every command, every config section
 // and every sink type is in it.
 TEST(Packaging, ManPageComesFromTheHelpTexts) {
-  ScratchDir dir;
+  TempDir dir;
   const auto page = dir.path() / "groupwatch.1";
   const auto r = run(shell_quote(std::string(GW_SOURCE_DIR) + "/scripts/make-manpage") + " " + shell_quote(GW_BIN) +
                      " " + shell_quote(page.string()));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.out;
   const auto text = read_file(page);
   EXPECT_EQ(text.rfind(".TH GROUPWATCH 1", 0), 0u) << text.substr(0, 200);
   for (const char* s :
@@ -70,30 +70,30 @@ TEST(Packaging, ManPageComesFromTheHelpTexts) {
 
 TEST(Packaging, DebHasTheFilesDependenciesAndConffiles) {
   ASSERT_TRUE(have_program("cpack") && have_program("dpkg-deb")) << "cpack and dpkg-deb are needed";
-  ScratchDir dir;
+  TempDir dir;
   const auto cpack = run("cpack -G DEB --config " + shell_quote(std::string(GW_BINARY_DIR) + "/CPackConfig.cmake") +
                          " -B " + shell_quote(dir.path().string()));
-  ASSERT_EQ(cpack.status, 0) << cpack.output;
+  ASSERT_EQ(cpack.status, 0) << cpack.out;
   fs::path deb;
   for (const auto& e : fs::directory_iterator(dir.path())) {
     if (e.path().extension() == ".deb") deb = e.path();
   }
-  ASSERT_FALSE(deb.empty()) << cpack.output;
+  ASSERT_FALSE(deb.empty()) << cpack.out;
   EXPECT_EQ(deb.filename().string().rfind("groupwatch_", 0), 0u) << deb;
 
   const auto contents = run("dpkg-deb -c " + shell_quote(deb.string()));
-  ASSERT_EQ(contents.status, 0) << contents.output;
+  ASSERT_EQ(contents.status, 0) << contents.out;
   for (const char* path : {"./usr/bin/groupwatch", "./usr/bin/groupwatch-emulator", "./etc/groupwatch/groupwatch.yaml",
                            "./etc/groupwatch/watchlists/example.txt", "./usr/lib/systemd/system/groupwatch.service",
                            "./usr/share/doc/groupwatch/README.md", "./usr/share/doc/groupwatch/copyright",
                            "./usr/share/doc/groupwatch/changelog.gz", "./usr/share/man/man1/groupwatch.1.gz",
                            "./usr/share/doc/groupwatch/docs/interface.md", "./etc/groupwatch/groupwatch.env"}) {
-    EXPECT_NE(contents.output.find(std::string(path) + "\n"), std::string::npos) << path << " in\n" << contents.output;
+    EXPECT_NE(contents.out.find(std::string(path) + "\n"), std::string::npos) << path << " in\n" << contents.out;
   }
-  EXPECT_EQ(contents.output.find("./usr/etc"), std::string::npos) << "config must be under /etc:\n" << contents.output;
+  EXPECT_EQ(contents.out.find("./usr/etc"), std::string::npos) << "config must be under /etc:\n" << contents.out;
 
   const auto field = [&](const std::string& name) {
-    auto out = run("dpkg-deb -f " + shell_quote(deb.string()) + " " + name).output;
+    auto out = run("dpkg-deb -f " + shell_quote(deb.string()) + " " + name).out;
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
   };
@@ -107,14 +107,14 @@ TEST(Packaging, DebHasTheFilesDependenciesAndConffiles) {
   }
   EXPECT_EQ(depends.find("libboost"), std::string::npos) << depends;
   const auto conffiles = run("dpkg-deb -I " + shell_quote(deb.string()) + " conffiles");
-  EXPECT_NE(conffiles.output.find("/etc/groupwatch/groupwatch.yaml"), std::string::npos) << conffiles.output;
-  EXPECT_NE(conffiles.output.find("/etc/groupwatch/groupwatch.env"), std::string::npos) << conffiles.output;
+  EXPECT_NE(conffiles.out.find("/etc/groupwatch/groupwatch.yaml"), std::string::npos) << conffiles.out;
+  EXPECT_NE(conffiles.out.find("/etc/groupwatch/groupwatch.env"), std::string::npos) << conffiles.out;
   // The packaged unit runs what the package installed.
   const auto unit = run("dpkg-deb --fsys-tarfile " + shell_quote(deb.string()) +
                         " | tar -xOf - ./usr/lib/systemd/system/groupwatch.service");
-  EXPECT_NE(unit.output.find("\nExecStart=/usr/bin/groupwatch run --config /etc/groupwatch/groupwatch.yaml\n"),
+  EXPECT_NE(unit.out.find("\nExecStart=/usr/bin/groupwatch run --config /etc/groupwatch/groupwatch.yaml\n"),
             std::string::npos)
-      << unit.output;
+      << unit.out;
 }
 
 }  // namespace

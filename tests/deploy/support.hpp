@@ -1,6 +1,6 @@
 #pragma once
-// Helpers for the deployment tests: run a command, read files, scratch directories,
-// and pick metric names out of PromQL.
+// Helpers for the deployment tests: run a shell command, read and write files,
+// and pick metric names out of PromQL (directories: support/harness.hpp).
 
 #include <filesystem>
 #include <map>
@@ -8,15 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "support/harness.hpp"
+
 namespace groupwatch::deploy_test {
 
-struct CommandResult {
-  int status = -1;     // exit status; -1 when the command did not exit normally
-  std::string output;  // stdout and stderr together
-};
+using gw_test::RunResult;
+using gw_test::TempDir;
 
-/// Runs `command` through /bin/sh with stderr folded into stdout.
-CommandResult run(const std::string& command);
+/// Runs `command` through /bin/sh with stderr folded into stdout (`out`).
+RunResult run(const std::string& command);
 
 /// True when `program` is found on PATH.
 bool have_program(const std::string& program);
@@ -24,21 +24,9 @@ bool have_program(const std::string& program);
 /// Single-quotes `s` for /bin/sh.
 std::string shell_quote(const std::string& s);
 
+/// The whole file; throws when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& text);
-
-/// A fresh directory under $TMPDIR, removed with everything in it on destruction.
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// A systemd unit file: section -> key -> every value given for the key, in order.
 using UnitFile = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
@@ -53,6 +41,6 @@ std::filesystem::path deploy_dir();
 
 /// Starts groupwatch-emulator until it has written its CA certificate to
 /// `ca` (as the compose files do), then stops it. The command's output.
-CommandResult write_emulator_ca(const std::filesystem::path& ca);
+RunResult write_emulator_ca(const std::filesystem::path& ca);
 
 }  // namespace groupwatch::deploy_test

@@ -1,13 +1,7 @@
 // (named *_support.cpp so that tests/CMakeLists.txt links it into gw_test_deploy)
 #include "deploy/support.hpp"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
 #include <cctype>
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -16,17 +10,8 @@ namespace groupwatch::deploy_test {
 
 namespace fs = std::filesystem;
 
-CommandResult run(const std::string& command) {
-  CommandResult r;
-  const std::string full = "exec 2>&1; " + command;
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed for: " + command);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  if (status != -1 && WIFEXITED(status)) r.status = WEXITSTATUS(status);
-  return r;
+RunResult run(const std::string& command) {
+  return gw_test::run({"/bin/sh", "-c", command}, {.timeout = std::chrono::minutes(10), .merge_output = true});
 }
 
 bool have_program(const std::string& program) {
@@ -46,11 +31,8 @@ std::string shell_quote(const std::string& s) {
 }
 
 std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (!std::ifstream(path, std::ios::binary)) throw std::runtime_error("cannot read " + path.string());
+  return gw_test::read_file(path);
 }
 
 void write_file(const fs::path& path, const std::string& text) {
@@ -58,18 +40,6 @@ void write_file(const fs::path& path, const std::string& text) {
   out << text;
   out.close();
   if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
-ScratchDir::ScratchDir() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/gw-deploy-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed in " + templ);
-  path_ = templ;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
 }
 
 namespace {
@@ -213,7 +183,7 @@ fs::path deploy_dir() {
   return fs::path(GW_SOURCE_DIR) / "deploy";
 }
 
-CommandResult write_emulator_ca(const fs::path& ca) {
+RunResult write_emulator_ca(const fs::path& ca) {
   return run(shell_quote(GW_EMULATOR_BIN) + " --listen 127.0.0.1:0 --write-ca " + shell_quote(ca.string()) +
              " >/dev/null & pid=$!; for i in $(seq 200); do [ -s " + shell_quote(ca.string()) +
              " ] && break; sleep 0.05; done; kill $pid; wait $pid; true");

@@ -30,14 +30,14 @@ std::string only(const UnitFile& unit, const std::string& section, const std::st
 TEST(SystemdUnit, SecurityExposureIsAtMostOnePointFive) {
   REQUIRE_SYSTEMD_ANALYZE();
   const auto r = run("systemd-analyze security --offline=true --no-pager " + shell_quote(kUnit.string()));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.out;
   std::smatch m;
   ASSERT_TRUE(
-      std::regex_search(r.output, m, std::regex(R"(Overall exposure level for groupwatch\.service: ([0-9]+\.[0-9]+))")))
+      std::regex_search(r.out, m, std::regex(R"(Overall exposure level for groupwatch\.service: ([0-9]+\.[0-9]+))")))
       << "no exposure line in:\n"
-      << r.output;
+      << r.out;
   const double exposure = std::stod(m[1].str());
-  EXPECT_LE(exposure, kMaxExposure) << r.output;
+  EXPECT_LE(exposure, kMaxExposure) << r.out;
   RecordProperty("exposure", m[1].str());
 }
 
@@ -45,7 +45,7 @@ TEST(SystemdUnit, SecurityExposureIsAtMostOnePointFive) {
 // machine, so the unit is verified as a copy whose commands point at the built binary.
 TEST(SystemdUnit, VerifyPassesWithTheBuiltBinary) {
   REQUIRE_SYSTEMD_ANALYZE();
-  ScratchDir dir;
+  TempDir dir;
   std::string text = read_file(kUnit);
   const std::string installed = "/usr/bin/groupwatch ";
   std::size_t replaced = 0;
@@ -59,8 +59,8 @@ TEST(SystemdUnit, VerifyPassesWithTheBuiltBinary) {
   const auto copy = dir.path() / "groupwatch.service";
   write_file(copy, text);
   const auto r = run("systemd-analyze verify --no-pager " + shell_quote(copy.string()));
-  EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(r.output.find("groupwatch.service"), std::string::npos) << r.output;
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("groupwatch.service"), std::string::npos) << r.out;
 }
 
 // The shipped unit itself: the only complaint allowed is the binary missing from /usr/bin.
@@ -68,7 +68,7 @@ TEST(SystemdUnit, VerifyOfTheShippedUnitOnlyMissesTheBinary) {
   REQUIRE_SYSTEMD_ANALYZE();
   const auto r = run("systemd-analyze verify --no-pager " + shell_quote(kUnit.string()));
   if (r.status == 0) return;  // groupwatch is installed on this machine
-  std::istringstream lines(r.output);
+  std::istringstream lines(r.out);
   std::string line;
   while (std::getline(lines, line)) {
     if (line.empty()) continue;

@@ -22,7 +22,7 @@ emu::Options capped(std::uint32_t qps) {
   return o;
 }
 
-void expect_at_cap(Emu& e, std::uint32_t cap, double seconds, std::uint64_t requests_before) {
+void expect_at_cap(Emulator& e, std::uint32_t cap, double seconds, std::uint64_t requests_before) {
   auto st = e.server().stats();
   const auto sent = st.apps[kAppId].requests - requests_before;
   EXPECT_EQ(st.codes[60007], 0u);
@@ -48,7 +48,7 @@ TEST(Cap, HeldAtFullLoadWithResetsStallsAndReloads) {
   o.stall = std::chrono::seconds(3);
   o.seed = 11;
   groups_into(dir, o, "groups.txt", 3000);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.qps = 200;
   c.interval = "10s";
@@ -80,7 +80,7 @@ TEST(Cap, TwoAppsEntriesWithOneSdkAppIdShareOneBudget) {
   emu::Options o = capped(100);
   groups_into(dir, o, "groups.txt", 1500);
   auto second = groups_into(dir, o, "groups2.txt", 1500, 2);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.qps = 100;
   c.interval = "10s";
@@ -90,7 +90,7 @@ TEST(Cap, TwoAppsEntriesWithOneSdkAppIdShareOneBudget) {
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
 
-  auto check = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  auto check = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(check.status, 0) << check.err;
   EXPECT_NE(check.out.find("shared"), std::string::npos) << check.out;
 
@@ -115,7 +115,7 @@ TEST(Cap, SecondRunRefusedAndQueryGoesThroughTheDaemon) {
   TempDir dir;
   emu::Options o = capped(100);
   auto ids = groups_into(dir, o, "groups.txt", 1500);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.qps = 100;
   c.interval = "10s";
@@ -125,7 +125,7 @@ TEST(Cap, SecondRunRefusedAndQueryGoesThroughTheDaemon) {
   sleep_s(2);
 
   auto t0 = std::chrono::steady_clock::now();
-  auto second = run(dir, {GW_BIN, "run", "--config", dir.file("gw.yaml")}, 10s);
+  auto second = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 10s});
   EXPECT_EQ(second.status, 2) << second.err;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
   EXPECT_NE(second.err.find("pid " + std::to_string(gw.pid())), std::string::npos) << second.err;
@@ -135,7 +135,7 @@ TEST(Cap, SecondRunRefusedAndQueryGoesThroughTheDaemon) {
   std::vector<std::string> argv = {GW_BIN, "query", "--config", dir.file("gw.yaml")};
   std::vector<std::string> asked(ids.begin(), ids.begin() + 20);
   argv.insert(argv.end(), asked.begin(), asked.end());
-  auto q = run(dir, argv, 60s);
+  auto q = run(argv, {.timeout = 60s});
   EXPECT_EQ(q.status, 0) << q.out << q.err;
   for (auto& id : asked) EXPECT_NE(q.out.find(id + "\t"), std::string::npos) << id;
   sleep_s(3);
@@ -153,7 +153,7 @@ TEST(Cap, SighupWithMaxQpsKeepsAppsAndConnections) {
   emu::Options o = capped(200);
   o.request_log_file = dir.file("requests.jsonl");
   groups_into(dir, o, "groups.txt", 300);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "5s";
   c.extra_top = "  max_qps: 150\n";

@@ -63,7 +63,7 @@ class Etcd3 {
   }
   bool healthy() const {
     for (int i = 0; i < 3; ++i)
-      if (http_get(endpoint(i) + "/health").find("\"true\"") == std::string::npos) return false;
+      if (http_get(client_[i], "/health").body.find("\"true\"") == std::string::npos) return false;
     return true;
   }
   std::string endpoint(int i) const { return "http://127.0.0.1:" + std::to_string(client_[i]); }
@@ -82,7 +82,7 @@ class Watch {
     Clock::time_point at;
     std::map<std::uint64_t, std::map<std::string, std::uint64_t>> by_app;  // sdkappid -> instance -> calls
   };
-  explicit Watch(Emu& e) : e_(e), thread_([this] { run(); }) {}
+  explicit Watch(Emulator& e) : e_(e), thread_([this] { run(); }) {}
   ~Watch() {
     stop_ = true;
     thread_.join();
@@ -168,7 +168,7 @@ class Watch {
       std::this_thread::sleep_for(25ms);
     }
   }
-  Emu& e_;
+  Emulator& e_;
   std::mutex mu_;
   std::vector<Sample> samples_;
   std::atomic<bool> stop_{false};
@@ -184,14 +184,14 @@ struct Instance {
 class Cluster : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (servers::run({"etcd", "--version"}).status != 0)
+    if (run({"etcd", "--version"}).status != 0)
       GTEST_FAIL() << "etcd is not installed: scripts/install-deps servers installs etcd-server";
     emu::Options o;
     for (auto app : kApps) o.apps.push_back({app, kKey, "administrator", kCap});
     // 100% of what a 6 s cycle at the cap holds: every app at its cap, and
     // no holder falling behind its slots (see shortest_repeat).
     ids_ = groups_into(dir_, o, "groups.txt", static_cast<std::size_t>(kCap * 6));
-    emu_ = std::make_unique<Emu>(o);
+    emu_ = std::make_unique<Emulator>(o);
     emu_->write_ca(dir_.file("ca.pem"));
     etcd_ = std::make_unique<Etcd3>(dir_);
     for (int i = 0; i < 3; ++i) gw_.push_back(Instance{"gw" + std::to_string(i + 1), free_port(), nullptr});
@@ -226,9 +226,7 @@ class Cluster : public ::testing::Test {
     g.proc->signal(SIGKILL);
     g.proc->wait(10s);
   }
-  std::string metrics(const Instance& g) const {
-    return http_get("http://127.0.0.1:" + std::to_string(g.admin) + "/metrics");
-  }
+  std::string metrics(const Instance& g) const { return http_get(g.admin, "/metrics").body; }
   // The apps (a1..a3) `g` says it polls now.
   std::vector<int> holds(const Instance& g) const {
     std::vector<int> out;
@@ -294,7 +292,7 @@ class Cluster : public ::testing::Test {
 
   TempDir dir_;
   std::vector<std::string> ids_;
-  std::unique_ptr<Emu> emu_;
+  std::unique_ptr<Emulator> emu_;
   std::unique_ptr<Etcd3> etcd_;
   std::vector<Instance> gw_;
 };
@@ -365,7 +363,7 @@ TEST_F(Cluster, SpreadsFailsOverFencesAndNeverHasTwoSenders) {
   // one lease for the name to lapse), naming it.
   Instance twin{gw_[(paused + 1) % 3].name, free_port(), nullptr};
   dir_.write("twin.yaml", config(twin));
-  auto r = run(dir_, {GW_BIN, "run", "--config", dir_.file("twin.yaml")}, std::chrono::seconds(kLeaseS + 15));
+  auto r = run({GW_BIN, "run", "--config", dir_.file("twin.yaml")}, {.timeout = std::chrono::seconds(kLeaseS + 15)});
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("another instance named '" + twin.name + "'"), std::string::npos) << r.err;
 
@@ -388,16 +386,15 @@ TEST_F(Cluster, EtcdMemberDownChangesNothingAndEtcdDownStopsEverySend) {
   Watch watch(*emu_);
   ASSERT_TRUE(wait_for([&] { return all_joined(); }, 30s)) << logs();
   ASSERT_TRUE(wait_for([&] { return spread(); }, std::chrono::seconds(2 * kLeaseS))) << logs();
-  for (auto& g : gw_) EXPECT_EQ(http_get("http://127.0.0.1:" + std::to_string(g.admin) + "/readyz"), "ready\n");
+  for (auto& g : gw_) EXPECT_EQ(http_get(g.admin, "/readyz").body, "ready\n");
 
   // The status page shows the instance, etcd, the members and who polls what.
   if (::access("/usr/bin/chromium", X_OK) == 0) {
-    auto dom = run(dir_,
-                   {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    auto dom = run({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--user-data-dir=" + dir_.file("chromium"), "--virtual-time-budget=5000", "--dump-dom",
                     "http://127.0.0.1:" + std::to_string(gw_[0].admin) + "/"},
-                   60s);
+                   {.timeout = 60s});
     ASSERT_EQ(dom.status, 0) << dom.err;
     const auto at = dom.out.find("id=\"cluster\"");
     ASSERT_NE(at, std::string::npos);
@@ -415,8 +412,8 @@ TEST_F(Cluster, EtcdMemberDownChangesNothingAndEtcdDownStopsEverySend) {
   const int held = holds(gw_[0]).at(0);
   const int other = (held + 1) % 3;
   auto ask = [&](int app) {
-    return run(dir_, {GW_BIN, "query", "--config", dir_.file("gw1.yaml"), "--app", "a" + std::to_string(app + 1),
-                      ids_[0], ids_[1]});
+    return run(
+        {GW_BIN, "query", "--config", dir_.file("gw1.yaml"), "--app", "a" + std::to_string(app + 1), ids_[0], ids_[1]});
   };
   auto q = ask(held);
   EXPECT_EQ(q.status, 0) << q.out << q.err;
@@ -448,7 +445,7 @@ TEST_F(Cluster, EtcdMemberDownChangesNothingAndEtcdDownStopsEverySend) {
   std::uint64_t at[3];
   for (int k = 0; k < 3; ++k) at[k] = watch.total(kApps[k]);
   for (auto& g : gw_) {
-    auto body = http_get("http://127.0.0.1:" + std::to_string(g.admin) + "/readyz");
+    auto body = http_get(g.admin, "/readyz").body;
     EXPECT_NE(body.find("not ready: cluster:"), std::string::npos) << g.name << ": " << body;
   }
   sleep_s(3);
@@ -473,7 +470,7 @@ TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 20);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
@@ -486,7 +483,7 @@ TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   std::string ready;
   ASSERT_TRUE(wait_for(
       [&] {
-        ready = http_get("http://127.0.0.1:" + std::to_string(admin) + "/readyz");
+        ready = http_get(admin, "/readyz").body;
         return ready.find(etcd) != std::string::npos;  // the endpoint that failed
       },
       10s))
@@ -494,9 +491,7 @@ TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   EXPECT_NE(ready.find("not ready: cluster: not joined yet (etcd: "), std::string::npos) << ready;
   sleep_s(3);
   EXPECT_EQ(e.server().stats().requests, 0u);
-  EXPECT_NE(http_get("http://127.0.0.1:" + std::to_string(admin) + "/metrics")
-                .find("groupwatch_cluster_holder{app=\"test\"} 0"),
-            std::string::npos);
+  EXPECT_NE(http_get(admin, "/metrics").body.find("groupwatch_cluster_holder{app=\"test\"} 0"), std::string::npos);
 
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ncluster:\n  etcd: [" + etcd +
                 "]\n  name: lone\n  lease: 5s\n";

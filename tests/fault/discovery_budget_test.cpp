@@ -13,7 +13,7 @@ TEST(DiscoveryBudget, TwoEntriesAndADiscoverBesideTheDaemonShareOneListLimiter) 
   auto ids = emu::generate_group_ids(25000, 5);  // three pages
   for (std::size_t i = 0; i < ids.size(); ++i)
     o.groups.push_back({ids[i], i % 50 == 0 ? emu::GroupType::community : emu::GroupType::public_group});
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   dir.write("groups.txt", "");
   c.interval = "8s";
@@ -29,7 +29,7 @@ TEST(DiscoveryBudget, TwoEntriesAndADiscoverBesideTheDaemonShareOneListLimiter) 
   ASSERT_TRUE(wait_for([&] { return count_of(read_file(dir.file("gw.err")), "discovery.listed") >= 2; }, 40s))
       << read_file(dir.file("gw.err"));
   // While both entries keep listing, a preview asks the daemon.
-  auto r = gwtest::run(dir, {GW_BIN, "discover", "--config", dir.file("gw.yaml"), "--app", "test"});
+  auto r = run({GW_BIN, "discover", "--config", dir.file("gw.yaml"), "--app", "test"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(count_of(r.out, "\tCommunity\t"), 500u);
   EXPECT_NE(r.out.find("listed through the running daemon"), std::string::npos) << r.out;

@@ -35,7 +35,7 @@ std::vector<std::string> mixed_groups(emu::Options& o) {
   return community;
 }
 
-Cfg discovery_config(const Emu& e, const TempDir& dir, const std::string& every) {
+Cfg discovery_config(const Emulator& e, const TempDir& dir, const std::string& every) {
   Cfg c = config_for(e, dir);
   dir.write("groups.txt", "");  // nothing listed by hand
   c.interval = "8s";
@@ -51,7 +51,7 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
   emu::Options o;
   o.request_log_file = dir.file("requests.jsonl");
   auto community = mixed_groups(o);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = discovery_config(e, dir, "10s");
   const auto admin_port = free_port();
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
@@ -83,7 +83,7 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
   const double settled_at = now_unix();
   sleep_s(interval + 1);
   // Self-metrics: as many discovered groups after 20 joined and 20 left.
-  const auto metrics = http_get("http://127.0.0.1:" + std::to_string(admin_port) + "/metrics");
+  const auto metrics = http_get(admin_port, "/metrics").body;
   EXPECT_NE(metrics.find("groupwatch_discovered_groups{app=\"test\"} " + std::to_string(community.size()) + "\n"),
             std::string::npos)
       << metrics;
@@ -156,7 +156,7 @@ TEST(Discovery, AListingCutOffOnPageTwoLeavesTheWatchedSetAsItWas) {
   TempDir dir;
   emu::Options o;
   auto community = mixed_groups(o);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = discovery_config(e, dir, "5s");
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
@@ -201,11 +201,11 @@ TEST(Discovery, DiscoverPreviewsTheSetAndNamesAWrongKey) {
   TempDir dir;
   emu::Options o;
   auto community = mixed_groups(o);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = discovery_config(e, dir, "1h");
   c.extra_app += "      exclude: [\"" + community[0] + "\"]\n";
   dir.write("gw.yaml", yaml(c));
-  auto r = gwtest::run(dir, {GW_BIN, "discover", "--config", dir.file("gw.yaml")});
+  auto r = run({GW_BIN, "discover", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(count_of(r.out, "\tCommunity\t"), community.size() - 1);
   EXPECT_EQ(r.out.find(community[0]), std::string::npos);
@@ -217,7 +217,7 @@ TEST(Discovery, DiscoverPreviewsTheSetAndNamesAWrongKey) {
 
   c.secret = "secret_key: not-the-key-0123456789";
   dir.write("bad.yaml", yaml(c));
-  r = gwtest::run(dir, {GW_BIN, "discover", "--config", dir.file("bad.yaml")});
+  r = run({GW_BIN, "discover", "--config", dir.file("bad.yaml")});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("get_appid_group_list page 1: ErrorCode 700"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("not-the-key"), std::string::npos);
@@ -228,14 +228,14 @@ TEST(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
   TempDir dir;
   emu::Options o;
   auto community = mixed_groups(o);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = discovery_config(e, dir, "1h");
   // One discovered group is also on the watchlist, with a name and labels:
   // polled once, with the watchlist's name and its labels.
   c.groups_file = dir.file("groups.yaml");
   dir.write("groups.yaml", "- {id: \"" + community[3] + "\", name: \"Watch name\", labels: {tier: gold}}\n");
   dir.write("gw.yaml", yaml(c));
-  auto r = gwtest::run(dir, {GW_BIN, "once", "--config", dir.file("gw.yaml"), "--quiet"});
+  auto r = run({GW_BIN, "once", "--config", dir.file("gw.yaml"), "--quiet"});
   EXPECT_EQ(r.status, 0) << r.err;
   std::map<std::string, int> results;
   for (auto& l : parse_ndjson(dir.file("out.ndjson"))) ++results[l.group_id];
@@ -252,7 +252,7 @@ TEST(Discovery, ReloadWithANewExcludeListsAgainAndDropsTheGroup) {
   TempDir dir;
   emu::Options o;
   auto community = mixed_groups(o);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = discovery_config(e, dir, "1h");
   c.interval = "6s";
   dir.write("gw.yaml", yaml(c));

@@ -22,7 +22,7 @@ TEST(Faults, MixedFaultsStillGiveEveryGroupAnOkResultEveryCycle) {
   o.seed = 7;
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 300);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "6s";
   c.timeout = "2s";
@@ -89,7 +89,7 @@ TEST(Faults, EndpointDownForTwoCyclesThenBack) {
   emu::Options o;
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 150);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "3s";
   c.timeout = "2s";
@@ -152,7 +152,7 @@ TEST(Faults, UntrustedCertificateMidRunSendsNothing) {
   TempDir dir;
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 50);
-  auto first = std::make_unique<Emu>(o);
+  auto first = std::make_unique<Emulator>(o);
   const auto port = first->port();
   Cfg c = config_for(*first, dir);  // trusts only the first certificate
   c.interval = "2s";
@@ -169,13 +169,13 @@ TEST(Faults, UntrustedCertificateMidRunSendsNothing) {
   // told (a new kind of failure is logged at once).
   sleep_s(1.5);
   o.request_log_file = dir.file("second.jsonl");
-  std::unique_ptr<Emu> second_ptr;
+  std::unique_ptr<Emulator> second_ptr;
   try {
-    second_ptr = std::make_unique<Emu>(o, port);
+    second_ptr = std::make_unique<Emulator>(o, port);
   } catch (const std::exception& ex) {
-    FAIL() << ex.what() << servers::run({"ss", "-tanpo"}).output;
+    FAIL() << ex.what() << run({"ss", "-tanpo"}, {.merge_output = true}).out;
   }
-  Emu& second = *second_ptr;  // same port, a freshly generated certificate
+  Emulator& second = *second_ptr;  // same port, a freshly generated certificate
   ASSERT_NE(second.server().ca_pem(), read_file(c.ca_file));
   const double swapped_at = now_unix();
   sleep_s(5);
@@ -223,7 +223,7 @@ TEST(Faults, UnresolvableHostGivesDnsFailureRows) {
   c.state_dir = dir.file("state");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
-  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s);
+  auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(r.status, 1) << r.err;
   auto lines = parse_ndjson(dir.file("out.ndjson"));
   EXPECT_EQ(lines.size(), ids.size());

@@ -2,37 +2,15 @@
 // app is stopped or a sink has failed for longer than admin.sink_failing_after.
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include "fault/fault.hpp"
 
 using namespace gwfault;
-
-namespace {
-
-struct Got {
-  int status = 0;
-  std::string body;
-};
-Got get(const TempDir& dir, std::uint16_t port, const std::string& path) {
-  auto r =
-      run(dir, {"/usr/bin/curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:" + std::to_string(port) + path}, 10s);
-  Got g;
-  auto nl = r.out.rfind('\n');
-  if (nl == std::string::npos) return g;
-  g.status = std::atoi(r.out.c_str() + nl + 1);
-  g.body = r.out.substr(0, nl);
-  return g;
-}
-
-}  // namespace
 
 TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 50);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "5s";
   // A second app whose SDKAppID the endpoint does not serve: 70016, stopped.
@@ -44,17 +22,17 @@ TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
   c.sinks = {ndjson_sink(dir.file("out.ndjson")), postgres_sink("host=127.0.0.1 port=1 dbname=x connect_timeout=1")};
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
-  Got g;
+  HttpReply g;
   // The app stops at its first answer; the sink has failed for 2 s a little later.
   for (int i = 0; i < 100; ++i) {
-    g = get(dir, admin, "/readyz");
+    g = http_get(admin, "/readyz");
     if (g.body.find("sink 'postgres'") != std::string::npos) break;
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(g.status, 503) << g.body;
   EXPECT_NE(g.body.find("app 'wrong-region' stopped: 70016"), std::string::npos) << g.body;
   EXPECT_NE(g.body.find("sink 'postgres' has been failing for"), std::string::npos) << g.body;
-  EXPECT_EQ(get(dir, admin, "/healthz").status, 200);  // the process runs
+  EXPECT_EQ(http_get(admin, "/healthz").status, 200);  // the process runs
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
 }
@@ -65,7 +43,7 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
   TempDir dir;
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 10);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   const auto prom = free_port();
@@ -73,7 +51,7 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
   auto series = [&] {
-    auto body = get(dir, prom, "/metrics").body;
+    auto body = http_get(prom, "/metrics").body;
     std::size_t n = 0;
     for (auto& id : ids) n += body.find("group_id=\"" + id + "\"") != std::string::npos;
     return n;
@@ -85,7 +63,7 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
   dir.write("groups.txt", kept);
   gw.signal(SIGHUP);
   std::this_thread::sleep_for(5s);  // two cycles
-  auto body = get(dir, prom, "/metrics").body;
+  auto body = http_get(prom, "/metrics").body;
   for (std::size_t i = 0; i < 10; ++i)
     EXPECT_EQ(body.find("group_id=\"" + ids[i] + "\"") != std::string::npos, i < 5) << ids[i];
   gw.signal(SIGTERM);
@@ -101,7 +79,7 @@ TEST(Health, ResultAgeGrowsWhileTheEndpointIsDownAndRecovers) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 40);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   const auto admin = free_port();
@@ -110,7 +88,7 @@ TEST(Health, ResultAgeGrowsWhileTheEndpointIsDownAndRecovers) {
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
   auto oldest = [&] {
-    const auto body = get(dir, admin, "/metrics").body;
+    const auto body = http_get(admin, "/metrics").body;
     const std::string key = "groupwatch_result_age_seconds{app=\"test\",quantile=\"1\"} ";
     auto at = body.find(key);
     return at == std::string::npos ? -1.0 : std::atof(body.c_str() + at + key.size());

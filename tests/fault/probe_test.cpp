@@ -24,12 +24,12 @@ TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 3);
-  Emu e(o);
+  Emulator e(o);
   std::ofstream(dir.file("groups.txt"), std::ios::app) << "@TGS#_@TGS#BAD\xffUTF8\n";
   Cfg c = config_for(e, dir);
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
-  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  auto r = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find(dir.file("groups.txt") + ":4:1: error: group ID is not valid UTF-8"), std::string::npos)
       << r.err;
@@ -43,7 +43,7 @@ TEST(Probe, AReloadOntoAFifoOrDevZeroIsRefusedAndNothingStalls) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 20);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   const auto admin = free_port();
@@ -54,10 +54,9 @@ TEST(Probe, AReloadOntoAFifoOrDevZeroIsRefusedAndNothingStalls) {
   ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s))
       << read_file(dir.file("gw.err"));
   auto healthz = [&] {
-    return run(dir,
-               {"/usr/bin/curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
+    return run({"/usr/bin/curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
                 "http://127.0.0.1:" + std::to_string(admin) + "/healthz"},
-               5s)
+               {.timeout = 5s})
         .out;
   };
   std::size_t refusals = 0;
@@ -101,7 +100,7 @@ TEST(Probe, AClockSkewedAgainstTheVendorPausesTheAppWithOneClearError) {
   emu::Options o;
   groups_into(dir, o, "groups.txt", 30);
   o.clock = [] { return std::chrono::system_clock::now() + std::chrono::hours(48); };
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
@@ -135,7 +134,7 @@ TEST(Probe, AFullDiskUnderTheSpoolIsNamedAsSuch) {
   } unmount{mnt};
   emu::Options o;
   groups_into(dir, o, "groups.txt", 100);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "1s";
   c.state_dir = mnt + "/state";
@@ -175,17 +174,17 @@ TEST(Probe, AFullDiskUnderTheSpoolIsNamedAsSuch) {
 // after it. Now the next run delivers all but the damaged one, and keeps the
 // damaged bytes in a quarantine file.
 TEST(Probe, AFlippedByteInTheSpoolLosesOnlyItsRecord) {
-  if (auto why = servers::postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  servers::Postgres pg;  // not started yet: the first run spools everything
+  if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  Postgres pg;  // not started yet: the first run spools everything
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 120);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.sinks = {postgres_sink(pg.dsn(), "    retry_min: 100ms\n    retry_max: 200ms\n")};
   c.grace = "1s";
   dir.write("gw.yaml", yaml(c));
-  auto first = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s);
+  auto first = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(first.status, 1) << first.err;  // the sink did not take the results
   const std::string wal = dir.file("state/spool/postgres.wal");
   std::set<std::pair<std::string, std::string>> spooled, damaged;
@@ -210,7 +209,7 @@ TEST(Probe, AFlippedByteInTheSpoolLosesOnlyItsRecord) {
     ::close(fd);
   }
   pg.start();
-  auto second = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s);
+  auto second = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(second.status, 0) << second.err;
   EXPECT_NE(second.err.find("skipped corrupt bytes in the spool"), std::string::npos) << second.err;
   auto rows = postgres_keys(pg, false);
@@ -231,7 +230,7 @@ TEST(Probe, AFlippedByteInTheSpoolLosesOnlyItsRecord) {
 }
 
 namespace {
-std::size_t rows_now(const servers::Postgres& pg) {
+std::size_t rows_now(const Postgres& pg) {
   try {
     return postgres_rows(pg);
   } catch (const std::exception&) {
@@ -243,7 +242,7 @@ std::size_t rows_now(const servers::Postgres& pg) {
 // INSERT waits for it.
 struct TableLock {
   std::unique_ptr<Process> psql;
-  TableLock(const TempDir& dir, const servers::Postgres& pg) {
+  TableLock(const TempDir& dir, const Postgres& pg) {
     psql = std::make_unique<Process>(
         std::vector<std::string>{"/usr/bin/psql", pg.dsn(), "-v", "ON_ERROR_STOP=1", "-c",
                                  "BEGIN; LOCK TABLE samples IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300);"},
@@ -262,13 +261,13 @@ struct TableLock {
 // shows healthy". Now /readyz names the blocked sink, SIGTERM ends within
 // the grace (+ the cancel), and what was not written is in the spool.
 TEST(Probe, ABlockedSinkIsFailingAndShutdownKeepsToTheGrace) {
-  if (auto why = servers::postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  servers::Postgres pg;
+  if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  Postgres pg;
   pg.start();
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 40);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.grace = "3s";
@@ -282,7 +281,8 @@ TEST(Probe, ABlockedSinkIsFailingAndShutdownKeepsToTheGrace) {
   std::string ready;
   EXPECT_TRUE(wait_for(
       [&] {
-        ready = run(dir, {"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(admin) + "/readyz"}, 5s).out;
+        ready =
+            run({"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(admin) + "/readyz"}, {.timeout = 5s}).out;
         return ready.find("sink 'postgres' has been failing") != std::string::npos;
       },
       20s))
@@ -300,13 +300,13 @@ TEST(Probe, ABlockedSinkIsFailingAndShutdownKeepsToTheGrace) {
 
 // A second SIGTERM while the sinks flush exits at once.
 TEST(Probe, ASecondSigtermWhileASinkIsBlockedExitsAtOnce) {
-  if (auto why = servers::postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  servers::Postgres pg;
+  if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  Postgres pg;
   pg.start();
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 40);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.grace = "60s";
@@ -333,7 +333,7 @@ TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 20);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   const auto admin = free_port();
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
@@ -341,7 +341,11 @@ TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
   dir.write("gw.yaml", yaml(c));
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
   const std::string base = "http://127.0.0.1:" + std::to_string(admin);
-  ASSERT_TRUE(wait_for([&] { return run(dir, {"/usr/bin/curl", "-s", base + "/healthz"}, 5s).out == "ok\n"; }, 20s));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return run({"/usr/bin/curl", "-s", base + "/healthz"}, {.timeout = 5s}).out == "ok\n";
+      },
+      20s));
   boost::asio::io_context io;
   std::vector<boost::asio::ip::tcp::socket> idle;
   for (int i = 0; i < 80; ++i) {
@@ -353,16 +357,15 @@ TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
   std::this_thread::sleep_for(300ms);
   int answered = 0;
   for (int i = 0; i < 5; ++i) {
-    auto r = run(dir, {"/usr/bin/curl", "-s", "-m", "3", base + "/healthz"}, 5s);
+    auto r = run({"/usr/bin/curl", "-s", "-m", "3", base + "/healthz"}, {.timeout = 5s});
     answered += r.out == "ok\n";
   }
   EXPECT_EQ(answered, 5);
   // /api/status is rendered at most once a second for any number of clients.
   // Three reads in a few milliseconds: at most one can straddle a second.
   auto a =
-      run(dir,
-          {"/usr/bin/curl", "-s", "-w", "\\n--\\n", base + "/api/status", base + "/api/status", base + "/api/status"},
-          5s)
+      run({"/usr/bin/curl", "-s", "-w", "\\n--\\n", base + "/api/status", base + "/api/status", base + "/api/status"},
+          {.timeout = 5s})
           .out;
   std::vector<std::string> bodies;
   for (std::size_t p = 0, q; (q = a.find("\n--\n", p)) != std::string::npos; p = q + 4)
@@ -396,7 +399,7 @@ StepRun run_with_step(const std::string& step, int groups, const std::string& in
   emu::Options o;
   groups_into(dir, o, "groups.txt", static_cast<std::size_t>(groups));
   o.request_log_file = dir.file("requests.jsonl");
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = interval;
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};

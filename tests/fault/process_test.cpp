@@ -19,7 +19,7 @@ TEST(Process, SighupEverySecondForThirtySecondsUnderLoad) {
   emu::Options o;
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 1000);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "6s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
@@ -86,7 +86,7 @@ std::string minimal_config(const TempDir& dir, const std::string& state_dir) {
 TEST(Process, StateDirUnderARegularFileIsAClearStartupError) {
   TempDir dir;
   dir.write("gw.yaml", minimal_config(dir, "/dev/null/x"));
-  auto r = run(dir, {GW_BIN, "run", "--config", dir.file("gw.yaml")}, 20s);
+  auto r = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 20s});
   // A state_dir that cannot be used is a config problem (exit 2, no restart
   // loop under systemd), found when the daemon takes its state_dir lock.
   EXPECT_EQ(r.status, 2) << r.err;
@@ -117,7 +117,7 @@ TEST(Process, FullStateDirFilesystemIsAClearStartupError) {
     ::close(fd);
   }
   dir.write("gw.yaml", minimal_config(dir, mnt + "/state"));
-  auto r = run(dir, {GW_BIN, "run", "--config", dir.file("gw.yaml")}, 20s);
+  auto r = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 20s});
   EXPECT_EQ(r.status, 1) << r.err;
   auto line = log_line_with(r.err, {"state_dir", mnt + "/state"});
   EXPECT_FALSE(line.empty()) << r.err;

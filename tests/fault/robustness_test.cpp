@@ -16,11 +16,11 @@ TEST(Robustness, OnceFinishesWhenTheLastRequestNeedsRetries) {
   emu::Options o;
   o.faults.http502 = 1.0;
   groups_into(dir, o, "groups.txt", 1);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
-  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 30s);
+  auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 30s});
   EXPECT_EQ(r.status, 1) << r.err;             // no answer for the group: exit 1, not a hang (-1)
   EXPECT_EQ(e.server().stats().requests, 4u);  // 1 + 3 retries
   auto lines = parse_ndjson(dir.file("out.ndjson"));
@@ -35,14 +35,14 @@ TEST(Robustness, AClosedStdoutPipeDoesNotKillTheProcess) {
   emu::Options o;
   o.apps.push_back({kAppId, kKey, "administrator", 1000});
   groups_into(dir, o, "groups.txt", 1500);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.qps = 1000;
   c.sinks = {"  - type: ndjson\n    path: \"-\"\n    flush_interval: 50ms\n"};
   dir.write("gw.yaml", yaml(c));
   const std::string cmd = std::string(GW_BIN) + " once --quiet --config " + dir.file("gw.yaml") + " 2>" +
                           dir.file("gw.err") + " | head -c 100 >/dev/null; echo status=${PIPESTATUS[0]}";
-  auto r = run(dir, {"/bin/bash", "-c", cmd}, 60s);
+  auto r = run({"/bin/bash", "-c", cmd}, {.timeout = 60s});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out.find("status=141"), std::string::npos) << r.out;  // 128 + SIGPIPE
   EXPECT_NE(r.out.find("status=1"), std::string::npos) << r.out;    // not every sink took every result
@@ -57,7 +57,7 @@ TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
   TempDir dir;
   emu::Options o;
   o.accept_any_group = true;
-  Emu e(o);
+  Emulator e(o);
   {
     // Two million IDs: loading them takes about a second, the window in
     // which the signals below arrive.
@@ -105,7 +105,7 @@ TEST(Robustness, FailingHandshakesArePacedAtTheRate) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 3000);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.ca_file.clear();  // the emulator's certificate is self-signed: untrusted
   c.qps = 50;
@@ -132,16 +132,16 @@ TEST(Robustness, QueryNamesTheCauseAndIsQuietUnlessVerbose) {
   TempDir dir;
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 3);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.ca_file.clear();  // untrusted: every handshake fails
   c.retries = 0;
   dir.write("gw.yaml", yaml(c));
-  auto q = run(dir, {GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[0]}, 30s);
+  auto q = run({GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[0]}, {.timeout = 30s});
   EXPECT_EQ(q.status, 1);
   EXPECT_NE(q.out.find(ids[0] + "\terror -1: no answer: TLS failure"), std::string::npos) << q.out;
   EXPECT_NE(q.out.find("certificate verify failed"), std::string::npos) << q.out;
   EXPECT_EQ(q.err.find("app.started"), std::string::npos) << q.err;
-  auto v = run(dir, {GW_BIN, "query", "--verbose", "--config", dir.file("gw.yaml"), ids[0]}, 30s);
+  auto v = run({GW_BIN, "query", "--verbose", "--config", dir.file("gw.yaml"), ids[0]}, {.timeout = 30s});
   EXPECT_NE(v.err.find("app.started"), std::string::npos) << v.err;
 }

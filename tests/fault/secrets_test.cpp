@@ -23,8 +23,8 @@ TEST(Secrets, NeverInLogsResultsOrAdminPages) {
   auto offset = std::make_shared<std::atomic<std::int64_t>>(0);
   o.clock = [offset] { return std::chrono::system_clock::now() + std::chrono::seconds(offset->load()); };
   auto ids = groups_into(dir, o, "groups.txt", 100);
-  Emu e(o);
-  const int admin_port = servers::free_port();
+  Emulator e(o);
+  const int admin_port = free_port();
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.extra_top = "log:\n  level: debug\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
@@ -48,14 +48,14 @@ TEST(Secrets, NeverInLogsResultsOrAdminPages) {
   dir.write("gw.yaml", good);
   gw.signal(SIGHUP);
   sleep_s(1.5);
-  const std::string metrics = http_get("http://127.0.0.1:" + std::to_string(admin_port) + "/metrics");
-  const std::string status = http_get("http://127.0.0.1:" + std::to_string(admin_port) + "/api/status");
+  const std::string metrics = http_get(admin_port, "/metrics").body;
+  const std::string status = http_get(admin_port, "/api/status").body;
   gw.signal(SIGTERM);
   ASSERT_EQ(gw.wait(20s), 0) << read_file(dir.file("gw.err"));
   const auto t1 = static_cast<std::int64_t>(now_unix());
-  auto sig = run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml")});
+  auto sig = run({GW_BIN, "usersig", "--config", dir.file("gw.yaml")});
   ASSERT_EQ(sig.status, 0) << sig.err;
-  auto check = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  auto check = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(check.status, 0) << check.err;
 
   auto st = e.server().stats();
@@ -101,7 +101,7 @@ TEST(Secrets, KeyFileReadableByOthersIsFlagged) {
   c.state_dir = dir.file("state");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
-  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  auto r = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(r.status, 0) << r.err;
   auto warning = log_line_with(r.err, {"warning", "secret_key_file", "0644"});
   EXPECT_FALSE(warning.empty()) << r.err;
@@ -109,16 +109,16 @@ TEST(Secrets, KeyFileReadableByOthersIsFlagged) {
 
   c.extra_top = "strict_permissions: true\n";
   dir.write("strict.yaml", yaml(c));
-  auto strict = run(dir, {GW_BIN, "check", "--config", dir.file("strict.yaml")});
+  auto strict = run({GW_BIN, "check", "--config", dir.file("strict.yaml")});
   EXPECT_EQ(strict.status, 2) << strict.err;
   auto error = log_line_with(strict.err, {"strict.yaml:", "secret_key_file", "(strict_permissions is on)"});
   EXPECT_FALSE(error.empty()) << strict.err;
-  auto strict_run = run(dir, {GW_BIN, "run", "--config", dir.file("strict.yaml")}, 20s);
+  auto strict_run = run({GW_BIN, "run", "--config", dir.file("strict.yaml")}, {.timeout = 20s});
   EXPECT_EQ(strict_run.status, 2) << strict_run.err;
   EXPECT_EQ((strict.out + strict.err + strict_run.err).find(kKey), std::string::npos);
   // Mode 0600 is quiet.
   ASSERT_EQ(::chmod(dir.file("key").c_str(), 0600), 0);
-  auto quiet = run(dir, {GW_BIN, "check", "--config", dir.file("strict.yaml")});
+  auto quiet = run({GW_BIN, "check", "--config", dir.file("strict.yaml")});
   EXPECT_EQ(quiet.status, 0) << quiet.err;
   EXPECT_EQ(quiet.err.find("secret_key_file"), std::string::npos) << quiet.err;
   std::cout << "FIGURES key_file warning=" << warning << " strict_error=" << error << "\n";

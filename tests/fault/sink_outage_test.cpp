@@ -49,13 +49,13 @@ struct OutageFigures {
 // reference); PostgreSQL is down for `outage` s after the first cycle.
 OutageFigures postgres_outage(std::size_t groups, int interval, double outage) {
   OutageFigures f;
-  servers::Postgres pg;
+  Postgres pg;
   pg.start();
   TempDir dir;
   emu::Options o;
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", groups);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = std::to_string(interval) + "s";
   c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n    retry_min: 200ms\n    retry_max: 2s\n"),
@@ -125,7 +125,7 @@ OutageFigures postgres_outage(std::size_t groups, int interval, double outage) {
 }  // namespace
 
 TEST(SinkOutage, PostgresDownForTwoCyclesLosesNothing) {
-  if (auto why = servers::postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
   auto f = postgres_outage(200, 5, 10);
   std::cout << "FIGURES pg_outage_200x5s_10s results=" << f.results << " rows=" << f.rows
             << " ok_answers=" << f.ok_answers << " catch_up_s=" << f.catch_up_s
@@ -134,7 +134,7 @@ TEST(SinkOutage, PostgresDownForTwoCyclesLosesNothing) {
 
 // The sinks issue's own outage test: 500 groups every 10 s, PostgreSQL down 60 s.
 TEST(SinkOutage, PostgresDownSixtySecondsAt500GroupsLosesNothing) {
-  if (auto why = servers::postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
   auto f = postgres_outage(500, 10, 60);
   std::cout << "FIGURES pg_outage_500x10s_60s results=" << f.results << " rows=" << f.rows
             << " ok_answers=" << f.ok_answers << " catch_up_s=" << f.catch_up_s
@@ -144,13 +144,13 @@ TEST(SinkOutage, PostgresDownSixtySecondsAt500GroupsLosesNothing) {
 // kill -9 while PostgreSQL is down: what was spooled is delivered after the
 // restart (by `once`, which replays the spool first).
 TEST(SinkOutage, KillDuringOutageThenRestartDeliversTheSpool) {
-  if (auto why = servers::postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  servers::Postgres pg;
+  if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  Postgres pg;
   pg.start();
   TempDir dir;
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 200);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "4s";
   c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n    retry_min: 200ms\n    retry_max: 1s\n"),
@@ -185,7 +185,7 @@ TEST(SinkOutage, KillDuringOutageThenRestartDeliversTheSpool) {
     }
   }
   pg.start();
-  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s);
+  auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("delivering results spooled by a previous run"), std::string::npos) << r.err;
   auto rows = postgres_keys(pg, false);
@@ -201,12 +201,12 @@ TEST(SinkOutage, KillDuringOutageThenRestartDeliversTheSpool) {
 // exit within the grace, an intact spool that a restart replays, and the
 // drops counted in the log.
 TEST(SinkOutage, SigtermWithAFullSpoolExitsCleanly) {
-  if (auto why = servers::postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  servers::Postgres pg;  // not started yet: the sink is down
+  if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  Postgres pg;  // not started yet: the sink is down
   TempDir dir;
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 300);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.grace = "5s";
@@ -238,7 +238,7 @@ TEST(SinkOutage, SigtermWithAFullSpoolExitsCleanly) {
   std::uint64_t answered = e.server().stats().codes[0];
   // A restart replays what is there.
   pg.start();
-  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s);
+  auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(r.status, 0) << r.err;
   auto rows = postgres_keys(pg, false);
   std::size_t missing = 0;

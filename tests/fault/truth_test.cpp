@@ -18,7 +18,7 @@ TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 40);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.sinks = {"  - type: sqlite\n    path: " + dir.file("gw.db") + "\n"};
@@ -64,7 +64,7 @@ TEST(Truth, ReloadOfStateDirIsRefusedWhole) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 20);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
@@ -92,18 +92,18 @@ TEST(Truth, CheckAndRunBothRefuseAMissingCaFileWithExit2) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 5);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.ca_file = dir.file("no-such-ca.pem");
   c.extra_top = "log:\n  format: json\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
-  auto check = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  auto check = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(check.status, 2) << check.out << check.err;
   EXPECT_NE(check.err.find("no-such-ca.pem"), std::string::npos) << check.err;
   EXPECT_NE(check.err.find(": error: "), std::string::npos) << check.err;
   EXPECT_EQ(check.out.find("config OK"), std::string::npos) << check.out;
-  auto r = run(dir, {GW_BIN, "run", "--config", dir.file("gw.yaml")}, 20s);
+  auto r = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 20s});
   EXPECT_EQ(r.status, 2) << r.err;
   // Through the logger, in the configured format.
   bool json_line = false;
@@ -120,7 +120,7 @@ TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 5);
-  Emu e(o);
+  Emulator e(o);
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor busy(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   const auto port = std::to_string(busy.local_endpoint().port());
@@ -129,7 +129,7 @@ TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
-  auto r = run(dir, {GW_BIN, "run", "--config", dir.file("gw.yaml")}, 20s);
+  auto r = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 20s});
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("127.0.0.1:" + port), std::string::npos) << r.err;
 
@@ -173,7 +173,7 @@ TEST(Truth, OverrunNamesThrottlingAndCycleCountsArePerCycle) {
   emu::Options o;
   o.apps.push_back({kAppId, kKey, "administrator", 60});  // the server allows 60/s
   groups_into(dir, o, "groups.txt", 150);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "2s";  // capacity 400 at qps 200: enough, were it not for the throttling
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
@@ -201,7 +201,7 @@ TEST(Truth, OverrunNamesTooManyGroupsForTheCap) {
   TempDir dir;
   emu::Options o;
   groups_into(dir, o, "groups.txt", 120);
-  Emu e(o);
+  Emulator e(o);
   Cfg c = config_for(e, dir);
   c.interval = "1s";
   c.qps = 50;  // capacity 50 a cycle for 120 groups

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "http/test_server.hpp"
+#include "support/harness.hpp"
 
 namespace {
 
@@ -627,16 +628,10 @@ TEST(HttpPool, IdleConnectionsExpire) {
 }
 
 TEST(HttpPool, ConnectRefused) {
-  std::string port;
-  {
-    asio::io_context tmp;
-    asio::ip::tcp::acceptor a(tmp, {asio::ip::make_address("127.0.0.1"), 0});
-    port = std::to_string(a.local_endpoint().port());
-  }
   asio::io_context io;
   PoolOptions o;
   o.host = "127.0.0.1";
-  o.port = port;
+  o.port = std::to_string(gw_test::free_port());
   Pool pool(io.get_executor(), o);
   Response r = post_one(io, pool);
   EXPECT_EQ(r.failure, Failure::connect) << r.detail;

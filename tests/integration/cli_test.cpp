@@ -5,9 +5,6 @@
 #include <filesystem>
 #include <regex>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include "groupwatch/delivery/sink.hpp"
 #include "harness.hpp"
 
@@ -15,20 +12,20 @@ using namespace gwtest;
 
 TEST(Cli, HelpAndVersion) {
   TempDir dir;
-  auto h = run(dir, {GW_BIN, "--help"});
+  auto h = run({GW_BIN, "--help"});
   EXPECT_EQ(h.status, 0);
   for (const char* cmd : {"run", "once", "check", "query", "usersig"}) EXPECT_NE(h.out.find(cmd), std::string::npos);
-  auto v = run(dir, {GW_BIN, "--version"});
+  auto v = run({GW_BIN, "--version"});
   EXPECT_EQ(v.status, 0);
   EXPECT_EQ(v.out, std::string("groupwatch ") + GW_VERSION + "\n");
-  auto bad = run(dir, {GW_BIN, "frobnicate"});
+  auto bad = run({GW_BIN, "frobnicate"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("unknown command 'frobnicate'"), std::string::npos);
 }
 
 TEST(Cli, HelpSinkInfluxdbListsEveryKeyItsParserReads) {
   TempDir dir;
-  auto h = run(dir, {GW_BIN, "help", "sink", "influxdb"});
+  auto h = run({GW_BIN, "help", "sink", "influxdb"});
   ASSERT_EQ(h.status, 0) << h.err;
   auto keys = groupwatch::delivery::sink_keys("influxdb");
   ASSERT_GE(keys.own.size(), 10u);
@@ -37,27 +34,27 @@ TEST(Cli, HelpSinkInfluxdbListsEveryKeyItsParserReads) {
   }
   for (const auto& k : keys.delivery) EXPECT_NE(h.out.find("  " + k + " "), std::string::npos) << k;
   EXPECT_EQ(h.out.find("(undocumented)"), std::string::npos) << h.out;
-  auto types = run(dir, {GW_BIN, "help", "sinks"});
+  auto types = run({GW_BIN, "help", "sinks"});
   EXPECT_EQ(types.status, 0);
   for (const char* t : {"ndjson", "sqlite", "postgres", "influxdb", "prometheus"})
     EXPECT_NE(types.out.find(t), std::string::npos) << t;
-  auto unknown = run(dir, {GW_BIN, "help", "sink", "kafka"});
+  auto unknown = run({GW_BIN, "help", "sink", "kafka"});
   EXPECT_EQ(unknown.status, 2);
   EXPECT_NE(unknown.err.find("unknown sink type 'kafka'"), std::string::npos) << unknown.err;
 }
 
 TEST(Cli, HelpOnACommandOrAnUnknownTopic) {
   TempDir dir;
-  auto check = run(dir, {GW_BIN, "check", "--help"});
+  auto check = run({GW_BIN, "check", "--help"});
   EXPECT_EQ(check.status, 0);
   EXPECT_EQ(check.out.rfind("groupwatch check", 0), 0u) << check.out;
-  auto query = run(dir, {GW_BIN, "help", "query"});
+  auto query = run({GW_BIN, "help", "query"});
   EXPECT_EQ(query.status, 0);
   EXPECT_EQ(query.out.rfind("groupwatch query", 0), 0u) << query.out;
-  auto foo = run(dir, {GW_BIN, "help", "foo"});
+  auto foo = run({GW_BIN, "help", "foo"});
   EXPECT_EQ(foo.status, 2);
   EXPECT_NE(foo.err.find("no help on 'foo'"), std::string::npos) << foo.err;
-  auto bar = run(dir, {GW_BIN, "bar", "--help"});
+  auto bar = run({GW_BIN, "bar", "--help"});
   EXPECT_EQ(bar.status, 2);
 }
 
@@ -85,11 +82,11 @@ TEST(Cli, CheckAcceptsEveryShippedConfig) {
   for (auto& f : std::filesystem::directory_iterator(dir.file("etc"))) {
     if (f.path().extension() != ".yaml") continue;
     ++n;
-    auto r = run(dir, {GW_BIN, "check", "--config", f.path().string()}, 60s,
-                 {{"TIM_SECRET_KEY", "k-0123456789abcdef"},
-                  {"GW_DEMO_STATE", dir.file("demo")},
-                  {"GW_DEMO_CA", dir.file("demo-ca.pem")},
-                  {"GW_STATE_DIR", dir.file("state")}});
+    auto r = run({GW_BIN, "check", "--config", f.path().string()}, {.timeout = 60s,
+                                                                    .env = {{"TIM_SECRET_KEY", "k-0123456789abcdef"},
+                                                                            {"GW_DEMO_STATE", dir.file("demo")},
+                                                                            {"GW_DEMO_CA", dir.file("demo-ca.pem")},
+                                                                            {"GW_STATE_DIR", dir.file("state")}}});
     EXPECT_EQ(r.status, 0) << f.path() << "\n" << r.err;
     EXPECT_NE(r.out.find("cycle load"), std::string::npos) << r.out;
   }
@@ -103,21 +100,16 @@ TEST(Cli, TheInstalledDefaultConfigChecksAndStarts) {
   TempDir dir;
   install_config_dir(dir, false);
   const std::string cfg = dir.file("etc/groupwatch.yaml");
-  std::uint16_t port = 0;
-  {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    port = a.local_endpoint().port();
-  }
+  const std::uint16_t port = free_port();
   std::map<std::string, std::string> env{{"GW_STATE_DIR", dir.file("state")},
                                          {"GW_ADMIN_LISTEN", "127.0.0.1:" + std::to_string(port)}};
-  auto missing = run(dir, {GW_BIN, "check", "--config", cfg}, 60s, env);
+  auto missing = run({GW_BIN, "check", "--config", cfg}, {.timeout = 60s, .env = env});
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.err.find("secret_key_file"), std::string::npos) << missing.err;
-  EXPECT_EQ(run(dir, {GW_BIN, "run", "--config", cfg}, 60s, env).status, 2);
+  EXPECT_EQ(run({GW_BIN, "run", "--config", cfg}, {.timeout = 60s, .env = env}).status, 2);
 
   install_config_dir(dir, true);
-  auto ok = run(dir, {GW_BIN, "check", "--config", cfg}, 60s, env);
+  auto ok = run({GW_BIN, "check", "--config", cfg}, {.timeout = 60s, .env = env});
   EXPECT_EQ(ok.status, 0) << ok.err;
   EXPECT_NE(ok.out.find("adminapisgp.im.qcloud.com"), std::string::npos) << ok.out;
   Process gw({GW_BIN, "run", "--config", cfg}, dir.file("gw.out"), dir.file("gw.err"), env);
@@ -127,7 +119,7 @@ TEST(Cli, TheInstalledDefaultConfigChecksAndStarts) {
     listening = read_file(dir.file("gw.err")).find("event=admin.listening") != std::string::npos;
   }
   EXPECT_TRUE(listening) << read_file(dir.file("gw.err"));
-  auto health = run(dir, {"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/healthz"}, 10s);
+  auto health = run({"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/healthz"}, {.timeout = 10s});
   EXPECT_EQ(health.status, 0) << health.err;
   EXPECT_TRUE(std::filesystem::exists(dir.file("state/groupwatch.lock")));
   EXPECT_EQ(gw.wait(0ms), -1) << "run exited: " << read_file(dir.file("gw.err"));
@@ -152,7 +144,7 @@ TEST(Cli, CheckNamesFiveMistakesWithFileLineAndColumn) {
             "sinks:\n"
             "  - type: sqlite\n"
             "    path: x.db\n");
-  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("bad.yaml")});
+  auto r = run({GW_BIN, "check", "--config", dir.file("bad.yaml")});
   EXPECT_EQ(r.status, 2);
   for (int line : {6, 7, 8, 10, 11}) {
     std::regex re(dir.file("bad.yaml") + ":" + std::to_string(line) + ":[0-9]+: ");
@@ -169,7 +161,7 @@ TEST(Cli, CheckNamesAnUnknownSinkTypeAndListsTheKnownOnes) {
             "apps:\n  - {name: a, sdkappid: 1, admin: x, secret_key: abcdefgh, endpoint: 'https://127.0.0.1:1', "
             "groups: ['@TGS#_@TGS#AAAAAAAAAAAA']}\n"
             "sinks:\n  - type: kafka\n");
-  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  auto r = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("unknown sink type 'kafka'"), std::string::npos) << r.err;
   for (const char* t : {"ndjson", "sqlite", "postgres", "influxdb", "prometheus"})
@@ -182,11 +174,11 @@ TEST(Cli, UsersigVerifiesWithAnIndependentImplementation) {
                            "    secret_key: " + kKey +
                            "\n    endpoint: https://127.0.0.1:1\n    groups: ['@TGS#_@TGS#AAAAAAAAAAAA']\n"
                            "sinks:\n  - type: ndjson\n    path: '-'\n");
-  auto r = run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "600"});
+  auto r = run({GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "600"});
   ASSERT_EQ(r.status, 0) << r.err;
   // Durations work here as everywhere else; nonsense is refused.
-  EXPECT_EQ(run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "1h"}).status, 0);
-  auto bad = run(dir, {GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "soon"});
+  EXPECT_EQ(run({GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "1h"}).status, 0);
+  auto bad = run({GW_BIN, "usersig", "--config", dir.file("gw.yaml"), "--ttl", "soon"});
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("--ttl takes a duration"), std::string::npos) << bad.err;
   ASSERT_EQ(r.out.back(), '\n');
@@ -208,14 +200,14 @@ TEST(Cli, QueryPrintsOneLinePerGroupAgainstTheEmulator) {
   for (auto& id : ids) o.groups.push_back({id});
   Emulator e(o);
   dir.write("gw.yaml", app_config(e, dir, dir.file("groups.txt"), 200, "4m"));
-  auto ok = run(dir, {GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[0], ids[1]});
+  auto ok = run({GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[0], ids[1]});
   EXPECT_EQ(ok.status, 0) << ok.err;
   auto lines = lines_of(ok.out);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(
       std::regex_match(lines[0], std::regex(std::regex_replace(ids[0], std::regex("[#@]"), "\\$&") + "\t[0-9]+")))
       << lines[0];
-  auto missing = run(dir, {GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[2], "@TGS#_@TGS#NOSUCHGROUP1"});
+  auto missing = run({GW_BIN, "query", "--config", dir.file("gw.yaml"), ids[2], "@TGS#_@TGS#NOSUCHGROUP1"});
   EXPECT_EQ(missing.status, 1);
   auto l2 = lines_of(missing.out);
   ASSERT_EQ(l2.size(), 2u);

@@ -53,7 +53,7 @@ zzunknownzz: 1
 sinks:
   - {type: ndjson, path: x}
 )");
-  auto r = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")});
+  auto r = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   ASSERT_EQ(r.status, 2) << r.err;
   std::map<std::string, std::set<std::string>> keys;  // section -> keys
   const std::regex line("unknown key 'zzunknownzz' in ([^;]+); valid keys: ([^\\n]+)");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -17,18 +18,6 @@ namespace emu = groupwatch::emulator;
 namespace {
 
 using groupwatch::testing::max_in_window;
-
-double now_unix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// Sleeps until `offset` seconds into the next cycle of length `interval`.
-void sleep_until_cycle_offset(double interval, double offset) {
-  double t = now_unix();
-  double next = std::floor(t / interval) * interval + interval + offset;
-  if (next - t > interval) next -= interval;
-  std::this_thread::sleep_for(std::chrono::duration<double>(next - t));
-}
 
 }  // namespace
 
@@ -92,7 +81,7 @@ TEST(Engine, FaultsStillGiveEveryGroupAnOkResult) {
   for (auto& id : ids) o.groups.push_back({id});
   Emulator e(o);
   dir.write("gw.yaml", app_config(e, dir, dir.file("groups.txt"), 200, "4m", "  retries: 5\n"));
-  auto r = run(dir, {GW_BIN, "once", "--config", dir.file("gw.yaml")});
+  auto r = run({GW_BIN, "once", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(r.status, 0) << r.err;
   auto lines = parse_ndjson(dir.file("out.ndjson"));
   std::map<std::string, int> ok;
@@ -157,7 +146,7 @@ TEST(Engine, LowerServerCapConverges) {
   Emulator e(o);
   dir.write("gw.yaml", app_config(e, dir, dir.file("groups.txt"), 100, "4m", "  retries: 3\n"));
   double t0 = now_unix();
-  auto r = run(dir, {GW_BIN, "once", "--config", dir.file("gw.yaml")}, 120s);
+  auto r = run({GW_BIN, "once", "--config", dir.file("gw.yaml")}, {.timeout = 120s});
   EXPECT_EQ(r.status, 0) << r.err;
   std::size_t after = 0, limited = 0, early_limited = 0;
   for (auto& q : parse_request_log(dir.file("requests.jsonl"))) {

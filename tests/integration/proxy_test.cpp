@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -14,18 +16,6 @@ using namespace gwtest;
 namespace {
 
 constexpr const char* kTinyproxy = "/usr/bin/tinyproxy";
-
-std::uint16_t free_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
 
 // tinyproxy in the foreground, logging every CONNECT.
 struct Tinyproxy {
@@ -81,7 +71,8 @@ TEST(Proxy, OnceThroughHttpsProxyAndNotWhenNoProxyMatches) {
   dir.write("gw.yaml", app_config(emu, dir, dir.file("groups.txt"), 200, "4m"));
   const std::string via = "http://127.0.0.1:" + std::to_string(proxy.port);
 
-  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s, {{"HTTPS_PROXY", via}});
+  auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")},
+               {.timeout = 60s, .env = {{"HTTPS_PROXY", via}}});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(ok_lines(dir.file("out.ndjson")), 20u);
   const auto through = proxy.connects(emu.port());
@@ -89,8 +80,8 @@ TEST(Proxy, OnceThroughHttpsProxyAndNotWhenNoProxyMatches) {
 
   // NO_PROXY matching the endpoint's host: direct, no CONNECT.
   fs::remove(dir.file("out.ndjson"));
-  r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s,
-          {{"https_proxy", via}, {"NO_PROXY", "localhost, 127.0.0.1"}});
+  r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")},
+          {.timeout = 60s, .env = {{"https_proxy", via}, {"NO_PROXY", "localhost, 127.0.0.1"}}});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(ok_lines(dir.file("out.ndjson")), 20u);
   EXPECT_EQ(proxy.connects(emu.port()), through);
@@ -98,7 +89,8 @@ TEST(Proxy, OnceThroughHttpsProxyAndNotWhenNoProxyMatches) {
   // `proxy: none` overrides the environment.
   fs::remove(dir.file("out.ndjson"));
   dir.write("none.yaml", app_config(emu, dir, dir.file("groups.txt"), 200, "4m", "", "    proxy: none\n"));
-  r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("none.yaml")}, 60s, {{"HTTPS_PROXY", via}});
+  r = run({GW_BIN, "once", "--quiet", "--config", dir.file("none.yaml")},
+          {.timeout = 60s, .env = {{"HTTPS_PROXY", via}}});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(proxy.connects(emu.port()), through);
   std::cout << "FIGURES proxy connects=" << through << " results_ok=20\n";
@@ -112,15 +104,15 @@ TEST(Proxy, AFailingProxyIsNamedAsTheCause) {
   const auto dead = free_port();
   dir.write("gw.yaml", app_config(emu, dir, dir.file("groups.txt"), 200, "4m", "",
                                   "    proxy: http://127.0.0.1:" + std::to_string(dead) + "\n"));
-  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s);
+  auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(r.status, 1);
   auto lines = lines_of(read_file(dir.file("out.ndjson")));
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_NE(lines[0].find("proxy: cannot connect to 127.0.0.1:" + std::to_string(dead)), std::string::npos) << lines[0];
-  auto bad = run(dir, {GW_BIN, "check", "--config", dir.file("gw.yaml")}, 60s, {});
+  auto bad = run({GW_BIN, "check", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(bad.status, 0) << bad.err;
   dir.write("bad.yaml", app_config(emu, dir, dir.file("groups.txt"), 200, "4m", "", "    proxy: https://p:1\n"));
-  bad = run(dir, {GW_BIN, "check", "--config", dir.file("bad.yaml")});
+  bad = run({GW_BIN, "check", "--config", dir.file("bad.yaml")});
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("only http://HOST:PORT proxies"), std::string::npos) << bad.err;
 }
@@ -154,7 +146,7 @@ TEST(Proxy, AnIpv6EndpointIsPolled) {
                            std::to_string(port) + "\n    ca_file: " + dir.file("ca.pem") + "\n    group_files: [" +
                            dir.file("groups.txt") + "]\nstate_dir: " + dir.file("state") +
                            "\nsinks:\n  - type: ndjson\n    path: " + dir.file("out.ndjson") + "\n");
-  auto r = run(dir, {GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, 60s);
+  auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 60s});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(ok_lines(dir.file("out.ndjson")), 5u);
   server->stop();

@@ -17,7 +17,7 @@ using ::testing::HasSubstr;
 
 std::uint64_t spool_size(const TempDir& dir, const std::string& name = "fake") {
   std::error_code ec;
-  auto n = fs::file_size(dir / ("spool/" + name + ".wal"), ec);
+  auto n = fs::file_size(dir.file("spool/" + name + ".wal"), ec);
   return ec ? 0 : n;
 }
 
@@ -155,15 +155,15 @@ TEST(Fanout, KillDuringOutageLosesNothingPushed) {
 
 TEST(Fanout, CorruptSpoolTailIsIgnoredAndTheRestDelivered) {
   TempDir dir;
-  fs::create_directories(dir / "spool");
+  fs::create_directories(dir.file("spool"));
   {
-    groupwatch::delivery::detail::Spool s(dir / "spool/fake.wal");
+    groupwatch::delivery::detail::Spool s(dir.file("spool/fake.wal"));
     std::string buf;
     for (int i = 0; i < 40; ++i) groupwatch::delivery::detail::encode_record(make_result(i), buf);
     s.append(buf, 40);
   }
   {
-    std::ofstream f(dir / "spool/fake.wal", std::ios::app | std::ios::binary);
+    std::ofstream f(dir.file("spool/fake.wal"), std::ios::app | std::ios::binary);
     f << "\x30\x00\x00\x00garbage that is not a record";
   }
   auto st = std::make_shared<FakeState>();
@@ -226,8 +226,8 @@ TEST(Fanout, WhenFullDropNewestKeepsTheOldest) {
 
 TEST(Fanout, UnusableStateDirThrowsNamingThePath) {
   TempDir dir;
-  std::ofstream(dir / "plainfile") << "x";
-  for (std::string bad : {std::string("/dev/null/x"), dir / "plainfile"}) {
+  std::ofstream(dir.file("plainfile")) << "x";
+  for (std::string bad : {std::string("/dev/null/x"), dir.file("plainfile")}) {
     auto st = std::make_shared<FakeState>();
     try {
       delivery::Fanout f(fake_sinks(st), bad);

@@ -1,6 +1,6 @@
 #pragma once
-// Shared helpers for the sink tests: temporary state dirs, results, a sink
-// that fails on demand, and parsing sink entries from YAML text.
+// Shared helpers for the sink tests: results, a sink that fails on demand,
+// and parsing sink entries from YAML text (directories: support/harness.hpp).
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <yaml-cpp/yaml.h>
@@ -20,30 +20,11 @@
 #include "groupwatch/config/config.hpp"
 #include "groupwatch/delivery/fanout.hpp"
 #include "groupwatch/delivery/sink.hpp"
+#include "support/harness.hpp"
 
 namespace gw_test {
 
-namespace fs = std::filesystem;
 using namespace groupwatch;
-using namespace std::chrono_literals;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "gw-sink-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return (fs::path(path_) / rel).string(); }
-
- private:
-  std::string path_;
-};
 
 inline delivery::Result make_result(int i, std::int64_t error_code = 0) {
   delivery::Result r;
@@ -169,14 +150,9 @@ inline std::vector<delivery::ParsedSink> fake_sinks(std::shared_ptr<FakeState> s
   return v;
 }
 
-/// Polls `pred` until it holds or `timeout` passes.
+/// Polls `pred` every 2 ms until it holds or `timeout` passes.
 inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
+  return wait_for(pred, timeout, 2ms);
 }
 
 inline std::vector<int> range(int from, int to) {

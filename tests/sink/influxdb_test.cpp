@@ -14,8 +14,8 @@
 #include <memory>
 
 #include "sink/helpers.hpp"
-#include "sink/servers.hpp"
 #include "sinks/influxdb/influxdb.hpp"
+#include "support/servers.hpp"
 
 namespace {
 
@@ -104,8 +104,8 @@ TEST(InfluxLineProtocol, GzipRoundTrips) {
   EXPECT_EQ(static_cast<unsigned char>(z[0]), 0x1f);  // the gzip magic, not a bare zlib stream
   EXPECT_EQ(static_cast<unsigned char>(z[1]), 0x8b);
   EXPECT_LT(z.size(), text.size() / 4);
-  EXPECT_EQ(servers::gunzip(z), text);
-  EXPECT_EQ(servers::gunzip(influx::gzip("")), "");
+  EXPECT_EQ(gunzip(z), text);
+  EXPECT_EQ(gunzip(influx::gzip("")), "");
 }
 
 TEST(InfluxUrl, ParsesAndRejects) {
@@ -182,7 +182,7 @@ std::string v2_yaml(int port, const std::string& extra = "") {
 }
 
 TEST(InfluxSinkHttp, V2RequestFormGzipAndKeepAlive) {
-  servers::RecordingServer srv;
+  RecordingServer srv;
   auto s = make_sink(v2_yaml(srv.port()));
   std::vector<delivery::Result> batch = {make_result(1), make_result(2, 10015)};
   s->write(batch);
@@ -195,14 +195,14 @@ TEST(InfluxSinkHttp, V2RequestFormGzipAndKeepAlive) {
   EXPECT_EQ(r.headers.at("authorization"), "Token tok-Secret-2");
   EXPECT_EQ(r.headers.at("content-encoding"), "gzip");
   EXPECT_EQ(r.headers.at("host"), "127.0.0.1:" + std::to_string(srv.port()));
-  EXPECT_EQ(servers::gunzip(r.body), line_of(batch[0]) + line_of(batch[1]));
-  EXPECT_EQ(servers::gunzip(reqs[1].body), line_of(batch[0]));
+  EXPECT_EQ(gunzip(r.body), line_of(batch[0]) + line_of(batch[1]));
+  EXPECT_EQ(gunzip(reqs[1].body), line_of(batch[0]));
   EXPECT_EQ(srv.connections(), 1);  // kept alive between batches
   EXPECT_EQ(reqs[1].connection, 1);
 }
 
 TEST(InfluxSinkHttp, V1BasicAuthRetentionPolicyAndPlainBody) {
-  servers::RecordingServer srv;
+  RecordingServer srv;
   auto s = make_sink("- type: influxdb\n  url: http://127.0.0.1:" + std::to_string(srv.port()) +
                      "/db/\n  database: gw\n  retention_policy: week\n  username: gw-user\n  password: pa:ss\n"
                      "  gzip: false\n  measurement: online\n");
@@ -216,7 +216,7 @@ TEST(InfluxSinkHttp, V1BasicAuthRetentionPolicyAndPlainBody) {
 }
 
 TEST(InfluxSinkHttp, Non2xxThrowsWithStatusAndBodyExcerpt) {
-  servers::RecordingServer srv;
+  RecordingServer srv;
   srv.set_reply(400, "{\"error\":\"partial write: field type conflict\"}" + std::string(1000, 'x'));
   auto s = make_sink(v2_yaml(srv.port()));
   try {
@@ -235,8 +235,8 @@ TEST(InfluxSinkHttp, Non2xxThrowsWithStatusAndBodyExcerpt) {
 }
 
 TEST(InfluxSinkHttp, ServerClosingAKeptAliveConnectionIsRetriedOnce) {
-  servers::RecordingServer srv;
-  srv.set_reply(204, "", servers::RecordingServer::Mode::close_after_reply);
+  RecordingServer srv;
+  srv.set_reply(204, "", RecordingServer::Mode::close_after_reply);
   auto s = make_sink(v2_yaml(srv.port()));
   s->write(std::vector<delivery::Result>{make_result(1)});
   std::this_thread::sleep_for(50ms);  // let the close arrive
@@ -247,8 +247,8 @@ TEST(InfluxSinkHttp, ServerClosingAKeptAliveConnectionIsRetriedOnce) {
 }
 
 TEST(InfluxSinkHttp, NoAnswerTimesOut) {
-  servers::RecordingServer srv;
-  srv.set_reply(204, "", servers::RecordingServer::Mode::never_reply);
+  RecordingServer srv;
+  srv.set_reply(204, "", RecordingServer::Mode::never_reply);
   auto s = make_sink(v2_yaml(srv.port(), "  timeout: 300ms\n"));
   auto t0 = std::chrono::steady_clock::now();
   try {
@@ -263,7 +263,7 @@ TEST(InfluxSinkHttp, NoAnswerTimesOut) {
 }
 
 TEST(InfluxSinkHttp, RefusedConnectionThrows) {
-  auto port = servers::free_port();
+  auto port = free_port();
   auto s = make_sink(v2_yaml(port));
   try {
     s->write(std::vector<delivery::Result>{make_result(1)});
@@ -274,7 +274,7 @@ TEST(InfluxSinkHttp, RefusedConnectionThrows) {
 }
 
 TEST(InfluxSinkHttp, HttpsToAPlainServerFailsTheHandshake) {
-  servers::RecordingServer srv;  // speaks plain HTTP only
+  RecordingServer srv;  // speaks plain HTTP only
   auto s = make_sink("- type: influxdb\n  url: https://127.0.0.1:" + std::to_string(srv.port()) +
                      "\n  database: gw\n  timeout: 2s\n");
   try {
@@ -323,10 +323,10 @@ std::vector<Row> rows_of(const std::string& json) {
 class InfluxSink : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    unavailable_ = servers::influxdb_unavailable();
+    unavailable_ = influxdb_unavailable();
     if (!unavailable_.empty()) return;
     try {
-      server_ = std::make_unique<servers::Influx>();
+      server_ = std::make_unique<Influx>();
       server_->start();
     } catch (const std::exception& e) {
       start_error_ = e.what();
@@ -352,7 +352,7 @@ class InfluxSink : public ::testing::Test {
 
   static inline std::string unavailable_;
   static inline std::string start_error_;
-  static inline std::unique_ptr<servers::Influx> server_;
+  static inline std::unique_ptr<Influx> server_;
   std::string db_;
 };
 

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
 
 #include "sink/helpers.hpp"
 
@@ -11,18 +10,12 @@ namespace {
 using namespace gw_test;
 using ::testing::HasSubstr;
 
-std::vector<std::string> lines_of(const std::string& path) {
+// Every line of the file at `path`, empty ones too.
+std::vector<std::string> lines_in(const std::string& path) {
   std::ifstream f(path);
   std::vector<std::string> out;
   for (std::string line; std::getline(f, line);) out.push_back(line);
   return out;
-}
-
-std::string contents(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
@@ -40,23 +33,23 @@ TEST(NdjsonSink, WritesOneLinePerResult) {
   std::vector<delivery::Result> batch{make_result(1), make_result(2, -1)};
   s->write(batch);
   s->write(std::vector<delivery::Result>{make_result(3)});
-  auto lines = lines_of(dir / "out/samples.ndjson");
+  auto lines = lines_in(dir.file("out/samples.ndjson"));
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0], delivery::to_json_line(batch[0]));
   EXPECT_EQ(lines[1], delivery::to_json_line(batch[1]));
   EXPECT_THAT(lines[1], HasSubstr("\"online_member_num\":null"));
-  EXPECT_EQ(contents(dir / "out/samples.ndjson").back(), '\n');
+  EXPECT_EQ(read_file(dir.file("out/samples.ndjson")).back(), '\n');
 }
 
 TEST(NdjsonSink, AppendsToAnExistingFileAndCutsAPartialLastLine) {
   TempDir dir;
-  std::string path = dir / "s.ndjson";
+  std::string path = dir.file("s.ndjson");
   std::ofstream(path) << "{\"complete\":1}\n{\"torn\":";
   auto s = make_sink("- type: ndjson\n  path: " + path + "\n  fsync: false\n", dir.path());
   ASSERT_TRUE(s);
   s->open();
   s->write(std::vector<delivery::Result>{make_result(7)});
-  auto lines = lines_of(path);
+  auto lines = lines_in(path);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], "{\"complete\":1}");
   EXPECT_EQ(lines[1], delivery::to_json_line(make_result(7)));
@@ -64,7 +57,7 @@ TEST(NdjsonSink, AppendsToAnExistingFileAndCutsAPartialLastLine) {
 
 TEST(NdjsonSink, RotatesBySizeKeepingNFiles) {
   TempDir dir;
-  std::string path = dir / "r.ndjson";
+  std::string path = dir.file("r.ndjson");
   const auto line = delivery::to_json_line(make_result(1)).size() + 1;
   // Room for two lines per file.
   auto s =
@@ -74,9 +67,9 @@ TEST(NdjsonSink, RotatesBySizeKeepingNFiles) {
   s->open();
   for (int i = 1; i <= 7; ++i) s->write(std::vector<delivery::Result>{make_result(i)});
   // Files: path = {7}, path.1 = {5,6}, path.2 = {3,4}; {1,2} rotated away.
-  auto cur = lines_of(path);
-  auto one = lines_of(path + ".1");
-  auto two = lines_of(path + ".2");
+  auto cur = lines_in(path);
+  auto one = lines_in(path + ".1");
+  auto two = lines_in(path + ".2");
   ASSERT_EQ(cur.size(), 1u);
   ASSERT_EQ(one.size(), 2u);
   ASSERT_EQ(two.size(), 2u);
@@ -97,14 +90,14 @@ TEST(NdjsonSink, SettingsAreValidated) {
 
 TEST(NdjsonSink, PreflightRejectsAPathUnderAFile) {
   TempDir dir;
-  std::ofstream(dir / "file") << "x";
-  auto p = parse_yaml("- type: ndjson\n  path: " + (dir / "file") + "/sub/out.ndjson\n");
+  std::ofstream(dir.file("file")) << "x";
+  auto p = parse_yaml("- type: ndjson\n  path: " + dir.file("file") + "/sub/out.ndjson\n");
   ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
   try {
     p.sinks[0].spec->preflight(delivery::SinkContext{dir.path(), "ndjson"});
     FAIL() << "expected an exception";
   } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(dir / "file"));
+    EXPECT_THAT(e.what(), HasSubstr(dir.file("file")));
     EXPECT_THAT(e.what(), HasSubstr("not a directory"));
   }
   auto good = parse_yaml("- type: ndjson\n  path: new/dir/out.ndjson\n");
@@ -113,8 +106,8 @@ TEST(NdjsonSink, PreflightRejectsAPathUnderAFile) {
 
 TEST(NdjsonSink, OpenFailureNamesThePath) {
   TempDir dir;
-  std::ofstream(dir / "file") << "x";
-  auto s = make_sink("- type: ndjson\n  path: " + (dir / "file") + "/out.ndjson\n", dir.path());
+  std::ofstream(dir.file("file")) << "x";
+  auto s = make_sink("- type: ndjson\n  path: " + dir.file("file") + "/out.ndjson\n", dir.path());
   ASSERT_TRUE(s);
   try {
     s->open();

@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "sink/helpers.hpp"
-#include "sink/servers.hpp"
+#include "support/servers.hpp"
 
 namespace {
 
@@ -64,10 +64,10 @@ TEST(PostgresSinkConfig, BadSettingsAreErrorsWithoutEchoingTheDsn) {
 class PostgresSink : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    unavailable_ = servers::postgres_unavailable();
+    unavailable_ = postgres_unavailable();
     if (!unavailable_.empty()) return;
     try {
-      server_ = std::make_unique<servers::Postgres>();
+      server_ = std::make_unique<Postgres>();
       server_->start();
     } catch (const std::exception& e) {
       start_error_ = e.what();
@@ -94,7 +94,7 @@ class PostgresSink : public ::testing::Test {
 
   static inline std::string unavailable_;
   static inline std::string start_error_;
-  static inline std::unique_ptr<servers::Postgres> server_;
+  static inline std::unique_ptr<Postgres> server_;
   std::string table_;
 };
 
@@ -262,7 +262,7 @@ TEST_F(PostgresSink, OutageThrowsWithoutThePasswordAndRecovers) {
 }
 
 TEST_F(PostgresSink, OpenFailsWhenTheServerIsUnreachable) {
-  auto port = servers::free_port();
+  auto port = free_port();
   auto s = make_sink("- type: postgres\n  dsn: postgresql://gw:hunter2-Secret@127.0.0.1:" + std::to_string(port) +
                      "/postgres\n");
   try {

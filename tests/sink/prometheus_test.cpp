@@ -7,15 +7,14 @@
 #include <regex>
 #include <set>
 
-#include "admin/real_servers.hpp"
 #include "helpers.hpp"
 #include "sinks/prometheus/prometheus.hpp"
+#include "support/servers.hpp"
 
 namespace {
 
 using namespace gw_test;
 namespace prom = groupwatch::sinks::prometheus;
-using gw_real::http_get;
 
 delivery::Result counted(const std::string& app, const std::string& group, std::uint64_t n, std::int64_t unix_ms) {
   delivery::Result r;
@@ -108,8 +107,8 @@ TEST(PrometheusSink, ReportsAnAddressInUse) {
 
 // Through the registry and the delivery worker, scraped by a real Prometheus.
 TEST(PrometheusSink, ARealPrometheusScrapesTheCounts) {
-  if (!gw_real::Prometheus::available()) GTEST_SKIP() << "prometheus is not installed";
-  auto port = gw_real::free_port();
+  if (!Prometheus::available()) GTEST_SKIP() << "prometheus is not installed";
+  auto port = free_port();
   auto parsed =
       parse_yaml("- type: prometheus\n  listen: 127.0.0.1:" + std::to_string(port) + "\n  flush_interval: 50ms\n");
   ASSERT_EQ(parsed.sinks.size(), 1u) << parsed.errors();
@@ -128,9 +127,9 @@ TEST(PrometheusSink, ARealPrometheusScrapesTheCounts) {
   fanout.push(named);
   ASSERT_TRUE(eventually([&] { return http_get(port, "/metrics").body.find("DISSOLVED01") != std::string::npos; }));
 
-  gw_real::Prometheus server({port});
+  Prometheus server({port});
   ASSERT_TRUE(server.wait_ready()) << server.log();
-  std::vector<gw_real::PromSample> got;
+  std::vector<PromSample> got;
   ASSERT_TRUE(eventually(
       [&] {
         auto r = server.query("groupwatch_group_online_members");

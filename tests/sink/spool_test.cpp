@@ -29,7 +29,7 @@ std::vector<int> read_all(Spool& s) {
 
 TEST(Spool, SurvivesReopenAndConsumesInOrder) {
   TempDir dir;
-  std::string path = dir / "s.wal";
+  std::string path = dir.file("s.wal");
   {
     Spool s(path);
     append_n(s, 0, 10);
@@ -53,7 +53,7 @@ TEST(Spool, SurvivesReopenAndConsumesInOrder) {
 
 TEST(Spool, TornTailIsCutOff) {
   TempDir dir;
-  std::string path = dir / "s.wal";
+  std::string path = dir.file("s.wal");
   std::uint64_t good = 0;
   {
     Spool s(path);
@@ -90,7 +90,7 @@ void flip_byte(const std::string& path, std::uint64_t at) {
 // (746 of them intact)". Now only the damaged record goes, into quarantine.
 TEST(Spool, AFlippedByteLosesOnlyItsRecordAndQuarantinesIt) {
   TempDir dir;
-  std::string path = dir / "s.wal";
+  std::string path = dir.file("s.wal");
   std::uint64_t bad_starts = 0, bad_ends = 0;
   {
     Spool s(path);
@@ -117,7 +117,7 @@ TEST(Spool, AFlippedByteLosesOnlyItsRecordAndQuarantinesIt) {
 // A damaged length field (the record's own framing) is skipped the same way.
 TEST(Spool, ADamagedLengthIsSkippedToTheNextWholeRecord) {
   TempDir dir;
-  std::string path = dir / "s.wal";
+  std::string path = dir.file("s.wal");
   std::uint64_t third_starts = 0;
   {
     Spool s(path);
@@ -133,7 +133,7 @@ TEST(Spool, ADamagedLengthIsSkippedToTheNextWholeRecord) {
 // A consumed prefix stays consumed when the damage lies after it.
 TEST(Spool, TheConsumedPositionHoldsAcrossAResync) {
   TempDir dir;
-  std::string path = dir / "s.wal";
+  std::string path = dir.file("s.wal");
   std::uint64_t bad_starts = 0;
   {
     Spool s(path);
@@ -151,7 +151,7 @@ TEST(Spool, TheConsumedPositionHoldsAcrossAResync) {
 
 TEST(Spool, DropFrontKeepsTheInFlightPrefix) {
   TempDir dir;
-  Spool s(dir / "s.wal");
+  Spool s(dir.file("s.wal"));
   append_n(s, 0, 10);
   std::uint64_t two = 0;
   s.read_front(2, two);
@@ -178,7 +178,7 @@ namespace {
 
 TEST(Spool, ConsumedPositionSurvivesReopen) {
   TempDir dir;
-  std::string path = dir / "s.wal";
+  std::string path = dir.file("s.wal");
   {
     Spool s(path);
     append_n(s, 0, 10);
@@ -193,7 +193,7 @@ TEST(Spool, ConsumedPositionSurvivesReopen) {
 
 TEST(Spool, HeadNotOnARecordBoundaryReplaysEverything) {
   TempDir dir;
-  std::string path = dir / "s.wal";
+  std::string path = dir.file("s.wal");
   {
     Spool s(path);
     append_n(s, 0, 4);

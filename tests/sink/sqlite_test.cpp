@@ -59,7 +59,7 @@ TEST(SqliteSink, StoresRowsWithNullCountForErrors) {
   ASSERT_TRUE(s);
   s->open();
   s->write(std::vector<delivery::Result>{make_result(1), make_result(2, 10007)});
-  Db db(dir / "db/g.db");
+  Db db(dir.file("db/g.db"));
   auto rows = db.rows(
       "SELECT time_ms, time, app, sdkappid, group_id, online_member_num, error_code, error_info FROM samples "
       "ORDER BY time_ms");
@@ -70,7 +70,7 @@ TEST(SqliteSink, StoresRowsWithNullCountForErrors) {
 
 TEST(SqliteSink, SchemaIsWalWithUniqueKeyAndReplayIsIdempotent) {
   TempDir dir;
-  std::string path = dir / "g.db";
+  std::string path = dir.file("g.db");
   auto s = make_sink("- type: sqlite\n  path: " + path + "\n", dir.path());
   ASSERT_TRUE(s);
   s->open();
@@ -98,7 +98,7 @@ TEST(SqliteSink, SchemaIsWalWithUniqueKeyAndReplayIsIdempotent) {
 // place: its rows stay, new rows carry the name and labels.
 TEST(SqliteSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
   TempDir dir;
-  std::string path = dir / "g.db";
+  std::string path = dir.file("g.db");
   {
     Db old(path);
     old.rows(
@@ -126,7 +126,7 @@ TEST(SqliteSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
 
 TEST(SqliteSink, RetentionDeletesOldRowsAtOpen) {
   TempDir dir;
-  std::string path = dir / "g.db";
+  std::string path = dir.file("g.db");
   auto now = std::chrono::system_clock::now();
   auto old_r = make_result(1);
   old_r.time = now - 3h;
@@ -145,7 +145,7 @@ TEST(SqliteSink, RetentionDeletesOldRowsAtOpen) {
 
 TEST(SqliteSink, PreflightAndOpenExplainAnUnusablePath) {
   TempDir dir;
-  std::ofstream(dir / "file") << "x";
+  std::ofstream(dir.file("file")) << "x";
   auto p = parse_yaml("- type: sqlite\n  path: file/g.db\n  retention: 7d\n");
   ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
   EXPECT_EQ(p.sinks[0].spec->describe(), "sqlite file/g.db (retention 7d)");
@@ -153,7 +153,7 @@ TEST(SqliteSink, PreflightAndOpenExplainAnUnusablePath) {
     p.sinks[0].spec->preflight(delivery::SinkContext{dir.path(), "sqlite"});
     FAIL() << "expected an exception";
   } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(dir / "file"));
+    EXPECT_THAT(e.what(), HasSubstr(dir.file("file")));
     EXPECT_THAT(e.what(), HasSubstr("not a directory"));
   }
   auto s = p.sinks[0].spec->create(delivery::SinkContext{dir.path(), "sqlite"});
@@ -174,7 +174,7 @@ TEST(SqliteSink, WorksBehindAFanout) {
     for (int i = 0; i < 50; ++i) f.push(make_result(i));
     EXPECT_TRUE(f.stop(10s));
   }
-  Db db(dir / "g.db");
+  Db db(dir.file("g.db"));
   EXPECT_EQ(db.rows("SELECT count(*) FROM samples"), std::vector<std::string>{"50"});
 }
 

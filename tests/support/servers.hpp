@@ -1,27 +1,32 @@
+// The real servers the tests start on loopback, each in a throwaway
+// directory: PostgreSQL and InfluxDB (through scripts/servers/*), Prometheus,
+// headless Chromium; a blocking HTTP GET to ask them; and a tiny recording
+// HTTP server for the request forms no real server here can answer
+// (InfluxDB v2). Beast stays in servers.cpp.
 #pragma once
-// Real PostgreSQL / InfluxDB servers on loopback for the sink integration
-// tests (through scripts/servers/*), and a tiny recording HTTP server for the
-// request forms no real server here can answer (InfluxDB v2).
+
+#include <chrono>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
-namespace gw_test::servers {
+#include "support/harness.hpp"
 
-struct RunResult {
-  int status = -1;     // exit status, or -1 when it did not exit normally
-  std::string output;  // stdout and stderr together
+namespace gw_test {
+
+struct HttpReply {
+  int status = 0;  // 0: no connection / no answer
+  std::string body;
+  std::string content_type;
 };
-/// Runs argv[0] (PATH searched) without a shell and waits for it.
-RunResult run(const std::vector<std::string>& argv);
-
-/// A loopback TCP port free at the time of the call.
-int free_port();
-/// A fresh directory under the temp dir.
-std::string make_temp_dir(std::string_view prefix);
+/// One blocking GET with a short socket timeout.
+HttpReply http_get(std::uint16_t port, const std::string& target, const std::string& host = "127.0.0.1");
 
 /// Empty when the server can be started here, otherwise why not.
 std::string postgres_unavailable();
@@ -44,7 +49,7 @@ class Postgres {
   std::string psql(const std::string& sql) const;
 
  private:
-  std::string dir_;
+  TempDir dir_{"gw-pg"};
   int port_;
 };
 
@@ -66,10 +71,47 @@ class Influx {
   std::string query(const std::string& db, const std::string& q);
 
  private:
-  std::string dir_;
+  TempDir dir_{"gw-influx"};
   int port_;
   int rpc_port_;
 };
+
+/// One sample of an instant query: its labels and value.
+struct PromSample {
+  std::map<std::string, std::string> labels;
+  std::string value;
+};
+
+/// A real Prometheus 2.x on loopback scraping `targets` every second.
+class Prometheus {
+ public:
+  static constexpr const char* binary = "/usr/bin/prometheus";
+  static bool available();
+
+  explicit Prometheus(const std::vector<std::uint16_t>& target_ports);
+  ~Prometheus();
+  Prometheus(const Prometheus&) = delete;
+  Prometheus& operator=(const Prometheus&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  bool wait_ready(std::chrono::milliseconds timeout = 60s);
+  std::string log() const { return read_file(dir_.file("prometheus.err")); }
+  /// An instant query through /api/v1/query; nullopt when the API fails.
+  std::optional<std::vector<PromSample>> query(const std::string& q);
+
+ private:
+  TempDir dir_{"gw-prom"};
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Process> child_;
+};
+
+/// Headless Chromium (/usr/bin/chromium).
+inline constexpr const char* kChromium = "/usr/bin/chromium";
+bool chromium_available();
+/// Loads `url` with the `extra` flags, its profile and output named `name`
+/// in `dir`; up to 120 s. out: what it printed (--dump-dom: the DOM).
+RunResult chromium(const TempDir& dir, const std::string& name, const std::vector<std::string>& extra,
+                   const std::string& url);
 
 /// Records each HTTP/1.1 request and answers with a configurable status.
 class RecordingServer {
@@ -112,4 +154,4 @@ class RecordingServer {
 /// gunzip of `data` (throws on a bad stream).
 std::string gunzip(std::string_view data);
 
-}  // namespace gw_test::servers
+}  // namespace gw_test

@@ -1,25 +1,28 @@
+#include "support/servers.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
+#include <sstream>
 #include <stdexcept>
-#include <system_error>
 
-#include "sink/servers.hpp"
-#include "support/spawn.hpp"
+#include <simdjson.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
-namespace gw_test::servers {
+namespace gw_test {
 namespace {
-
-namespace fs = std::filesystem;
 
 std::string script(const char* name) {
   return std::string(GW_SOURCE_DIR) + "/scripts/servers/" + name;
@@ -29,8 +32,13 @@ bool executable(const char* path) {
   return ::access(path, X_OK) == 0;
 }
 
+// A helper program (PATH searched) to completion, its stdout and stderr together.
+RunResult tool(const std::vector<std::string>& argv) {
+  return run(argv, {.timeout = std::chrono::minutes(10), .merge_output = true});
+}
+
 void must(const RunResult& r, const std::string& what) {
-  if (r.status != 0) throw std::runtime_error(what + " failed (status " + std::to_string(r.status) + "): " + r.output);
+  if (r.status != 0) throw std::runtime_error(what + " failed (status " + std::to_string(r.status) + "): " + r.out);
 }
 
 // Splits curl's "-w '\n%{http_code}'" trailer off the body.
@@ -45,93 +53,80 @@ std::string lower(std::string s) {
   return s;
 }
 
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char b[4];
+      std::snprintf(b, sizeof b, "%%%02X", c);
+      out += b;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-RunResult run(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  groupwatch::testing::SpawnOptions so;
-  so.stdio.out_fd = fds[1];
-  so.stdio.err_fd = fds[1];
-  so.search_path = true;
-  pid_t pid = -1;
+HttpReply http_get(std::uint16_t port, const std::string& target, const std::string& host) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  HttpReply out;
   try {
-    pid = groupwatch::testing::spawn(argv, so);
-  } catch (const std::system_error& e) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return RunResult{127, std::string("cannot run ") + argv.at(0) + ": " + e.code().message()};
+    boost::asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(host), port));
+    timeval tv{5, 0};
+    ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, host);
+    req.keep_alive(false);
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    http::read(stream, buf, parser);
+    out.status = static_cast<int>(parser.get().result_int());
+    out.body = parser.get().body();
+    out.content_type = std::string(parser.get()[http::field::content_type]);
+  } catch (const std::exception&) {
+    out.status = 0;
   }
-  ::close(fds[1]);
-  RunResult r;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    r.output.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-std::string make_temp_dir(std::string_view prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  return tmpl;
+  return out;
 }
 
 std::string postgres_unavailable() {
   if (!executable("/usr/lib/postgresql/15/bin/pg_ctl")) {
     return "PostgreSQL 15 server not installed (/usr/lib/postgresql/15/bin/pg_ctl); scripts/test installs it";
   }
-  if (run({"psql", "--version"}).status != 0) return "psql not installed";
+  if (tool({"psql", "--version"}).status != 0) return "psql not installed";
   return "";
 }
 
 std::string influxdb_unavailable() {
   if (!executable("/usr/bin/influxd")) return "InfluxDB not installed (/usr/bin/influxd); scripts/test installs it";
-  if (run({"curl", "--version"}).status != 0) return "curl not installed";
+  if (tool({"curl", "--version"}).status != 0) return "curl not installed";
   return "";
 }
 
 // ---- PostgreSQL
 
-Postgres::Postgres() : dir_(make_temp_dir("gw-pg-")), port_(free_port()) {
+Postgres::Postgres() : port_(free_port()) {
   ::setenv("PGCLIENTENCODING", "UTF8", 1);
 }
 
 Postgres::~Postgres() {
-  run({"/bin/sh", script("postgres"), "stop", dir_, "immediate"});
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
+  tool({"/bin/sh", script("postgres"), "stop", dir_.path().string(), "immediate"});
 }
 
 void Postgres::start() {
-  must(run({"/bin/sh", script("postgres"), "start", dir_, std::to_string(port_)}), "scripts/servers/postgres start");
+  must(tool({"/bin/sh", script("postgres"), "start", dir_.path().string(), std::to_string(port_)}),
+       "scripts/servers/postgres start");
 }
 
 void Postgres::stop(bool crash) {
-  must(run({"/bin/sh", script("postgres"), "stop", dir_, crash ? "immediate" : "fast"}),
+  must(tool({"/bin/sh", script("postgres"), "stop", dir_.path().string(), crash ? "immediate" : "fast"}),
        "scripts/servers/postgres stop");
 }
 
@@ -140,48 +135,135 @@ std::string Postgres::dsn() const {
 }
 
 std::string Postgres::psql(const std::string& sql) const {
-  auto r = run({"psql", "-X", "-q", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U", "gw", "-d", "postgres", "-v",
-                "ON_ERROR_STOP=1", "-Atc", sql});
+  auto r = tool({"psql", "-X", "-q", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U", "gw", "-d", "postgres", "-v",
+                 "ON_ERROR_STOP=1", "-Atc", sql});
   must(r, "psql -c '" + sql + "'");
-  if (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
-  return r.output;
+  if (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+  return r.out;
 }
 
 // ---- InfluxDB
 
-Influx::Influx() : dir_(make_temp_dir("gw-influx-")), port_(free_port()), rpc_port_(free_port()) {}
+Influx::Influx() : port_(free_port()), rpc_port_(free_port()) {}
 
 Influx::~Influx() {
-  run({"/bin/sh", script("influxdb"), "stop", dir_});
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
+  tool({"/bin/sh", script("influxdb"), "stop", dir_.path().string()});
 }
 
 void Influx::start() {
-  must(run({"/bin/sh", script("influxdb"), "start", dir_, std::to_string(port_), std::to_string(rpc_port_)}),
+  must(tool({"/bin/sh", script("influxdb"), "start", dir_.path().string(), std::to_string(port_),
+             std::to_string(rpc_port_)}),
        "scripts/servers/influxdb start");
 }
 
 void Influx::stop() {
-  must(run({"/bin/sh", script("influxdb"), "stop", dir_}), "scripts/servers/influxdb stop");
+  must(tool({"/bin/sh", script("influxdb"), "stop", dir_.path().string()}), "scripts/servers/influxdb stop");
 }
 
 void Influx::command(const std::string& q) {
-  auto r = run({"curl", "-sS", "-w", "\n%{http_code}", "-XPOST", url() + "/query", "--data-urlencode", "q=" + q});
+  auto r = tool({"curl", "-sS", "-w", "\n%{http_code}", "-XPOST", url() + "/query", "--data-urlencode", "q=" + q});
   must(r, "curl " + q);
-  auto [status, body] = split_status(r.output);
+  auto [status, body] = split_status(r.out);
   if (status != 200 || body.find("\"error\"") != std::string::npos) {
     throw std::runtime_error("influx " + q + ": HTTP " + std::to_string(status) + " " + body);
   }
 }
 
 std::string Influx::query(const std::string& db, const std::string& q) {
-  auto r = run({"curl", "-sS", "-G", "-w", "\n%{http_code}", url() + "/query", "--data-urlencode", "db=" + db,
-                "--data-urlencode", "epoch=ms", "--data-urlencode", "q=" + q});
+  auto r = tool({"curl", "-sS", "-G", "-w", "\n%{http_code}", url() + "/query", "--data-urlencode", "db=" + db,
+                 "--data-urlencode", "epoch=ms", "--data-urlencode", "q=" + q});
   must(r, "curl " + q);
-  auto [status, body] = split_status(r.output);
+  auto [status, body] = split_status(r.out);
   if (status != 200) throw std::runtime_error("influx " + q + ": HTTP " + std::to_string(status) + " " + body);
   return body;
+}
+
+// ---- Prometheus
+
+bool Prometheus::available() {
+  return executable(binary);
+}
+
+Prometheus::Prometheus(const std::vector<std::uint16_t>& target_ports) {
+  std::ostringstream y;
+  y << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+    << "scrape_configs:\n  - job_name: groupwatch\n    static_configs:\n      - targets: [";
+  for (std::size_t i = 0; i < target_ports.size(); ++i)
+    y << (i ? ", " : "") << "\"127.0.0.1:" << target_ports[i] << "\"";
+  y << "]\n";
+  dir_.write("prometheus.yml", y.str());
+  port_ = free_port();
+  child_ =
+      std::make_unique<Process>(std::vector<std::string>{binary, "--config.file=" + dir_.file("prometheus.yml"),
+                                                         "--storage.tsdb.path=" + dir_.file("data"),
+                                                         "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                                dir_.file("prometheus.out"), dir_.file("prometheus.err"));
+}
+
+Prometheus::~Prometheus() {
+  child_->stop();
+}
+
+bool Prometheus::wait_ready(std::chrono::milliseconds timeout) {
+  return wait_for([&] { return http_get(port_, "/-/ready").status == 200; }, timeout, 200ms);
+}
+
+std::optional<std::vector<PromSample>> Prometheus::query(const std::string& q) {
+  auto r = http_get(port_, "/api/v1/query?query=" + url_encode(q));
+  if (r.status != 200) return std::nullopt;
+  std::vector<PromSample> out;
+  try {
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string body(r.body);
+    auto doc = parser.iterate(body);
+    if (std::string_view(doc["status"]) != "success") return std::nullopt;
+    for (auto item : doc["data"]["result"].get_array()) {
+      PromSample s;
+      for (auto field : item["metric"].get_object())
+        s.labels[std::string(std::string_view(field.unescaped_key()))] = std::string(std::string_view(field.value()));
+      auto value = item["value"].get_array();
+      auto it = value.begin();
+      ++it;  // the timestamp
+      s.value = std::string(std::string_view(*it));
+      out.push_back(std::move(s));
+    }
+  } catch (const simdjson::simdjson_error&) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// ---- Chromium
+
+bool chromium_available() {
+  return executable(kChromium);
+}
+
+RunResult chromium(const TempDir& dir, const std::string& name, const std::vector<std::string>& extra,
+                   const std::string& url) {
+  std::vector<std::string> argv{kChromium,
+                                "--headless",
+                                "--no-sandbox",
+                                "--disable-gpu",
+                                "--disable-quic",
+                                "--no-first-run",
+                                "--disable-background-networking",
+                                "--disable-component-update",
+                                "--disable-sync",
+                                "--hide-scrollbars",
+                                "--user-data-dir=" + dir.file("profile-" + name),
+                                "--virtual-time-budget=5000"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  RunResult r;
+  {
+    Process c(argv, dir.file(name + ".out"), dir.file(name + ".err"));
+    r.status = c.wait(120s);
+    c.stop();  // one that hangs ends its own helpers on SIGTERM
+  }
+  r.out = read_file(dir.file(name + ".out"));
+  r.err = read_file(dir.file(name + ".err"));
+  return r;
 }
 
 // ---- Recording HTTP server
@@ -352,4 +434,4 @@ std::string gunzip(std::string_view data) {
   return out;
 }
 
-}  // namespace gw_test::servers
+}  // namespace gw_test
