@@ -2,7 +2,7 @@
 // of it, with a backlog (more groups than qps x interval), with faults that
 // make requests be sent again, reloads, a second apps entry for the same
 // SDKAppID, and `query` beside the daemon. The emulator counts every request
-// it reads in a sliding second and answers 60007 above its cap.
+// in a sliding second by when it arrived and answers 60007 above its cap.
 #include <gtest/gtest.h>
 
 #include <set>

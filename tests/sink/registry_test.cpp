@@ -1,7 +1,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <set>
 
 #include "groupwatch/delivery/sink.hpp"
@@ -26,7 +25,7 @@ TEST(SinkRegistry, KnowsBuiltInSinksSorted) {
 // named, with the sink's type first.
 TEST(SinkRegistry, CheckCreatableNamesWhatStandsInTheWay) {
   TempDir dir;
-  std::ofstream(dir / "file") << "x";
+  dir.write("file", "x");
   auto message = [](const std::string& path) -> std::string {
     try {
       delivery::check_creatable("ndjson", path);
@@ -35,11 +34,11 @@ TEST(SinkRegistry, CheckCreatableNamesWhatStandsInTheWay) {
     }
     return "";
   };
-  EXPECT_EQ(message(dir.path()), "ndjson: '" + dir.path() + "' is a directory");
-  EXPECT_EQ(message(dir / "file/sub/out.ndjson"), "ndjson: cannot create '" + (dir / "file/sub/out.ndjson") + "': '" +
-                                                      (dir / "file") + "' is not a directory");
-  EXPECT_EQ(message(dir / "new/dir/out.ndjson"), "");  // created when the sink opens
-  EXPECT_EQ(message(dir / "file"), "");                // an existing file is appended to
+  EXPECT_EQ(message(dir.path().string()), "ndjson: '" + dir.path().string() + "' is a directory");
+  EXPECT_EQ(message(dir.file("file/sub/out.ndjson")), "ndjson: cannot create '" + (dir.file("file/sub/out.ndjson")) +
+                                                          "': '" + dir.file("file") + "' is not a directory");
+  EXPECT_EQ(message(dir.file("new/dir/out.ndjson")), "");  // created when the sink opens
+  EXPECT_EQ(message(dir.file("file")), "");                // an existing file is appended to
 }
 
 TEST(SinkRegistry, UnknownTypeListsKnownTypesAtTheTypeValue) {

@@ -22,11 +22,10 @@ Emulator::Emulator(emu::Options o, std::uint16_t port) : io_(std::make_unique<bo
   server_ = std::make_unique<emu::Server>(*io_, std::move(o));
   port_ = server_->start();
   thread_ = std::thread([this] {
-    // The emulator stands for the vendor's servers, which count a request
-    // when it arrives. On two cores beside two sanitized daemons a thread of
-    // normal priority can wait tens of ms for a CPU and count requests late,
-    // bunched into a second the wire never held. At real-time priority its
-    // reads follow the arrivals. Without the privilege it stays as it is.
+    // The emulator counts a request when the kernel received it (its
+    // arrival stamp), so a thread that waits for a CPU no longer counts
+    // requests late. Real-time priority, where allowed, still keeps its
+    // answers prompt beside two sanitized daemons on two cores.
     sched_param p{};
     p.sched_priority = 1;
     (void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
