@@ -257,6 +257,40 @@ class EmulatorServer : public ::testing::Test {
     return parse(res);
   }
 
+  // The vendor counts a call when it arrives. Three calls arrive 1.2 s and
+  // 0.05 s apart while the emulator's thread is busy: read together, they
+  // would share a second; by their arrival no second holds more than two,
+  // and a cap of 2 answers all three.
+  void counts_calls_when_they_arrive(bool tls) {
+    Options o = base_options(tls);
+    o.apps[0].qps = 2;
+    start(std::move(o));
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int k = 0; k < 3; ++k) clients.push_back(connected());
+    const std::string s1 = sig();
+    std::atomic<bool> busy{false};
+    std::chrono::steady_clock::time_point busy_since;
+    boost::asio::post(ioc_, [&] {
+      busy_since = std::chrono::steady_clock::now();
+      busy = true;
+      std::this_thread::sleep_for(1500ms);
+    });
+    while (!busy) std::this_thread::sleep_for(1ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_FALSE(clients[0]->write(command(target_for(app1, admin, s1, 1), body_for(g_ok))));
+    std::this_thread::sleep_until(t0 + 1200ms);
+    ASSERT_FALSE(clients[1]->write(command(target_for(app1, admin, s1, 2), body_for(g_ok))));
+    std::this_thread::sleep_until(t0 + 1250ms);
+    ASSERT_FALSE(clients[2]->write(command(target_for(app1, admin, s1, 3), body_for(g_ok))));
+    EXPECT_LT(std::chrono::steady_clock::now(), busy_since + 1500ms) << "the thread was busy while they arrived";
+    for (auto& c : clients) {
+      Response res;
+      ASSERT_FALSE(c->read(res));
+      EXPECT_EQ(parse(res).code, 0) << res.body();
+    }
+    EXPECT_EQ(server_->stats().apps.at(app1).max_window, 2u);
+  }
+
   boost::asio::io_context ioc_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
@@ -512,52 +546,12 @@ TEST_F(EmulatorServer, QpsCapRejectsTheExcessWithinOneSecond) {
   EXPECT_EQ(parse(res).code, 0);
 }
 
-// The vendor counts a call when it arrives. Three calls arrive 1.2 s and
-// 0.05 s apart while the emulator's thread is busy: read together, they
-// would share a second; by their arrival no second holds more than two,
-// and a cap of 2 answers all three.
-void counts_calls_when_they_arrive(Server& server, boost::asio::io_context& io,
-                                   const std::vector<std::unique_ptr<Client>>& clients) {
-  const std::string s1 = sig();
-  std::atomic<bool> busy{false};
-  std::chrono::steady_clock::time_point busy_since;
-  boost::asio::post(io, [&] {
-    busy_since = std::chrono::steady_clock::now();
-    busy = true;
-    std::this_thread::sleep_for(1500ms);
-  });
-  while (!busy) std::this_thread::sleep_for(1ms);
-  const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_FALSE(clients[0]->write(command(target_for(app1, admin, s1, 1), body_for(g_ok))));
-  std::this_thread::sleep_until(t0 + 1200ms);
-  ASSERT_FALSE(clients[1]->write(command(target_for(app1, admin, s1, 2), body_for(g_ok))));
-  std::this_thread::sleep_until(t0 + 1250ms);
-  ASSERT_FALSE(clients[2]->write(command(target_for(app1, admin, s1, 3), body_for(g_ok))));
-  EXPECT_LT(std::chrono::steady_clock::now(), busy_since + 1500ms) << "the thread was busy while they arrived";
-  for (auto& c : clients) {
-    Response res;
-    ASSERT_FALSE(c->read(res));
-    EXPECT_EQ(parse(res).code, 0) << res.body();
-  }
-  EXPECT_EQ(server.stats().apps.at(app1).max_window, 2u);
-}
-
 TEST_F(EmulatorServer, CountsACallWhenItArrivesNotWhenItIsRead) {
-  Options o = base_options(/*tls=*/true);
-  o.apps[0].qps = 2;
-  start(std::move(o));
-  std::vector<std::unique_ptr<Client>> clients;
-  for (int k = 0; k < 3; ++k) clients.push_back(connected());
-  counts_calls_when_they_arrive(*server_, ioc_, clients);
+  counts_calls_when_they_arrive(/*tls=*/true);
 }
 
 TEST_F(EmulatorServer, CountsACallWhenItArrivesOverPlainHttpToo) {
-  Options o = base_options(/*tls=*/false);
-  o.apps[0].qps = 2;
-  start(std::move(o));
-  std::vector<std::unique_ptr<Client>> clients;
-  for (int k = 0; k < 3; ++k) clients.push_back(connected());
-  counts_calls_when_they_arrive(*server_, ioc_, clients);
+  counts_calls_when_they_arrive(/*tls=*/false);
 }
 
 TEST_F(EmulatorServer, CountsStayWithinARefreshPeriod) {
