@@ -74,6 +74,7 @@
 #include "groupwatch/tencent/usersig.hpp"
 #include "groupwatch/util/log.hpp"
 #include "groupwatch/util/text.hpp"
+#include "groupwatch/util/url.hpp"
 
 namespace groupwatch::emulator {
 
@@ -127,23 +128,6 @@ struct Outcome {
   bool close = false;
   std::chrono::milliseconds delay{0};
 };
-
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    unsigned v = 0;
-    const auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
-    if (ec != std::errc() || p != in.data() + i + 3) return false;
-    out += static_cast<char>(v);
-    i += 2;
-  }
-  return true;
-}
 
 using Params = std::map<std::string, std::string, std::less<>>;
 
@@ -203,8 +187,10 @@ struct QueryValues {
       } else {
         return;  // the vendor ignores what it does not know
       }
-      *has = percent_decode(value, *dst);
+      auto decoded = percent_decode(value);
+      *has = decoded.has_value();
       if (!*has) bad_encoding = true;
+      *dst = std::move(decoded).value_or(std::string());
     });
   }
 };
@@ -840,9 +826,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Params params;
     bool encoding_ok = true;
     for_each_param(query, [&](std::string_view k, std::string_view v) {
-      std::string d;
-      if (!percent_decode(v, d)) encoding_ok = false;
-      params[std::string(k)] = std::move(d);
+      auto d = percent_decode(v);
+      if (!d) encoding_ok = false;
+      params[std::string(k)] = std::move(d).value_or(std::string());
     });
     if (!encoding_ok) return error({400, "bad percent-encoding"});
     const std::string_view name = path.substr(std::string_view("/_emulator/").size());

@@ -5,10 +5,16 @@
 #include <array>
 #include <charconv>
 
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
 #include "groupwatch/util/text.hpp"
+#include "groupwatch/util/url.hpp"
 
 namespace groupwatch::tencent {
 namespace {
+
+namespace urls = boost::urls;
 
 constexpr std::array<Region, 9> region_table{{
     {"china", "console.tim.qq.com", "adminapi.my-imcloud.com"},
@@ -21,26 +27,6 @@ constexpr std::array<Region, 9> region_table{{
     {"jakarta", "adminapiidn.im.qcloud.com", "adminapiidn.my-imcloud.com"},
     {"riyadh", "adminapiksa.im.qcloud.com", ""},
 }};
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
-}
-
-// `keep` is extra characters allowed through unencoded.
-void append_percent_encoded(std::string& out, std::string_view s, std::string_view keep = {}) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (is_unreserved(c) || keep.find(ch) != std::string_view::npos) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xF]);
-    }
-  }
-}
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -87,44 +73,67 @@ std::string Endpoint::url() const {
 
 namespace {
 
-// HOST, HOST:PORT, [IPV6] or [IPV6]:PORT (the port still as written).
-bool split_authority(std::string_view authority, std::string_view& host, std::string_view& port, std::string* error) {
-  if (!authority.empty() && authority.front() == '[') {
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return fail(error, "unclosed [ in IPv6 address");
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return fail(error, "unexpected text after IPv6 address");
-      port = after.substr(1);
-      if (port.empty()) return fail(error, "empty port");
-    }
-    for (char c : host) {
-      bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
-      if (!ok) return fail(error, "invalid IPv6 address");
-    }
-  } else {
-    std::size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) return fail(error, "empty port");
-    }
-    for (char c : host) {
-      if (!is_host_char(c)) return fail(error, "invalid character in host name");
-    }
-  }
-  if (host.empty()) return fail(error, "no host");
-  return true;
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// A written port (1..65535, digits only), or the scheme's default.
-std::optional<std::string> port_of(std::string_view port, bool tls, std::string* error) {
-  if (port.empty()) return std::string(tls ? "443" : "80");
+constexpr std::string_view kBadPort = "port must be a number from 1 to 65535";
+
+// Boost.URL refused `rest` (the URL after "scheme://"): name what an operator
+// most likely got wrong, in the authority first.
+std::string why_unparsable(std::string_view rest) {
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return "unclosed [ in IPv6 address";
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return "unexpected text after IPv6 address";
+    if (after.empty() || all_digits(after.substr(1))) return "invalid IPv6 address";
+    return std::string(kBadPort);
+  }
+  if (const std::size_t colon = authority.find(':'); colon != std::string_view::npos) {
+    if (!all_digits(authority.substr(colon + 1))) return std::string(kBadPort);
+  }
+  if (!urls::parse_authority(authority)) return "invalid character in host name";
+  return "invalid character in path";
+}
+
+// The host as a connection needs it, or why it will not do.
+std::optional<std::string> host_of(const urls::url_view& u, std::string* error) {
+  switch (u.host_type()) {
+    case urls::host_type::ipv6:
+      return u.host_address();  // without the brackets
+    case urls::host_type::ipvfuture:
+      fail(error, "invalid IPv6 address");
+      return std::nullopt;
+    default:
+      break;
+  }
+  const std::string_view host = u.encoded_host();  // a name keeps its %XX: refused below
+  if (host.empty()) {
+    fail(error, "no host");
+    return std::nullopt;
+  }
+  if (!std::all_of(host.begin(), host.end(), is_host_char)) {
+    fail(error, "invalid character in host name");
+    return std::nullopt;
+  }
+  return std::string(host);
+}
+
+// A written port (1..65535), or the scheme's default.
+std::optional<std::string> port_of(const urls::url_view& u, bool tls, std::string* error) {
+  if (!u.has_port()) return std::string(tls ? "443" : "80");
+  const std::string_view port = u.port();
+  if (port.empty()) {
+    fail(error, "empty port");
+    return std::nullopt;
+  }
   unsigned value = 0;
   auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535 || port.front() == '+') {
-    fail(error, "port must be a number from 1 to 65535");
+  if (ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535) {
+    fail(error, std::string(kBadPort));
     return std::nullopt;
   }
   return std::to_string(value);
@@ -132,6 +141,9 @@ std::optional<std::string> port_of(std::string_view port, bool tls, std::string*
 
 }  // namespace
 
+// The scheme and the characters are checked on the text, because Boost.URL
+// would take "localhost:8443" for a URL of scheme "localhost"; the rest is
+// RFC 3986's grammar, parsed by Boost.URL.
 std::optional<Endpoint> parse_endpoint(std::string_view url, std::string* error, bool allow_plain) {
   Endpoint ep;
   std::string_view rest;
@@ -148,30 +160,41 @@ std::optional<Endpoint> parse_endpoint(std::string_view url, std::string* error,
     fail(error, "must start with https://");
     return std::nullopt;
   }
-  for (char c : rest) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= ' ' || u >= 0x7f) {
-      fail(error, "contains whitespace or non-ASCII characters");
-      return std::nullopt;
-    }
+  if (std::any_of(rest.begin(), rest.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u <= ' ' || u >= 0x7f;
+      })) {
+    fail(error, "contains whitespace or non-ASCII characters");
+    return std::nullopt;
   }
-  if (rest.find_first_of("?#") != std::string_view::npos) {
+  auto parsed = urls::parse_uri(url);
+  if (!parsed) {
+    fail(error, why_unparsable(rest));
+    return std::nullopt;
+  }
+  const urls::url_view& u = *parsed;
+  // Boost.URL 1.81 lets the path follow the authority without its '/': text
+  // after a port or a ']' shows up as a path ("https://host:12ab" is port 12
+  // and path "ab"). Such a URL is no endpoint.
+  if (!u.encoded_path().empty() && u.encoded_path().front() != '/') {
+    fail(error, why_unparsable(rest));
+    return std::nullopt;
+  }
+  if (u.has_query() || u.has_fragment()) {
     fail(error, "must not have a query or fragment");
     return std::nullopt;
   }
-  std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
-  if (authority.find('@') != std::string_view::npos) {
+  if (u.has_userinfo()) {
     fail(error, "must not contain user information");
     return std::nullopt;
   }
-  std::string_view host, port;
-  if (!split_authority(authority, host, port, error)) return std::nullopt;
-  auto p = port_of(port, ep.tls, error);
-  if (!p) return std::nullopt;
-  ep.port = std::move(*p);
-  ep.host = std::string(host);
+  auto host = host_of(u, error);
+  if (!host) return std::nullopt;
+  auto port = port_of(u, ep.tls, error);
+  if (!port) return std::nullopt;
+  ep.host = std::move(*host);
+  ep.port = std::move(*port);
+  std::string_view path = u.encoded_path();
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   ep.base_path = std::string(path);
   return ep;

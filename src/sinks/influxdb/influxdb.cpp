@@ -5,6 +5,7 @@
 // delivery layer's replays are idempotent here.
 #include "sinks/influxdb/influxdb.hpp"
 #include "groupwatch/util/base64.hpp"
+#include "groupwatch/util/url.hpp"
 
 #include <zlib.h>
 
@@ -33,26 +34,6 @@ namespace {
 // InfluxDB's guidance is 5000 points a request; bigger batches are split.
 constexpr std::size_t kPointsPerRequest = 5000;
 constexpr std::size_t kBodyExcerpt = 200;
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
-}
-
-std::string percent_encode(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (is_unreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
 std::size_t utf8_len(std::string_view s, std::size_t i) {
