@@ -1,5 +1,7 @@
 #include "app/hooks.hpp"
 
+#include "app/status.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -12,9 +14,7 @@
 
 #include "groupwatch/admin/server.hpp"
 #include "groupwatch/cluster/coordinator.hpp"
-#include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/events.hpp"
-#include "groupwatch/util/json_writer.hpp"
 #include "groupwatch/util/log.hpp"
 #include "groupwatch/util/text.hpp"
 
@@ -30,12 +30,6 @@ constexpr std::size_t kHistorySamples = 15 * 60 / 5 + 1;  // 15 minutes
 double unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
-
-struct Sample {
-  double t = 0;  // unix seconds
-  std::uint64_t requests = 0, results = 0, results_ok = 0;
-  double cap = 0, effective = 0;
-};
 
 }  // namespace
 
@@ -97,7 +91,7 @@ struct RunHooks::Impl {
         return render_metrics(engine.metrics(Freshness::compute), fanout.stats(), &l, c ? &*c : nullptr);
       });
     };
-    p.status_json = [this] { return status_cache.get([this] { return status_json(); }); };
+    p.status_json = [this] { return status_cache.get([this] { return status_document(status_view()); }); };
     p.readiness = [this] { return readiness(); };
     auto s = std::make_unique<admin::Server>(io, addr, std::move(p));
     try {
@@ -205,169 +199,23 @@ struct RunHooks::Impl {
     }
   }
 
-  void cluster_json(JsonWriter& w, const std::vector<AppMetrics>& apps) const {
-    auto c = cluster->status();
-    w.object("cluster")
-        .str("name", c.name)
-        .flag("joined", c.joined)
-        .str("etcd", c.reachable ? "ok" : "unreachable")
-        .str("endpoint", c.endpoint)
-        .num("lease_age_s", c.lease_age_s)
-        .num("renew_failures", c.renew_failures)
-        .array("holds");
-    for (const auto& m : apps)
-      if (m.held) w.str(m.name);
-    w.end().array("members");
-    for (const auto& name : c.members) w.str(name);
-    w.end().array("apps");
-    for (const auto& a : c.apps) {
-      w.object()
-          .num("sdkappid", a.sdkappid)
-          .flag("held", a.held)
-          .str("holder", a.holder)
-          .num("acquired", a.acquired)
-          .num("released", a.released)
-          .num("lost", a.lost)
-          .end();
-    }
-    w.end().end();
-  }
-
-  std::string status_json() {
-    auto apps = engine.metrics(Freshness::compute);
-    auto sinks = fanout.stats();
-    auto ready = readiness();
-    auto now_sys = std::chrono::system_clock::now();
-    double now = unix_seconds(now_sys);
-    std::string o;
-    o.reserve(16 * 1024);
-    JsonWriter w(o);
-    w.object()
-        .str("version", GW_VERSION)
-        .num("time", now)
-        .num("uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())
-        .num("interval_s", std::chrono::duration<double>(interval).count())
-        .num("sample_s", kSampleEvery.count())
-        .flag("ready", ready.ready)
-        .str("ready_reason", ready.reason)
-        .array("apps");
-    for (const auto& m : apps) app_json(w, m, now);
-    w.end().array("top");
-    top_json(w);
-    w.end().array("parked");
-    parked_json(w);
-    w.end().array("sinks");
-    sinks_json(w, sinks);
-    w.end();
-    if (cluster) cluster_json(w, apps);
-    w.end();
-    return o;
-  }
-
-  // The parts of status_json.
-  void app_json(JsonWriter& w, const AppMetrics& m, double now) {
-    w.object()
-        .str("name", m.name)
-        .num("sdkappid", m.sdkappid)
-        .num("qps_cap", m.qps_cap)
-        .num("qps_effective", m.qps_effective)
-        .num("groups", m.groups)
-        .num("parked", m.parked)
-        .num("fresh_p50_s", m.fresh_p50_s)
-        .num("fresh_p99_s", m.fresh_p99_s)
-        .num("fresh_max_s", m.fresh_max_s)
-        .num("cycle", m.cycle)
-        .num("cycle_dispatched", m.cycle_dispatched)
-        .num("requests", m.requests)
-        .num("results", m.results)
-        .num("results_ok", m.results_ok)
-        .num("retries", m.retries)
-        .num("rate_limited", m.rate_limited)
-        .num("overruns", m.overruns)
-        .num("clock_steps", m.clock_steps)
-        .num("slots_skipped", m.slots_skipped)
-        .num("in_flight", m.in_flight)
-        .num("connections_open", m.connections_open)
-        .flag("stopped", m.stopped)
-        .str("stop_reason", log::redact(m.stop_reason))
-        .flag("paused", m.paused)
-        .object("outcomes");
-    for (const auto& [code, n] : m.answers_by_code) {
-      if (code == tencent::network_error_code && !m.failures_by_kind.empty()) continue;
-      w.num(code == 0 ? "ok" : code == tencent::network_error_code ? "network" : std::to_string(code), n);
-    }
-    for (const auto& [kind, n] : m.failures_by_kind) w.num(kind, n);
-    w.end().raw("history", history_json(m, now)).end();
-  }
-
-  void top_json(JsonWriter& w) {
-    for (const auto& t : board.top()) {
-      w.object().str("app", t.app).str("group_id", t.group_id).str("group_name", t.name).num("count", t.count);
-      w.array("history");
-      for (auto n : t.history) w.num(n);
-      w.end().end();
-    }
-  }
-
-  void parked_json(JsonWriter& w) {
-    for (const auto& p : board.parked()) {
-      w.object()
-          .str("app", p.app)
-          .str("group_id", p.group_id)
-          .str("group_name", p.name)
-          .num("code", p.code)
-          .str("reason", p.reason)
-          .str("time", format_rfc3339_ms(p.time))
-          .end();
-    }
-  }
-
-  void sinks_json(JsonWriter& w, const std::vector<delivery::SinkStats>& sinks) {
+  StatusView status_view() {
+    StatusView v;
+    v.apps = engine.metrics(Freshness::compute);
+    v.sinks = fanout.stats();
+    v.ready = readiness();
+    v.now = unix_seconds(std::chrono::system_clock::now());
     auto steady_now = std::chrono::steady_clock::now();
-    for (const auto& s : sinks) {
-      auto it = sink_unhealthy_since.find(s.name);
-      w.object()
-          .str("name", s.name)
-          .str("type", s.type)
-          .num("queue_depth", s.queue_depth)
-          .num("spooled", s.spooled)
-          .num("spool_bytes", s.spool_bytes)
-          .num("delivered", s.delivered)
-          .num("dropped", s.dropped)
-          .num("failures", s.failures)
-          .flag("healthy", s.healthy)
-          .str("last_error", log::redact(s.last_error))
-          .num("failing_s",
-               it == sink_unhealthy_since.end() ? 0.0 : std::chrono::duration<double>(steady_now - it->second).count())
-          .end();
-    }
-  }
-
-  // Rates between consecutive samples, plus a live point since the last one.
-  std::string history_json(const AppMetrics& m, double now) {
-    std::vector<Sample> s;
-    if (auto it = history.find(m.name); it != history.end()) s.assign(it->second.begin(), it->second.end());
-    if (s.empty() || now - s.back().t >= 1.0)
-      s.push_back(Sample{now, m.requests, m.results, m.results_ok, m.qps_cap, m.qps_effective});
-    std::string t, rate, ok, err, cap, eff;
-    for (std::size_t i = 1; i < s.size(); ++i) {
-      double dt = s[i].t - s[i - 1].t;
-      if (dt <= 0) continue;
-      auto d = [&](std::uint64_t a, std::uint64_t b) { return a >= b ? static_cast<double>(a - b) / dt : 0.0; };
-      auto add = [](std::string& out, double v) {
-        if (!out.empty()) out += ',';
-        out += fmt::format("{:.3f}", v);
-      };
-      add(t, s[i].t);
-      add(rate, d(s[i].requests, s[i - 1].requests));
-      add(ok, d(s[i].results_ok, s[i - 1].results_ok));
-      std::uint64_t e1 = s[i].results - s[i].results_ok, e0 = s[i - 1].results - s[i - 1].results_ok;
-      add(err, d(e1, e0));
-      add(cap, s[i].cap);
-      add(eff, s[i].effective);
-    }
-    return "{\"t\":[" + t + "],\"rate\":[" + rate + "],\"ok\":[" + ok + "],\"err\":[" + err + "],\"cap\":[" + cap +
-           "],\"effective\":[" + eff + "]}";
+    v.uptime_s = std::chrono::duration<double>(steady_now - started).count();
+    v.interval_s = std::chrono::duration<double>(interval).count();
+    v.sample_s = std::chrono::duration<double>(kSampleEvery).count();
+    for (const auto& [app, samples] : history) v.history[app].assign(samples.begin(), samples.end());
+    v.top = board.top();
+    v.parked = board.parked();
+    for (const auto& [sink, since] : sink_unhealthy_since)
+      v.sinks_failing_s[sink] = std::chrono::duration<double>(steady_now - since).count();
+    if (cluster) v.cluster = cluster->status();
+    return v;
   }
 };
 

@@ -1,5 +1,7 @@
 // The emulator's data model: group types, faults, member counts, group IDs, stats.
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <array>
@@ -7,7 +9,6 @@
 
 #include "groupwatch/emulator/server.hpp"
 #include "groupwatch/tencent/request.hpp"
-#include "groupwatch/util/json_writer.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::emulator {
@@ -114,47 +115,39 @@ bool well_formed_group_id(std::string_view id) {
 }
 
 std::string to_json(const Stats& s) {
-  std::string out;
-  out.reserve(512);
-  JsonWriter w(out);
-  w.object()
-      .num("requests", s.requests)
-      .num("list_requests", s.list_requests)
-      .num("info_requests", s.info_requests)
-      .num("control_requests", s.control_requests)
-      .num("connections_accepted", s.connections_accepted)
-      .num("connections_open", s.connections_open)
-      .num("handshakes", s.handshakes)
-      .num("usersig_verifications", s.usersig_verifications)
-      .object("codes");
-  for (const auto& [code, n] : s.codes) w.num(std::to_string(code), n);
-  w.end().object("events");
-  for (const auto& [name, n] : s.events) w.num(name, n);
-  w.end().object("apps");
+  namespace json = boost::json;
+  auto counts = [](const auto& by_key) {
+    json::object o;
+    for (const auto& [key, n] : by_key) o[fmt::to_string(key)] = n;
+    return o;
+  };
+  json::object apps;
   for (const auto& [id, a] : s.apps) {
-    w.object(std::to_string(id))
-        .num("requests", a.requests)
-        .num("max_window", a.max_window)
-        .num("qps", a.qps)
-        .num("list_calls", a.list_calls)
-        .num("list_max_window", a.list_max_window)
-        .num("info_calls", a.info_calls)
-        .num("info_max_window", a.info_max_window)
-        .num("info_max_ids", a.info_max_ids)
-        .num("source_switches", a.source_switches)
-        .num("source_overlaps", a.source_overlaps)
-        .object("sources");
-    for (const auto& [source, n] : a.sources) w.num(source, n);
-    w.end().end();
+    apps[std::to_string(id)] = json::object{{"requests", a.requests},
+                                            {"max_window", a.max_window},
+                                            {"qps", a.qps},
+                                            {"list_calls", a.list_calls},
+                                            {"list_max_window", a.list_max_window},
+                                            {"info_calls", a.info_calls},
+                                            {"info_max_window", a.info_max_window},
+                                            {"info_max_ids", a.info_max_ids},
+                                            {"source_switches", a.source_switches},
+                                            {"source_overlaps", a.source_overlaps},
+                                            {"sources", counts(a.sources)}};
   }
-  w.end();
-  if (!s.groups.empty()) {
-    w.object("groups");
-    for (const auto& [id, n] : s.groups) w.num(id, n);
-    w.end();
-  }
-  w.end();
-  return out;
+  json::object o{{"requests", s.requests},
+                 {"list_requests", s.list_requests},
+                 {"info_requests", s.info_requests},
+                 {"control_requests", s.control_requests},
+                 {"connections_accepted", s.connections_accepted},
+                 {"connections_open", s.connections_open},
+                 {"handshakes", s.handshakes},
+                 {"usersig_verifications", s.usersig_verifications},
+                 {"codes", counts(s.codes)},
+                 {"events", counts(s.events)},
+                 {"apps", std::move(apps)}};
+  if (!s.groups.empty()) o["groups"] = counts(s.groups);
+  return json::serialize(o);
 }
 
 }  // namespace groupwatch::emulator
