@@ -24,6 +24,7 @@
 #include "groupwatch/delivery/fanout.hpp"
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/tencent/usersig.hpp"
+#include "groupwatch/util/command_line.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 #include "groupwatch/util/text.hpp"
@@ -155,55 +156,36 @@ struct Args {
   std::vector<std::string> positional;
 };
 
+// --ttl: plain seconds, as before, or a duration like every other one.
+std::int64_t ttl_seconds(const std::string& v) {
+  bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+  auto d = parse_duration(digits ? v + "s" : v);
+  if (!d || d->count() < 1000) {
+    throw std::runtime_error(
+        fmt::format("--ttl takes a duration of at least 1s, e.g. 3600 (seconds), 90m or 1d; got '{}'", v));
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+}
+
 std::optional<Args> parse_args(int argc, char** argv, std::string& error) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const char* name) -> std::optional<std::string> {
-      auto eq = s.find('=');
-      if (eq != std::string::npos) return s.substr(eq + 1);
-      if (i + 1 >= argc) {
-        error = fmt::format("{} needs a value", name);
-        return std::nullopt;
-      }
-      return std::string(argv[++i]);
-    };
-    auto is = [&](const char* name) { return s == name || s.rfind(std::string(name) + "=", 0) == 0; };
-    if (s == "--help" || s == "-h") {
-      a.help = true;
-    } else if (s == "--version" || s == "-V") {
-      a.command = "version";
-    } else if (is("--config") || s == "-c") {
-      auto v = value("--config");
-      if (!v) return std::nullopt;
-      a.config = *v;
-    } else if (is("--app")) {
-      auto v = value("--app");
-      if (!v) return std::nullopt;
-      a.app = *v;
-    } else if (is("--ttl")) {
-      auto v = value("--ttl");
-      if (!v) return std::nullopt;
-      // Plain seconds, as before, or a duration like every other one.
-      bool digits = !v->empty() && std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; });
-      auto d = parse_duration(digits ? *v + "s" : *v);
-      if (!d || d->count() < 1000) {
-        error = fmt::format("--ttl takes a duration of at least 1s, e.g. 3600 (seconds), 90m or 1d; got '{}'", *v);
-        return std::nullopt;
-      }
-      a.ttl = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
-    } else if (s == "--quiet" || s == "-q") {
-      a.quiet = true;
-    } else if (s == "--verbose" || s == "-v") {
-      a.verbose = true;
-    } else if (s.size() > 1 && s[0] == '-' && s != "-") {
-      error = fmt::format("unknown option '{}'", s);
-      return std::nullopt;
-    } else if (a.command.empty()) {
-      a.command = s;
-    } else {
-      a.positional.push_back(s);
+  CommandLineParser p([](const std::string& word) { return fmt::format("unknown option '{}'", word); });
+  p.flag("-h,--help", [&a] { a.help = true; });
+  p.flag("-V,--version", [&a] { a.command = "version"; });
+  p.option("-c,--config", [&a](const std::string& v) { a.config = v; });
+  p.option("--app", [&a](const std::string& v) { a.app = v; });
+  p.option("--ttl", [&a](const std::string& v) { a.ttl = ttl_seconds(v); });
+  p.flag("-q,--quiet", [&a] { a.quiet = true; });
+  p.flag("-v,--verbose", [&a] { a.verbose = true; });
+  try {
+    const std::span<const char* const> args(argv + (argc > 0 ? 1 : 0),
+                                            static_cast<std::size_t>(argc > 0 ? argc - 1 : 0));
+    for (auto& word : p.parse(args)) {
+      (a.command.empty() ? a.command : a.positional.emplace_back()) = std::move(word);
     }
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+    return std::nullopt;
   }
   return a;
 }

@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "groupwatch/util/command_line.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::emulator {
@@ -194,51 +195,43 @@ Counters go to stdout as JSON at exit and to stderr on SIGUSR1.
 
 namespace {
 
-// The values of one option: inline (--opt=value) or the next argument.
-// Throws std::runtime_error naming the option.
-class ArgReader {
- public:
-  ArgReader(std::span<const char* const> args, std::size_t& i, std::string_view arg,
-            std::optional<std::string_view> inline_value)
-      : args_(args), i_(i), arg_(arg), inline_(inline_value) {}
+// Values of options, checked; the errors name the option.
+template <class T>
+T number(std::string_view option, const std::string& v, T max) {
+  T n{};
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n > max) {
+    throw std::runtime_error(fmt::format("{}: '{}' is not a number in 0..{}", option, v, max));
+  }
+  return n;
+}
 
-  std::string value() {
-    if (inline_) return std::string(*inline_);
-    if (i_ + 1 >= args_.size()) throw std::runtime_error(fmt::format("{} needs a value", arg_));
-    return args_[++i_];
-  }
-  template <class T>
-  T number(T max) {
-    const std::string v = value();
-    T n{};
-    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n > max) {
-      throw std::runtime_error(fmt::format("{}: '{}' is not a number in 0..{}", arg_, v, max));
-    }
-    return n;
-  }
-  Millis duration() {
-    const std::string v = value();
-    const auto d = parse_duration(v);
-    if (!d) throw std::runtime_error(fmt::format("{}: '{}' is not a duration (250ms, 5s, 4m)", arg_, v));
-    return *d;
-  }
-  double rate() {
-    const std::string v = value();
-    double r = -1;
-    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
-    if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(r >= 0 && r <= 1)) {
-      throw std::runtime_error(fmt::format("{}: '{}' is not a rate in 0..1", arg_, v));
-    }
-    return r;
-  }
+Millis duration(std::string_view option, const std::string& v) {
+  const auto d = parse_duration(v);
+  if (!d) throw std::runtime_error(fmt::format("{}: '{}' is not a duration (250ms, 5s, 4m)", option, v));
+  return *d;
+}
 
- private:
-  std::span<const char* const> args_;
-  std::size_t& i_;
-  std::string_view arg_;
-  std::optional<std::string_view> inline_;
-};
+double rate(std::string_view option, const std::string& v) {
+  double r = -1;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(r >= 0 && r <= 1)) {
+    throw std::runtime_error(fmt::format("{}: '{}' is not a rate in 0..1", option, v));
+  }
+  return r;
+}
+
+Latency latency_dist(const std::string& v) {
+  const auto c1 = v.find(':');
+  const auto c2 = c1 == std::string::npos ? c1 : v.find(':', c1 + 1);
+  std::optional<Millis> lo, hi;
+  if (c2 != std::string::npos && v.substr(0, c1) == "uniform") {
+    lo = parse_duration(v.substr(c1 + 1, c2 - c1 - 1));
+    hi = parse_duration(v.substr(c2 + 1));
+  }
+  if (!lo || !hi || *lo > *hi) throw std::runtime_error("--latency-dist: uniform:MIN:MAX expected (uniform:20ms:80ms)");
+  return Latency{*lo, *hi};
+}
 
 // What the options gather before the apps and groups are loaded.
 struct Gathered {
@@ -249,98 +242,73 @@ struct Gathered {
   std::optional<std::size_t> generated;
 };
 
-// The listener, app and group options; false when `arg` is none of them.
-// Throws std::runtime_error for a bad value.
-bool listener_app_or_group(std::string_view arg, ArgReader& r, CommandLine& cl, Gathered& g) {
+// An option whose value is kept as written.
+auto into(std::string& target) {
+  return [&target](const std::string& v) { target = v; };
+}
+
+// The listener, app and group options.
+void listener_app_or_group(CommandLineParser& p, CommandLine& cl, Gathered& g) {
   Options& o = cl.server;
-  if (arg == "--listen") {
+  p.option("--listen", [&o](const std::string& v) {
     std::string why;
-    const auto addr = parse_listen(r.value(), &why);
+    const auto addr = parse_listen(v, &why);
     if (!addr) throw std::runtime_error("--listen: ADDR:PORT expected: " + why);
     o.address = addr->host;
     o.port = addr->port;
-  } else if (arg == "--plain") {
-    o.tls = false;
-  } else if (arg == "--tls-cert") {
-    o.tls_cert_file = r.value();
-  } else if (arg == "--tls-key") {
-    o.tls_key_file = r.value();
-  } else if (arg == "--write-ca") {
-    cl.write_ca = r.value();
-  } else if (arg == "--write-groups") {
-    cl.write_groups = r.value();
-  } else if (arg == "--body-limit") {
-    o.body_limit = r.number(std::size_t{64} * 1024 * 1024);
-  } else if (arg == "--idle-timeout") {
-    o.idle_timeout = r.duration();
-  } else if (arg == "--apps") {
-    g.apps_file = r.value();
-  } else if (arg == "--sdkappid") {
-    g.single.sdkappid = r.number(std::uint64_t{UINT64_MAX});
-  } else if (arg == "--secret-key") {
-    g.single.secret_key = r.value();
-  } else if (arg == "--secret-key-file") {
-    g.single.secret_key = trim(read_text(r.value()));
-  } else if (arg == "--admin") {
-    g.single.admin = r.value();
-  } else if (arg == "--qps") {
-    g.single.qps = r.number(std::uint32_t{1'000'000});
-  } else if (arg == "--groups-file") {
-    g.group_files.push_back(r.value());
-  } else if (arg == "--groups-yaml") {
-    g.group_yamls.push_back(r.value());
-  } else if (arg == "--groups") {
-    g.generated = r.number(std::size_t{10'000'000});
-  } else if (arg == "--accept-any-group") {
-    o.accept_any_group = true;
-  } else {
-    return false;
-  }
-  if (arg == "--sdkappid" || arg == "--secret-key" || arg == "--secret-key-file" || arg == "--admin" || arg == "--qps")
-    g.single_flags = true;
-  return true;
+  });
+  p.flag("--plain", [&o] { o.tls = false; });
+  p.option("--tls-cert", into(o.tls_cert_file));
+  p.option("--tls-key", into(o.tls_key_file));
+  p.option("--write-ca", into(cl.write_ca));
+  p.option("--write-groups", into(cl.write_groups));
+  p.option("--body-limit",
+           [&o](const std::string& v) { o.body_limit = number("--body-limit", v, std::size_t{64} * 1024 * 1024); });
+  p.option("--idle-timeout", [&o](const std::string& v) { o.idle_timeout = duration("--idle-timeout", v); });
+  p.option("--apps", into(g.apps_file));
+  // The single app's options, which --apps excludes.
+  auto single = [&g](auto set) {
+    return [&g, set](const std::string& v) {
+      set(v);
+      g.single_flags = true;
+    };
+  };
+  p.option("--sdkappid", single([&g](const std::string& v) {
+             g.single.sdkappid = number("--sdkappid", v, std::uint64_t{UINT64_MAX});
+           }));
+  p.option("--secret-key", single(into(g.single.secret_key)));
+  p.option("--secret-key-file", single([&g](const std::string& v) { g.single.secret_key = trim(read_text(v)); }));
+  p.option("--admin", single(into(g.single.admin)));
+  p.option("--qps",
+           single([&g](const std::string& v) { g.single.qps = number("--qps", v, std::uint32_t{1'000'000}); }));
+  p.option("--groups-file", [&g](const std::string& v) { g.group_files.push_back(v); });
+  p.option("--groups-yaml", [&g](const std::string& v) { g.group_yamls.push_back(v); });
+  p.option("--groups", [&g](const std::string& v) { g.generated = number("--groups", v, std::size_t{10'000'000}); });
+  p.flag("--accept-any-group", [&o] { o.accept_any_group = true; });
 }
 
-// The behaviour options; false when `arg` is none of them.
-bool behaviour(std::string_view arg, ArgReader& r, Options& o) {
-  if (arg == "--refresh") {
-    o.refresh = r.duration();
+// The behaviour options.
+void behaviour(CommandLineParser& p, Options& o) {
+  p.option("--refresh", [&o](const std::string& v) {
+    o.refresh = duration("--refresh", v);
     if (o.refresh.count() <= 0) throw std::runtime_error("--refresh must be positive");
-  } else if (arg == "--seed") {
-    o.seed = r.number(std::uint64_t{UINT64_MAX});
-  } else if (arg == "--fault-10002") {
-    o.faults.e10002 = r.rate();
-  } else if (arg == "--fault-502") {
-    o.faults.http502 = r.rate();
-  } else if (arg == "--fault-reset") {
-    o.faults.reset = r.rate();
-  } else if (arg == "--fault-stall") {
-    o.faults.stall = r.rate();
-  } else if (arg == "--fault-malformed") {
-    o.faults.malformed = r.rate();
-  } else if (arg == "--stall") {
-    o.stall = r.duration();
-  } else if (arg == "--latency") {
-    const auto d = r.duration();
-    o.latency = Latency{d, d};
-  } else if (arg == "--latency-dist") {
-    const std::string v = r.value();
-    const auto c1 = v.find(':');
-    const auto c2 = c1 == std::string::npos ? c1 : v.find(':', c1 + 1);
-    std::optional<Millis> lo, hi;
-    if (c2 != std::string::npos && v.substr(0, c1) == "uniform") {
-      lo = parse_duration(v.substr(c1 + 1, c2 - c1 - 1));
-      hi = parse_duration(v.substr(c2 + 1));
-    }
-    if (!lo || !hi || *lo > *hi)
-      throw std::runtime_error("--latency-dist: uniform:MIN:MAX expected (uniform:20ms:80ms)");
-    o.latency = Latency{*lo, *hi};
-  } else if (arg == "--request-log") {
-    o.request_log_file = r.value();
-  } else {
-    return false;
+  });
+  p.option("--seed", [&o](const std::string& v) { o.seed = number("--seed", v, std::uint64_t{UINT64_MAX}); });
+  const std::pair<const char*, double FaultRates::*> faults[] = {{"--fault-10002", &FaultRates::e10002},
+                                                                 {"--fault-502", &FaultRates::http502},
+                                                                 {"--fault-reset", &FaultRates::reset},
+                                                                 {"--fault-stall", &FaultRates::stall},
+                                                                 {"--fault-malformed", &FaultRates::malformed}};
+  for (const auto& [name, member] : faults) {
+    p.option(name, [&o, name, member](const std::string& v) { o.faults.*member = rate(name, v); });
   }
-  return true;
+  p.option("--stall", [&o](const std::string& v) { o.stall = duration("--stall", v); });
+  p.option("--latency", [&o](const std::string& v) {
+    const auto d = duration("--latency", v);
+    o.latency = Latency{d, d};
+  });
+  p.option("--latency-dist", [&o](const std::string& v) { o.latency = latency_dist(v); });
+  p.option("--request-log", into(o.request_log_file));
 }
 
 // Loads the apps and groups the options named and checks what they say
@@ -377,22 +345,16 @@ std::optional<CommandLine> parse_command_line(std::span<const char* const> args,
   CommandLine cl;
   Gathered g;
   try {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      std::string_view arg = args[i];
-      std::optional<std::string_view> inline_value;
-      if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-        inline_value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-      }
-      ArgReader r(args, i, arg, inline_value);
-      if (arg == "--help" || arg == "-h") {
-        cl.help = true;
-      } else if (arg == "--version") {
-        cl.version = true;
-      } else if (!listener_app_or_group(arg, r, cl, g) && !behaviour(arg, r, cl.server)) {
-        throw std::runtime_error(fmt::format("unknown option '{}' (see --help)", arg));
-      }
-    }
+    // An option it does not know, named without its value.
+    auto unknown = [](const std::string& word) {
+      return fmt::format("unknown option '{}' (see --help)", word.substr(0, word.find('=')));
+    };
+    CommandLineParser p(unknown);
+    p.flag("-h,--help", [&cl] { cl.help = true; });
+    p.flag("--version", [&cl] { cl.version = true; });
+    listener_app_or_group(p, cl, g);
+    behaviour(p, cl.server);
+    if (const auto words = p.parse(args); !words.empty()) throw std::runtime_error(unknown(words.front()));
     if (!cl.help && !cl.version) finish(cl.server, g);
   } catch (const std::exception& e) {
     *error = e.what();

@@ -164,23 +164,47 @@ TEST(EmulatorConfig, CommandLineOptions) {
   EXPECT_EQ(cl->write_ca, "/tmp/x.pem");
 }
 
+// The texts the emulator prints for a bad command line: the same since the
+// parsing moved to CLI11.
 TEST(EmulatorConfig, CommandLineErrorsAreClear) {
+  const std::pair<std::vector<const char*>, std::string> cases[] = {
+      {{"--bogus"}, "unknown option '--bogus' (see --help)"},
+      {{"--bogus=3"}, "unknown option '--bogus' (see --help)"},
+      {{"stray"}, "unknown option 'stray' (see --help)"},
+      {{"--qps"}, "--qps needs a value"},
+      {{"--qps", "x"}, "--qps: 'x' is not a number in 0..1000000"},
+      {{"--qps=1000001"}, "--qps: '1000001' is not a number in 0..1000000"},
+      {{"--refresh", "soon"}, "--refresh: 'soon' is not a duration (250ms, 5s, 4m)"},
+      {{"--refresh", "0s"}, "--refresh must be positive"},
+      {{"--fault-reset", "2"}, "--fault-reset: '2' is not a rate in 0..1"},
+      {{"--fault-reset", "0.6", "--fault-502", "0.6"}, "fault rates add up to more than 1"},
+      {{"--latency-dist", "normal:1ms:2ms"}, "--latency-dist: uniform:MIN:MAX expected (uniform:20ms:80ms)"},
+      {{"--apps", "a.yaml", "--qps", "5"}, "--apps and --sdkappid/--secret-key/--admin/--qps do not go together"},
+      {{"--secret-key", ""}, "--secret-key is empty"},
+  };
+  for (const auto& [args, why] : cases) {
+    std::string err;
+    EXPECT_FALSE(parse(args, &err)) << args.front();
+    EXPECT_EQ(err, why) << args.front();
+  }
   std::string err;
-  EXPECT_FALSE(parse({"--bogus"}, &err));
-  EXPECT_NE(err.find("unknown option '--bogus'"), std::string::npos) << err;
   EXPECT_FALSE(parse({"--listen", "127.0.0.1"}, &err));
-  EXPECT_NE(err.find("ADDR:PORT"), std::string::npos) << err;
+  EXPECT_EQ(err.rfind("--listen: ADDR:PORT expected: ", 0), 0u) << err;
   EXPECT_FALSE(parse({"--listen", "127.0.0.1:99999"}, &err));
-  EXPECT_FALSE(parse({"--refresh", "soon"}, &err));
-  EXPECT_NE(err.find("not a duration"), std::string::npos) << err;
-  EXPECT_FALSE(parse({"--fault-reset", "2"}, &err));
-  EXPECT_NE(err.find("rate in 0..1"), std::string::npos) << err;
-  EXPECT_FALSE(parse({"--fault-reset", "0.6", "--fault-502", "0.6"}, &err));
-  EXPECT_FALSE(parse({"--qps"}, &err));
-  EXPECT_NE(err.find("needs a value"), std::string::npos) << err;
-  EXPECT_FALSE(parse({"--latency-dist", "normal:1ms:2ms"}, &err));
   EXPECT_FALSE(parse({"--apps", "/nonexistent.yaml"}, &err));
   EXPECT_NE(err.find("/nonexistent.yaml"), std::string::npos) << err;
+}
+
+// Options apply in the order written: the later of two wins.
+TEST(EmulatorConfig, TheLaterOfTwoOptionsWins) {
+  std::string err;
+  auto cl = parse({"--latency-dist", "uniform:1ms:2ms", "--latency", "5ms", "--qps", "7", "--qps=9"}, &err);
+  ASSERT_TRUE(cl) << err;
+  EXPECT_EQ(cl->server.latency.min, std::chrono::milliseconds(5));
+  EXPECT_EQ(cl->server.apps.at(0).qps, 9u);
+  cl = parse({"--latency", "5ms", "--latency-dist", "uniform:1ms:2ms"}, &err);
+  ASSERT_TRUE(cl) << err;
+  EXPECT_EQ(cl->server.latency.max, std::chrono::milliseconds(2));
 }
 
 }  // namespace

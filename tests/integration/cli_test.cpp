@@ -23,6 +23,32 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_NE(bad.err.find("unknown command 'frobnicate'"), std::string::npos);
 }
 
+// The texts an operator reads for a bad command line, exit 2: the same
+// since the parsing moved to CLI11.
+TEST(Cli, ABadCommandLineSaysWhatIsWrong) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{GW_BIN, "check", "--config"}, "groupwatch: --config needs a value\n"},
+      {{GW_BIN, "check", "-c"}, "groupwatch: --config needs a value\n"},
+      {{GW_BIN, "check", "--bogus=1"}, "groupwatch: unknown option '--bogus=1'\n"},
+      {{GW_BIN, "-x", "check"}, "groupwatch: unknown option '-x'\n"},
+      {{GW_BIN, "usersig", "--ttl=0"},
+       "groupwatch: --ttl takes a duration of at least 1s, e.g. 3600 (seconds), 90m or "
+       "1d; got '0'\n"},
+  };
+  for (const auto& [args, first_line] : cases) {
+    auto r = run(args);
+    EXPECT_EQ(r.status, 2) << args[1];
+    EXPECT_EQ(r.err.substr(0, first_line.size()), first_line) << r.err;
+    EXPECT_NE(r.err.find("Usage:"), std::string::npos) << "the usage follows";
+  }
+  auto missing = run({GW_BIN, "check", "-c", "/nonexistent/gw.yaml"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("/nonexistent/gw.yaml"), std::string::npos) << "-c names the config: " << missing.err;
+  auto late = run({GW_BIN, "check", "/x", "--version"});
+  EXPECT_EQ(late.status, 0) << "--version anywhere wins";
+  EXPECT_EQ(late.out, std::string("groupwatch ") + GW_VERSION + "\n");
+}
+
 TEST(Cli, HelpSinkInfluxdbListsEveryKeyItsParserReads) {
   TempDir dir;
   auto h = run({GW_BIN, "help", "sink", "influxdb"});

@@ -1,0 +1,74 @@
+#include "groupwatch/util/command_line.hpp"
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <stdexcept>
+
+namespace groupwatch {
+
+struct CommandLineParser::Impl {
+  struct Handler {
+    std::function<void()> on_flag;
+    std::function<void(const std::string&)> on_value;
+    std::size_t next = 0;  // the next of the option's values to hand over
+  };
+  CLI::App app;
+  std::map<const CLI::Option*, Handler> handlers;
+  std::function<std::string(const std::string&)> unknown;
+
+  explicit Impl(std::function<std::string(const std::string&)> u) : unknown(std::move(u)) {
+    app.set_help_flag();  // each program has its own --help
+    app.allow_extras();   // words and unknown options: told apart in parse()
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  }
+};
+
+CommandLineParser::CommandLineParser(std::function<std::string(const std::string&)> unknown)
+    : impl_(std::make_unique<Impl>(std::move(unknown))) {}
+CommandLineParser::~CommandLineParser() = default;
+
+void CommandLineParser::flag(const std::string& names, std::function<void()> on) {
+  impl_->handlers[impl_->app.add_flag(names)].on_flag = std::move(on);
+}
+
+void CommandLineParser::option(const std::string& names, std::function<void(const std::string&)> on_value) {
+  impl_->handlers[impl_->app.add_option(names)].on_value = std::move(on_value);
+}
+
+std::vector<std::string> CommandLineParser::parse(std::span<const char* const> args) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  try {
+    impl_->app.parse(reversed);
+  } catch (const CLI::ArgumentMismatch& e) {
+    // An option at the very end, without its value. CLI11's text starts
+    // with the option's name: "--qps: 1 required TEXT missing".
+    const std::string what = e.what();
+    throw std::runtime_error(fmt::format("{} needs a value", what.substr(0, what.find(':'))));
+  } catch (const CLI::ParseError& e) {
+    throw std::runtime_error(e.what());
+  }
+  std::vector<std::string> words;
+  bool only_words = false;  // after "--"
+  for (auto& word : impl_->app.remaining()) {
+    if (!only_words && word == "--") {
+      only_words = true;
+    } else if (!only_words && word.size() > 1 && word.front() == '-') {
+      throw std::runtime_error(impl_->unknown(word));
+    } else {
+      words.push_back(std::move(word));
+    }
+  }
+  for (const CLI::Option* opt : impl_->app.parse_order()) {
+    auto& h = impl_->handlers.at(opt);
+    if (h.on_flag) {
+      h.on_flag();
+    } else {
+      h.on_value(opt->results().at(h.next++));
+    }
+  }
+  return words;
+}
+
+}  // namespace groupwatch
