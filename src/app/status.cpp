@@ -14,9 +14,11 @@ namespace {
 
 namespace json = boost::json;
 
-// What is not finite is null.
+// What is not finite is null; a whole number is written as one (Boost.JSON
+// writes every double in its E form: 200.0 would be 2E2).
 json::value num(double v) {
   if (!std::isfinite(v)) return nullptr;
+  if (v == std::trunc(v) && std::fabs(v) < 9e15) return static_cast<std::int64_t>(v);
   return v;
 }
 

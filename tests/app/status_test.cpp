@@ -116,6 +116,9 @@ TEST(StatusDocument, CarriesEveryMemberThePageReads) {
   EXPECT_EQ(double(r["sinks"].at(1)["failing_s"]), 0.0);
   EXPECT_TRUE(r["cluster"].error()) << "no cluster member without a cluster";
   EXPECT_EQ(text.find("s3cr3t"), std::string::npos);
+  // Whole numbers read as such: "qps_cap":200, not Boost.JSON's 2E2.
+  EXPECT_NE(text.find(R"("qps_cap":200,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("sample_s":5,)"), std::string::npos) << text;
 }
 
 TEST(StatusDocument, HistoryIsTheRatesBetweenSamplesAndALivePoint) {
