@@ -54,8 +54,7 @@ TEST(Cap, HeldAtFullLoadWithResetsStallsAndReloads) {
   c.interval = "10s";
   c.timeout = "1s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(2);  // connections open, the backlog builds
   const auto before = e.server().stats().apps[kAppId].requests;
   const double seconds = 30;
@@ -120,8 +119,7 @@ TEST(Cap, SecondRunRefusedAndQueryGoesThroughTheDaemon) {
   c.qps = 100;
   c.interval = "10s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(2);
 
   auto t0 = std::chrono::steady_clock::now();
@@ -158,8 +156,7 @@ TEST(Cap, SighupWithMaxQpsKeepsAppsAndConnections) {
   c.interval = "5s";
   c.extra_top = "  max_qps: 150\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(3);
   const auto requests = e.server().stats().requests;
   const double hup_at = now_unix();

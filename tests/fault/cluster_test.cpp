@@ -468,18 +468,14 @@ TEST_F(Cluster, EtcdMemberDownChangesNothingAndEtcdDownStopsEverySend) {
 // refused whole, naming the key. SIGTERM still exits 0.
 TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 20);
-  Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Emulator e = emulator_for(dir, 20);
+  Cfg c = config_for(e, dir, "2s");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   const auto admin = free_port();
   const auto etcd = "http://127.0.0.1:" + std::to_string(free_port());
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ncluster:\n  etcd: [" + etcd +
                 "]\n  name: lone\n  lease: 3s\n";
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   std::string ready;
   ASSERT_TRUE(wait_for(
       [&] {

@@ -24,8 +24,7 @@ TEST(DiscoveryBudget, TwoEntriesAndADiscoverBesideTheDaemonShareOneListLimiter) 
       std::to_string(kAppId) + "\n    admin: administrator\n    secret_key: " + kKey + "\n    endpoint: " + c.endpoint +
       "\n    ca_file: " + c.ca_file + "\n    discover: {every: 5s}\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return count_of(read_file(dir.file("gw.err")), "discovery.listed") >= 2; }, 40s))
       << read_file(dir.file("gw.err"));
   // While both entries keep listing, a preview asks the daemon.

@@ -158,8 +158,7 @@ TEST(Discovery, AListingCutOffOnPageTwoLeavesTheWatchedSetAsItWas) {
   auto community = mixed_groups(o);
   Emulator e(o);
   Cfg c = discovery_config(e, dir, "5s");
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 30s))
       << read_file(dir.file("gw.err"));
   e.server().set_list_fault(2, emu::Fault::e10002, 0);  // every listing fails on page 2 from now on
@@ -255,8 +254,7 @@ TEST(Discovery, ReloadWithANewExcludeListsAgainAndDropsTheGroup) {
   Emulator e(o);
   Cfg c = discovery_config(e, dir, "1h");
   c.interval = "6s";
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   auto polled_since = [&](const std::string& id, double t) {
     for (auto& l : parse_ndjson(dir.file("out.ndjson")))
       if (l.group_id == id && parse_rfc3339(l.time) >= t) return true;

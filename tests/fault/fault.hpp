@@ -43,8 +43,14 @@ struct Cfg {
 };
 std::string yaml(const Cfg& c);
 /// The usual config against `e`: its endpoint, trusting its certificate
-/// (written to ca.pem), watching groups.txt, state under state/.
-Cfg config_for(const Emulator& e, const TempDir& dir);
+/// (written to ca.pem), watching groups.txt, state under state/, polling
+/// every `interval`.
+Cfg config_for(const Emulator& e, const TempDir& dir, const std::string& interval = "6s");
+/// Writes `c` to gw.yaml and starts `groupwatch run` on it, its output in
+/// gw.out and gw.err.
+Process start_run(const TempDir& dir, const Cfg& c);
+/// SIGTERM, then exit status 0 within 30 s (gw.err shown when not).
+void expect_clean_exit(Process& gw, const TempDir& dir);
 std::string ndjson_sink(const std::string& path);
 /// A postgres sink; `extra` holds more lines indented by 4 (delivery keys).
 std::string postgres_sink(const std::string& dsn, const std::string& extra = "");
@@ -52,6 +58,9 @@ std::string postgres_sink(const std::string& dsn, const std::string& extra = "")
 /// The group IDs of `n` emulator groups, written one a line to `name`.
 std::vector<std::string> groups_into(const TempDir& dir, emu::Options& o, const std::string& name, std::size_t n,
                                      std::uint64_t seed = 1);
+
+/// An emulator of `n` groups, their IDs also written to groups.txt.
+Emulator emulator_for(const TempDir& dir, std::size_t n);
 
 /// Each group's slot offset (seconds) within a cycle of `interval` seconds,
 /// as the engine plans them: a result belongs to the cycle of its slot.

@@ -1,6 +1,9 @@
 // Helpers of the fault tests.
 #include "fault/fault.hpp"
 
+#include <gtest/gtest.h>
+
+#include <csignal>
 #include <sstream>
 
 #include "groupwatch/schedule/plan.hpp"
@@ -8,14 +11,25 @@
 
 namespace gwfault {
 
-Cfg config_for(const Emulator& e, const TempDir& dir) {
+Cfg config_for(const Emulator& e, const TempDir& dir, const std::string& interval) {
   Cfg c;
   c.endpoint = e.endpoint();
   c.ca_file = dir.file("ca.pem");
   e.write_ca(c.ca_file);
   c.groups_file = dir.file("groups.txt");
   c.state_dir = dir.file("state");
+  c.interval = interval;
   return c;
+}
+
+Process start_run(const TempDir& dir, const Cfg& c) {
+  dir.write("gw.yaml", yaml(c));
+  return Process({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+}
+
+void expect_clean_exit(Process& gw, const TempDir& dir) {
+  gw.signal(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
 }
 
 std::string yaml(const Cfg& c) {
@@ -62,6 +76,12 @@ std::vector<std::string> groups_into(const TempDir& dir, emu::Options& o, const 
   auto ids = write_groups(dir, name, n, seed);
   for (auto& id : ids) o.groups.push_back({id});
   return ids;
+}
+
+Emulator emulator_for(const TempDir& dir, std::size_t n) {
+  emu::Options o;
+  groups_into(dir, o, "groups.txt", n);
+  return Emulator(std::move(o));
 }
 
 std::set<Key> ndjson_keys(const std::string& path, bool ok_only) {

@@ -94,8 +94,7 @@ TEST(Faults, EndpointDownForTwoCyclesThenBack) {
   c.interval = "3s";
   c.timeout = "2s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(4.5);  // a full cycle of normal answers first
   const double down_at = now_unix();
   e.server().set_down_for(std::chrono::seconds(6));
@@ -159,8 +158,7 @@ TEST(Faults, UntrustedCertificateMidRunSendsNothing) {
   c.timeout = "2s";
   c.retries = 1;
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(3);
   auto ok_before = first->server().stats().codes[0];
   first->stop();

@@ -8,9 +8,7 @@ using namespace gwfault;
 
 TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 50);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 50);
   Cfg c = config_for(e, dir);
   c.interval = "5s";
   // A second app whose SDKAppID the endpoint does not serve: 70016, stopped.
@@ -20,8 +18,7 @@ TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
   const auto admin = free_port();
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n  sink_failing_after: 2s\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson")), postgres_sink("host=127.0.0.1 port=1 dbname=x connect_timeout=1")};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   HttpReply g;
   // The app stops at its first answer; the sink has failed for 2 s a little later.
   for (int i = 0; i < 100; ++i) {
@@ -33,8 +30,7 @@ TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
   EXPECT_NE(g.body.find("app 'wrong-region' stopped: 70016"), std::string::npos) << g.body;
   EXPECT_NE(g.body.find("sink 'postgres' has been failing for"), std::string::npos) << g.body;
   EXPECT_EQ(http_get(admin, "/healthz").status, 200);  // the process runs
-  gw.signal(SIGTERM);
-  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+  expect_clean_exit(gw, dir);
 }
 
 // A watchlist cut from 10 to 5 groups: the removed groups' Prometheus series
@@ -44,12 +40,10 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 10);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Cfg c = config_for(e, dir, "2s");
   const auto prom = free_port();
   c.sinks = {"  - type: prometheus\n    listen: 127.0.0.1:" + std::to_string(prom) + "\n"};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   auto series = [&] {
     auto body = http_get(prom, "/metrics").body;
     std::size_t n = 0;
@@ -66,8 +60,7 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
   auto body = http_get(prom, "/metrics").body;
   for (std::size_t i = 0; i < 10; ++i)
     EXPECT_EQ(body.find("group_id=\"" + ids[i] + "\"") != std::string::npos, i < 5) << ids[i];
-  gw.signal(SIGTERM);
-  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+  expect_clean_exit(gw, dir);
 }
 
 // Freshness: groupwatch_result_age_seconds follows the counts. With every
@@ -77,16 +70,12 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
 // meaning, not how fast polling is.
 TEST(Health, ResultAgeGrowsWhileTheEndpointIsDownAndRecovers) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 40);
-  Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Emulator e = emulator_for(dir, 40);
+  Cfg c = config_for(e, dir, "2s");
   const auto admin = free_port();
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   auto oldest = [&] {
     const auto body = http_get(admin, "/metrics").body;
     const std::string key = "groupwatch_result_age_seconds{app=\"test\",quantile=\"1\"} ";
@@ -100,6 +89,5 @@ TEST(Health, ResultAgeGrowsWhileTheEndpointIsDownAndRecovers) {
   e.server().set_down_for(7s);
   EXPECT_TRUE(wait_for([&] { return oldest() > 5.0; }, 10s)) << oldest();
   EXPECT_TRUE(wait_for([&] { return oldest() < 4.0; }, 20s)) << oldest();
-  gw.signal(SIGTERM);
-  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+  expect_clean_exit(gw, dir);
 }

@@ -22,9 +22,7 @@ using namespace gwfault;
 // batches for good. It is refused where it enters, with file and line.
 TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 3);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 3);
   std::ofstream(dir.file("groups.txt"), std::ios::app) << "@TGS#_@TGS#BAD\xffUTF8\n";
   Cfg c = config_for(e, dir);
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
@@ -41,16 +39,12 @@ TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {
 // server go on (a FIFO used to block the loop, /dev/zero to kill it).
 TEST(Probe, AReloadOntoAFifoOrDevZeroIsRefusedAndNothingStalls) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 20);
-  Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Emulator e = emulator_for(dir, 20);
+  Cfg c = config_for(e, dir, "2s");
   const auto admin = free_port();
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s))
       << read_file(dir.file("gw.err"));
   auto healthz = [&] {
@@ -87,8 +81,7 @@ TEST(Probe, AReloadOntoAFifoOrDevZeroIsRefusedAndNothingStalls) {
   const auto before = parse_ndjson(dir.file("out.ndjson")).size();
   std::this_thread::sleep_for(2500ms);
   EXPECT_GT(parse_ndjson(dir.file("out.ndjson")).size(), before);
-  gw.signal(SIGTERM);
-  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+  expect_clean_exit(gw, dir);
 }
 
 // Item 11: the vendor's clock two days ahead (UserSigs live one day): every
@@ -101,11 +94,9 @@ TEST(Probe, AClockSkewedAgainstTheVendorPausesTheAppWithOneClearError) {
   groups_into(dir, o, "groups.txt", 30);
   o.clock = [] { return std::chrono::system_clock::now() + std::chrono::hours(48); };
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Cfg c = config_for(e, dir, "2s");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   std::this_thread::sleep_for(6s);
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0);
@@ -132,16 +123,13 @@ TEST(Probe, AFullDiskUnderTheSpoolIsNamedAsSuch) {
     std::string path;
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
   } unmount{mnt};
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 100);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 100);
   Cfg c = config_for(e, dir);
   c.interval = "1s";
   c.state_dir = mnt + "/state";
   c.sinks = {
       postgres_sink("host=127.0.0.1 port=1 dbname=x connect_timeout=1", "    retry_min: 5s\n    retry_max: 5s\n")};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(
       wait_for([&] { return read_file(dir.file("gw.err")).find("event=sink.failed") != std::string::npos; }, 20s))
       << read_file(dir.file("gw.err"));
@@ -177,9 +165,7 @@ TEST(Probe, AFlippedByteInTheSpoolLosesOnlyItsRecord) {
   if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
   Postgres pg;  // not started yet: the first run spools everything
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 120);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 120);
   Cfg c = config_for(e, dir);
   c.sinks = {postgres_sink(pg.dsn(), "    retry_min: 100ms\n    retry_max: 200ms\n")};
   c.grace = "1s";
@@ -265,17 +251,13 @@ TEST(Probe, ABlockedSinkIsFailingAndShutdownKeepsToTheGrace) {
   Postgres pg;
   pg.start();
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 40);
-  Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Emulator e = emulator_for(dir, 40);
+  Cfg c = config_for(e, dir, "2s");
   c.grace = "3s";
   const auto admin = free_port();
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n  sink_failing_after: 2s\n";
   c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n")};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return rows_now(pg) > 0; }, 20s)) << read_file(dir.file("gw.err"));
   TableLock lock(dir, pg);
   std::string ready;
@@ -304,15 +286,11 @@ TEST(Probe, ASecondSigtermWhileASinkIsBlockedExitsAtOnce) {
   Postgres pg;
   pg.start();
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 40);
-  Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Emulator e = emulator_for(dir, 40);
+  Cfg c = config_for(e, dir, "2s");
   c.grace = "60s";
   c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n")};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return rows_now(pg) > 0; }, 20s)) << read_file(dir.file("gw.err"));
   TableLock lock(dir, pg);
   std::this_thread::sleep_for(3s);  // results queue behind the lock
@@ -331,15 +309,12 @@ TEST(Probe, ASecondSigtermWhileASinkIsBlockedExitsAtOnce) {
 // which fails a liveness probe". The connection idle longest makes room.
 TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 20);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 20);
   Cfg c = config_for(e, dir);
   const auto admin = free_port();
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   const std::string base = "http://127.0.0.1:" + std::to_string(admin);
   ASSERT_TRUE(wait_for(
       [&] {

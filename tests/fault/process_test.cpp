@@ -23,8 +23,7 @@ TEST(Process, SighupEverySecondForThirtySecondsUnderLoad) {
   Cfg c = config_for(e, dir);
   c.interval = "6s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(2);
   const double from = now_unix();
   for (int i = 0; i < 30; ++i) {

@@ -103,16 +103,13 @@ TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
 // not become a storm of connections either: starts are paced at the rate.
 TEST(Robustness, FailingHandshakesArePacedAtTheRate) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 3000);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 3000);
   Cfg c = config_for(e, dir);
   c.ca_file.clear();  // the emulator's certificate is self-signed: untrusted
   c.qps = 50;
   c.interval = "10s";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(4);
   const auto accepted = e.server().stats().connections_accepted;
   gw.signal(SIGTERM);

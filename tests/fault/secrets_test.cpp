@@ -25,8 +25,7 @@ TEST(Secrets, NeverInLogsResultsOrAdminPages) {
   auto ids = groups_into(dir, o, "groups.txt", 100);
   Emulator e(o);
   const int admin_port = free_port();
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Cfg c = config_for(e, dir, "2s");
   c.extra_top = "log:\n  level: debug\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   const std::string good = yaml(c);

@@ -60,8 +60,7 @@ OutageFigures postgres_outage(std::size_t groups, int interval, double outage) {
   c.interval = std::to_string(interval) + "s";
   c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n    retry_min: 200ms\n    retry_max: 2s\n"),
              ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   sleep_s(interval + 1.5);
   EXPECT_GT(postgres_rows(pg), groups / 2);  // delivering before the outage
   const double down_at = now_unix();
@@ -85,8 +84,7 @@ OutageFigures postgres_outage(std::size_t groups, int interval, double outage) {
   }
   EXPECT_GE(f.catch_up_s, 0) << "the backlog did not reach PostgreSQL within 40 s";
   sleep_s(interval + 0.5);  // one more cycle after the restart
-  gw.signal(SIGTERM);
-  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+  expect_clean_exit(gw, dir);
   e.stop();
 
   auto reference = ndjson_keys(dir.file("out.ndjson"), false);
@@ -207,8 +205,7 @@ TEST(SinkOutage, SigtermWithAFullSpoolExitsCleanly) {
   emu::Options o;
   auto ids = groups_into(dir, o, "groups.txt", 300);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Cfg c = config_for(e, dir, "2s");
   c.grace = "5s";
   c.sinks = {postgres_sink(pg.dsn(),
                            "    flush_interval: 200ms\n    spool_max_bytes: 8KiB\n    when_full: drop_oldest\n"

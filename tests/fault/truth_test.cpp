@@ -16,14 +16,10 @@ using namespace gwfault;
 // config reloaded ..., no file, no debug line."
 TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 40);
-  Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Emulator e = emulator_for(dir, 40);
+  Cfg c = config_for(e, dir, "2s");
   c.sinks = {"  - type: sqlite\n    path: " + dir.file("gw.db") + "\n"};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("cycle.done") != std::string::npos; }, 20s))
       << read_file(dir.file("gw.err"));
   EXPECT_EQ(read_file(dir.file("gw.err")).find("level=debug"), std::string::npos);
@@ -54,22 +50,17 @@ TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
   std::this_thread::sleep_for(2500ms);  // more than a cycle
   EXPECT_EQ(parse_ndjson(dir.file("added.ndjson")).size(), lines) << "a removed sink still gets results";
   EXPECT_NE(read_file(dir.file("gw.err")).find("sinks_removed=ndjson"), std::string::npos);
-  gw.signal(SIGTERM);
-  EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+  expect_clean_exit(gw, dir);
 }
 
 // A key that cannot change at runtime refuses the whole reload, naming it;
 // nothing else of the new file applies.
 TEST(Truth, ReloadOfStateDirIsRefusedWhole) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 20);
-  Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Emulator e = emulator_for(dir, 20);
+  Cfg c = config_for(e, dir, "2s");
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s));
   c.state_dir = dir.file("elsewhere");
   c.sinks.push_back(ndjson_sink(dir.file("never.ndjson")));
@@ -90,9 +81,7 @@ TEST(Truth, ReloadOfStateDirIsRefusedWhole) {
 // plain-text error and exits 1".
 TEST(Truth, CheckAndRunBothRefuseAMissingCaFileWithExit2) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 5);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 5);
   Cfg c = config_for(e, dir);
   c.ca_file = dir.file("no-such-ca.pem");
   c.extra_top = "log:\n  format: json\n";
@@ -118,14 +107,11 @@ TEST(Truth, CheckAndRunBothRefuseAMissingCaFileWithExit2) {
 // without it."
 TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 5);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 5);
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor busy(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   const auto port = std::to_string(busy.local_endpoint().port());
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";
+  Cfg c = config_for(e, dir, "2s");
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\n";
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
@@ -135,8 +121,7 @@ TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
 
   // Running without admin, then a reload onto the busy port: refused whole.
   c.extra_top = "";
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s))
       << read_file(dir.file("gw.err"));
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\nlog:\n  level: debug\n";
@@ -174,11 +159,9 @@ TEST(Truth, OverrunNamesThrottlingAndCycleCountsArePerCycle) {
   o.apps.push_back({kAppId, kKey, "administrator", 60});  // the server allows 60/s
   groups_into(dir, o, "groups.txt", 150);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "2s";  // capacity 400 at qps 200: enough, were it not for the throttling
+  Cfg c = config_for(e, dir, "2s");  // capacity 400 at qps 200: enough, were it not for the throttling
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   std::this_thread::sleep_for(9s);
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0);
@@ -199,15 +182,12 @@ TEST(Truth, OverrunNamesThrottlingAndCycleCountsArePerCycle) {
 
 TEST(Truth, OverrunNamesTooManyGroupsForTheCap) {
   TempDir dir;
-  emu::Options o;
-  groups_into(dir, o, "groups.txt", 120);
-  Emulator e(o);
+  Emulator e = emulator_for(dir, 120);
   Cfg c = config_for(e, dir);
   c.interval = "1s";
   c.qps = 50;  // capacity 50 a cycle for 120 groups
   c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
-  dir.write("gw.yaml", yaml(c));
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   std::this_thread::sleep_for(4s);
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0);
