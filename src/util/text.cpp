@@ -104,16 +104,14 @@ void append_rfc3339_ms(std::string& out, std::chrono::system_clock::time_point t
   out.append(prefix).append(tail, sizeof tail);
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid
-// (overlong forms, surrogates, code points beyond U+10FFFF, truncation).
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
   std::size_t len = 0;
   unsigned char lo = 0x80, hi = 0xBF;  // bounds for the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
+  if (c < 0x80) {
+    return 1;
+  } else if (c >= 0xC2 && c <= 0xDF) {
     len = 2;
   } else if (c >= 0xE0 && c <= 0xEF) {
     len = 3;
@@ -133,8 +131,6 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   }
   return len;
 }
-
-}  // namespace
 
 std::size_t first_invalid_utf8(std::string_view s) {
   std::size_t i = 0;

@@ -92,6 +92,30 @@ TEST(JsonString, ReplacesInvalidUtf8) {
   EXPECT_EQ(json_string("ok\xE7\xBE"), "\"ok" + fffd + fffd + "\"");                    // truncated at the end
 }
 
+// The one UTF-8 check (JSON strings, log fields, group IDs, InfluxDB's line
+// protocol): against the definition, for every 1- and 2-byte sequence and
+// the edges of the 3- and 4-byte ones.
+TEST(Utf8, SequenceLengthFollowsTheDefinition) {
+  for (int a = 0; a < 256; ++a) {
+    const std::string one(1, static_cast<char>(a));
+    EXPECT_EQ(groupwatch::utf8_sequence_length(one, 0), a < 0x80 ? 1u : 0u) << a;
+    for (int b = 0; b < 256; ++b) {
+      const std::string two{static_cast<char>(a), static_cast<char>(b)};
+      const bool valid2 = a >= 0xC2 && a <= 0xDF && b >= 0x80 && b <= 0xBF;
+      const std::size_t want = a < 0x80 ? 1 : valid2 ? 2 : 0;
+      if (a < 0xE0) {
+        EXPECT_EQ(groupwatch::utf8_sequence_length(two, 0), want) << a << " " << b;
+      }
+    }
+  }
+  const std::pair<const char*, std::size_t> edges[] = {
+      {"\xE0\x9F\xBF", 0},     {"\xE0\xA0\x80", 3},     {"\xED\x9F\xBF", 3},     {"\xED\xA0\x80", 0},
+      {"\xEF\xBF\xBF", 3},     {"\xE7\xBE", 0},         {"\xF0\x8F\xBF\xBF", 0}, {"\xF0\x90\x80\x80", 4},
+      {"\xF4\x8F\xBF\xBF", 4}, {"\xF4\x90\x80\x80", 0}, {"\xF5\x80\x80\x80", 0}, {"\xE4\xB8\x41", 0},
+  };
+  for (const auto& [bytes, want] : edges) EXPECT_EQ(groupwatch::utf8_sequence_length(bytes, 0), want) << bytes;
+}
+
 TEST(JsonString, AppendsToExistingText) {
   std::string out = "{\"k\":";
   append_json_string(out, "v\"");

@@ -24,6 +24,10 @@ std::string format_rfc3339_ms(std::chrono::system_clock::time_point t);
 /// The same, appended to `out` (no string of its own: a sink writes one a result).
 void append_rfc3339_ms(std::string& out, std::chrono::system_clock::time_point t);
 
+/// The length of the valid UTF-8 sequence at s[i] (1 for ASCII), or 0 when
+/// none starts there (overlong forms, surrogates, code points beyond
+/// U+10FFFF, a stray continuation byte, truncation).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
 /// The offset of the first byte that is not part of a valid UTF-8 sequence,
 /// or npos when `s` is valid UTF-8.
 std::size_t first_invalid_utf8(std::string_view s);

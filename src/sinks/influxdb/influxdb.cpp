@@ -35,22 +35,6 @@ namespace {
 constexpr std::size_t kPointsPerRequest = 5000;
 constexpr std::size_t kBodyExcerpt = 200;
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
-std::size_t utf8_len(std::string_view s, std::size_t i) {
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-  }
-  if (n == 2 && c < 0xC2) return 0;                       // overlong
-  if (n == 3 && c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
-  if (n == 3 && c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogate
-  if (n == 4 && (c > 0xF4 || (c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90))) return 0;
-  return n;
-}
-
 // Appends `s` with each byte in `special` preceded by a backslash, control
 // characters as spaces (line protocol cannot carry them in keys and tags) and
 // invalid UTF-8 as U+FFFD. In a tag a trailing backslash would escape the
@@ -60,7 +44,7 @@ void append_escaped(std::string& out, std::string_view s, std::string_view speci
     while (!s.empty() && s.back() == '\\') s.remove_suffix(1);
   }
   for (std::size_t i = 0; i < s.size();) {
-    std::size_t n = utf8_len(s, i);
+    std::size_t n = utf8_sequence_length(s, i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
       ++i;
