@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <map>
+#include <set>
 #include <stdexcept>
 
 namespace groupwatch {
@@ -17,6 +18,7 @@ struct CommandLineParser::Impl {
   CLI::App app;
   std::map<const CLI::Option*, Handler> handlers;
   std::function<std::string(const std::string&)> unknown;
+  std::set<std::string, std::less<>> flag_names;  // "--quiet": CLI11 would take "--quiet=no" as set
 
   explicit Impl(std::function<std::string(const std::string&)> u) : unknown(std::move(u)) {
     app.set_help_flag();  // each program has its own --help
@@ -30,7 +32,9 @@ CommandLineParser::CommandLineParser(std::function<std::string(const std::string
 CommandLineParser::~CommandLineParser() = default;
 
 void CommandLineParser::flag(const std::string& names, std::function<void()> on) {
-  impl_->handlers[impl_->app.add_flag(names)].on_flag = std::move(on);
+  CLI::Option* opt = impl_->app.add_flag(names);
+  for (const auto& name : opt->get_lnames()) impl_->flag_names.insert("--" + name);
+  impl_->handlers[opt].on_flag = std::move(on);
 }
 
 void CommandLineParser::option(const std::string& names, std::function<void(const std::string&)> on_value) {
@@ -38,6 +42,14 @@ void CommandLineParser::option(const std::string& names, std::function<void(cons
 }
 
 std::vector<std::string> CommandLineParser::parse(std::span<const char* const> args) {
+  // A flag takes no value: "--quiet=no" is not a flag of ours.
+  for (std::string_view arg : args) {
+    if (arg == "--") break;
+    const auto eq = arg.find('=');
+    if (arg.starts_with("--") && eq != std::string_view::npos && impl_->flag_names.contains(arg.substr(0, eq))) {
+      throw std::runtime_error(impl_->unknown(std::string(arg)));
+    }
+  }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
   try {
     impl_->app.parse(reversed);

@@ -31,6 +31,7 @@ TEST(Cli, ABadCommandLineSaysWhatIsWrong) {
       {{GW_BIN, "check", "-c"}, "groupwatch: --config needs a value\n"},
       {{GW_BIN, "check", "--bogus=1"}, "groupwatch: unknown option '--bogus=1'\n"},
       {{GW_BIN, "-x", "check"}, "groupwatch: unknown option '-x'\n"},
+      {{GW_BIN, "once", "--quiet=no"}, "groupwatch: unknown option '--quiet=no'\n"},
       {{GW_BIN, "usersig", "--ttl=0"},
        "groupwatch: --ttl takes a duration of at least 1s, e.g. 3600 (seconds), 90m or "
        "1d; got '0'\n"},

@@ -63,6 +63,8 @@ TEST(CommandLine, ErrorsNameTheOption) {
   EXPECT_EQ(error_of({"--bogus"}), "unknown option '--bogus'");
   EXPECT_EQ(error_of({"--bogus=1"}), "unknown option '--bogus=1'");
   EXPECT_EQ(error_of({"-x"}), "unknown option '-x'");
+  EXPECT_EQ(error_of({"--quiet=no"}), "unknown option '--quiet=no'") << "a flag takes no value";
+  EXPECT_EQ(error_of({"--config", "x", "--", "--quiet=no"}), "");
   EXPECT_EQ(error_of({"--n", "bad"}), "--n: 'bad' is not a number");
   EXPECT_EQ(error_of({"--n", "1", "--quiet"}), "");
 }
