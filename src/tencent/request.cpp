@@ -83,7 +83,6 @@ constexpr std::string_view kBadPort = "port must be a number from 1 to 65535";
 // most likely got wrong, in the authority first.
 std::string why_unparsable(std::string_view rest) {
   const std::string_view authority = rest.substr(0, rest.find('/'));
-  std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) return "unclosed [ in IPv6 address";
