@@ -121,6 +121,17 @@ TEST(Endpoint, RejectsMalformedUrlsSayingWhy) {
   EXPECT_FALSE(parse_endpoint("https://", nullptr));  // no error sink is fine
 }
 
+// New with Boost.URL: brackets must hold a real IPv6 address (the old parser
+// only checked its characters).
+TEST(Endpoint, BracketsHoldARealIpv6Address) {
+  std::string err;
+  EXPECT_FALSE(parse_endpoint("https://[1:2]", &err));
+  EXPECT_EQ(err, "invalid IPv6 address");
+  auto ok = parse_endpoint("https://[2001:db8::1]:8443", &err);
+  ASSERT_TRUE(ok) << err;
+  EXPECT_EQ(ok->host, "2001:db8::1");
+}
+
 TEST(Endpoint, KeepsThePathAsWrittenWithoutTrailingSlashes) {
   std::string err;
   auto ep = parse_endpoint("https://h.example:8443/a%20b/c//", &err);
