@@ -4,11 +4,8 @@
 #include "sinks/sqlite/sqlite.hpp"
 
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
