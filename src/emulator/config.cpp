@@ -349,7 +349,7 @@ std::optional<CommandLine> parse_command_line(std::span<const char* const> args,
     auto unknown = [](const std::string& word) {
       return fmt::format("unknown option '{}' (see --help)", word.substr(0, word.find('=')));
     };
-    CommandLineParser p(unknown);
+    CommandLineParser p(unknown, [](const std::string& flag) { return flag + " takes no value (see --help)"; });
     p.flag("-h,--help", [&cl] { cl.help = true; });
     p.flag("--version", [&cl] { cl.version = true; });
     listener_app_or_group(p, cl, g);

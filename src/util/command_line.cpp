@@ -17,18 +17,20 @@ struct CommandLineParser::Impl {
   };
   CLI::App app;
   std::map<const CLI::Option*, Handler> handlers;
-  std::function<std::string(const std::string&)> unknown;
+  std::function<std::string(const std::string&)> unknown, takes_no_value;
   std::set<std::string, std::less<>> flag_names;  // "--quiet": CLI11 would take "--quiet=no" as set
 
-  explicit Impl(std::function<std::string(const std::string&)> u) : unknown(std::move(u)) {
+  Impl(std::function<std::string(const std::string&)> u, std::function<std::string(const std::string&)> t)
+      : unknown(std::move(u)), takes_no_value(std::move(t)) {
     app.set_help_flag();  // each program has its own --help
     app.allow_extras();   // words and unknown options: told apart in parse()
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
 };
 
-CommandLineParser::CommandLineParser(std::function<std::string(const std::string&)> unknown)
-    : impl_(std::make_unique<Impl>(std::move(unknown))) {}
+CommandLineParser::CommandLineParser(std::function<std::string(const std::string&)> unknown,
+                                     std::function<std::string(const std::string&)> takes_no_value)
+    : impl_(std::make_unique<Impl>(std::move(unknown), std::move(takes_no_value))) {}
 CommandLineParser::~CommandLineParser() = default;
 
 void CommandLineParser::flag(const std::string& names, std::function<void()> on) {
@@ -47,7 +49,8 @@ std::vector<std::string> CommandLineParser::parse(std::span<const char* const> a
     if (arg == "--") break;
     const auto eq = arg.find('=');
     if (arg.starts_with("--") && eq != std::string_view::npos && impl_->flag_names.contains(arg.substr(0, eq))) {
-      throw std::runtime_error(impl_->unknown(std::string(arg)));
+      const std::string flag(arg.substr(0, eq));
+      throw std::runtime_error(impl_->takes_no_value ? impl_->takes_no_value(flag) : impl_->unknown(std::string(arg)));
     }
   }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first

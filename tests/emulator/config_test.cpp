@@ -171,6 +171,7 @@ TEST(EmulatorConfig, CommandLineErrorsAreClear) {
       {{"--bogus"}, "unknown option '--bogus' (see --help)"},
       {{"--bogus=3"}, "unknown option '--bogus' (see --help)"},
       {{"stray"}, "unknown option 'stray' (see --help)"},
+      {{"--plain=x"}, "--plain takes no value (see --help)"},
       {{"--qps"}, "--qps needs a value"},
       {{"--qps", "x"}, "--qps: 'x' is not a number in 0..1000000"},
       {{"--qps=1000001"}, "--qps: '1000001' is not a number in 0..1000000"},

@@ -69,6 +69,21 @@ TEST(CommandLine, ErrorsNameTheOption) {
   EXPECT_EQ(error_of({"--n", "1", "--quiet"}), "");
 }
 
+TEST(CommandLine, AFlagGivenAValueIsNamedByTheProgramsOwnText) {
+  CommandLineParser p([](const std::string& w) { return "unknown option '" + w + "'"; },
+                      [](const std::string& flag) { return flag + " takes no value"; });
+  bool plain = false;
+  p.flag("--plain", [&] { plain = true; });
+  std::vector<const char*> args{"--plain=x"};
+  try {
+    p.parse(args);
+    ADD_FAILURE() << "--plain=x was taken";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "--plain takes no value");
+  }
+  EXPECT_FALSE(plain);
+}
+
 TEST(CommandLine, AHandlerRunsOnlyOnceTheWholeLineIsKnownGood) {
   Recorder r;
   EXPECT_THROW(r.parse({"--quiet", "--nope"}), std::runtime_error);

@@ -13,8 +13,11 @@ namespace groupwatch {
 class CommandLineParser {
  public:
   /// `unknown` says what is wrong with an option the program does not have
-  /// (given the word as written, =value included).
-  explicit CommandLineParser(std::function<std::string(const std::string& word)> unknown);
+  /// (given the word as written, =value included); `takes_no_value` what is
+  /// wrong with one of its flags given a value (given the flag's name; when
+  /// empty, `unknown` speaks of the whole word).
+  explicit CommandLineParser(std::function<std::string(const std::string& word)> unknown,
+                             std::function<std::string(const std::string& flag)> takes_no_value = {});
   ~CommandLineParser();
   CommandLineParser(const CommandLineParser&) = delete;
   CommandLineParser& operator=(const CommandLineParser&) = delete;
