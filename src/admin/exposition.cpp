@@ -1,9 +1,12 @@
 #include "groupwatch/admin/exposition.hpp"
 
+#include <array>
 #include <cmath>
 #include <stdexcept>
 
 #include <fmt/format.h>
+
+#include "groupwatch/util/names.hpp"
 
 namespace groupwatch::admin {
 
@@ -43,18 +46,13 @@ std::string format_value(double v) {
 
 namespace {
 
-std::string_view type_name(Exposition::Type t) {
-  switch (t) {
-    case Exposition::Type::counter:
-      return "counter";
-    case Exposition::Type::gauge:
-      return "gauge";
-    case Exposition::Type::histogram:
-      return "histogram";
-    case Exposition::Type::untyped:
-      return "untyped";
-  }
-  return "untyped";
+using Type = Exposition::Type;
+constexpr std::array<util::Named<Type>, 4> types{
+    {{"counter", Type::counter}, {"gauge", Type::gauge}, {"histogram", Type::histogram}, {"untyped", Type::untyped}}};
+static_assert(util::names_each_once(types, Type::untyped));
+
+std::string_view type_name(Type t) {
+  return util::name_of(types, t, "untyped");
 }
 
 void write_series(std::string& out, std::string_view name, std::string_view suffix, std::span<const Label> labels,

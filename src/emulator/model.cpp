@@ -9,27 +9,26 @@
 
 #include "groupwatch/emulator/server.hpp"
 #include "groupwatch/tencent/request.hpp"
+#include "groupwatch/util/names.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::emulator {
 
 namespace {
-constexpr std::array<std::pair<std::string_view, GroupType>, 5> group_types{{
-    {"Community", GroupType::community},
-    {"Public", GroupType::public_group},
-    {"Private", GroupType::private_group},
-    {"ChatRoom", GroupType::chatroom},
-    {"AVChatRoom", GroupType::avchatroom},
-}};
-constexpr std::array<std::pair<std::string_view, Fault>, 7> faults{{
-    {"none", Fault::none},
-    {"10002", Fault::e10002},
-    {"502", Fault::http502},
-    {"reset", Fault::reset},
-    {"stall", Fault::stall},
-    {"malformed", Fault::malformed},
-    {"10010", Fault::e10010},
-}};
+constexpr std::array<util::Named<GroupType>, 5> group_types{{{"Community", GroupType::community},
+                                                             {"Public", GroupType::public_group},
+                                                             {"Private", GroupType::private_group},
+                                                             {"ChatRoom", GroupType::chatroom},
+                                                             {"AVChatRoom", GroupType::avchatroom}}};
+constexpr std::array<util::Named<Fault>, 7> faults{{{"none", Fault::none},
+                                                    {"10002", Fault::e10002},
+                                                    {"502", Fault::http502},
+                                                    {"reset", Fault::reset},
+                                                    {"stall", Fault::stall},
+                                                    {"malformed", Fault::malformed},
+                                                    {"10010", Fault::e10010}}};
+static_assert(util::names_each_once(group_types, GroupType::avchatroom));
+static_assert(util::names_each_once(faults, Fault::e10010));
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -48,31 +47,19 @@ std::uint64_t fnv1a(std::string_view s) {
 }  // namespace
 
 std::optional<GroupType> parse_group_type(std::string_view text) {
-  for (const auto& [name, t] : group_types) {
-    if (name == text) return t;
-  }
-  return std::nullopt;
+  return util::value_of(group_types, text);
 }
 
 std::string_view to_string(GroupType t) {
-  for (const auto& [name, v] : group_types) {
-    if (v == t) return name;
-  }
-  return "?";
+  return util::name_of(group_types, t, "?");
 }
 
 std::optional<Fault> parse_fault(std::string_view text) {
-  for (const auto& [name, f] : faults) {
-    if (name == text) return f;
-  }
-  return std::nullopt;
+  return util::value_of(faults, text);
 }
 
 std::string_view to_string(Fault f) {
-  for (const auto& [name, v] : faults) {
-    if (v == f) return name;
-  }
-  return "?";
+  return util::name_of(faults, f, "?");
 }
 
 std::uint64_t member_count(std::string_view group_id, std::int64_t cycle) {

@@ -73,6 +73,7 @@
 #include "groupwatch/tencent/request.hpp"
 #include "groupwatch/tencent/usersig.hpp"
 #include "groupwatch/util/log.hpp"
+#include "groupwatch/util/names.hpp"
 #include "groupwatch/util/text.hpp"
 #include "groupwatch/util/url.hpp"
 
@@ -102,19 +103,10 @@ constexpr std::string_view info_path = "/v4/group_open_http_svc/get_group_info";
 /// Which command a request was for (none: a 404, 400 or 413).
 enum class Cmd : std::uint8_t { none, online, list, info };
 
-std::string_view cmd_name(Cmd c) {
-  switch (c) {
-    case Cmd::online:
-      return "online";
-    case Cmd::list:
-      return "list";
-    case Cmd::info:
-      return "info";
-    case Cmd::none:
-      break;
-  }
-  return "";
-}
+// Cmd::none is logged as "cmd":null, never by this name.
+constexpr std::array<util::Named<Cmd>, 4> commands{
+    {{"", Cmd::none}, {"online", Cmd::online}, {"list", Cmd::list}, {"info", Cmd::info}}};
+static_assert(util::names_each_once(commands, Cmd::info));
 
 /// What a command request gets.
 struct Outcome {
@@ -412,7 +404,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     if (cmd == Cmd::none) {
       line += R"(,"cmd":null)";
     } else {
-      fmt::format_to(std::back_inserter(line), R"(,"cmd":"{}")", cmd_name(cmd));
+      fmt::format_to(std::back_inserter(line), R"(,"cmd":"{}")", util::name_of(commands, cmd, ""));
     }
     line += "}\n";
     request_log << line;

@@ -34,6 +34,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include "groupwatch/util/names.hpp"
+
 namespace groupwatch::http {
 
 namespace asio = boost::asio;
@@ -87,28 +89,19 @@ bool is_reset_error(const error_code& ec) {
 
 }  // namespace
 
+constexpr std::array<util::Named<Failure>, 9> failures{{{"none", Failure::none},
+                                                        {"resolve", Failure::resolve},
+                                                        {"connect", Failure::connect},
+                                                        {"tls", Failure::tls},
+                                                        {"timeout", Failure::timeout},
+                                                        {"reset", Failure::reset},
+                                                        {"protocol", Failure::protocol},
+                                                        {"too_large", Failure::too_large},
+                                                        {"cancelled", Failure::cancelled}}};
+static_assert(util::names_each_once(failures, Failure::cancelled));
+
 const char* to_string(Failure f) {
-  switch (f) {
-    case Failure::none:
-      return "none";
-    case Failure::resolve:
-      return "resolve";
-    case Failure::connect:
-      return "connect";
-    case Failure::tls:
-      return "tls";
-    case Failure::timeout:
-      return "timeout";
-    case Failure::reset:
-      return "reset";
-    case Failure::protocol:
-      return "protocol";
-    case Failure::too_large:
-      return "too_large";
-    case Failure::cancelled:
-      return "cancelled";
-  }
-  return "unknown";
+  return util::name_of(failures, f, "unknown").data();
 }
 
 namespace {

@@ -1,7 +1,10 @@
 #include "groupwatch/tencent/answer.hpp"
 
 #include <simdjson.h>
+#include <array>
 #include <limits>
+
+#include "groupwatch/util/names.hpp"
 
 namespace groupwatch::tencent {
 namespace {
@@ -221,26 +224,18 @@ ParsedAnswer parse(std::string_view body, std::size_t capacity) {
 
 }  // namespace
 
+constexpr std::array<util::Named<AnswerError>, 8> answer_errors{{{"none", AnswerError::none},
+                                                                 {"empty", AnswerError::empty},
+                                                                 {"too_large", AnswerError::too_large},
+                                                                 {"not_json", AnswerError::not_json},
+                                                                 {"not_object", AnswerError::not_object},
+                                                                 {"missing_field", AnswerError::missing_field},
+                                                                 {"wrong_type", AnswerError::wrong_type},
+                                                                 {"bad_count", AnswerError::bad_count}}};
+static_assert(util::names_each_once(answer_errors, AnswerError::bad_count));
+
 std::string_view to_string(AnswerError e) {
-  switch (e) {
-    case AnswerError::none:
-      return "none";
-    case AnswerError::empty:
-      return "empty";
-    case AnswerError::too_large:
-      return "too_large";
-    case AnswerError::not_json:
-      return "not_json";
-    case AnswerError::not_object:
-      return "not_object";
-    case AnswerError::missing_field:
-      return "missing_field";
-    case AnswerError::wrong_type:
-      return "wrong_type";
-    case AnswerError::bad_count:
-      return "bad_count";
-  }
-  return "unknown";
+  return util::name_of(answer_errors, e, "unknown");
 }
 
 ParsedAnswer parse_answer(std::string_view body) {

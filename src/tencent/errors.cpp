@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "groupwatch/util/names.hpp"
+
 namespace groupwatch::tencent {
 namespace {
 
@@ -50,28 +52,19 @@ constexpr CodeInfo network_error{network_error_code, Action::retry, "network err
 
 }  // namespace
 
+constexpr std::array<util::Named<Action>, 9> actions{{{"record", Action::record},
+                                                      {"retry", Action::retry},
+                                                      {"slow_down", Action::slow_down},
+                                                      {"renew_sig", Action::renew_sig},
+                                                      {"renew_sig_once", Action::renew_sig_once},
+                                                      {"pause_app", Action::pause_app},
+                                                      {"park_group", Action::park_group},
+                                                      {"stop_app", Action::stop_app},
+                                                      {"report", Action::report}}};
+static_assert(util::names_each_once(actions, Action::report));
+
 std::string_view to_string(Action a) {
-  switch (a) {
-    case Action::record:
-      return "record";
-    case Action::retry:
-      return "retry";
-    case Action::slow_down:
-      return "slow_down";
-    case Action::renew_sig:
-      return "renew_sig";
-    case Action::renew_sig_once:
-      return "renew_sig_once";
-    case Action::pause_app:
-      return "pause_app";
-    case Action::park_group:
-      return "park_group";
-    case Action::stop_app:
-      return "stop_app";
-    case Action::report:
-      return "report";
-  }
-  return "report";
+  return util::name_of(actions, a, "report");
 }
 
 std::span<const CodeInfo> known_codes() {

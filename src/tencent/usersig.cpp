@@ -10,6 +10,7 @@
 #include <array>
 #include <limits>
 
+#include "groupwatch/util/names.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::tencent {
@@ -103,28 +104,20 @@ std::string hmac_base64(std::string_view key, std::string_view content) {
 
 }  // namespace
 
+constexpr std::array<util::Named<UserSigError>, 9> usersig_errors{
+    {{"ok", UserSigError::none},
+     {"not url-safe base64 (or truncated)", UserSigError::bad_base64},
+     {"does not inflate (not a zlib stream)", UserSigError::bad_zlib},
+     {"not a JSON object with the TLSSigAPIv2 fields", UserSigError::bad_json},
+     {"TLS.ver is not 2.0", UserSigError::wrong_version},
+     {"signature does not match the secret key", UserSigError::bad_signature},
+     {"expired", UserSigError::expired},
+     {"made for another identifier", UserSigError::wrong_identifier},
+     {"made for another sdkappid", UserSigError::wrong_sdkappid}}};
+static_assert(util::names_each_once(usersig_errors, UserSigError::wrong_sdkappid));
+
 std::string_view to_string(UserSigError e) {
-  switch (e) {
-    case UserSigError::none:
-      return "ok";
-    case UserSigError::bad_base64:
-      return "not url-safe base64 (or truncated)";
-    case UserSigError::bad_zlib:
-      return "does not inflate (not a zlib stream)";
-    case UserSigError::bad_json:
-      return "not a JSON object with the TLSSigAPIv2 fields";
-    case UserSigError::wrong_version:
-      return "TLS.ver is not 2.0";
-    case UserSigError::bad_signature:
-      return "signature does not match the secret key";
-    case UserSigError::expired:
-      return "expired";
-    case UserSigError::wrong_identifier:
-      return "made for another identifier";
-    case UserSigError::wrong_sdkappid:
-      return "made for another sdkappid";
-  }
-  return "unknown";
+  return util::name_of(usersig_errors, e, "unknown");
 }
 
 std::string usersig_hmac(std::string_view secret_key, std::string_view identifier, std::uint64_t sdkappid,

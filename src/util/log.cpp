@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "groupwatch/util/events.hpp"
+#include "groupwatch/util/names.hpp"
 #include "groupwatch/util/text.hpp"
 
 namespace groupwatch::log {
@@ -27,18 +28,12 @@ std::vector<std::string> g_secrets;  // longest first, so a secret that contains
 std::mutex g_write_mutex;
 std::function<void(std::string_view)> g_writer;  // guarded by g_write_mutex
 
+constexpr std::array<util::Named<Level>, 4> levels{
+    {{"debug", Level::debug}, {"info", Level::info}, {"warn", Level::warn}, {"error", Level::error}}};
+static_assert(util::names_each_once(levels, Level::error));
+
 std::string_view level_name(Level level) {
-  switch (level) {
-    case Level::debug:
-      return "debug";
-    case Level::info:
-      return "info";
-    case Level::warn:
-      return "warn";
-    case Level::error:
-      return "error";
-  }
-  return "info";
+  return util::name_of(levels, level, "info");
 }
 
 bool needs_quotes(std::string_view v) {
