@@ -21,29 +21,19 @@ namespace {
 constexpr std::size_t max_usersig_chars = std::size_t{16} * 1024;
 constexpr std::size_t max_inflated_bytes = std::size_t{64} * 1024;
 
-std::string to_url_safe(std::string s) {
-  for (char& c : s) {
-    if (c == '+')
-      c = '*';
-    else if (c == '/')
-      c = '-';
-    else if (c == '=')
-      c = '_';
-  }
-  return s;
-}
+// Tencent's url-safe base64 writes '*', '-' and '_' where base64 writes '+', '/' and '='.
+constexpr std::string_view base64_only = "+/=";
+constexpr std::string_view url_safe_only = "*-_";
 
-std::optional<std::string> from_url_safe(std::string_view s) {
+// Swaps each character of `from` in s for the one at its place in `to`. A character of `to` already
+// in s means s was not written in the alphabet of `from`: nullopt.
+std::optional<std::string> swap_alphabet(std::string_view s, std::string_view from, std::string_view to) {
   std::string out(s);
   for (char& c : out) {
-    if (c == '*')
-      c = '+';
-    else if (c == '-')
-      c = '/';
-    else if (c == '_')
-      c = '=';
-    else if (c == '+' || c == '/' || c == '=')
-      return std::nullopt;  // not of the url-safe alphabet
+    if (const auto i = from.find(c); i != std::string_view::npos)
+      c = to[i];
+    else if (to.find(c) != std::string_view::npos)
+      return std::nullopt;
   }
   return out;
 }
@@ -140,7 +130,8 @@ std::string make_usersig(std::string_view secret_key, std::uint64_t sdkappid, st
   json.push_back('}');
   auto z = zlib_compress(json);
   if (!z) return {};  // only on allocation failure inside zlib
-  return to_url_safe(base64_encode(*z));
+  // base64 writes none of "*-_", so the swap never refuses it.
+  return swap_alphabet(base64_encode(*z), base64_only, url_safe_only).value_or("");
 }
 
 DecodeResult decode_usersig(std::string_view usersig) {
@@ -149,7 +140,7 @@ DecodeResult decode_usersig(std::string_view usersig) {
     r.error = UserSigError::bad_base64;
     return r;
   }
-  auto std_b64 = from_url_safe(usersig);
+  auto std_b64 = swap_alphabet(usersig, url_safe_only, base64_only);
   std::optional<std::string> raw;
   if (std_b64) raw = base64_decode(*std_b64);
   if (!raw) {

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -29,14 +30,9 @@ std::string encode_usersig(std::string_view json, int level = 1) {
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
                           reinterpret_cast<const unsigned char*>(z.data()), static_cast<int>(z.size()));
   b64.resize(static_cast<std::size_t>(n));
-  for (char& c : b64) {
-    if (c == '+')
-      c = '*';
-    else if (c == '/')
-      c = '-';
-    else if (c == '=')
-      c = '_';
-  }
+  std::replace(b64.begin(), b64.end(), '+', '*');
+  std::replace(b64.begin(), b64.end(), '/', '-');
+  std::replace(b64.begin(), b64.end(), '=', '_');
   return b64;
 }
 
