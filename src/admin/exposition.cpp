@@ -47,9 +47,8 @@ std::string format_value(double v) {
 namespace {
 
 using Type = Exposition::Type;
-constexpr std::array<util::Named<Type>, 4> types{
-    {{"counter", Type::counter}, {"gauge", Type::gauge}, {"histogram", Type::histogram}, {"untyped", Type::untyped}}};
-static_assert(util::names_each_once(types, Type::untyped));
+constexpr std::array<std::string_view, 4> types{"counter", "gauge", "histogram", "untyped"};
+static_assert(util::names_each(types, Type::untyped));
 
 std::string_view type_name(Type t) {
   return util::name_of(types, t, "untyped");

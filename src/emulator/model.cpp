@@ -15,20 +15,10 @@
 namespace groupwatch::emulator {
 
 namespace {
-constexpr std::array<util::Named<GroupType>, 5> group_types{{{"Community", GroupType::community},
-                                                             {"Public", GroupType::public_group},
-                                                             {"Private", GroupType::private_group},
-                                                             {"ChatRoom", GroupType::chatroom},
-                                                             {"AVChatRoom", GroupType::avchatroom}}};
-constexpr std::array<util::Named<Fault>, 7> faults{{{"none", Fault::none},
-                                                    {"10002", Fault::e10002},
-                                                    {"502", Fault::http502},
-                                                    {"reset", Fault::reset},
-                                                    {"stall", Fault::stall},
-                                                    {"malformed", Fault::malformed},
-                                                    {"10010", Fault::e10010}}};
-static_assert(util::names_each_once(group_types, GroupType::avchatroom));
-static_assert(util::names_each_once(faults, Fault::e10010));
+constexpr std::array<std::string_view, 5> group_types{"Community", "Public", "Private", "ChatRoom", "AVChatRoom"};
+constexpr std::array<std::string_view, 7> faults{"none", "10002", "502", "reset", "stall", "malformed", "10010"};
+static_assert(util::names_each(group_types, GroupType::avchatroom));
+static_assert(util::names_each(faults, Fault::e10010));
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -47,7 +37,7 @@ std::uint64_t fnv1a(std::string_view s) {
 }  // namespace
 
 std::optional<GroupType> parse_group_type(std::string_view text) {
-  return util::value_of(group_types, text);
+  return util::value_of<GroupType>(group_types, text);
 }
 
 std::string_view to_string(GroupType t) {
@@ -55,7 +45,7 @@ std::string_view to_string(GroupType t) {
 }
 
 std::optional<Fault> parse_fault(std::string_view text) {
-  return util::value_of(faults, text);
+  return util::value_of<Fault>(faults, text);
 }
 
 std::string_view to_string(Fault f) {

@@ -104,9 +104,8 @@ constexpr std::string_view info_path = "/v4/group_open_http_svc/get_group_info";
 enum class Cmd : std::uint8_t { none, online, list, info };
 
 // Cmd::none is logged as "cmd":null, never by this name.
-constexpr std::array<util::Named<Cmd>, 4> commands{
-    {{"", Cmd::none}, {"online", Cmd::online}, {"list", Cmd::list}, {"info", Cmd::info}}};
-static_assert(util::names_each_once(commands, Cmd::info));
+constexpr std::array<std::string_view, 4> commands{"", "online", "list", "info"};
+static_assert(util::names_each(commands, Cmd::info));
 
 /// What a command request gets.
 struct Outcome {

@@ -89,16 +89,9 @@ bool is_reset_error(const error_code& ec) {
 
 }  // namespace
 
-constexpr std::array<util::Named<Failure>, 9> failures{{{"none", Failure::none},
-                                                        {"resolve", Failure::resolve},
-                                                        {"connect", Failure::connect},
-                                                        {"tls", Failure::tls},
-                                                        {"timeout", Failure::timeout},
-                                                        {"reset", Failure::reset},
-                                                        {"protocol", Failure::protocol},
-                                                        {"too_large", Failure::too_large},
-                                                        {"cancelled", Failure::cancelled}}};
-static_assert(util::names_each_once(failures, Failure::cancelled));
+constexpr std::array<std::string_view, 9> failures{"none",  "resolve",  "connect",   "tls",      "timeout",
+                                                   "reset", "protocol", "too_large", "cancelled"};
+static_assert(util::names_each(failures, Failure::cancelled));
 
 const char* to_string(Failure f) {
   return util::name_of(failures, f, "unknown").data();

@@ -224,15 +224,9 @@ ParsedAnswer parse(std::string_view body, std::size_t capacity) {
 
 }  // namespace
 
-constexpr std::array<util::Named<AnswerError>, 8> answer_errors{{{"none", AnswerError::none},
-                                                                 {"empty", AnswerError::empty},
-                                                                 {"too_large", AnswerError::too_large},
-                                                                 {"not_json", AnswerError::not_json},
-                                                                 {"not_object", AnswerError::not_object},
-                                                                 {"missing_field", AnswerError::missing_field},
-                                                                 {"wrong_type", AnswerError::wrong_type},
-                                                                 {"bad_count", AnswerError::bad_count}}};
-static_assert(util::names_each_once(answer_errors, AnswerError::bad_count));
+constexpr std::array<std::string_view, 8> answer_errors{"none",       "empty",         "too_large",  "not_json",
+                                                        "not_object", "missing_field", "wrong_type", "bad_count"};
+static_assert(util::names_each(answer_errors, AnswerError::bad_count));
 
 std::string_view to_string(AnswerError e) {
   return util::name_of(answer_errors, e, "unknown");

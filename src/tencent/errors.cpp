@@ -52,16 +52,9 @@ constexpr CodeInfo network_error{network_error_code, Action::retry, "network err
 
 }  // namespace
 
-constexpr std::array<util::Named<Action>, 9> actions{{{"record", Action::record},
-                                                      {"retry", Action::retry},
-                                                      {"slow_down", Action::slow_down},
-                                                      {"renew_sig", Action::renew_sig},
-                                                      {"renew_sig_once", Action::renew_sig_once},
-                                                      {"pause_app", Action::pause_app},
-                                                      {"park_group", Action::park_group},
-                                                      {"stop_app", Action::stop_app},
-                                                      {"report", Action::report}}};
-static_assert(util::names_each_once(actions, Action::report));
+constexpr std::array<std::string_view, 9> actions{"record",    "retry",      "slow_down", "renew_sig", "renew_sig_once",
+                                                  "pause_app", "park_group", "stop_app",  "report"};
+static_assert(util::names_each(actions, Action::report));
 
 std::string_view to_string(Action a) {
   return util::name_of(actions, a, "report");

@@ -94,17 +94,16 @@ std::string hmac_base64(std::string_view key, std::string_view content) {
 
 }  // namespace
 
-constexpr std::array<util::Named<UserSigError>, 9> usersig_errors{
-    {{"ok", UserSigError::none},
-     {"not url-safe base64 (or truncated)", UserSigError::bad_base64},
-     {"does not inflate (not a zlib stream)", UserSigError::bad_zlib},
-     {"not a JSON object with the TLSSigAPIv2 fields", UserSigError::bad_json},
-     {"TLS.ver is not 2.0", UserSigError::wrong_version},
-     {"signature does not match the secret key", UserSigError::bad_signature},
-     {"expired", UserSigError::expired},
-     {"made for another identifier", UserSigError::wrong_identifier},
-     {"made for another sdkappid", UserSigError::wrong_sdkappid}}};
-static_assert(util::names_each_once(usersig_errors, UserSigError::wrong_sdkappid));
+constexpr std::array<std::string_view, 9> usersig_errors{"ok",
+                                                         "not url-safe base64 (or truncated)",
+                                                         "does not inflate (not a zlib stream)",
+                                                         "not a JSON object with the TLSSigAPIv2 fields",
+                                                         "TLS.ver is not 2.0",
+                                                         "signature does not match the secret key",
+                                                         "expired",
+                                                         "made for another identifier",
+                                                         "made for another sdkappid"};
+static_assert(util::names_each(usersig_errors, UserSigError::wrong_sdkappid));
 
 std::string_view to_string(UserSigError e) {
   return util::name_of(usersig_errors, e, "unknown");

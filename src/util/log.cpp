@@ -28,9 +28,8 @@ std::vector<std::string> g_secrets;  // longest first, so a secret that contains
 std::mutex g_write_mutex;
 std::function<void(std::string_view)> g_writer;  // guarded by g_write_mutex
 
-constexpr std::array<util::Named<Level>, 4> levels{
-    {{"debug", Level::debug}, {"info", Level::info}, {"warn", Level::warn}, {"error", Level::error}}};
-static_assert(util::names_each_once(levels, Level::error));
+constexpr std::array<std::string_view, 4> levels{"debug", "info", "warn", "error"};
+static_assert(util::names_each(levels, Level::error));
 
 std::string_view level_name(Level level) {
   return util::name_of(levels, level, "info");
