@@ -148,6 +148,9 @@ std::size_t first_invalid_utf8(std::string_view s) {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
+  // The characters JSON escapes with a backslash and one letter, and the letters.
+  static constexpr std::string_view short_escaped = "\"\\\n\r\t\b\f";
+  static constexpr std::string_view short_escapes = "\"\\nrtbf";
   out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   std::size_t i = 0;
@@ -164,36 +167,15 @@ void append_json_string(std::string& out, std::string_view s) {
       }
       continue;
     }
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default:
-        if (c < 0x20) {
-          out.append("\\u00");
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 0xF]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else if (const auto k = short_escaped.find(static_cast<char>(c)); k != std::string_view::npos) {
+      out.push_back('\\');
+      out.push_back(short_escapes[k]);
+    } else {
+      out.append("\\u00");
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0xF]);
     }
     ++i;
   }
