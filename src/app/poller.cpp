@@ -42,6 +42,14 @@ std::int64_t steady_ms(steady::time_point t) {
 // Final failures are logged once, then summarised at most this often.
 constexpr std::chrono::milliseconds failure_log_every = 10s;
 
+// What a poller takes of `poll:` besides the interval, at start and on reload.
+// (The interval moves the schedule: set_interval.)
+void take_poll_settings(PollSettings& s, const config::PollConfig& poll) {
+  s.recheck = poll.recheck;
+  s.retries = poll.retries;
+  s.max_in_flight = static_cast<std::size_t>(std::max(1, poll.connections));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- UserSigCache
@@ -80,9 +88,7 @@ Poller::Poller(asio::io_context& io, const config::AppConfig& app, const config:
       wake_(io) {
   settings_.mode = mode;
   settings_.interval = poll.interval;
-  settings_.recheck = poll.recheck;
-  settings_.retries = poll.retries;
-  settings_.max_in_flight = static_cast<std::size_t>(std::max(1, poll.connections));
+  take_poll_settings(settings_, poll);
   endpoint_ = app_endpoint(app_);
   forget_secret(app_);
   m_.name = app_.name;
@@ -234,9 +240,7 @@ void Poller::apply(const config::AppConfig& app, const config::PollConfig& poll)
   app_.qps = app.qps;
   app_.tls_verify = app.tls_verify;
   app_.ca_file = app.ca_file;
-  settings_.retries = poll.retries;
-  settings_.recheck = poll.recheck;
-  settings_.max_in_flight = static_cast<std::size_t>(std::max(1, poll.connections));
+  take_poll_settings(settings_, poll);
   set_groups(app.groups, app.group_meta);
   set_interval(poll.interval);
   notify();
