@@ -1,5 +1,7 @@
 #include "app/metrics.hpp"
 
+#include <functional>
+
 #include "groupwatch/admin/exposition.hpp"
 #include "groupwatch/tencent/errors.hpp"
 
@@ -10,12 +12,13 @@ using T = Exposition::Type;
 
 namespace {
 
-// One family with a sample per app (or sink): `value` reads it from each.
+// One family with a sample per app (or sink): `value` (a member or a function)
+// reads it from each.
 template <class Row, class Value>
 void per_row(Exposition& e, const std::vector<Row>& rows, std::string_view label, std::string_view name, T type,
              std::string_view help, Value value) {
   e.family(name, type, help);
-  for (const auto& r : rows) e.sample(name, {{label, r.name}}, static_cast<double>(value(r)));
+  for (const auto& r : rows) e.sample(name, {{label, r.name}}, static_cast<double>(std::invoke(value, r)));
 }
 
 // Requests by outcome, results and latency: what the app sent and got.
@@ -33,7 +36,7 @@ void render_traffic(Exposition& e, const std::vector<AppMetrics>& apps) {
       e.sample("groupwatch_requests_total", {{"app", m.name}, {"outcome", kind}}, static_cast<double>(n));
   }
   per_row(e, apps, "app", "groupwatch_results_total", T::counter, "Final results emitted (one per group and cycle).",
-          [](const AppMetrics& m) { return m.results; });
+          &AppMetrics::results);
   e.family("groupwatch_request_duration_seconds", T::histogram, "Time from sending a request to its answer.");
   std::vector<double> bounds;
   for (double ms : latency_bounds_ms) bounds.push_back(ms / 1000.0);
@@ -47,16 +50,14 @@ void render_apps(Exposition& e, const std::vector<AppMetrics>& apps) {
   auto per_app = [&](std::string_view name, T type, std::string_view help, auto value) {
     per_row(e, apps, "app", name, type, help, value);
   };
-  per_app("groupwatch_retries_total", T::counter, "Requests retried within their cycle.",
-          [](const AppMetrics& m) { return m.retries; });
+  per_app("groupwatch_retries_total", T::counter, "Requests retried within their cycle.", &AppMetrics::retries);
   per_app("groupwatch_rate_limited_total", T::counter, "Answers saying the app was rate limited.",
-          [](const AppMetrics& m) { return m.rate_limited; });
+          &AppMetrics::rate_limited);
   per_app("groupwatch_limiter_waits_total", T::counter, "Times the dispatcher waited for a rate-limiter permit.",
-          [](const AppMetrics& m) { return m.limiter_waits; });
+          &AppMetrics::limiter_waits);
   per_app("groupwatch_qps_effective", T::gauge, "The request rate the limiter currently allows (lowered after 429s).",
-          [](const AppMetrics& m) { return m.qps_effective; });
-  per_app("groupwatch_qps_cap", T::gauge, "The app's configured request-rate cap.",
-          [](const AppMetrics& m) { return m.qps_cap; });
+          &AppMetrics::qps_effective);
+  per_app("groupwatch_qps_cap", T::gauge, "The app's configured request-rate cap.", &AppMetrics::qps_cap);
   per_app("groupwatch_cycle_progress_ratio", T::gauge, "Share of the app's groups started in the current cycle.",
           [](const AppMetrics& m) {
             return m.groups == 0
@@ -64,12 +65,11 @@ void render_apps(Exposition& e, const std::vector<AppMetrics>& apps) {
                        : std::min(1.0, static_cast<double>(m.cycle_dispatched) / static_cast<double>(m.groups));
           });
   per_app("groupwatch_cycle_overruns_total", T::counter, "Cycles that did not finish within the poll interval.",
-          [](const AppMetrics& m) { return m.overruns; });
+          &AppMetrics::overruns);
   per_app("groupwatch_clock_steps_total", T::counter, "Wall-clock steps seen by the schedule (NTP, VM resume).",
-          [](const AppMetrics& m) { return m.clock_steps; });
+          &AppMetrics::clock_steps);
   per_app("groupwatch_slots_skipped_total", T::counter,
-          "Slots skipped after a wall-clock step forward (not caught up).",
-          [](const AppMetrics& m) { return m.slots_skipped; });
+          "Slots skipped after a wall-clock step forward (not caught up).", &AppMetrics::slots_skipped);
   e.family("groupwatch_result_age_seconds", T::gauge,
            "Age of each active group's newest OK count (since it joined, before its first), across the app's "
            "groups: median, 99th percentile and oldest.");
@@ -78,9 +78,9 @@ void render_apps(Exposition& e, const std::vector<AppMetrics>& apps) {
     e.sample("groupwatch_result_age_seconds", {{"app", m.name}, {"quantile", "0.99"}}, m.fresh_p99_s);
     e.sample("groupwatch_result_age_seconds", {{"app", m.name}, {"quantile", "1"}}, m.fresh_max_s);
   }
-  per_app("groupwatch_groups", T::gauge, "Groups watched.", [](const AppMetrics& m) { return m.groups; });
+  per_app("groupwatch_groups", T::gauge, "Groups watched.", &AppMetrics::groups);
   per_app("groupwatch_discovered_groups", T::gauge, "Groups that discovery found and the app watches.",
-          [](const AppMetrics& m) { return m.discovered; });
+          &AppMetrics::discovered);
   e.family("groupwatch_discovery_listings_total", T::counter,
            "Group listings (discover:) that completed (result=ok) or failed part-way (result=failed).");
   for (const auto& m : apps) {
@@ -90,20 +90,17 @@ void render_apps(Exposition& e, const std::vector<AppMetrics>& apps) {
              static_cast<double>(m.listings_failed));
   }
   per_app("groupwatch_discovery_last_success_timestamp_seconds", T::gauge,
-          "When the app's last group listing completed (unix time; 0: never).",
-          [](const AppMetrics& m) { return m.last_listing_unix; });
+          "When the app's last group listing completed (unix time; 0: never).", &AppMetrics::last_listing_unix);
   per_app("groupwatch_parked_groups", T::gauge, "Groups parked after a permanent error (10007, 10010, 10015).",
-          [](const AppMetrics& m) { return m.parked; });
+          &AppMetrics::parked);
   per_app("groupwatch_app_stopped", T::gauge, "1 when the app stopped polling (misconfiguration), else 0.",
-          [](const AppMetrics& m) { return m.stopped ? 1 : 0; });
-  per_app("groupwatch_usersig_renewals_total", T::counter, "UserSigs generated.",
-          [](const AppMetrics& m) { return m.usersig_renewals; });
+          &AppMetrics::stopped);
+  per_app("groupwatch_usersig_renewals_total", T::counter, "UserSigs generated.", &AppMetrics::usersig_renewals);
   per_app("groupwatch_connections_open", T::gauge, "TLS connections open to the app's endpoint.",
-          [](const AppMetrics& m) { return m.connections_open; });
-  per_app("groupwatch_handshakes_total", T::counter, "TLS handshakes completed.",
-          [](const AppMetrics& m) { return m.handshakes; });
+          &AppMetrics::connections_open);
+  per_app("groupwatch_handshakes_total", T::counter, "TLS handshakes completed.", &AppMetrics::handshakes);
   per_app("groupwatch_connections_opened_total", T::counter, "TCP connections opened.",
-          [](const AppMetrics& m) { return m.connections_opened; });
+          &AppMetrics::connections_opened);
 }
 
 void render_sinks(Exposition& e, const std::vector<delivery::SinkStats>& sinks) {
@@ -111,17 +108,15 @@ void render_sinks(Exposition& e, const std::vector<delivery::SinkStats>& sinks) 
     per_row(e, sinks, "sink", name, type, help, value);
   };
   per_sink("groupwatch_sink_queue_depth", T::gauge, "Results held in memory for the sink.",
-           [](const delivery::SinkStats& s) { return s.queue_depth; });
+           &delivery::SinkStats::queue_depth);
   per_sink("groupwatch_sink_spool_bytes", T::gauge, "Size of the sink's on-disk spool.",
-           [](const delivery::SinkStats& s) { return s.spool_bytes; });
-  per_sink("groupwatch_sink_delivered_total", T::counter, "Results the sink took.",
-           [](const delivery::SinkStats& s) { return s.delivered; });
+           &delivery::SinkStats::spool_bytes);
+  per_sink("groupwatch_sink_delivered_total", T::counter, "Results the sink took.", &delivery::SinkStats::delivered);
   per_sink("groupwatch_sink_dropped_total", T::counter, "Results dropped at the spool cap.",
-           [](const delivery::SinkStats& s) { return s.dropped; });
-  per_sink("groupwatch_sink_failures_total", T::counter, "Failed write attempts.",
-           [](const delivery::SinkStats& s) { return s.failures; });
+           &delivery::SinkStats::dropped);
+  per_sink("groupwatch_sink_failures_total", T::counter, "Failed write attempts.", &delivery::SinkStats::failures);
   per_sink("groupwatch_sink_healthy", T::gauge, "1 when the sink's last write succeeded.",
-           [](const delivery::SinkStats& s) { return s.healthy ? 1 : 0; });
+           &delivery::SinkStats::healthy);
 }
 
 // Per app name (the status page's and the other metrics' label): the
