@@ -24,19 +24,25 @@ std::string build_info_body(const std::vector<std::string>& ids) {
 
 namespace {
 
+// Marks `out` as not the answer the call promises, saying what is wrong with it.
+template <class Out>
+Out& invalid(Out& out, std::string_view what) {
+  out.invalid = true;
+  out.invalid_what = what;
+  return out;
+}
+
 // The call-level fields every answer has; false when the body is not a JSON
 // object with an integer ErrorCode.
 template <class Out>
 bool read_status(dom::element& root, std::string_view body, dom::parser& parser, Out& out) {
   if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
-    out.invalid = true;
-    out.invalid_what = "not a JSON object";
+    invalid(out, "not a JSON object");
     return false;
   }
   std::int64_t code = 0;
   if (root["ErrorCode"].get_int64().get(code) != simdjson::SUCCESS) {
-    out.invalid = true;
-    out.invalid_what = "no integer ErrorCode";
+    invalid(out, "no integer ErrorCode");
     return false;
   }
   out.error_code = code;
@@ -44,6 +50,23 @@ bool read_status(dom::element& root, std::string_view body, dom::parser& parser,
   if (root["ErrorInfo"].get_string().get(info) == simdjson::SUCCESS) out.error_info = std::string(info);
   return true;
 }
+
+// A listing answer's JSON, read as far as its array `key`.
+struct Listing {
+  dom::parser parser;
+  dom::element root;
+  dom::array list;
+
+  // False when the call failed (`out` holds its ErrorCode) or the answer is
+  // not one (`out` says why).
+  template <class Out>
+  bool read(std::string_view body, std::string_view key, Out& out) {
+    if (!read_status(root, body, parser, out) || out.error_code != 0) return false;
+    if (root[key].get_array().get(list) == simdjson::SUCCESS) return true;
+    invalid(out, "no " + std::string(key));
+    return false;
+  }
+};
 
 }  // namespace
 
@@ -57,48 +80,27 @@ CallStatus parse_status(std::string_view body) {
 
 ListPage parse_list_answer(std::string_view body) {
   ListPage out;
-  dom::parser parser;
-  dom::element root;
-  if (!read_status(root, body, parser, out) || out.error_code != 0) return out;
-  dom::array list;
-  if (root["GroupIdList"].get_array().get(list) != simdjson::SUCCESS) {
-    out.invalid = true;
-    out.invalid_what = "no GroupIdList";
-    return out;
-  }
-  out.ids.reserve(list.size());
-  for (dom::element item : list) {
+  Listing in;
+  if (!in.read(body, "GroupIdList", out)) return out;
+  out.ids.reserve(in.list.size());
+  for (dom::element item : in.list) {
     std::string_view id;
-    if (item["GroupId"].get_string().get(id) != simdjson::SUCCESS) {
-      out.invalid = true;
-      out.invalid_what = "a GroupIdList entry without GroupId";
-      return out;
-    }
+    if (item["GroupId"].get_string().get(id) != simdjson::SUCCESS)
+      return invalid(out, "a GroupIdList entry without GroupId");
     out.ids.emplace_back(id);
   }
   // Next is an unsigned 64-bit cursor: above 2^63 it only fits a uint64.
-  if (root["Next"].get_uint64().get(out.next) != simdjson::SUCCESS) {
-    out.invalid = true;
-    out.invalid_what = "no unsigned integer Next";
-    return out;
-  }
+  if (in.root["Next"].get_uint64().get(out.next) != simdjson::SUCCESS) return invalid(out, "no unsigned integer Next");
   std::uint64_t total = 0;
-  if (root["TotalCount"].get_uint64().get(total) == simdjson::SUCCESS) out.total = total;
+  if (in.root["TotalCount"].get_uint64().get(total) == simdjson::SUCCESS) out.total = total;
   return out;
 }
 
 InfoAnswer parse_info_answer(std::string_view body) {
   InfoAnswer out;
-  dom::parser parser;
-  dom::element root;
-  if (!read_status(root, body, parser, out) || out.error_code != 0) return out;
-  dom::array list;
-  if (root["GroupInfo"].get_array().get(list) != simdjson::SUCCESS) {
-    out.invalid = true;
-    out.invalid_what = "no GroupInfo";
-    return out;
-  }
-  for (dom::element item : list) {
+  Listing in;
+  if (!in.read(body, "GroupInfo", out)) return out;
+  for (dom::element item : in.list) {
     GroupInfo g;
     std::string_view s;
     if (item["GroupId"].get_string().get(s) != simdjson::SUCCESS) continue;
