@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -25,6 +24,7 @@
 #include "app/spawn.hpp"
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
+#include "groupwatch/util/text.hpp"
 
 // GCC 12 at -O2 calls Asio's sized coroutine-frame delete mismatched in
 // serve_list(): the false positive CMakeLists.txt silences for -O1 builds.
@@ -79,12 +79,6 @@ std::string result_line(const delivery::Result& r) {
                      escape(r.error_info));
 }
 
-template <class T>
-bool number(std::string_view s, T& v) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc{} && p == s.data() + s.size();
-}
-
 // The tab-separated fields of one line.
 std::vector<std::string_view> fields(std::string_view line) {
   std::vector<std::string_view> f;
@@ -102,14 +96,17 @@ std::optional<delivery::Result> parse_result(std::string_view line) {
   const auto f = fields(line);
   if (f.size() != 7) return std::nullopt;
   delivery::Result r;
-  std::int64_t ms = 0;
-  if (!number(f[0], ms) || !number(f[2], r.error_code) || !number(f[5], r.sdkappid)) return std::nullopt;
-  r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+  const auto ms = parse_number<std::int64_t>(f[0]);
+  const auto code = parse_number<decltype(r.error_code)>(f[2]);
+  const auto sdkappid = parse_number<decltype(r.sdkappid)>(f[5]);
+  if (!ms || !code || !sdkappid) return std::nullopt;
+  r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(*ms));
+  r.error_code = *code;
+  r.sdkappid = *sdkappid;
   r.group_id = unescape(f[1]);
   if (f[3] != "-") {
-    std::uint64_t n = 0;
-    if (!number(f[3], n)) return std::nullopt;
-    r.online_member_num = n;
+    r.online_member_num = parse_number<std::uint64_t>(f[3]);
+    if (!r.online_member_num) return std::nullopt;
   }
   r.app = unescape(f[4]);
   r.error_info = unescape(f[6]);

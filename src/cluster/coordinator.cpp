@@ -6,7 +6,6 @@
 #include "groupwatch/cluster/coordinator.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 
 #include <fmt/format.h>
@@ -18,6 +17,7 @@
 #include "groupwatch/util/events.hpp"
 #include "groupwatch/util/log.hpp"
 #include "groupwatch/util/spawn.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace groupwatch::cluster {
 
@@ -240,9 +240,7 @@ struct Coordinator::Impl : std::enable_shared_from_this<Impl> {
       } else if (kv.key.starts_with(apps_prefix)) {
         std::string_view id(kv.key);
         id.remove_prefix(apps_prefix.size());
-        std::uint64_t n = 0;
-        auto [p, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
-        if (ec == std::errc() && p == id.data() + id.size()) v.holders[n] = kv;
+        if (const auto n = parse_number<std::uint64_t>(id)) v.holders[*n] = kv;
       }
     }
     std::sort(v.members.begin(), v.members.end());

@@ -4,8 +4,6 @@
 
 #include <simdjson.h>
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "groupwatch/http/pool.hpp"
@@ -70,9 +68,7 @@ std::optional<std::int64_t> int_field(dom::element obj, std::string_view name) {
   if (v.get_int64().get(n) == simdjson::SUCCESS) return n;
   std::string_view s;
   if (v.get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return n;
+  return parse_number<std::int64_t>(s);
 }
 
 // Every answer carries a header; an answer without one is not etcd's.

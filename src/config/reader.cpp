@@ -235,46 +235,41 @@ std::string raw_of(const YAML::Node& map, std::string_view key) {
 bool MapReader::integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max, bool required) {
   auto v = scalar(key, required, false);
   if (!v) return false;
-  std::int64_t n = 0;
-  const char* end = v->data() + v->size();
-  auto [p, ec] = std::from_chars(v->data(), end, n);
-  if (ec != std::errc() || p != end || v->empty()) {
-    if (ec == std::errc::result_out_of_range) {
+  bool too_large = false;
+  const auto n = parse_number<std::int64_t>(*v, &too_large);
+  if (!n) {
+    if (too_large) {
       error_at(key, fmt::format("'{}' must be between {} and {}, got '{}'", key, min, max, raw_of(node_, key)));
     } else {
       error_at(key, fmt::format("'{}' must be an integer, got '{}'", key, raw_of(node_, key)));
     }
     return false;
   }
-  if (n < min || n > max) {
-    error_at(key, fmt::format("'{}' must be between {} and {}, got {}", key, min, max, n));
+  if (*n < min || *n > max) {
+    error_at(key, fmt::format("'{}' must be between {} and {}, got {}", key, min, max, *n));
     return false;
   }
-  out = n;
+  out = *n;
   return true;
 }
 
 bool MapReader::uinteger(std::string_view key, std::uint64_t& out, bool required) {
   auto v = scalar(key, required, false);
   if (!v) return false;
-  std::uint64_t n = 0;
-  const char* end = v->data() + v->size();
-  auto [p, ec] = std::from_chars(v->data(), end, n);
-  if (ec != std::errc() || p != end || v->empty()) {
+  const auto n = parse_number<std::uint64_t>(*v);
+  if (!n) {
     error_at(key, fmt::format("'{}' must be a non-negative integer, got '{}'", key, raw_of(node_, key)));
     return false;
   }
-  out = n;
+  out = *n;
   return true;
 }
 
 bool MapReader::number(std::string_view key, double& out, double min_exclusive, bool required) {
   auto v = scalar(key, required, false);
   if (!v) return false;
-  double d = 0;
-  const char* end = v->data() + v->size();
-  auto [p, ec] = std::from_chars(v->data(), end, d);
-  if (ec != std::errc() || p != end || v->empty() || !std::isfinite(d)) {
+  const double d = parse_number<double>(*v).value_or(NAN);
+  if (!std::isfinite(d)) {
     error_at(key, fmt::format("'{}' must be a number, got '{}'", key, raw_of(node_, key)));
     return false;
   }

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
 #include <fstream>
 #include <set>
 #include <stdexcept>
@@ -49,13 +48,9 @@ template <class T>
 T scalar(const std::string& path, const YAML::Node& n, std::string_view what) {
   if (!n.IsScalar()) fail_at(path, n.Mark(), fmt::format("{} must be a scalar", what));
   if constexpr (std::is_integral_v<T>) {
-    const auto s = n.Scalar();
-    T v{};
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) {
-      fail_at(path, n.Mark(), fmt::format("{} must be a non-negative integer", what));
-    }
-    return v;
+    const auto v = parse_number<T>(n.Scalar());
+    if (!v) fail_at(path, n.Mark(), fmt::format("{} must be a non-negative integer", what));
+    return *v;
   } else {
     return n.Scalar();
   }
@@ -198,12 +193,9 @@ namespace {
 // Values of options, checked; the errors name the option.
 template <class T>
 T number(std::string_view option, const std::string& v, T max) {
-  T n{};
-  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n > max) {
-    throw std::runtime_error(fmt::format("{}: '{}' is not a number in 0..{}", option, v, max));
-  }
-  return n;
+  const auto n = parse_number<T>(v);
+  if (!n || *n > max) throw std::runtime_error(fmt::format("{}: '{}' is not a number in 0..{}", option, v, max));
+  return *n;
 }
 
 Millis duration(std::string_view option, const std::string& v) {
@@ -213,12 +205,9 @@ Millis duration(std::string_view option, const std::string& v) {
 }
 
 double rate(std::string_view option, const std::string& v) {
-  double r = -1;
-  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(r >= 0 && r <= 1)) {
-    throw std::runtime_error(fmt::format("{}: '{}' is not a rate in 0..1", option, v));
-  }
-  return r;
+  const auto r = parse_number<double>(v);
+  if (!r || !(*r >= 0 && *r <= 1)) throw std::runtime_error(fmt::format("{}: '{}' is not a rate in 0..1", option, v));
+  return *r;
 }
 
 Latency latency_dist(const std::string& v) {

@@ -56,7 +56,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <deque>
 #include <fstream>
 #include <limits>
@@ -139,19 +138,9 @@ void for_each_param(std::string_view query, F&& f) {
   }
 }
 
-template <class T>
-std::optional<T> parse_uint(std::string_view s) {
-  T v{};
-  if (s.empty()) return std::nullopt;
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 std::optional<double> parse_rate(std::string_view s) {
-  double v = 0;
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || !(v >= 0.0 && v <= 1.0)) return std::nullopt;
+  const auto v = parse_number<double>(s);
+  if (!v || !(*v >= 0.0 && *v <= 1.0)) return std::nullopt;
   return v;
 }
 
@@ -517,11 +506,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     // Query parameters.
     q.parse(query);
-    sdkappid = q.has_sdkappid ? parse_uint<std::uint64_t>(q.sdkappid) : std::nullopt;
+    sdkappid = q.has_sdkappid ? parse_number<std::uint64_t>(q.sdkappid) : std::nullopt;
     if (!sdkappid) return fail(60012, "sdkappid missing or invalid");
     if (!q.has_identifier || q.identifier.empty()) return fail(60004, "identifier missing");
     if (!q.has_usersig || q.usersig.empty()) return fail(60004, "usersig missing");
-    if (!q.has_random || !parse_uint<std::uint32_t>(q.random)) {
+    if (!q.has_random || !parse_number<std::uint32_t>(q.random)) {
       return fail(10004, "random missing or not in 0..4294967295");
     }
     if (!q.has_contenttype || q.contenttype != "json") return fail(10004, "contenttype must be json");
@@ -846,13 +835,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     } else if (name == "qps") {
       const auto* s = param_of(params, "sdkappid");
       const auto* n = param_of(params, "qps");
-      const auto sdk = s ? parse_uint<std::uint64_t>(*s) : std::nullopt;
-      const auto qps = n ? parse_uint<std::uint32_t>(*n) : std::nullopt;
+      const auto sdk = s ? parse_number<std::uint64_t>(*s) : std::nullopt;
+      const auto qps = n ? parse_number<std::uint32_t>(*n) : std::nullopt;
       if (!sdk || !qps) return ControlError{400, "sdkappid=S&qps=N expected"};
       if (!set_qps(*sdk, *qps)) return ControlError{400, "unknown sdkappid"};
     } else if (name == "down") {
       const auto* s = param_of(params, "seconds");
-      const auto secs = s ? parse_uint<std::uint32_t>(*s) : std::nullopt;
+      const auto secs = s ? parse_number<std::uint32_t>(*s) : std::nullopt;
       if (!secs) return ControlError{400, "seconds=N expected"};
       std::lock_guard lock(mu);
       down_until = SteadyClock::now() + std::chrono::seconds(*secs);
@@ -917,9 +906,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     const auto* t = param_of(params, "times");
     // value_or, not `*`: GCC 12 at -O1 (the TSan build) takes the value of
     // an optional it just checked for uninitialized.
-    const int page = p ? parse_uint<int>(*p).value_or(0) : 0;
+    const int page = p ? parse_number<int>(*p).value_or(0) : 0;
     const auto fault = f ? parse_fault(*f) : std::nullopt;
-    const int times = t ? parse_uint<int>(*t).value_or(-1) : 1;
+    const int times = t ? parse_number<int>(*t).value_or(-1) : 1;
     if (page < 1 || !fault || times < 0) {
       return ControlError{400, "page=P (from 1)&fault=none|10002|502|reset|stall|malformed[&times=K] expected"};
     }

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <array>
-#include <charconv>
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -129,13 +128,12 @@ std::optional<std::string> port_of(const urls::url_view& u, bool tls, std::strin
     fail(error, "empty port");
     return std::nullopt;
   }
-  unsigned value = 0;
-  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535) {
+  const auto value = parse_number<unsigned>(port);
+  if (!value || *value == 0 || *value > 65535) {
     fail(error, std::string(kBadPort));
     return std::nullopt;
   }
-  return std::to_string(value);
+  return std::to_string(*value);
 }
 
 }  // namespace

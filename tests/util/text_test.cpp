@@ -122,5 +122,28 @@ TEST(JsonString, AppendsToExistingText) {
   EXPECT_EQ(out, R"({"k":"v\"")");
 }
 
+TEST(ParseNumber, TakesTheWholeTextOrNothing) {
+  EXPECT_EQ(parse_number<std::uint64_t>("18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(parse_number<std::int64_t>("-42"), -42);
+  EXPECT_EQ(parse_number<double>("0.25"), 0.25);
+  for (std::string_view bad : {"", " 1", "1 ", "1x", "+1", "0x10", "1.5"}) {
+    EXPECT_EQ(parse_number<std::int64_t>(bad), std::nullopt) << "'" << bad << "'";
+  }
+  EXPECT_EQ(parse_number<std::uint32_t>("-1"), std::nullopt);
+  EXPECT_EQ(parse_number<double>("1e"), std::nullopt);
+}
+
+TEST(ParseNumber, SaysWhenANumberIsTooLargeForItsType) {
+  bool too_large = true;
+  EXPECT_EQ(parse_number<std::uint16_t>("65535", &too_large), 65535);
+  EXPECT_FALSE(too_large);
+  EXPECT_EQ(parse_number<std::uint16_t>("65536", &too_large), std::nullopt);
+  EXPECT_TRUE(too_large);
+  EXPECT_EQ(parse_number<std::uint16_t>("x", &too_large), std::nullopt);
+  EXPECT_FALSE(too_large);
+  EXPECT_EQ(parse_number<std::int64_t>("-9223372036854775809", &too_large), std::nullopt);
+  EXPECT_TRUE(too_large);
+}
+
 }  // namespace
 }  // namespace groupwatch

@@ -1,6 +1,6 @@
 #pragma once
 // Small text helpers shared by every stage: durations as operators write
-// them, RFC 3339 timestamps, JSON string escaping.
+// them, RFC 3339 timestamps, JSON string escaping, numbers.
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -44,6 +44,19 @@ void append_int(std::string& out, Int v) {
   out.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
 }
 std::string json_string(std::string_view s);
+
+/// The whole of `text` as a number (std::from_chars's syntax: no sign for an
+/// unsigned T, no '+', no spaces): nullopt when it is empty, holds anything
+/// more, or does not fit T. `out_of_range`, when given, tells that last case apart.
+template <class Number>
+std::optional<Number> parse_number(std::string_view text, bool* out_of_range = nullptr) {
+  Number v{};
+  const char* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (out_of_range) *out_of_range = ec == std::errc::result_out_of_range;
+  if (ec != std::errc() || p != end) return std::nullopt;
+  return v;
+}
 
 /// A listen address as every listener here takes it (admin, Prometheus
 /// sink, emulator): "host:port" or "[v6]:port"; port 0 means ephemeral.

@@ -10,7 +10,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <charconv>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -267,12 +266,9 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   }
   if (u.host.empty()) return bad("url has no host");
   if (!port.empty() || authority.ends_with(":")) {
-    unsigned n = 0;
-    auto r = std::from_chars(port.data(), port.data() + port.size(), n);
-    if (port.empty() || r.ec != std::errc() || r.ptr != port.data() + port.size() || n == 0 || n > 65535) {
-      return bad("url has an invalid port");
-    }
-    u.port = std::to_string(n);
+    const auto n = parse_number<unsigned>(port);
+    if (!n || *n == 0 || *n > 65535) return bad("url has an invalid port");
+    u.port = std::to_string(*n);
   } else {
     u.port = u.tls ? "443" : "80";
   }
