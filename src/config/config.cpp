@@ -231,16 +231,11 @@ void Loader::read_cluster(const YAML::Node& n, std::optional<ClusterConfig>& clu
 }
 
 void Loader::read_sinks(MapReader& top, std::vector<SinkConfig>& sinks) {
-  const YAML::Node list = top.node("sinks");
-  if (!list.IsDefined() || list.IsNull()) {
-    diags_.warning(path_, top.mark("sinks"), "no sinks configured: results are not stored anywhere");
-    return;
-  }
-  if (!list.IsSequence()) {
-    top.error_at("sinks", "'sinks' must be a list of mappings, each with a 'type'");
-    return;
-  }
-  for (const auto& item : list) {
+  bool absent = false;
+  const auto list = top.list("sinks", "'sinks' must be a list of mappings, each with a 'type'", &absent);
+  if (absent) top.warning_at("sinks", "no sinks configured: results are not stored anywhere");
+  if (!list) return;
+  for (const auto& item : *list) {
     // Only `type` is read here; the sink registry reads (and checks) the rest.
     MapReader r(item, path_, diags_, env_, "sink");
     SinkConfig s;
@@ -261,22 +256,14 @@ void Loader::read_sinks(MapReader& top, std::vector<SinkConfig>& sinks) {
 }
 
 void Loader::read_apps(MapReader& top, Config& cfg) {
-  const YAML::Node list = top.node("apps");
-  if (!list.IsDefined() || list.IsNull()) {
-    diags_.error(path_, top.mark("apps"), "no apps configured: 'apps' needs at least one entry");
-    return;
-  }
-  if (!list.IsSequence()) {
-    top.error_at("apps", "'apps' must be a list of mappings");
-    return;
-  }
-  if (list.size() == 0) {
+  bool absent = false;
+  const auto list = top.list("apps", "'apps' must be a list of mappings", &absent);
+  if (absent || (list && list->size() == 0))
     top.error_at("apps", "no apps configured: 'apps' needs at least one entry");
-    return;
-  }
+  if (!list) return;
   std::size_t index = 0;
   std::vector<Mark> name_marks;  // parallel to cfg.apps
-  for (const auto& item : list) {
+  for (const auto& item : *list) {
     AppConfig app;
     Mark name_mark;
     if (read_app(item, index++, cfg.strict_permissions, app, name_mark)) {
@@ -486,14 +473,10 @@ void Loader::read_proxy(MapReader& r, AppConfig& app) {
 }
 
 void Loader::read_globs(MapReader& r, std::string_view key, std::vector<std::string>& out) {
-  const YAML::Node n = r.node(key);
-  if (!n.IsDefined() || n.IsNull()) return;
-  if (!n.IsSequence()) {
-    r.error_at(key, fmt::format("'{}' must be a list of patterns, e.g. [\"*\"]", key));
-    return;
-  }
+  const auto list = r.list(key, fmt::format("'{}' must be a list of patterns, e.g. [\"*\"]", key));
+  if (!list) return;
   out.clear();
-  for (const auto& item : n) {
+  for (const auto& item : *list) {
     if (!item.IsScalar() || item.Scalar().empty()) {
       diags_.error(path_, mark_of(item), fmt::format("each entry of '{}' must be a non-empty pattern", key));
       continue;
@@ -540,65 +523,55 @@ void Loader::read_discover(MapReader& app_reader, AppConfig& app) {
 
 void Loader::read_groups(MapReader& r, AppConfig& app) {
   GroupSet set(app.groups, diags_);
-  const YAML::Node inline_groups = r.node("groups");
-  if (inline_groups.IsDefined() && !inline_groups.IsNull()) {
-    if (!inline_groups.IsSequence()) {
-      r.error_at("groups", "'groups' must be a list of group IDs");
-    } else {
-      const std::uint32_t here = set.file_index(path_);
-      GroupScanner scanner(path_, diags_);
-      set.reserve(inline_groups.size());
-      std::string id;
-      GroupMetaPtr meta;
-      for (const auto& item : inline_groups) {
-        if (read_group_entry(item, scanner, &env_, id, meta) && set.add(id, here, mark_of(item)) && meta)
-          app.group_meta.emplace(id, std::move(meta));
+  if (const auto inline_groups = r.list("groups", "'groups' must be a list of group IDs")) {
+    const std::uint32_t here = set.file_index(path_);
+    GroupScanner scanner(path_, diags_);
+    set.reserve(inline_groups->size());
+    std::string id;
+    GroupMetaPtr meta;
+    for (const auto& item : *inline_groups) {
+      if (read_group_entry(item, scanner, &env_, id, meta) && set.add(id, here, mark_of(item)) && meta)
+        app.group_meta.emplace(id, std::move(meta));
+    }
+    scanner.finish();
+  }
+  if (const auto files = r.list("group_files", "'group_files' must be a list of paths")) {
+    for (const auto& item : *files) {
+      const Mark mark = mark_of(item);
+      if (!item.IsScalar()) {
+        diags_.error(path_, mark, "each entry of 'group_files' must be a path");
+        continue;
+      }
+      std::string why;
+      auto name = interpolate(item.Scalar(), env_, &why);
+      if (!name) {
+        diags_.error(path_, mark, "group file: " + why);
+        continue;
+      }
+      const std::string file = resolve(dir_, *name);
+      const std::uint32_t idx = set.file_index(file);
+      std::string data;
+      if (!read_whole_file(file, data, why)) {
+        diags_.error(path_, mark, fmt::format("cannot read group file '{}': {}", file, why));
+        continue;
+      }
+      GroupScanner scanner(file, diags_);
+      bool added = false;
+      auto add = [&](std::string_view id, Mark m) { added = set.add(id, idx, m); };
+      if (is_yaml_path(file)) {
+        scan_yaml_groups(data, scanner, add, [&](const std::string& id, GroupMetaPtr meta) {
+          if (added) app.group_meta.emplace(id, std::move(meta));
+        });
+      } else {
+        // One ID a line: the newline count bounds the new IDs.
+        // IDs are views into `data`, so they can wait in a batch whose
+        // table slots are prefetched together.
+        set.reserve(static_cast<std::size_t>(std::count(data.begin(), data.end(), '\n')) + 1);
+        GroupSet::Batch batch(set, idx);
+        scan_text_groups(data, scanner, [&](std::string_view id, Mark m) { batch.push(id, m); });
+        batch.flush();
       }
       scanner.finish();
-    }
-  }
-  const YAML::Node files = r.node("group_files");
-  if (files.IsDefined() && !files.IsNull()) {
-    if (!files.IsSequence()) {
-      r.error_at("group_files", "'group_files' must be a list of paths");
-    } else {
-      for (const auto& item : files) {
-        const Mark mark = mark_of(item);
-        if (!item.IsScalar()) {
-          diags_.error(path_, mark, "each entry of 'group_files' must be a path");
-          continue;
-        }
-        std::string why;
-        auto name = interpolate(item.Scalar(), env_, &why);
-        if (!name) {
-          diags_.error(path_, mark, "group file: " + why);
-          continue;
-        }
-        const std::string file = resolve(dir_, *name);
-        const std::uint32_t idx = set.file_index(file);
-        std::string data;
-        if (!read_whole_file(file, data, why)) {
-          diags_.error(path_, mark, fmt::format("cannot read group file '{}': {}", file, why));
-          continue;
-        }
-        GroupScanner scanner(file, diags_);
-        bool added = false;
-        auto add = [&](std::string_view id, Mark m) { added = set.add(id, idx, m); };
-        if (is_yaml_path(file)) {
-          scan_yaml_groups(data, scanner, add, [&](const std::string& id, GroupMetaPtr meta) {
-            if (added) app.group_meta.emplace(id, std::move(meta));
-          });
-        } else {
-          // One ID a line: the newline count bounds the new IDs.
-          // IDs are views into `data`, so they can wait in a batch whose
-          // table slots are prefetched together.
-          set.reserve(static_cast<std::size_t>(std::count(data.begin(), data.end(), '\n')) + 1);
-          GroupSet::Batch batch(set, idx);
-          scan_text_groups(data, scanner, [&](std::string_view id, Mark m) { batch.push(id, m); });
-          batch.flush();
-        }
-        scanner.finish();
-      }
     }
   }
   set.finish(path_, app.mark);

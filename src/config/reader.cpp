@@ -376,6 +376,16 @@ YAML::Node MapReader::node(std::string_view key) {
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
+std::optional<YAML::Node> MapReader::list(std::string_view key, std::string not_a_list, bool* absent) {
+  YAML::Node n = node(key);
+  const bool missing = !n.IsDefined() || n.IsNull();
+  if (absent) *absent = missing;
+  if (missing) return std::nullopt;
+  if (n.IsSequence()) return n;
+  error_at(key, std::move(not_a_list));
+  return std::nullopt;
+}
+
 std::string MapReader::raw(std::string_view key) const {
   return valid_ ? raw_of(node_, key) : std::string();
 }

@@ -59,6 +59,10 @@ class MapReader {
   bool bytes(std::string_view key, std::uint64_t& out, bool required = false);
   /// The raw node (marked as known), for nested structures.
   YAML::Node node(std::string_view key);
+  /// The list under `key` (marked as known), or nullopt: when `key` is absent
+  /// or null, and when it is not a list, which is an error saying
+  /// `not_a_list`. `absent`, when given, tells the first case apart.
+  std::optional<YAML::Node> list(std::string_view key, std::string not_a_list, bool* absent = nullptr);
 
   /// The value as written in the file (before interpolation, shortened,
   /// control characters replaced), for "got '...'" in messages: an
