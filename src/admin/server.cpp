@@ -112,25 +112,16 @@ Server::~Server() {
 }
 
 std::uint16_t Server::start() {
-  std::string err;
-  auto addr = parse_listen(impl_->listen, &err);
-  if (!addr) throw std::runtime_error("admin.listen: " + err);
-  std::uint16_t port = 0;
-  try {
-    port = impl_->server.listen(addr->host, addr->port);
-  } catch (const http::ListenError& e) {
-    throw std::runtime_error(std::string("admin.listen: ") + e.what());
-  }
-  const bool v6 = addr->host.find(':') != std::string::npos;
-  const std::string where = (v6 ? "[" + addr->host + "]" : addr->host) + ":" + std::to_string(port);
-  if (!is_loopback(addr->host)) {
+  const auto bound = impl_->server.listen_on(impl_->listen, "admin.listen");
+  const std::string where = bound.text();
+  if (!is_loopback(bound.host)) {
     log::warn(events::admin_listening,
               "the admin server listens beyond loopback: /metrics and the status page are reachable from the network",
               {{"listen", where}});
   } else {
     log::info(events::admin_listening, "admin server listening", {{"listen", where}});
   }
-  return port;
+  return bound.port;
 }
 
 void Server::stop() {

@@ -445,13 +445,24 @@ std::uint16_t Server::listen(const std::string& host, std::uint16_t port) {
   if (ec) {
     beast::error_code ignored;
     acc.close(ignored);
-    const bool v6 = host.find(':') != std::string::npos;
-    throw ListenError(ec, "cannot listen on " + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port));
+    throw ListenError(ec, "cannot listen on " + ListenAddress{host, port}.text());
   }
   impl_->bound = acc.local_endpoint().port();
   impl_->stopped = false;
   asio::co_spawn(impl_->io, Impl::accept_loop(impl_), impl_->reporter());
   return impl_->bound;
+}
+
+ListenAddress Server::listen_on(std::string_view address, std::string_view what) {
+  std::string why;
+  auto addr = parse_listen(address, &why);
+  if (!addr) throw std::runtime_error(std::string(what) + ": " + why);
+  try {
+    addr->port = listen(addr->host, addr->port);
+  } catch (const ListenError& e) {
+    throw std::runtime_error(std::string(what) + ": " + e.what());
+  }
+  return *addr;
 }
 
 void Server::stop() {

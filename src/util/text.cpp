@@ -188,6 +188,11 @@ std::string json_string(std::string_view s) {
   return out;
 }
 
+std::string ListenAddress::text() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::optional<ListenAddress> parse_listen(std::string_view text, std::string* error) {
   auto fail = [&](std::string msg) -> std::optional<ListenAddress> {
     if (error) *error = std::move(msg);

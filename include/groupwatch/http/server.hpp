@@ -19,6 +19,8 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "groupwatch/util/text.hpp"
+
 namespace boost::asio {
 class io_context;
 namespace ssl {
@@ -97,6 +99,10 @@ class Server {
   /// Binds HOST:PORT (a numeric address or a name; port 0 picks one),
   /// starts accepting and returns the bound port. Throws ListenError.
   std::uint16_t listen(const std::string& host, std::uint16_t port);
+  /// The same for an address as an operator writes it ("host:port",
+  /// "[v6]:port"): returns it with the bound port, or throws
+  /// std::runtime_error saying "WHAT: " and what is wrong with it.
+  ListenAddress listen_on(std::string_view address, std::string_view what);
   /// Closes the listener and every open connection.
   void stop();
   std::uint16_t port() const;

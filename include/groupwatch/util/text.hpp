@@ -63,6 +63,8 @@ std::optional<Number> parse_number(std::string_view text, bool* out_of_range = n
 struct ListenAddress {
   std::string host;  // without brackets
   std::uint16_t port = 0;
+  /// As written: "host:port", "[v6]:port".
+  std::string text() const;
 };
 /// nullopt with `error` set (naming the text) when malformed.
 std::optional<ListenAddress> parse_listen(std::string_view text, std::string* error);

@@ -144,17 +144,9 @@ struct PrometheusSink::Server {
 };
 
 PrometheusSink::PrometheusSink(const std::string& listen) : server_(std::make_unique<Server>(*this)) {
-  std::string why;
-  const auto addr = parse_listen(listen, &why);
-  if (!addr) throw std::runtime_error("prometheus: 'listen' must be HOST:PORT: " + why);
-  std::uint16_t port = 0;
-  try {
-    port = server_->server.listen(addr->host, addr->port);
-  } catch (const http::ListenError& e) {
-    throw std::runtime_error(std::string("prometheus: ") + e.what());
-  }
-  log::info(events::admin_listening, "prometheus sink serving /metrics",
-            {{"listen", addr->host + ":" + std::to_string(port)}});
+  // The config check refused a malformed address already.
+  const auto bound = server_->server.listen_on(listen, "prometheus");
+  log::info(events::admin_listening, "prometheus sink serving /metrics", {{"listen", bound.text()}});
   server_->thread = std::thread([s = server_.get()] { s->io.run(); });
 }
 
