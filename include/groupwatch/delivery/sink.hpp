@@ -117,10 +117,12 @@ std::vector<std::string_view> sink_types();  // sorted
 struct Registrar {
   explicit Registrar(SinkFactory f) { register_sink(std::move(f)); }
 };
-#define GW_REGISTER_SINK(ident, ...)                                         \
-  static const ::groupwatch::delivery::Registrar gw_sink_registrar_##ident { \
-    __VA_ARGS__                                                              \
-  }
+/// In src/sinks/TYPE/, after its namespace: registers the sink `TYPE`, whose
+/// parser is groupwatch::sinks::TYPE::parse, with its one-line summary and
+/// the help of its keys ({{"key", "text"}, ...}).
+#define GW_REGISTER_SINK(type, summary, ...)                               \
+  static const ::groupwatch::delivery::Registrar gw_sink_registrar_##type( \
+      ::groupwatch::delivery::SinkFactory{#type, summary, &::groupwatch::sinks::type::parse, __VA_ARGS__})
 
 /// The keys a sink entry of `type` accepts, found by running its parser on
 /// an empty mapping (so the list cannot drift from the parser): `type`, the

@@ -396,19 +396,16 @@ std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::influxdb
 
-GW_REGISTER_SINK(influxdb, ::groupwatch::delivery::SinkFactory{
-                               "influxdb",
-                               "line protocol over HTTP(S) to InfluxDB 1.x (/write) or 2.x (/api/v2/write)",
-                               &::groupwatch::sinks::influxdb::parse,
-                               {{"url", "http(s)://HOST:PORT of the InfluxDB server (required)"},
-                                {"version", "1 (POST /write) or 2 (POST /api/v2/write) (default 1)"},
-                                {"database", "version 1: the database (required for version 1)"},
-                                {"username", "version 1: user name (optional)"},
-                                {"password", "version 1: password (optional; a secret, never logged)"},
-                                {"retention_policy", "version 1: retention policy (default: the database's)"},
-                                {"org", "version 2: organisation (required for version 2)"},
-                                {"bucket", "version 2: bucket (required for version 2)"},
-                                {"token", "version 2: API token (required for version 2; a secret, never logged)"},
-                                {"measurement", "measurement name (default groupwatch)"},
-                                {"gzip", "gzip the request body (default true)"},
-                                {"timeout", "one write, connect to last byte (default 10s)"}}});
+GW_REGISTER_SINK(influxdb, "line protocol over HTTP(S) to InfluxDB 1.x (/write) or 2.x (/api/v2/write)",
+                 {{"url", "http(s)://HOST:PORT of the InfluxDB server (required)"},
+                  {"version", "1 (POST /write) or 2 (POST /api/v2/write) (default 1)"},
+                  {"database", "version 1: the database (required for version 1)"},
+                  {"username", "version 1: user name (optional)"},
+                  {"password", "version 1: password (optional; a secret, never logged)"},
+                  {"retention_policy", "version 1: retention policy (default: the database's)"},
+                  {"org", "version 2: organisation (required for version 2)"},
+                  {"bucket", "version 2: bucket (required for version 2)"},
+                  {"token", "version 2: API token (required for version 2; a secret, never logged)"},
+                  {"measurement", "measurement name (default groupwatch)"},
+                  {"gzip", "gzip the request body (default true)"},
+                  {"timeout", "one write, connect to last byte (default 10s)"}});

@@ -168,11 +168,8 @@ std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::ndjson
 
-GW_REGISTER_SINK(ndjson, ::groupwatch::delivery::SinkFactory{
-                             "ndjson",
-                             "one JSON line per result to a file (rotated by size) or stdout",
-                             &::groupwatch::sinks::ndjson::parse,
-                             {{"path", "file to append to, relative to state_dir; \"-\" for stdout (required)"},
-                              {"max_size", "rotate when the file reaches this size, e.g. 100MiB (default 0: never)"},
-                              {"keep", "rotated files kept: path.1 .. path.KEEP (default 5)"},
-                              {"fsync", "fdatasync after every batch (default true)"}}});
+GW_REGISTER_SINK(ndjson, "one JSON line per result to a file (rotated by size) or stdout",
+                 {{"path", "file to append to, relative to state_dir; \"-\" for stdout (required)"},
+                  {"max_size", "rotate when the file reaches this size, e.g. 100MiB (default 0: never)"},
+                  {"keep", "rotated files kept: path.1 .. path.KEEP (default 5)"},
+                  {"fsync", "fdatasync after every batch (default true)"}});

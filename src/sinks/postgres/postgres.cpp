@@ -342,11 +342,8 @@ std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
 }  // namespace groupwatch::sinks::postgres
 
 GW_REGISTER_SINK(postgres,
-                 ::groupwatch::delivery::SinkFactory{
-                     "postgres",
-                     "one row per result in a PostgreSQL table (exactly-once, TimescaleDB hypertable "
-                     "when available)",
-                     &::groupwatch::sinks::postgres::parse,
-                     {{"dsn", "libpq connection string or postgresql:// URI (required; a secret, never logged)"},
-                      {"table", "table name, created when missing (default samples)"},
-                      {"schema", "schema of the table (default: the search_path's first)"}}});
+                 "one row per result in a PostgreSQL table (exactly-once, TimescaleDB hypertable "
+                 "when available)",
+                 {{"dsn", "libpq connection string or postgresql:// URI (required; a secret, never logged)"},
+                  {"table", "table name, created when missing (default samples)"},
+                  {"schema", "schema of the table (default: the search_path's first)"}});

@@ -204,8 +204,5 @@ std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::prometheus
 
-GW_REGISTER_SINK(prometheus, ::groupwatch::delivery::SinkFactory{
-                                 "prometheus",
-                                 "serves each group's latest count on /metrics for Prometheus to scrape",
-                                 &::groupwatch::sinks::prometheus::parse,
-                                 {{"listen", "HOST:PORT to serve /metrics on (required)"}}});
+GW_REGISTER_SINK(prometheus, "serves each group's latest count on /metrics for Prometheus to scrape",
+                 {{"listen", "HOST:PORT to serve /metrics on (required)"}});

@@ -222,9 +222,6 @@ std::unique_ptr<delivery::SinkSpec> parse(config::MapReader& r) {
 
 }  // namespace groupwatch::sinks::sqlite
 
-GW_REGISTER_SINK(sqlite, ::groupwatch::delivery::SinkFactory{
-                             "sqlite",
-                             "one row per result in an SQLite database (WAL mode, optional retention)",
-                             &::groupwatch::sinks::sqlite::parse,
-                             {{"path", "database file, relative to state_dir (required)"},
-                              {"retention", "delete rows older than this, e.g. 30d (default 0: keep all)"}}});
+GW_REGISTER_SINK(sqlite, "one row per result in an SQLite database (WAL mode, optional retention)",
+                 {{"path", "database file, relative to state_dir (required)"},
+                  {"retention", "delete rows older than this, e.g. 30d (default 0: keep all)"}});
