@@ -190,23 +190,24 @@ Counters go to stdout as JSON at exit and to stderr on SIGUSR1.
 
 namespace {
 
-// Values of options, checked; the errors name the option.
+// Values of options, checked; the parser puts the option's name before a
+// BadOptionValue's text.
 template <class T>
-T number(std::string_view option, const std::string& v, T max) {
+T number(const std::string& v, T max) {
   const auto n = parse_number<T>(v);
-  if (!n || *n > max) throw std::runtime_error(fmt::format("{}: '{}' is not a number in 0..{}", option, v, max));
+  if (!n || *n > max) throw BadOptionValue(fmt::format("'{}' is not a number in 0..{}", v, max));
   return *n;
 }
 
-Millis duration(std::string_view option, const std::string& v) {
+Millis duration(const std::string& v) {
   const auto d = parse_duration(v);
-  if (!d) throw std::runtime_error(fmt::format("{}: '{}' is not a duration (250ms, 5s, 4m)", option, v));
+  if (!d) throw BadOptionValue(fmt::format("'{}' is not a duration (250ms, 5s, 4m)", v));
   return *d;
 }
 
-double rate(std::string_view option, const std::string& v) {
+double rate(const std::string& v) {
   const auto r = parse_number<double>(v);
-  if (!r || !(*r >= 0 && *r <= 1)) throw std::runtime_error(fmt::format("{}: '{}' is not a rate in 0..1", option, v));
+  if (!r || !(*r >= 0 && *r <= 1)) throw BadOptionValue(fmt::format("'{}' is not a rate in 0..1", v));
   return *r;
 }
 
@@ -251,9 +252,8 @@ void listener_app_or_group(CommandLineParser& p, CommandLine& cl, Gathered& g) {
   p.option("--tls-key", into(o.tls_key_file));
   p.option("--write-ca", into(cl.write_ca));
   p.option("--write-groups", into(cl.write_groups));
-  p.option("--body-limit",
-           [&o](const std::string& v) { o.body_limit = number("--body-limit", v, std::size_t{64} * 1024 * 1024); });
-  p.option("--idle-timeout", [&o](const std::string& v) { o.idle_timeout = duration("--idle-timeout", v); });
+  p.option("--body-limit", [&o](const std::string& v) { o.body_limit = number(v, std::size_t{64} * 1024 * 1024); });
+  p.option("--idle-timeout", [&o](const std::string& v) { o.idle_timeout = duration(v); });
   p.option("--apps", into(g.apps_file));
   // The single app's options, which --apps excludes.
   auto single = [&g](auto set) {
@@ -262,38 +262,36 @@ void listener_app_or_group(CommandLineParser& p, CommandLine& cl, Gathered& g) {
       g.single_flags = true;
     };
   };
-  p.option("--sdkappid", single([&g](const std::string& v) {
-             g.single.sdkappid = number("--sdkappid", v, std::uint64_t{UINT64_MAX});
-           }));
+  p.option("--sdkappid",
+           single([&g](const std::string& v) { g.single.sdkappid = number(v, std::uint64_t{UINT64_MAX}); }));
   p.option("--secret-key", single(into(g.single.secret_key)));
   p.option("--secret-key-file", single([&g](const std::string& v) { g.single.secret_key = trim(read_text(v)); }));
   p.option("--admin", single(into(g.single.admin)));
-  p.option("--qps",
-           single([&g](const std::string& v) { g.single.qps = number("--qps", v, std::uint32_t{1'000'000}); }));
+  p.option("--qps", single([&g](const std::string& v) { g.single.qps = number(v, std::uint32_t{1'000'000}); }));
   p.option("--groups-file", [&g](const std::string& v) { g.group_files.push_back(v); });
   p.option("--groups-yaml", [&g](const std::string& v) { g.group_yamls.push_back(v); });
-  p.option("--groups", [&g](const std::string& v) { g.generated = number("--groups", v, std::size_t{10'000'000}); });
+  p.option("--groups", [&g](const std::string& v) { g.generated = number(v, std::size_t{10'000'000}); });
   p.flag("--accept-any-group", [&o] { o.accept_any_group = true; });
 }
 
 // The behaviour options.
 void behaviour(CommandLineParser& p, Options& o) {
   p.option("--refresh", [&o](const std::string& v) {
-    o.refresh = duration("--refresh", v);
+    o.refresh = duration(v);
     if (o.refresh.count() <= 0) throw std::runtime_error("--refresh must be positive");
   });
-  p.option("--seed", [&o](const std::string& v) { o.seed = number("--seed", v, std::uint64_t{UINT64_MAX}); });
+  p.option("--seed", [&o](const std::string& v) { o.seed = number(v, std::uint64_t{UINT64_MAX}); });
   const std::pair<const char*, double FaultRates::*> faults[] = {{"--fault-10002", &FaultRates::e10002},
                                                                  {"--fault-502", &FaultRates::http502},
                                                                  {"--fault-reset", &FaultRates::reset},
                                                                  {"--fault-stall", &FaultRates::stall},
                                                                  {"--fault-malformed", &FaultRates::malformed}};
   for (const auto& [name, member] : faults) {
-    p.option(name, [&o, name, member](const std::string& v) { o.faults.*member = rate(name, v); });
+    p.option(name, [&o, member](const std::string& v) { o.faults.*member = rate(v); });
   }
-  p.option("--stall", [&o](const std::string& v) { o.stall = duration("--stall", v); });
+  p.option("--stall", [&o](const std::string& v) { o.stall = duration(v); });
   p.option("--latency", [&o](const std::string& v) {
-    const auto d = duration("--latency", v);
+    const auto d = duration(v);
     o.latency = Latency{d, d};
   });
   p.option("--latency-dist", [&o](const std::string& v) { o.latency = latency_dist(v); });

@@ -80,7 +80,11 @@ std::vector<std::string> CommandLineParser::parse(std::span<const char* const> a
     if (h.on_flag) {
       h.on_flag();
     } else {
-      h.on_value(opt->results().at(h.next++));
+      try {
+        h.on_value(opt->results().at(h.next++));
+      } catch (const BadOptionValue& e) {
+        throw std::runtime_error(fmt::format("{}: {}", opt->get_name(), e.what()));
+      }
     }
   }
   return words;

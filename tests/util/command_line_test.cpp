@@ -19,6 +19,10 @@ struct Recorder {
   Recorder() {
     p.flag("-q,--quiet", [this] { seen.push_back("quiet"); });
     p.option("-c,--config", [this](const std::string& v) { seen.push_back("config=" + v); });
+    p.option("-l,--level", [this](const std::string& v) {
+      if (v == "bad") throw groupwatch::BadOptionValue("'bad' is not a level");
+      seen.push_back("level=" + v);
+    });
     p.option("--n", [this](const std::string& v) {
       if (v == "bad") throw std::runtime_error("--n: 'bad' is not a number");
       seen.push_back("n=" + v);
@@ -67,6 +71,14 @@ TEST(CommandLine, ErrorsNameTheOption) {
   EXPECT_EQ(error_of({"--config", "x", "--", "--quiet=no"}), "");
   EXPECT_EQ(error_of({"--n", "bad"}), "--n: 'bad' is not a number");
   EXPECT_EQ(error_of({"--n", "1", "--quiet"}), "");
+}
+
+TEST(CommandLine, ABadOptionValueIsNamedByTheOptionsLongName) {
+  EXPECT_EQ(error_of({"--level", "bad"}), "--level: 'bad' is not a level");
+  EXPECT_EQ(error_of({"--level=bad"}), "--level: 'bad' is not a level");
+  EXPECT_EQ(error_of({"-l", "bad"}), "--level: 'bad' is not a level");
+  EXPECT_EQ(error_of({"-lbad"}), "--level: 'bad' is not a level");
+  EXPECT_EQ(error_of({"--level", "info"}), "");
 }
 
 TEST(CommandLine, AFlagGivenAValueIsNamedByTheProgramsOwnText) {

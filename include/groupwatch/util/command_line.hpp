@@ -5,10 +5,17 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace groupwatch {
+
+/// What an option's handler throws for a bad value whose text should begin
+/// with the option's name: the parser writes "--name: " before it.
+struct BadOptionValue : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class CommandLineParser {
  public:
@@ -25,7 +32,8 @@ class CommandLineParser {
   /// NAMES as CLI11 takes them: "--plain" or "-q,--quiet".
   void flag(const std::string& names, std::function<void()> on);
   /// An option with one value, as often as it is written. `on_value` throws
-  /// std::runtime_error saying what is wrong with a value.
+  /// std::runtime_error saying what is wrong with a value (BadOptionValue to
+  /// have the option's long name put before it).
   void option(const std::string& names, std::function<void(const std::string&)> on_value);
 
   /// Calls the handlers in the order the options were written, after the
