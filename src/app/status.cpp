@@ -4,6 +4,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "groupwatch/tencent/errors.hpp"
 #include "groupwatch/util/log.hpp"
@@ -105,18 +106,11 @@ json::object parked_value(const GroupBoard::Parked& p) {
 }
 
 json::object sink_value(const delivery::SinkStats& s, const StatusView& v) {
+  json::object o = json::value_from(s).as_object();
+  o["last_error"] = log::redact(s.last_error);
   auto failing = v.sinks_failing_s.find(s.name);
-  return {{"name", s.name},
-          {"type", s.type},
-          {"queue_depth", s.queue_depth},
-          {"spooled", s.spooled},
-          {"spool_bytes", s.spool_bytes},
-          {"delivered", s.delivered},
-          {"dropped", s.dropped},
-          {"failures", s.failures},
-          {"healthy", s.healthy},
-          {"last_error", log::redact(s.last_error)},
-          {"failing_s", num(failing == v.sinks_failing_s.end() ? 0.0 : failing->second)}};
+  o["failing_s"] = num(failing == v.sinks_failing_s.end() ? 0.0 : failing->second);
+  return o;
 }
 
 json::object cluster_value(const cluster::ClusterStatus& c, const std::vector<AppMetrics>& apps) {

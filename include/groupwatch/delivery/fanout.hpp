@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/describe/class.hpp>
+
 #include "groupwatch/delivery/result.hpp"
 #include "groupwatch/delivery/sink.hpp"
 
@@ -26,6 +28,10 @@ struct SinkStats {
   bool healthy = true;         // last write succeeded (or none tried yet)
   std::string last_error;
 };
+// The status document writes a sink's stats member by member, as described here.
+BOOST_DESCRIBE_STRUCT(SinkStats, (),
+                      (name, type, queue_depth, spooled, spool_bytes, delivered, dropped, failures, healthy,
+                       last_error))
 
 class Fanout {
  public:
