@@ -28,7 +28,8 @@ struct SinkStats {
   bool healthy = true;         // last write succeeded (or none tried yet)
   std::string last_error;
 };
-// The status document writes a sink's stats member by member, as described here.
+// The status document writes a sink's stats member by member, as described here:
+// a member added to SinkStats goes in the list too.
 BOOST_DESCRIBE_STRUCT(SinkStats, (),
                       (name, type, queue_depth, spooled, spool_bytes, delivered, dropped, failures, healthy,
                        last_error))
