@@ -17,6 +17,7 @@
 #include "groupwatch/http/pool.hpp"
 #include "groupwatch/tencent/request.hpp"
 #include "groupwatch/tencent/usersig.hpp"
+#include "http/posts.hpp"
 
 namespace {
 
@@ -72,22 +73,8 @@ class EmulatorTest : public ::testing::Test {
   }
 
   std::vector<Response> post_all(Pool& pool, int n) {
-    const std::string t = target();
-    const std::string body = groupwatch::tencent::build_body(emu::generate_group_ids(1, 7).front());
-    std::vector<std::optional<Response>> out(static_cast<std::size_t>(n));
-    int done = 0;
-    for (int i = 0; i < n; ++i) {
-      asio::co_spawn(io_, pool.post(t, body), [&, i](std::exception_ptr e, Response r) {
-        if (e) std::rethrow_exception(e);
-        out[static_cast<std::size_t>(i)] = std::move(r);
-        ++done;
-      });
-    }
-    io_.restart();
-    while (done < n) io_.run_one();
-    std::vector<Response> result;
-    for (auto& r : out) result.push_back(std::move(*r));
-    return result;
+    return gw_test::post_all(io_, pool, n, target(),
+                             groupwatch::tencent::build_body(emu::generate_group_ids(1, 7).front()));
   }
 
   emu::Latency latency_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "http/posts.hpp"
 #include "http/test_server.hpp"
 #include "support/harness.hpp"
 
@@ -38,24 +40,8 @@ PoolOptions options_for(const TestServer& s, std::string host = "127.0.0.1") {
   return o;
 }
 
-// Runs `n` posts at once (all spawned before any runs) and drives the
-// io_context until all are answered; the pool's idle sweeper may keep the
-// context busy, so run() alone would not return.
 std::vector<Response> post_all(asio::io_context& io, Pool& pool, int n, std::string target = kTarget) {
-  std::vector<std::optional<Response>> out(static_cast<std::size_t>(n));
-  int done = 0;
-  for (int i = 0; i < n; ++i) {
-    asio::co_spawn(io, pool.post(target, kBody), [&, i](std::exception_ptr e, Response r) {
-      if (e) std::rethrow_exception(e);
-      out[static_cast<std::size_t>(i)] = std::move(r);
-      ++done;
-    });
-  }
-  io.restart();
-  while (done < n) io.run_one();
-  std::vector<Response> result;
-  for (auto& r : out) result.push_back(std::move(*r));
-  return result;
+  return gw_test::post_all(io, pool, n, target, kBody);
 }
 
 // The answer as the pool gave it (moved, not copied: a copy's body would
@@ -63,6 +49,41 @@ std::vector<Response> post_all(asio::io_context& io, Pool& pool, int n, std::str
 Response post_one(asio::io_context& io, Pool& pool, std::string target = kTarget) {
   auto all = post_all(io, pool, 1, std::move(target));
   return std::move(all.front());
+}
+
+// The usual set-up: a test server answering in `mode` and a pool on it with
+// options_for's settings, as `adjust` leaves them.
+struct Rig {
+  explicit Rig(Mode mode = Mode::ok, const std::function<void(PoolOptions&)>& adjust = {})
+      : pool(io.get_executor(), adjusted(options_for(server), adjust)) {
+    server.mode = mode;
+  }
+  static PoolOptions adjusted(PoolOptions o, const std::function<void(PoolOptions&)>& adjust) {
+    if (adjust) adjust(o);
+    return o;
+  }
+  Response post(std::string target = kTarget) { return post_one(io, pool, std::move(target)); }
+  std::vector<Response> post_many(int n) { return post_all(io, pool, n); }
+
+  TestServer server;
+  asio::io_context io;
+  Pool pool;
+};
+
+// What `post` gave back and how long it took.
+template <class Post>
+auto timed(Post post) {
+  const auto start = std::chrono::steady_clock::now();
+  auto got = post();
+  return std::pair{std::move(got), std::chrono::steady_clock::now() - start};
+}
+
+// `took` lies in [lo, hi).
+::testing::AssertionResult took_between(std::chrono::steady_clock::duration took, std::chrono::milliseconds lo,
+                                        std::chrono::milliseconds hi) {
+  if (took >= lo && took < hi) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                       << " ms, not in [" << lo.count() << ", " << hi.count() << ") ms";
 }
 
 void sleep_on(asio::io_context& io, std::chrono::milliseconds d) {
@@ -74,24 +95,22 @@ void sleep_on(asio::io_context& io, std::chrono::milliseconds d) {
 }
 
 TEST(HttpPool, OkThroughTlsWithCaFile) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response r = post_one(io, pool);
+  Rig rig;
+  Response r = rig.post();
   ASSERT_EQ(r.failure, Failure::none) << r.detail;
   EXPECT_EQ(r.status, 200u);
   EXPECT_NE(r.body.find("\"OnlineMemberNum\":7"), std::string::npos) << r.body;
 
-  gw_test::Captured c = server.last();
+  gw_test::Captured c = rig.server.last();
   EXPECT_EQ(c.method, "POST");
   EXPECT_EQ(c.target, kTarget);
   EXPECT_EQ(c.version, 11u);
-  EXPECT_EQ(c.host, "127.0.0.1:" + server.port());
+  EXPECT_EQ(c.host, "127.0.0.1:" + rig.server.port());
   EXPECT_EQ(c.user_agent, "groupwatch/" GW_VERSION);
   EXPECT_EQ(c.content_type, "application/json");
   EXPECT_EQ(c.body, kBody);
 
-  auto st = pool.stats();
+  auto st = rig.pool.stats();
   EXPECT_EQ(st.connections_opened, 1u);
   EXPECT_EQ(st.handshakes, 1u);
   EXPECT_EQ(st.requests, 1u);
@@ -121,78 +140,64 @@ TEST(HttpPool, PlainHttp) {
 }
 
 TEST(HttpPool, ReusesConnections) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
+  Rig rig;
   for (int i = 0; i < 1000; ++i) {
-    Response r = post_one(io, pool);
+    Response r = rig.post();
     ASSERT_EQ(r.failure, Failure::none) << i << ": " << r.detail;
     ASSERT_EQ(r.status, 200u);
   }
-  EXPECT_LE(server.handshakes.load(), 4);
-  EXPECT_EQ(pool.stats().handshakes, static_cast<std::uint64_t>(server.handshakes.load()));
-  EXPECT_EQ(pool.stats().requests, 1000u);
-  EXPECT_EQ(server.requests.load(), 1000);
+  EXPECT_LE(rig.server.handshakes.load(), 4);
+  EXPECT_EQ(rig.pool.stats().handshakes, static_cast<std::uint64_t>(rig.server.handshakes.load()));
+  EXPECT_EQ(rig.pool.stats().requests, 1000u);
+  EXPECT_EQ(rig.server.requests.load(), 1000);
 }
 
 TEST(HttpPool, ConcurrencyBoundedByMaxConnections) {
-  TestServer server;
-  server.delay_ms = 20;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  auto results = post_all(io, pool, 20);
+  Rig rig;
+  rig.server.delay_ms = 20;
+  auto results = rig.post_many(20);
   for (const auto& r : results) {
     EXPECT_EQ(r.failure, Failure::none) << r.detail;
     EXPECT_EQ(r.status, 200u);
   }
-  EXPECT_LE(server.max_active.load(), 4);
-  EXPECT_GE(server.max_active.load(), 2);  // the posts did overlap
-  EXPECT_LE(server.accepted.load(), 4);
-  EXPECT_EQ(server.requests.load(), 20);
-  EXPECT_LE(pool.stats().open, 4u);
+  EXPECT_LE(rig.server.max_active.load(), 4);
+  EXPECT_GE(rig.server.max_active.load(), 2);  // the posts did overlap
+  EXPECT_LE(rig.server.accepted.load(), 4);
+  EXPECT_EQ(rig.server.requests.load(), 20);
+  EXPECT_LE(rig.pool.stats().open, 4u);
 }
 
 TEST(HttpPool, WaitersAreServedInOrder) {
-  TestServer server;
-  server.delay_ms = 5;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.max_connections = 1;
-  Pool pool(io.get_executor(), o);
+  Rig rig(Mode::ok, [](PoolOptions& o) { o.max_connections = 1; });
+  rig.server.delay_ms = 5;
   std::vector<int> order;
   for (int i = 0; i < 6; ++i) {
-    asio::co_spawn(io, pool.post(kTarget, kBody), [&order, i](std::exception_ptr e, Response r) {
+    asio::co_spawn(rig.io, rig.pool.post(kTarget, kBody), [&order, i](std::exception_ptr e, Response r) {
       if (e) std::rethrow_exception(e);
       EXPECT_EQ(r.failure, Failure::none) << r.detail;
       order.push_back(i);
     });
   }
-  while (order.size() < 6) io.run_one();
+  while (order.size() < 6) rig.io.run_one();
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5}));
-  EXPECT_EQ(server.handshakes.load(), 1);  // handed from one to the next
+  EXPECT_EQ(rig.server.handshakes.load(), 1);  // handed from one to the next
 }
 
 TEST(HttpPool, UntrustedCertificateRefused) {
-  TestServer server;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.ca_file.clear();
-  Pool pool(io.get_executor(), o);
-  Response r = post_one(io, pool);
+  Rig rig(Mode::ok, [](PoolOptions& o) { o.ca_file.clear(); });
+  Response r = rig.post();
   EXPECT_EQ(r.failure, Failure::tls);
   EXPECT_NE(r.detail.find("certificate verify failed"), std::string::npos) << r.detail;
   EXPECT_EQ(r.detail.find("SECRET-SIG"), std::string::npos) << r.detail;
-  EXPECT_EQ(server.requests.load(), 0);
+  EXPECT_EQ(rig.server.requests.load(), 0);
 }
 
 TEST(HttpPool, UntrustedCertificateAcceptedWithoutVerify) {
-  TestServer server;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.ca_file.clear();
-  o.verify = false;
-  Pool pool(io.get_executor(), o);
-  Response r = post_one(io, pool);
+  Rig rig(Mode::ok, [](PoolOptions& o) {
+    o.ca_file.clear();
+    o.verify = false;
+  });
+  Response r = rig.post();
   ASSERT_EQ(r.failure, Failure::none) << r.detail;
   EXPECT_EQ(r.status, 200u);
 }
@@ -224,81 +229,57 @@ TEST(HttpPool, MissingCaFileIsAConfigurationError) {
 }
 
 TEST(HttpPool, StallEndsWithTimeout) {
-  TestServer server;
-  server.mode = Mode::stall;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.timeout = 300ms;
-  Pool pool(io.get_executor(), o);
-  const auto start = std::chrono::steady_clock::now();
-  Response r = post_one(io, pool);
-  const auto took = std::chrono::steady_clock::now() - start;
+  Rig rig(Mode::stall, [](PoolOptions& o) { o.timeout = 300ms; });
+  auto [r, took] = timed([&] { return rig.post(); });
   EXPECT_EQ(r.failure, Failure::timeout);
   EXPECT_EQ(r.detail.find("SECRET-SIG"), std::string::npos) << r.detail;
-  EXPECT_GE(took, 250ms);
-  EXPECT_LT(took, 2500ms);
-  EXPECT_EQ(pool.stats().open, 0u);
+  EXPECT_TRUE(took_between(took, 250ms, 2500ms));
+  EXPECT_EQ(rig.pool.stats().open, 0u);
 }
 
 // A connection's deadline follows each request: an answer that comes after
 // the previous request's deadline but within its own is taken, and a stall
 // on the reused connection still ends at its own deadline.
 TEST(HttpPool, TheDeadlineFollowsEachRequestOnAReusedConnection) {
-  TestServer server;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.max_connections = 1;
-  o.timeout = 400ms;
-  Pool pool(io.get_executor(), o);
-  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
-  sleep_on(io, 250ms);
-  server.delay_ms = 300;  // ends 550 ms after the first request began
-  Response late = post_one(io, pool);
+  Rig rig(Mode::ok, [](PoolOptions& o) {
+    o.max_connections = 1;
+    o.timeout = 400ms;
+  });
+  ASSERT_EQ(rig.post().failure, Failure::none);
+  sleep_on(rig.io, 250ms);
+  rig.server.delay_ms = 300;  // ends 550 ms after the first request began
+  Response late = rig.post();
   EXPECT_EQ(late.failure, Failure::none) << late.detail;
-  server.delay_ms = 0;
-  server.mode = Mode::stall;
-  const auto start = std::chrono::steady_clock::now();
-  Response stalled = post_one(io, pool);
-  const auto took = std::chrono::steady_clock::now() - start;
+  rig.server.delay_ms = 0;
+  rig.server.mode = Mode::stall;
+  auto [stalled, took] = timed([&] { return rig.post(); });
   EXPECT_EQ(stalled.failure, Failure::timeout) << stalled.detail;
   EXPECT_NE(stalled.detail.find("reading answer timed out"), std::string::npos) << stalled.detail;
-  EXPECT_GE(took, 350ms);
-  EXPECT_LT(took, 5000ms);
-  EXPECT_EQ(pool.stats().connections_opened, 1u);
+  EXPECT_TRUE(took_between(took, 350ms, 5000ms));
+  EXPECT_EQ(rig.pool.stats().connections_opened, 1u);
 }
 
 TEST(HttpPool, WaitingForAConnectionCountsAgainstTheDeadline) {
-  TestServer server;
-  server.mode = Mode::stall;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.timeout = 500ms;
-  o.max_connections = 1;
-  Pool pool(io.get_executor(), o);
-  const auto start = std::chrono::steady_clock::now();
-  auto results = post_all(io, pool, 3);
-  const auto took = std::chrono::steady_clock::now() - start;
+  Rig rig(Mode::stall, [](PoolOptions& o) {
+    o.timeout = 500ms;
+    o.max_connections = 1;
+  });
+  auto [results, took] = timed([&] { return rig.post_many(3); });
   for (const auto& r : results) EXPECT_EQ(r.failure, Failure::timeout) << r.detail;
   // One deadline each, all started together: not three timeouts in a row.
   EXPECT_LT(took, 1400ms);
 }
 
 TEST(HttpPool, ServerResetIsReset) {
-  TestServer server;
-  server.mode = Mode::reset;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response r = post_one(io, pool);
+  Rig rig(Mode::reset);
+  Response r = rig.post();
   EXPECT_EQ(r.failure, Failure::reset) << r.detail;
-  EXPECT_EQ(server.requests.load(), 1);  // a fresh connection is not retried
+  EXPECT_EQ(rig.server.requests.load(), 1);  // a fresh connection is not retried
 }
 
 TEST(HttpPool, Http502IsAnAnswer) {
-  TestServer server;
-  server.mode = Mode::html502;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response r = post_one(io, pool);
+  Rig rig(Mode::html502);
+  Response r = rig.post();
   ASSERT_EQ(r.failure, Failure::none) << r.detail;
   EXPECT_EQ(r.status, 502u);
   EXPECT_NE(r.body.find("<html>"), std::string::npos);
@@ -312,12 +293,10 @@ asio::awaitable<void> post_and_keep(Pool& pool, std::optional<Response>& out) {
 }
 
 TEST(HttpPool, AnswerBodyKeepsRoomToBeParsedWhereItLies) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
+  Rig rig;
   std::optional<Response> r;
-  asio::co_spawn(io, post_and_keep(pool, r), asio::detached);
-  while (!r) io.run_one();
+  asio::co_spawn(rig.io, post_and_keep(rig.pool, r), asio::detached);
+  while (!r) rig.io.run_one();
   ASSERT_EQ(r->failure, Failure::none) << r->detail;
   EXPECT_EQ(r->body, R"({"ActionStatus":"OK","ErrorCode":0,"OnlineMemberNum":7})");
   EXPECT_GE(r->body.capacity(), r->body.size() + groupwatch::http::kBodyPadding);
@@ -326,119 +305,110 @@ TEST(HttpPool, AnswerBodyKeepsRoomToBeParsedWhereItLies) {
 // A body given back is where the next answer is read: no new string per
 // answer, and nothing of the old answer left in it. A large one is not kept.
 TEST(HttpPool, ARecycledBodyHoldsTheNextAnswer) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response first = post_one(io, pool);
+  Rig rig;
+  Response first = rig.post();
   ASSERT_EQ(first.failure, Failure::none) << first.detail;
   const char* storage = first.body.data();
   const auto capacity = first.body.capacity();
-  pool.recycle(std::move(first.body));
+  rig.pool.recycle(std::move(first.body));
   // Were the body let go of, a block of its size made now would likely be
   // the one it had: the next answer would then lie elsewhere.
   std::string decoy;
   decoy.reserve(capacity);
-  Response second = post_one(io, pool);
+  Response second = rig.post();
   ASSERT_EQ(second.failure, Failure::none) << second.detail;
   EXPECT_EQ(second.body, R"({"ActionStatus":"OK","ErrorCode":0,"OnlineMemberNum":7})");
   EXPECT_EQ(second.body.data(), storage);
   std::string big;
   big.reserve(std::size_t{1} << 20);
-  pool.recycle(std::move(big));
+  rig.pool.recycle(std::move(big));
   EXPECT_GE(big.capacity(), std::size_t{1} << 20);  // left with the caller
 }
 
 TEST(HttpPool, ChunkedAnswerIsJoinedAndTheConnectionKept) {
-  TestServer server;
-  server.mode = Mode::chunked;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
+  Rig rig(Mode::chunked);
   for (int i = 0; i < 2; ++i) {
-    Response r = post_one(io, pool);
+    Response r = rig.post();
     ASSERT_EQ(r.failure, Failure::none) << r.detail;
     EXPECT_EQ(r.status, 200u);
     EXPECT_EQ(r.body, R"({"ActionStatus":"OK","ErrorCode":0,"OnlineMemberNum":7})");
   }
-  EXPECT_EQ(pool.stats().connections_opened, 1u);
+  EXPECT_EQ(rig.pool.stats().connections_opened, 1u);
 }
 
 TEST(HttpPool, OversizedBodyIsTooLarge) {
-  TestServer server;
-  server.mode = Mode::big_body;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response r = post_one(io, pool);
+  Rig rig(Mode::big_body);
+  Response r = rig.post();
   EXPECT_EQ(r.failure, Failure::too_large) << r.detail;
-  EXPECT_EQ(pool.stats().open, 0u);  // the rest of the body is still on the wire
+  EXPECT_EQ(rig.pool.stats().open, 0u);  // the rest of the body is still on the wire
 
-  server.mode = Mode::ok;
-  r = post_one(io, pool);
+  rig.server.mode = Mode::ok;
+  r = rig.post();
   EXPECT_EQ(r.failure, Failure::none) << r.detail;
 }
 
-TEST(HttpPool, OversizedHeaderIsTooLarge) {
-  TestServer server;
-  server.mode = Mode::big_header;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response r = post_one(io, pool);
-  EXPECT_EQ(r.failure, Failure::too_large) << r.detail;
+// Answers the pool cannot read, and the failure each is reported as.
+struct Unreadable {
+  const char* name;
+  Mode mode;
+  Failure failure;
+};
+
+void PrintTo(const Unreadable& u, std::ostream* os) {
+  *os << u.name;
 }
 
-TEST(HttpPool, GarbageIsProtocolError) {
-  TestServer server;
-  server.mode = Mode::garbage;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response r = post_one(io, pool);
-  EXPECT_EQ(r.failure, Failure::protocol) << r.detail;
+class HttpPoolUnreadable : public ::testing::TestWithParam<Unreadable> {};
+
+TEST_P(HttpPoolUnreadable, AnswerIsAFailure) {
+  Rig rig(GetParam().mode);
+  Response r = rig.post();
+  EXPECT_EQ(r.failure, GetParam().failure) << r.detail;
 }
+
+INSTANTIATE_TEST_SUITE_P(HttpPool, HttpPoolUnreadable,
+                         ::testing::Values(Unreadable{"OversizedHeaderIsTooLarge", Mode::big_header,
+                                                      Failure::too_large},
+                                           Unreadable{"GarbageIsProtocolError", Mode::garbage, Failure::protocol}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(HttpPool, ConnectionCloseIsNotReused) {
-  TestServer server;
-  server.mode = Mode::close;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
+  Rig rig(Mode::close);
   for (int i = 0; i < 3; ++i) {
-    Response r = post_one(io, pool);
+    Response r = rig.post();
     ASSERT_EQ(r.failure, Failure::none) << r.detail;
     EXPECT_EQ(r.status, 200u);
-    EXPECT_EQ(pool.stats().idle, 0u);
+    EXPECT_EQ(rig.pool.stats().idle, 0u);
   }
-  EXPECT_EQ(server.handshakes.load(), 3);
-  EXPECT_EQ(pool.stats().handshakes, 3u);
-  EXPECT_EQ(pool.stats().requests, 3u);
+  EXPECT_EQ(rig.server.handshakes.load(), 3);
+  EXPECT_EQ(rig.pool.stats().handshakes, 3u);
+  EXPECT_EQ(rig.pool.stats().requests, 3u);
 }
 
 TEST(HttpPool, StaleKeepAliveConnectionIsReportedNotResent) {
-  TestServer server;
-  server.mode = Mode::idle_close;  // answers keep-alive, then hangs up
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
-  sleep_on(io, 20ms);  // let the close arrive
-  Response r = post_one(io, pool);
+  Rig rig(Mode::idle_close);  // answers keep-alive, then hangs up
+  ASSERT_EQ(rig.post().failure, Failure::none);
+  sleep_on(rig.io, 20ms);  // let the close arrive
+  Response r = rig.post();
   // The pool never sends a request twice: the caller retries with a permit.
   EXPECT_EQ(r.failure, Failure::reset) << r.detail;
   EXPECT_TRUE(r.stale);
   EXPECT_TRUE(r.sent);
-  EXPECT_EQ(pool.stats().requests, 2u);
-  EXPECT_EQ(server.handshakes.load(), 1);
+  EXPECT_EQ(rig.pool.stats().requests, 2u);
+  EXPECT_EQ(rig.server.handshakes.load(), 1);
   // The next request opens a fresh connection.
-  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
-  EXPECT_EQ(server.handshakes.load(), 2);
+  ASSERT_EQ(rig.post().failure, Failure::none);
+  EXPECT_EQ(rig.server.handshakes.load(), 2);
 }
 
 TEST(HttpPool, ResetOnAReusedConnectionIsNotResent) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
-  server.mode = Mode::reset;  // reads the request, then resets
-  Response r = post_one(io, pool);
+  Rig rig;
+  ASSERT_EQ(rig.post().failure, Failure::none);
+  rig.server.mode = Mode::reset;  // reads the request, then resets
+  Response r = rig.post();
   EXPECT_EQ(r.failure, Failure::reset) << r.detail;
-  EXPECT_EQ(server.requests.load(), 2);  // the server saw it once, and only once
-  EXPECT_EQ(pool.stats().open, 0u);
+  EXPECT_EQ(rig.server.requests.load(), 2);  // the server saw it once, and only once
+  EXPECT_EQ(rig.pool.stats().open, 0u);
 }
 
 // A gate that admits on demand and records what the server had seen at each
@@ -494,10 +464,7 @@ void post_until_queued(asio::io_context& io, Pool& pool, TestGate& gate, std::op
 
 // One request queued at a closed gate: connected and handshaken, nothing
 // written. finish() runs the loop until its response is in.
-struct QueuedAtTheGate {
-  TestServer server;
-  asio::io_context io;
-  Pool pool{io.get_executor(), options_for(server)};
+struct QueuedAtTheGate : Rig {
   TestGate gate{server};
   std::optional<Response> got;
   QueuedAtTheGate() {
@@ -530,21 +497,18 @@ TEST(HttpPool, GateAdmitsWithTheConnectionReadyAndBeforeTheWrite) {
 }
 
 TEST(HttpPool, EveryWrittenRequestPassedTheGate) {
-  TestServer server;
-  server.mode = Mode::idle_close;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  TestGate gate(server);
+  Rig rig(Mode::idle_close);
+  TestGate gate(rig.server);
   int sent = 0;
   for (int i = 0; i < 6; ++i) {
     std::optional<Response> got;
-    spawn_post(io, pool, gate, got);
-    io.restart();
-    while (!got) io.run_one();
+    spawn_post(rig.io, rig.pool, gate, got);
+    rig.io.restart();
+    while (!got) rig.io.run_one();
     if (got->sent) ++sent;
-    sleep_on(io, 20ms);
+    sleep_on(rig.io, 20ms);
   }
-  EXPECT_EQ(static_cast<int>(pool.stats().requests), sent);
+  EXPECT_EQ(static_cast<int>(rig.pool.stats().requests), sent);
   EXPECT_EQ(gate.admitted, sent);  // one permit per write, stale ones included
   EXPECT_EQ(gate.sent_reports, sent);
 }
@@ -613,18 +577,14 @@ TEST(HttpPool, AGateClosedAtTheWriteStopsTheRequestUnsent) {
 }
 
 TEST(HttpPool, IdleConnectionsExpire) {
-  TestServer server;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.idle_timeout = 50ms;
-  Pool pool(io.get_executor(), o);
-  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
-  EXPECT_EQ(pool.stats().idle, 1u);
-  sleep_on(io, 200ms);
-  EXPECT_EQ(pool.stats().idle, 0u);  // the sweeper closed it
-  EXPECT_EQ(pool.stats().open, 0u);
-  ASSERT_EQ(post_one(io, pool).failure, Failure::none);
-  EXPECT_EQ(server.handshakes.load(), 2);
+  Rig rig(Mode::ok, [](PoolOptions& o) { o.idle_timeout = 50ms; });
+  ASSERT_EQ(rig.post().failure, Failure::none);
+  EXPECT_EQ(rig.pool.stats().idle, 1u);
+  sleep_on(rig.io, 200ms);
+  EXPECT_EQ(rig.pool.stats().idle, 0u);  // the sweeper closed it
+  EXPECT_EQ(rig.pool.stats().open, 0u);
+  ASSERT_EQ(rig.post().failure, Failure::none);
+  EXPECT_EQ(rig.server.handshakes.load(), 2);
 }
 
 TEST(HttpPool, ConnectRefused) {
@@ -639,13 +599,11 @@ TEST(HttpPool, ConnectRefused) {
 }
 
 TEST(HttpPool, InvalidTargetRefused) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  Response r = post_one(io, pool, "/x HTTP/1.1\r\nX-Injected: 1\r\n\r\n");
+  Rig rig;
+  Response r = rig.post("/x HTTP/1.1\r\nX-Injected: 1\r\n\r\n");
   EXPECT_EQ(r.failure, Failure::protocol);
   EXPECT_EQ(r.detail.find("Injected"), std::string::npos);
-  EXPECT_EQ(server.accepted.load(), 0);
+  EXPECT_EQ(rig.server.accepted.load(), 0);
 }
 
 asio::awaitable<void> send_pieces(Pool& pool, groupwatch::http::Text target, groupwatch::http::Text body,
@@ -658,56 +616,50 @@ asio::awaitable<void> send_pieces(Pool& pool, groupwatch::http::Text target, gro
 // target and body as from joined strings, and a piece that would split the
 // request line is refused like a whole target.
 TEST(HttpPool, SendWritesThePiecesAsOneTargetAndBody) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
+  Rig rig;
   const std::string random = "1234";
   std::optional<Response> r;
-  asio::co_spawn(io,
-                 send_pieces(pool, {{"/v4/x?usersig=SIG&random=", random, "&contenttype=json"}},
+  asio::co_spawn(rig.io,
+                 send_pieces(rig.pool, {{"/v4/x?usersig=SIG&random=", random, "&contenttype=json"}},
                              {{R"({"GroupId":")", "@TGS#_ABC", R"("})"}}, r),
                  asio::detached);
-  while (!r) io.run_one();
+  while (!r) rig.io.run_one();
   ASSERT_EQ(r->failure, Failure::none) << r->detail;
-  const auto got = server.last();
+  const auto got = rig.server.last();
   EXPECT_EQ(got.target, "/v4/x?usersig=SIG&random=1234&contenttype=json");
   EXPECT_EQ(got.body, R"({"GroupId":"@TGS#_ABC"})");
 
   r.reset();
-  asio::co_spawn(io, send_pieces(pool, {{"/v4/x?a=", "1 HTTP/1.1\r\nX-Injected: 1"}}, {{"{}"}}, r), asio::detached);
-  while (!r) io.run_one();
+  asio::co_spawn(rig.io, send_pieces(rig.pool, {{"/v4/x?a=", "1 HTTP/1.1\r\nX-Injected: 1"}}, {{"{}"}}, r),
+                 asio::detached);
+  while (!r) rig.io.run_one();
   EXPECT_EQ(r->failure, Failure::protocol);
-  EXPECT_EQ(server.requests.load(), 1);
+  EXPECT_EQ(rig.server.requests.load(), 1);
 }
 
 TEST(HttpPool, ShutdownCancelsWaitersAndInFlight) {
-  TestServer server;
-  server.mode = Mode::stall;
-  asio::io_context io;
-  PoolOptions o = options_for(server);
-  o.max_connections = 1;
-  o.timeout = 10s;
-  Pool pool(io.get_executor(), o);
-  asio::steady_timer t(io, 200ms);
-  t.async_wait([&](boost::system::error_code) { pool.shutdown(); });
+  Rig rig(Mode::stall, [](PoolOptions& o) {
+    o.max_connections = 1;
+    o.timeout = 10s;
+  });
+  asio::steady_timer t(rig.io, 200ms);
+  t.async_wait([&](boost::system::error_code) { rig.pool.shutdown(); });
   const auto start = std::chrono::steady_clock::now();
-  auto results = post_all(io, pool, 3);
+  auto results = rig.post_many(3);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   for (const auto& r : results) EXPECT_EQ(r.failure, Failure::cancelled) << r.detail;
-  EXPECT_EQ(pool.stats().open, 0u);
-  EXPECT_EQ(post_one(io, pool).failure, Failure::cancelled);
+  EXPECT_EQ(rig.pool.stats().open, 0u);
+  EXPECT_EQ(rig.post().failure, Failure::cancelled);
 }
 
 TEST(HttpPool, ShutdownClosesIdleConnections) {
-  TestServer server;
-  asio::io_context io;
-  Pool pool(io.get_executor(), options_for(server));
-  auto results = post_all(io, pool, 3);
+  Rig rig;
+  auto results = rig.post_many(3);
   for (const auto& r : results) ASSERT_EQ(r.failure, Failure::none) << r.detail;
-  EXPECT_GE(pool.stats().idle, 1u);
-  pool.shutdown();
-  EXPECT_EQ(pool.stats().idle, 0u);
-  EXPECT_EQ(pool.stats().open, 0u);
+  EXPECT_GE(rig.pool.stats().idle, 1u);
+  rig.pool.shutdown();
+  EXPECT_EQ(rig.pool.stats().idle, 0u);
+  EXPECT_EQ(rig.pool.stats().open, 0u);
 }
 
 TEST(HttpPool, FailureNames) {
