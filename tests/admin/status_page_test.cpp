@@ -173,13 +173,8 @@ TEST_F(StatusPage, PrometheusScrapesTheMetricsEndpoint) {
   Prometheus prom({d().admin_port});
   ASSERT_TRUE(prom.wait_ready()) << prom.log();
   std::vector<PromSample> up;
-  ASSERT_TRUE(wait_for(
-      [&] {
-        auto r = prom.query("up");
-        if (r) up = *r;
-        return r && r->size() == 1 && (*r)[0].value == "1";
-      },
-      30s, 200ms))
+  ASSERT_TRUE(prom.query_until(
+      "up", [](const auto& r) { return r.size() == 1 && r[0].value == "1"; }, up, 30s, 200ms))
       << prom.log();
   EXPECT_EQ(up[0].labels["job"], "groupwatch");
   // The scrape parsed: a histogram and labelled counters came through.

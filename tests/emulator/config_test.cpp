@@ -6,9 +6,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/harness.hpp"
+
 namespace {
 
 using namespace groupwatch::emulator;
+using gw_test::thrown_by;
 namespace fs = std::filesystem;
 
 class TempFile {
@@ -24,15 +27,6 @@ class TempFile {
  private:
   fs::path path_;
 };
-
-std::string load_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::optional<CommandLine> parse(std::vector<const char*> args, std::string* error) {
   return parse_command_line(std::span<const char* const>(args.data(), args.size()), error);
@@ -57,21 +51,21 @@ TEST(EmulatorConfig, LoadsApps) {
 
 TEST(EmulatorConfig, RejectsBadAppsWithTheirPosition) {
   TempFile unknown("- sdkappid: 1\n  secret_key: k\n  secrte: x\n");
-  const auto e1 = load_error([&] { load_apps_yaml(unknown.str()); });
+  const auto e1 = thrown_by([&] { load_apps_yaml(unknown.str()); });
   EXPECT_NE(e1.find(unknown.str() + ":3:"), std::string::npos) << e1;
   EXPECT_NE(e1.find("unknown key 'secrte'"), std::string::npos) << e1;
 
   TempFile missing("- sdkappid: 1\n");
-  EXPECT_NE(load_error([&] { load_apps_yaml(missing.str()); }).find("secret_key is required"), std::string::npos);
+  EXPECT_NE(thrown_by([&] { load_apps_yaml(missing.str()); }).find("secret_key is required"), std::string::npos);
   TempFile negative("- sdkappid: -5\n  secret_key: k\n");
-  EXPECT_NE(load_error([&] { load_apps_yaml(negative.str()); }).find("sdkappid must be"), std::string::npos);
+  EXPECT_NE(thrown_by([&] { load_apps_yaml(negative.str()); }).find("sdkappid must be"), std::string::npos);
   TempFile twice("- {sdkappid: 1, secret_key: a}\n- {sdkappid: 1, secret_key: b}\n");
-  EXPECT_NE(load_error([&] { load_apps_yaml(twice.str()); }).find("twice"), std::string::npos);
-  const auto e2 = load_error([] { load_apps_yaml("/nonexistent/apps.yaml"); });
+  EXPECT_NE(thrown_by([&] { load_apps_yaml(twice.str()); }).find("twice"), std::string::npos);
+  const auto e2 = thrown_by([] { load_apps_yaml("/nonexistent/apps.yaml"); });
   EXPECT_NE(e2.find("cannot read"), std::string::npos) << e2;
   // Secrets never appear in messages.
   TempFile secret("- sdkappid: x1\n  secret_key: supersecret\n");
-  EXPECT_EQ(load_error([&] { load_apps_yaml(secret.str()); }).find("supersecret"), std::string::npos);
+  EXPECT_EQ(thrown_by([&] { load_apps_yaml(secret.str()); }).find("supersecret"), std::string::npos);
 }
 
 TEST(EmulatorConfig, LoadsGroupText) {
@@ -83,7 +77,7 @@ TEST(EmulatorConfig, LoadsGroupText) {
   EXPECT_EQ(g[1].id, "@TGS#_@TGS#BBBBBBBBBBBB");
   EXPECT_EQ(g[1].type, GroupType::community);
   TempFile two("@TGS#_A @TGS#_B\n", ".txt");
-  EXPECT_NE(load_error([&] { load_groups_text(two.str()); }).find(":1: one group ID per line"), std::string::npos);
+  EXPECT_NE(thrown_by([&] { load_groups_text(two.str()); }).find(":1: one group ID per line"), std::string::npos);
 }
 
 TEST(EmulatorConfig, LoadsGroupYaml) {
@@ -102,11 +96,11 @@ TEST(EmulatorConfig, LoadsGroupYaml) {
   EXPECT_EQ(g[4].id, "@TGS#_@TGS#PLAIN");
   TempFile empty("");
   EXPECT_TRUE(load_groups_yaml(empty.str()).empty());
-  EXPECT_NE(load_error([&] { load_apps_yaml(empty.str()); }).find("no apps"), std::string::npos);
+  EXPECT_NE(thrown_by([&] { load_apps_yaml(empty.str()); }).find("no apps"), std::string::npos);
   TempFile bad("- {id: x, type: Secret}\n");
-  EXPECT_NE(load_error([&] { load_groups_yaml(bad.str()); }).find(":1:"), std::string::npos);
+  EXPECT_NE(thrown_by([&] { load_groups_yaml(bad.str()); }).find(":1:"), std::string::npos);
   TempFile badfault("- {id: x, fault: explode}\n");
-  EXPECT_NE(load_error([&] { load_groups_yaml(badfault.str()); }).find("fault must be"), std::string::npos);
+  EXPECT_NE(thrown_by([&] { load_groups_yaml(badfault.str()); }).find("fault must be"), std::string::npos);
 }
 
 TEST(EmulatorConfig, GroupYamlTakesNames) {
@@ -119,7 +113,7 @@ TEST(EmulatorConfig, GroupYamlTakesNames) {
   EXPECT_EQ(g[1].name, "");
   EXPECT_EQ(default_group_name(g[1].id), "Group NONAME");
   TempFile listed("- {id: x, name: [a, b]}\n");
-  EXPECT_NE(load_error([&] { load_groups_yaml(listed.str()); }).find("name must be a scalar"), std::string::npos);
+  EXPECT_NE(thrown_by([&] { load_groups_yaml(listed.str()); }).find("name must be a scalar"), std::string::npos);
 }
 
 TEST(EmulatorConfig, CommandLineDefaultsAreTheDemo) {

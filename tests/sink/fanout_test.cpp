@@ -80,8 +80,7 @@ TEST(Fanout, FlushesAPartialBatchAfterFlushInterval) {
 
 TEST(Fanout, OutageLosesNothingAndKeepsOrder) {
   TempDir dir;
-  auto st = std::make_shared<FakeState>();
-  st->fail = true;
+  auto st = failing_state();
   delivery::Fanout f(fake_sinks(st), dir.path());
   push_range(f, 0, 300);
   ASSERT_TRUE(eventually([&] { return stats_of(f).failures >= 2; }));
@@ -103,8 +102,7 @@ TEST(Fanout, OutageLosesNothingAndKeepsOrder) {
 
 TEST(Fanout, StopDuringOutageSpoolsAndANewFanoutDeliversIt) {
   TempDir dir;
-  auto down = std::make_shared<FakeState>();
-  down->fail = true;
+  auto down = failing_state();
   {
     delivery::Fanout f(fake_sinks(down), dir.path());
     push_range(f, 0, 120);
@@ -127,8 +125,7 @@ TEST(Fanout, KillDuringOutageLosesNothingPushed) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     // The child pushes during an outage and dies without any shutdown.
-    auto down = std::make_shared<FakeState>();
-    down->fail = true;
+    auto down = failing_state();
     auto opts = fast_options();
     opts.queue_size = 100000;  // nothing spills because memory is full
     opts.retry_min = opts.retry_max = 10s;
@@ -174,10 +171,11 @@ TEST(Fanout, CorruptSpoolTailIsIgnoredAndTheRestDelivered) {
 
 // Pushes item 0, waits for the first failure, then pushes the rest while the
 // worker waits out a long backoff, so every drop decision is made in push().
-std::vector<int> fill_spool_beyond_cap(bool drop_oldest, const TempDir& dir, std::uint64_t* dropped,
-                                       std::uint64_t* spool_bytes) {
-  auto st = std::make_shared<FakeState>();
-  st->fail = true;
+// Checks what holds either way: the spool within its cap, more than 100 of
+// the 200 dropped, each of them delivered or dropped. Returns the delivered.
+std::vector<int> fill_spool_beyond_cap(bool drop_oldest) {
+  TempDir dir;
+  auto st = failing_state();
   auto opts = fast_options();
   opts.queue_size = 5;
   opts.spool_max_bytes = 4096;
@@ -187,24 +185,22 @@ std::vector<int> fill_spool_beyond_cap(bool drop_oldest, const TempDir& dir, std
   f.push(make_result(0));
   EXPECT_TRUE(eventually([&] { return stats_of(f).failures >= 1; }));
   push_range(f, 1, 200);
-  *spool_bytes = stats_of(f).spool_bytes;
+  EXPECT_LE(stats_of(f).spool_bytes, 4096u);
   st->fail = false;
   EXPECT_TRUE(eventually([&] {
     auto s = stats_of(f);
     return s.delivered + s.dropped == 200;
   }));
   EXPECT_TRUE(f.stop(5s));
-  *dropped = stats_of(f).dropped;
-  return st->indices();
+  const auto dropped = stats_of(f).dropped;
+  auto got = st->indices();
+  EXPECT_GT(dropped, 100u);
+  EXPECT_EQ(got.size() + dropped, 200u);
+  return got;
 }
 
 TEST(Fanout, WhenFullDropOldestKeepsTheNewest) {
-  TempDir dir;
-  std::uint64_t dropped = 0, bytes = 0;
-  auto got = fill_spool_beyond_cap(true, dir, &dropped, &bytes);
-  EXPECT_LE(bytes, 4096u);
-  EXPECT_GT(dropped, 100u);
-  EXPECT_EQ(got.size() + dropped, 200u);
+  auto got = fill_spool_beyond_cap(true);
   EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.back(), 199);
@@ -214,12 +210,7 @@ TEST(Fanout, WhenFullDropOldestKeepsTheNewest) {
 }
 
 TEST(Fanout, WhenFullDropNewestKeepsTheOldest) {
-  TempDir dir;
-  std::uint64_t dropped = 0, bytes = 0;
-  auto got = fill_spool_beyond_cap(false, dir, &dropped, &bytes);
-  EXPECT_LE(bytes, 4096u);
-  EXPECT_GT(dropped, 100u);
-  EXPECT_EQ(got.size() + dropped, 200u);
+  auto got = fill_spool_beyond_cap(false);
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got, range(0, static_cast<int>(got.size())));
 }
@@ -277,8 +268,7 @@ TEST(Fanout, ForgetRunsOnTheWorker) {
 TEST(Fanout, EverySinkGetsEveryResult) {
   TempDir dir;
   auto a = std::make_shared<FakeState>();
-  auto b = std::make_shared<FakeState>();
-  b->fail = true;
+  auto b = failing_state();
   auto sinks = fake_sinks(a, fast_options(), "a");
   auto more = fake_sinks(b, fast_options(), "b");
   sinks.push_back(std::move(more.front()));
@@ -310,8 +300,7 @@ std::vector<delivery::ParsedSink> fake_with(std::shared_ptr<FakeState> st, const
 // what it had queued and spooled; nothing is lost or written twice.
 TEST(FanoutReconfigure, AChangedSinkKeepsItsSpoolAndDeliversItThroughTheNewSettings) {
   TempDir dir;
-  auto down = std::make_shared<FakeState>();
-  down->fail = true;
+  auto down = failing_state();
   delivery::Fanout f(fake_with(down, "v1"), dir.path());
   push_range(f, 0, 100);
   ASSERT_TRUE(eventually([&] { return stats_of(f).spooled == 100; }));
@@ -346,8 +335,7 @@ TEST(FanoutReconfigure, AnUnchangedSinkIsKeptAsItIs) {
 TEST(FanoutReconfigure, ARemovedSinkKeepsItsSpoolForItsReturn) {
   TempDir dir;
   auto a = std::make_shared<FakeState>();
-  auto b = std::make_shared<FakeState>();
-  b->fail = true;
+  auto b = failing_state();
   auto both = fake_with(a, "a", "a");
   both.push_back(std::move(fake_with(b, "b", "b")[0]));
   delivery::Fanout f(std::move(both), dir.path());

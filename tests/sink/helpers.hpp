@@ -11,8 +11,10 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +43,13 @@ inline delivery::Result make_result(int i, std::int64_t error_code = 0) {
   return r;
 }
 
+/// Results 0 to n-1, every fourth an error row (10015): 3, 7, ...
+inline std::vector<delivery::Result> mixed_results(int n) {
+  std::vector<delivery::Result> out;
+  for (int i = 0; i < n; ++i) out.push_back(make_result(i, i % 4 == 3 ? 10015 : 0));
+  return out;
+}
+
 /// The sink benchmark shared by the real-server tests: 20,000 results (one
 /// in ten an error row) in batches of 500. Prints results/s and the client's
 /// CPU per result, records results_per_second, returns how many were written.
@@ -63,6 +72,11 @@ inline int write_throughput(delivery::Sink& s, const std::string& label) {
             << static_cast<int>(kTotal / wall) << " results/s, client CPU " << cpu_per_result << " us/result\n";
   ::testing::Test::RecordProperty("results_per_second", static_cast<int>(kTotal / wall));
   return kTotal;
+}
+
+/// A group's watchlist name and labels, as results carry them.
+inline config::GroupMetaPtr meta_of(std::string name, std::vector<std::pair<std::string, std::string>> labels) {
+  return std::make_shared<const config::GroupMeta>(config::GroupMeta{std::move(name), std::move(labels)});
 }
 
 /// Index encoded in a group id made by make_result.
@@ -92,6 +106,13 @@ struct FakeState {
     return got.size();
   }
 };
+
+/// The state of a fake sink that fails every write until `fail` is cleared.
+inline std::shared_ptr<FakeState> failing_state() {
+  auto st = std::make_shared<FakeState>();
+  st->fail = true;
+  return st;
+}
 
 class FakeSink : public delivery::Sink {
  public:
@@ -161,6 +182,40 @@ inline std::vector<int> range(int from, int to) {
   return v;
 }
 
+/// A suite against one real server (Postgres, Influx) started once for all
+/// its tests: each test is skipped where `unavailable` says why the server
+/// cannot run here, fails where it did not start, and is readied by
+/// prepare() once the server is there.
+template <class Server, std::string (*unavailable)()>
+class RealServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    unavailable_ = unavailable();
+    if (!unavailable_.empty()) return;
+    try {
+      server_ = std::make_unique<Server>();
+      server_->start();
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+    }
+  }
+  static void TearDownTestSuite() { server_.reset(); }  // stops it, removes its directory
+
+  void SetUp() override {
+    if (!unavailable_.empty()) GTEST_SKIP() << unavailable_;
+    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    prepare();
+  }
+  virtual void prepare() {}
+
+  /// The running test's name: a table or database of its own.
+  static std::string test_name() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
+
+  static inline std::string unavailable_;
+  static inline std::string start_error_;
+  static inline std::unique_ptr<Server> server_;
+};
+
 /// Parses `sinks:` entries written as a YAML list.
 struct Parsed {
   std::vector<delivery::ParsedSink> sinks;
@@ -188,6 +243,14 @@ inline Parsed parse_yaml(const std::string& yaml) {
   auto env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   p.sinks = delivery::parse_sinks(cfgs, p.diags, env);
   return p;
+}
+
+/// The one sink `yaml` describes, with no state directory; throws naming the
+/// errors when `yaml` is not one valid sink.
+inline std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml) {
+  auto p = parse_yaml(yaml);
+  if (p.diags.has_errors() || p.sinks.size() != 1) throw std::runtime_error("bad sink config: " + p.errors());
+  return p.sinks[0].spec->create(delivery::SinkContext{"/nonexistent", p.sinks[0].name});
 }
 
 }  // namespace gw_test

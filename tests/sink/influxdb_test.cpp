@@ -25,12 +25,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml) {
-  auto p = parse_yaml(yaml);
-  if (p.diags.has_errors() || p.sinks.size() != 1) throw std::runtime_error("bad sink config: " + p.errors());
-  return p.sinks[0].spec->create(delivery::SinkContext{"/nonexistent", p.sinks[0].name});
-}
-
 std::string line_of(const delivery::Result& r, std::string_view measurement = "groupwatch") {
   std::string out;
   influx::append_line(out, measurement, r);
@@ -62,10 +56,7 @@ TEST(InfluxLineProtocol, EscapesTagsFieldsAndMeasurement) {
 
 TEST(InfluxLineProtocol, NameAndLabelsAreEscapedTags) {
   auto r = make_result(3);
-  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
-  meta->name = "VIP lounge,1";
-  meta->labels = {{"my tier", "gold=1"}};
-  r.meta = meta;
+  r.meta = meta_of("VIP lounge,1", {{"my tier", "gold=1"}});
   EXPECT_THAT(line_of(r), StartsWith("groupwatch,app=prod-sg,group_id=@TGS#_group3,group_name=VIP\\ lounge\\,1,"
                                      "my\\ tier=gold\\=1 online_member_num=3i,"));
 }
@@ -320,24 +311,11 @@ std::vector<Row> rows_of(const std::string& json) {
   return out;
 }
 
-class InfluxSink : public ::testing::Test {
+class InfluxSink : public RealServerTest<Influx, influxdb_unavailable> {
  protected:
-  static void SetUpTestSuite() {
-    unavailable_ = influxdb_unavailable();
-    if (!unavailable_.empty()) return;
-    try {
-      server_ = std::make_unique<Influx>();
-      server_->start();
-    } catch (const std::exception& e) {
-      start_error_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() { server_.reset(); }
-
-  void SetUp() override {
-    if (!unavailable_.empty()) GTEST_SKIP() << unavailable_;
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
-    db_ = std::string("db_") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  // Each test gets its own database.
+  void prepare() override {
+    db_ = "db_" + test_name();
     server_->command("CREATE DATABASE " + db_);
   }
 
@@ -350,21 +328,14 @@ class InfluxSink : public ::testing::Test {
     return rows.empty() ? 0 : std::stoi(rows[0].at("count"));
   }
 
-  static inline std::string unavailable_;
-  static inline std::string start_error_;
-  static inline std::unique_ptr<Influx> server_;
   std::string db_;
 };
 
 TEST_F(InfluxSink, WritesPointsAndReadsThemBack) {
   auto s = make_sink(yaml());
   s->open();
-  std::vector<delivery::Result> batch;
-  for (int i = 0; i < 10; ++i) batch.push_back(make_result(i, i % 4 == 3 ? 10015 : 0));
-  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
-  meta->name = "VIP lounge, 中";
-  meta->labels = {{"tier", "gold"}};
-  batch[2].meta = meta;
+  std::vector<delivery::Result> batch = mixed_results(10);
+  batch[2].meta = meta_of("VIP lounge, 中", {{"tier", "gold"}});
   s->write(batch);
   auto rows = select("SELECT * FROM groupwatch ORDER BY time");
   ASSERT_EQ(rows.size(), 10u);

@@ -18,33 +18,43 @@ using namespace gw_test;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml) {
-  auto p = parse_yaml(yaml);
-  if (p.diags.has_errors() || p.sinks.size() != 1) throw std::runtime_error("bad sink config: " + p.errors());
-  return p.sinks[0].spec->create(delivery::SinkContext{"/nonexistent", p.sinks[0].name});
-}
-
 // ---- settings (no server needed)
 
-TEST(PostgresSinkConfig, DescribeShowsWhereButNeverThePassword) {
-  auto p = parse_yaml(
-      "- type: postgres\n  dsn: host=db.internal port=6543 user=gw password=hunter2-Secret dbname=metrics\n"
-      "  table: results\n  schema: gw\n");
+// A sink as written, and what describe() shows of it: where and which
+// table, never the password.
+struct Described {
+  const char* name;
+  const char* yaml;
+  const char* where;
+  const char* table;
+};
+
+void PrintTo(const Described& d, std::ostream* os) {
+  *os << d.name;
+}
+
+class PostgresSinkDescribe : public ::testing::TestWithParam<Described> {};
+
+TEST_P(PostgresSinkDescribe, ShowsWhereButNeverThePassword) {
+  auto p = parse_yaml(GetParam().yaml);
   ASSERT_FALSE(p.diags.has_errors()) << p.errors();
   auto d = p.sinks[0].spec->describe();
-  EXPECT_THAT(d, HasSubstr("host=db.internal port=6543 dbname=metrics user=gw"));
-  EXPECT_THAT(d, HasSubstr("table gw.results"));
+  EXPECT_THAT(d, HasSubstr(GetParam().where));
+  EXPECT_THAT(d, HasSubstr(GetParam().table));
   EXPECT_THAT(d, Not(HasSubstr("hunter2")));
 }
 
-TEST(PostgresSinkConfig, UriDsnIsAccepted) {
-  auto p = parse_yaml("- type: postgres\n  dsn: postgresql://gw:hunter2-Secret@db:5433/metrics?sslmode=require\n");
-  ASSERT_FALSE(p.diags.has_errors()) << p.errors();
-  auto d = p.sinks[0].spec->describe();
-  EXPECT_THAT(d, HasSubstr("host=db port=5433 dbname=metrics user=gw"));
-  EXPECT_THAT(d, HasSubstr("table samples"));
-  EXPECT_THAT(d, Not(HasSubstr("hunter2")));
-}
+INSTANTIATE_TEST_SUITE_P(
+    PostgresSinkConfig, PostgresSinkDescribe,
+    ::testing::Values(Described{"DescribeShowsWhereButNeverThePassword",
+                                "- type: postgres\n  dsn: host=db.internal port=6543 user=gw password=hunter2-Secret "
+                                "dbname=metrics\n  table: results\n  schema: gw\n",
+                                "host=db.internal port=6543 dbname=metrics user=gw", "table gw.results"},
+                      Described{
+                          "UriDsnIsAccepted",
+                          "- type: postgres\n  dsn: postgresql://gw:hunter2-Secret@db:5433/metrics?sslmode=require\n",
+                          "host=db port=5433 dbname=metrics user=gw", "table samples"}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST(PostgresSinkConfig, BadSettingsAreErrorsWithoutEchoingTheDsn) {
   auto p = parse_yaml("- type: postgres\n  dsn: \"host=db password=hunter2-Secret bogus\"\n  table: \"\"\n");
@@ -61,25 +71,11 @@ TEST(PostgresSinkConfig, BadSettingsAreErrorsWithoutEchoingTheDsn) {
 
 // ---- against the real server
 
-class PostgresSink : public ::testing::Test {
+class PostgresSink : public RealServerTest<Postgres, postgres_unavailable> {
  protected:
-  static void SetUpTestSuite() {
-    unavailable_ = postgres_unavailable();
-    if (!unavailable_.empty()) return;
-    try {
-      server_ = std::make_unique<Postgres>();
-      server_->start();
-    } catch (const std::exception& e) {
-      start_error_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() { server_.reset(); }  // stops it, removes its directory
-
-  void SetUp() override {
-    if (!unavailable_.empty()) GTEST_SKIP() << unavailable_;
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
-    // Each test gets its own table.
-    table_ = std::string("t_") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  // Each test gets its own table.
+  void prepare() override {
+    table_ = "t_" + test_name();
     for (auto& c : table_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
 
@@ -92,17 +88,13 @@ class PostgresSink : public ::testing::Test {
     return std::stoi(sql("select count(*) from " + table_ + " where " + where));
   }
 
-  static inline std::string unavailable_;
-  static inline std::string start_error_;
-  static inline std::unique_ptr<Postgres> server_;
   std::string table_;
 };
 
 TEST_F(PostgresSink, WritesValuesAndNullsOnErrorRows) {
   auto s = make_sink(yaml());
   s->open();
-  std::vector<delivery::Result> batch;
-  for (int i = 0; i < 10; ++i) batch.push_back(make_result(i, i % 4 == 3 ? 10015 : 0));
+  std::vector<delivery::Result> batch = mixed_results(10);
   batch[5].error_code = -1;  // no answer (network): no count either
   batch[5].online_member_num.reset();
   batch[5].error_info = "timeout";
@@ -141,10 +133,7 @@ TEST_F(PostgresSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
   sql("insert into " + table_ + " values (now(), 'old', 1, '@TGS#_old', 7, 0, '')");
   auto s = make_sink(yaml());
   auto r = make_result(1);
-  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
-  meta->name = "VIP 'lounge' 中";
-  meta->labels = {{"tier", "gold"}};
-  r.meta = meta;
+  r.meta = meta_of("VIP 'lounge' 中", {{"tier", "gold"}});
   s->write(std::vector<delivery::Result>{r, make_result(2)});
   EXPECT_EQ(sql("select online_member_num, coalesce(group_name, 'NULL'), labels::text from " + table_ +
                 " where group_id = '@TGS#_old'"),

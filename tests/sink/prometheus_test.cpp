@@ -85,9 +85,7 @@ TEST(PrometheusSink, EscapesLabelValues) {
 
 TEST(PrometheusSink, CarriesTheNameAndSanitisedLabels) {
   std::map<std::pair<std::string, std::string>, prom::Series> series;
-  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
-  meta->name = "VIP \"lounge\"";
-  meta->labels = {{"1st-tier", "gold"}, {"group-id", "shadow"}, {"region", "s\\g"}};
+  auto meta = meta_of("VIP \"lounge\"", {{"1st-tier", "gold"}, {"group-id", "shadow"}, {"region", "s\\g"}});
   series[{"app", "g1"}] = {5, 1.5, meta};
   auto text = prom::render(series);
   // The name is escaped, a label name is made valid, and a label that would
@@ -120,23 +118,15 @@ TEST(PrometheusSink, ARealPrometheusScrapesTheCounts) {
   fanout.push(counted("prod-sg", "@TGS#_@TGS#cQVLVHIM62CJ", 1000, now_ms));
   fanout.push(counted("prod-sg", "@TGS#_@TGS#DISSOLVED01", 42, now_ms));
   auto named = counted("eu", "@TGS#_@TGS#cQVLVHIM62CJ", 7, now_ms);
-  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
-  meta->name = "VIP \"lounge\" 中";
-  meta->labels = {{"tier-level", "gold"}};
-  named.meta = meta;
+  named.meta = meta_of("VIP \"lounge\" 中", {{"tier-level", "gold"}});
   fanout.push(named);
   ASSERT_TRUE(eventually([&] { return http_get(port, "/metrics").body.find("DISSOLVED01") != std::string::npos; }));
 
   Prometheus server({port});
   ASSERT_TRUE(server.wait_ready()) << server.log();
   std::vector<PromSample> got;
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto r = server.query("groupwatch_group_online_members");
-        if (r) got = *r;
-        return r && r->size() == 3;
-      },
-      60s))
+  ASSERT_TRUE(server.query_until(
+      "groupwatch_group_online_members", [](const auto& r) { return r.size() == 3; }, got, 60s, 2ms))
       << server.log();
   std::map<std::string, std::string> by_series;
   for (auto& s : got) by_series[s.labels["app"] + "/" + s.labels["group_id"]] = s.value;

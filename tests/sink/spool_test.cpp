@@ -20,6 +20,20 @@ void append_n(Spool& s, int from, int to) {
   s.append(buf, static_cast<std::size_t>(to - from));
 }
 
+// Appends records [from, to) and returns the file offset where `from` starts.
+std::uint64_t append_at(Spool& s, int from, int to) {
+  const std::uint64_t at = s.file_bytes();
+  append_n(s, from, to);
+  return at;
+}
+
+// Consumes the first `n` records.
+void consume_front(Spool& s, std::size_t n) {
+  std::uint64_t bytes = 0;
+  s.read_front(n, bytes);
+  s.consume(bytes, n);
+}
+
 std::vector<int> read_all(Spool& s) {
   std::uint64_t bytes = 0;
   std::vector<int> out;
@@ -95,10 +109,8 @@ TEST(Spool, AFlippedByteLosesOnlyItsRecordAndQuarantinesIt) {
   {
     Spool s(path);
     append_n(s, 0, 746);
-    bad_starts = s.file_bytes();
-    append_n(s, 746, 747);
-    bad_ends = s.file_bytes();
-    append_n(s, 747, 1494);
+    bad_starts = append_at(s, 746, 747);
+    bad_ends = append_at(s, 747, 1494);
   }
   flip_byte(path, bad_starts + 20);
   Spool s(path);
@@ -114,40 +126,46 @@ TEST(Spool, AFlippedByteLosesOnlyItsRecordAndQuarantinesIt) {
   EXPECT_EQ(read_all(again), want);
 }
 
-// A damaged length field (the record's own framing) is skipped the same way.
-TEST(Spool, ADamagedLengthIsSkippedToTheNextWholeRecord) {
-  TempDir dir;
-  std::string path = dir.file("s.wal");
-  std::uint64_t third_starts = 0;
-  {
-    Spool s(path);
-    append_n(s, 0, 2);
-    third_starts = s.file_bytes();
-    append_n(s, 2, 6);
-  }
-  flip_byte(path, third_starts + 1);
-  Spool s(path);
-  EXPECT_EQ(read_all(s), (std::vector<int>{0, 1, 3, 4, 5}));
+// One byte flipped in one record of a closed spool: reopened, the spool
+// skips that record only, and what was consumed before stays consumed.
+struct Flip {
+  const char* name;
+  int records;            // 0 .. records-1 written
+  std::size_t consumed;   // the first ones consumed before the damage
+  int damaged;            // the record hit
+  std::uint64_t byte;     // which of its bytes
+  std::vector<int> read;  // what the reopened spool reads
+};
+
+void PrintTo(const Flip& f, std::ostream* os) {
+  *os << f.name;
 }
 
-// A consumed prefix stays consumed when the damage lies after it.
-TEST(Spool, TheConsumedPositionHoldsAcrossAResync) {
+class SpoolFlip : public ::testing::TestWithParam<Flip> {};
+
+TEST_P(SpoolFlip, OnlyTheDamagedRecordIsSkipped) {
+  const Flip& f = GetParam();
   TempDir dir;
   std::string path = dir.file("s.wal");
-  std::uint64_t bad_starts = 0;
+  std::uint64_t damaged_starts = 0;
   {
     Spool s(path);
-    append_n(s, 0, 4);
-    bad_starts = s.file_bytes();
-    append_n(s, 4, 8);
-    std::uint64_t bytes = 0;
-    auto first = s.read_front(2, bytes);
-    s.consume(bytes, 2);
+    append_n(s, 0, f.damaged);
+    damaged_starts = append_at(s, f.damaged, f.records);
+    if (f.consumed > 0) consume_front(s, f.consumed);
   }
-  flip_byte(path, bad_starts + 12);
+  flip_byte(path, damaged_starts + f.byte);
   Spool s(path);
-  EXPECT_EQ(read_all(s), (std::vector<int>{2, 3, 5, 6, 7}));
+  EXPECT_EQ(read_all(s), f.read);
 }
+
+INSTANTIATE_TEST_SUITE_P(Spool, SpoolFlip,
+                         ::testing::Values(
+                             // A damaged length field (the record's own framing) is skipped the same way.
+                             Flip{"ADamagedLengthIsSkippedToTheNextWholeRecord", 6, 0, 2, 1, {0, 1, 3, 4, 5}},
+                             // A consumed prefix stays consumed when the damage lies after it.
+                             Flip{"TheConsumedPositionHoldsAcrossAResync", 8, 2, 4, 12, {2, 3, 5, 6, 7}}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Spool, DropFrontKeepsTheInFlightPrefix) {
   TempDir dir;
@@ -182,9 +200,7 @@ TEST(Spool, ConsumedPositionSurvivesReopen) {
   {
     Spool s(path);
     append_n(s, 0, 10);
-    std::uint64_t bytes = 0;
-    s.read_front(3, bytes);
-    s.consume(bytes, 3);
+    consume_front(s, 3);
   }
   Spool s(path);
   EXPECT_EQ(s.pending(), 7u);

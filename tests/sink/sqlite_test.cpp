@@ -111,10 +111,7 @@ TEST(SqliteSink, MigratesATableFromBeforeNamesAndKeepsItsRows) {
   ASSERT_TRUE(s);
   s->open();
   auto r = make_result(1);
-  auto meta = std::make_shared<groupwatch::config::GroupMeta>();
-  meta->name = "VIP lounge";
-  meta->labels = {{"tier", "gold"}};
-  r.meta = meta;
+  r.meta = meta_of("VIP lounge", {{"tier", "gold"}});
   s->write(std::vector<delivery::Result>{r, make_result(2)});
   Db db(path);
   EXPECT_EQ(db.rows("SELECT group_id, online_member_num, group_name, labels FROM samples ORDER BY time_ms"),
@@ -149,20 +146,12 @@ TEST(SqliteSink, PreflightAndOpenExplainAnUnusablePath) {
   auto p = parse_yaml("- type: sqlite\n  path: file/g.db\n  retention: 7d\n");
   ASSERT_EQ(p.sinks.size(), 1u) << p.errors();
   EXPECT_EQ(p.sinks[0].spec->describe(), "sqlite file/g.db (retention 7d)");
-  try {
-    p.sinks[0].spec->preflight(delivery::SinkContext{dir.path(), "sqlite"});
-    FAIL() << "expected an exception";
-  } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(dir.file("file")));
-    EXPECT_THAT(e.what(), HasSubstr("not a directory"));
-  }
+  const std::string why = thrown_by([&] { p.sinks[0].spec->preflight(delivery::SinkContext{dir.path(), "sqlite"}); });
+  EXPECT_THAT(why, HasSubstr(dir.file("file")));
+  EXPECT_THAT(why, HasSubstr("not a directory"));
   auto s = p.sinks[0].spec->create(delivery::SinkContext{dir.path(), "sqlite"});
-  try {
-    s->open();
-    FAIL() << "expected an exception";
-  } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("g.db"));
-  }
+  const std::string why_open = thrown_by([&] { s->open(); });
+  EXPECT_THAT(why_open, HasSubstr("g.db"));
 }
 
 TEST(SqliteSink, WorksBehindAFanout) {

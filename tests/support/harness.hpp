@@ -46,6 +46,9 @@ std::vector<std::string> lines_of(const std::string& text);
 /// How often `what` occurs in `text`.
 std::size_t count_of(const std::string& text, const std::string& what);
 
+/// What `f` throws as std::runtime_error (its what()), or "(nothing thrown)".
+std::string thrown_by(const std::function<void()>& f);
+
 /// A loopback TCP port that was free a moment ago.
 std::uint16_t free_port();
 

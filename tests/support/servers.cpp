@@ -208,6 +208,18 @@ bool Prometheus::wait_ready(std::chrono::milliseconds timeout) {
   return wait_for([&] { return http_get(port_, "/-/ready").status == 200; }, timeout, 200ms);
 }
 
+bool Prometheus::query_until(const std::string& q, const std::function<bool(const std::vector<PromSample>&)>& done,
+                             std::vector<PromSample>& got, std::chrono::milliseconds timeout,
+                             std::chrono::milliseconds every) {
+  return wait_for(
+      [&] {
+        auto r = query(q);
+        if (r) got = *r;
+        return r && done(*r);
+      },
+      timeout, every);
+}
+
 std::optional<std::vector<PromSample>> Prometheus::query(const std::string& q) {
   auto r = http_get(port_, "/api/v1/query?query=" + url_encode(q));
   if (r.status != 200) return std::nullopt;

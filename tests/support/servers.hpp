@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -98,6 +99,10 @@ class Prometheus {
   std::string log() const { return read_file(dir_.file("prometheus.err")); }
   /// An instant query through /api/v1/query; nullopt when the API fails.
   std::optional<std::vector<PromSample>> query(const std::string& q);
+  /// Runs query(q) every `every` until its samples satisfy `done` or
+  /// `timeout` passes: whether they did; `got` holds the last samples.
+  bool query_until(const std::string& q, const std::function<bool(const std::vector<PromSample>&)>& done,
+                   std::vector<PromSample>& got, std::chrono::milliseconds timeout, std::chrono::milliseconds every);
 
  private:
   TempDir dir_{"gw-prom"};
