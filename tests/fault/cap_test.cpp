@@ -43,17 +43,14 @@ void expect_at_cap(Emulator& e, std::uint32_t cap, double seconds, std::uint64_t
 TEST(Cap, HeldAtFullLoadWithResetsStallsAndReloads) {
   TempDir dir;
   emu::Options o = capped(200);
-  o.faults.reset = 0.05;
-  o.faults.stall = 0.01;
+  o.faults = {.reset = 0.05, .stall = 0.01};
   o.stall = std::chrono::seconds(3);
   o.seed = 11;
   groups_into(dir, o, "groups.txt", 3000);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
+  Cfg c = ndjson_config_for(e, dir, "10s");
   c.qps = 200;
-  c.interval = "10s";
   c.timeout = "1s";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   Process gw = start_run(dir, c);
   sleep_s(2);  // connections open, the backlog builds
   const auto before = e.server().stats().apps[kAppId].requests;
@@ -115,10 +112,8 @@ TEST(Cap, SecondRunRefusedAndQueryGoesThroughTheDaemon) {
   emu::Options o = capped(100);
   auto ids = groups_into(dir, o, "groups.txt", 1500);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
+  Cfg c = ndjson_config_for(e, dir, "10s");
   c.qps = 100;
-  c.interval = "10s";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   Process gw = start_run(dir, c);
   sleep_s(2);
 
@@ -152,10 +147,8 @@ TEST(Cap, SighupWithMaxQpsKeepsAppsAndConnections) {
   o.request_log_file = dir.file("requests.jsonl");
   groups_into(dir, o, "groups.txt", 300);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "5s";
+  Cfg c = ndjson_config_for(e, dir, "5s");
   c.extra_top = "  max_qps: 150\n";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   Process gw = start_run(dir, c);
   sleep_s(3);
   const auto requests = e.server().stats().requests;

@@ -469,8 +469,7 @@ TEST_F(Cluster, EtcdMemberDownChangesNothingAndEtcdDownStopsEverySend) {
 TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   TempDir dir;
   Emulator e = emulator_for(dir, 20);
-  Cfg c = config_for(e, dir, "2s");
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "2s");
   const auto admin = free_port();
   const auto etcd = "http://127.0.0.1:" + std::to_string(free_port());
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ncluster:\n  etcd: [" + etcd +
@@ -491,10 +490,8 @@ TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
 
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ncluster:\n  etcd: [" + etcd +
                 "]\n  name: lone\n  lease: 5s\n";
-  dir.write("gw.yaml", yaml(c));
-  gw.signal(SIGHUP);
-  ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("reload refused") != std::string::npos; }, 10s))
-      << read_file(dir.file("gw.err"));
+  reload(gw, dir, c);
+  ASSERT_TRUE(log_says_within(dir, "reload refused", 10s));
   const auto err = read_file(dir.file("gw.err"));
   EXPECT_NE(err.find("key=cluster"), std::string::npos) << err;
   EXPECT_EQ(err.find("event=config.reload "), std::string::npos) << err;

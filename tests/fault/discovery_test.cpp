@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -44,22 +45,31 @@ Cfg discovery_config(const Emulator& e, const TempDir& dir, const std::string& e
   return c;
 }
 
-}  // namespace
+// 25,000 mixed groups; start() runs the emulator on them and gives the
+// discovery config against it.
+class Discovery : public ::testing::Test {
+ protected:
+  Cfg start(const std::string& every) {
+    e.emplace(o);
+    return discovery_config(*e, dir, every);
+  }
 
-TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves) {
   TempDir dir;
   emu::Options o;
+  std::vector<std::string> community = mixed_groups(o);
+  std::optional<Emulator> e;
+};
+
+}  // namespace
+
+TEST_F(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves) {
   o.request_log_file = dir.file("requests.jsonl");
-  auto community = mixed_groups(o);
-  Emulator e(o);
-  Cfg c = discovery_config(e, dir, "10s");
-  const auto admin_port = free_port();
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
+  Cfg c = start("10s");
+  const auto admin_port = admin_on_free_port(c);
   dir.write("gw.yaml", yaml(c));
   const double started = now_unix();
   Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
-  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 30s))
-      << read_file(dir.file("gw.err"));
+  ASSERT_TRUE(results_within(dir, 30s));
   const double first_poll = now_unix() - started;
   // One whole cycle after the first listing.
   const double interval = 8;
@@ -73,10 +83,10 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
     g.id = fresh[i];
     g.type = i < 20 ? emu::GroupType::community : emu::GroupType::public_group;
     g.name = "new " + std::to_string(i);
-    ASSERT_TRUE(e.server().create_group(g));
+    ASSERT_TRUE(e->server().create_group(g));
   }
   std::vector<std::string> gone(community.begin(), community.begin() + 20);
-  for (auto& id : gone) ASSERT_TRUE(e.server().dissolve(id));
+  for (auto& id : gone) ASSERT_TRUE(e->server().dissolve(id));
   const double changed_at = now_unix();
   // Picked up and dropped within `every` plus one cycle.
   sleep_s(changed_at + 10 + interval + 1 - now_unix());
@@ -92,7 +102,7 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
   EXPECT_EQ(metrics.find("groupwatch_discovery_listings_total{app=\"test\",result=\"ok\"} 1\n"), std::string::npos);
   gw.signal(SIGTERM);
   ASSERT_EQ(gw.wait(20s), 0) << read_file(dir.file("gw.err"));
-  e.stop();
+  e->stop();
 
   std::set<std::string> is_community(community.begin(), community.end());
   for (std::size_t i = 0; i < 20; ++i) is_community.insert(fresh[i]);
@@ -137,7 +147,7 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
   for (auto& r : parse_request_log(dir.file("requests.jsonl")))
     other_type += !r.group.empty() && !is_community.count(r.group);
   EXPECT_EQ(other_type, 0u);
-  auto st = e.server().stats();
+  auto st = e->server().stats();
   const auto& a = st.apps[kAppId];
   EXPECT_LE(a.list_max_window, 1u);
   EXPECT_LE(a.info_max_ids, 50u);
@@ -152,18 +162,13 @@ TEST(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolves)
 // A listing that fails on page 2 keeps the watched set: the groups polled
 // before stay polled, a group created meanwhile is not picked up until a
 // listing completes again.
-TEST(Discovery, AListingCutOffOnPageTwoLeavesTheWatchedSetAsItWas) {
-  TempDir dir;
-  emu::Options o;
-  auto community = mixed_groups(o);
-  Emulator e(o);
-  Cfg c = discovery_config(e, dir, "5s");
+TEST_F(Discovery, AListingCutOffOnPageTwoLeavesTheWatchedSetAsItWas) {
+  Cfg c = start("5s");
   Process gw = start_run(dir, c);
-  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 30s))
-      << read_file(dir.file("gw.err"));
-  e.server().set_list_fault(2, emu::Fault::e10002, 0);  // every listing fails on page 2 from now on
+  ASSERT_TRUE(results_within(dir, 30s));
+  e->server().set_list_fault(2, emu::Fault::e10002, 0);  // every listing fails on page 2 from now on
   auto fresh = emu::generate_group_ids(1, 77);
-  ASSERT_TRUE(e.server().create_group(emu::Group{fresh[0], emu::GroupType::community, emu::Fault::none, "late"}));
+  ASSERT_TRUE(e->server().create_group(emu::Group{fresh[0], emu::GroupType::community, emu::Fault::none, "late"}));
   const double fault_at = now_unix();
   ASSERT_TRUE(wait_for([&] { return count_of(read_file(dir.file("gw.err")), "discovery.failed") >= 2; }, 40s))
       << read_file(dir.file("gw.err"));
@@ -183,7 +188,7 @@ TEST(Discovery, AListingCutOffOnPageTwoLeavesTheWatchedSetAsItWas) {
   EXPECT_FALSE(late_polled);
   EXPECT_NE(log_line_with(read_file(dir.file("gw.err")), {"discovery.failed", "page 2", "10002"}), "");
   // The fault cleared, the next listing picks the new group up.
-  e.server().set_list_fault(2, emu::Fault::none, 0);
+  e->server().set_list_fault(2, emu::Fault::none, 0);
   EXPECT_TRUE(wait_for(
       [&] {
         for (auto& l : parse_ndjson(dir.file("out.ndjson")))
@@ -196,12 +201,8 @@ TEST(Discovery, AListingCutOffOnPageTwoLeavesTheWatchedSetAsItWas) {
 }
 
 // `discover` prints the set without polling; a wrong key exits 1 naming why.
-TEST(Discovery, DiscoverPreviewsTheSetAndNamesAWrongKey) {
-  TempDir dir;
-  emu::Options o;
-  auto community = mixed_groups(o);
-  Emulator e(o);
-  Cfg c = discovery_config(e, dir, "1h");
+TEST_F(Discovery, DiscoverPreviewsTheSetAndNamesAWrongKey) {
+  Cfg c = start("1h");
   c.extra_app += "      exclude: [\"" + community[0] + "\"]\n";
   dir.write("gw.yaml", yaml(c));
   auto r = run({GW_BIN, "discover", "--config", dir.file("gw.yaml")});
@@ -212,7 +213,7 @@ TEST(Discovery, DiscoverPreviewsTheSetAndNamesAWrongKey) {
                        std::to_string(community.size() - 1) + " Community"),
             std::string::npos)
       << r.out;
-  EXPECT_EQ(e.server().stats().apps[kAppId].requests, 0u);  // nothing polled
+  EXPECT_EQ(e->server().stats().apps[kAppId].requests, 0u);  // nothing polled
 
   c.secret = "secret_key: not-the-key-0123456789";
   dir.write("bad.yaml", yaml(c));
@@ -223,12 +224,8 @@ TEST(Discovery, DiscoverPreviewsTheSetAndNamesAWrongKey) {
 }
 
 // `once` lists first, then polls every kept group exactly once and exits 0.
-TEST(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
-  TempDir dir;
-  emu::Options o;
-  auto community = mixed_groups(o);
-  Emulator e(o);
-  Cfg c = discovery_config(e, dir, "1h");
+TEST_F(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
+  Cfg c = start("1h");
   // One discovered group is also on the watchlist, with a name and labels:
   // polled once, with the watchlist's name and its labels.
   c.groups_file = dir.file("groups.yaml");
@@ -247,12 +244,8 @@ TEST(Discovery, OnceListsThenPollsEveryKeptGroupOnce) {
 
 // A reload that changes discover: lists again at once with the new settings:
 // a group newly excluded stops getting results, the others go on.
-TEST(Discovery, ReloadWithANewExcludeListsAgainAndDropsTheGroup) {
-  TempDir dir;
-  emu::Options o;
-  auto community = mixed_groups(o);
-  Emulator e(o);
-  Cfg c = discovery_config(e, dir, "1h");
+TEST_F(Discovery, ReloadWithANewExcludeListsAgainAndDropsTheGroup) {
+  Cfg c = start("1h");
   c.interval = "6s";
   Process gw = start_run(dir, c);
   auto polled_since = [&](const std::string& id, double t) {
@@ -262,8 +255,7 @@ TEST(Discovery, ReloadWithANewExcludeListsAgainAndDropsTheGroup) {
   };
   ASSERT_TRUE(wait_for([&] { return polled_since(community[7], 0); }, 30s)) << read_file(dir.file("gw.err"));
   c.extra_app += "      exclude: [\"" + community[7] + "\"]\n";
-  dir.write("gw.yaml", yaml(c));
-  gw.signal(SIGHUP);
+  reload(gw, dir, c);
   ASSERT_TRUE(wait_for([&] { return count_of(read_file(dir.file("gw.err")), "discovery.listed") >= 2; }, 30s))
       << read_file(dir.file("gw.err"));
   const double relisted = now_unix() + 0.5;  // results already in flight may land just after

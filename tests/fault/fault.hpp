@@ -4,6 +4,7 @@
 // harness (tests/support/); here the helpers only these tests use.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -11,6 +12,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "support/emulator.hpp"
 #include "support/harness.hpp"
@@ -46,14 +49,40 @@ std::string yaml(const Cfg& c);
 /// (written to ca.pem), watching groups.txt, state under state/, polling
 /// every `interval`.
 Cfg config_for(const Emulator& e, const TempDir& dir, const std::string& interval = "6s");
+/// config_for(), its results written to out.ndjson.
+Cfg ndjson_config_for(const Emulator& e, const TempDir& dir, const std::string& interval = "6s");
 /// Writes `c` to gw.yaml and starts `groupwatch run` on it, its output in
 /// gw.out and gw.err.
 Process start_run(const TempDir& dir, const Cfg& c);
+/// Writes `c` to gw.yaml and sends `gw` SIGHUP to reload it.
+void reload(Process& gw, const TempDir& dir, const Cfg& c);
+/// The admin server of `c` on a free port (c.extra_top: its listen line,
+/// then `more`): the port.
+std::uint16_t admin_on_free_port(Cfg& c, const std::string& more = "");
+/// Whether gw.err says `what` within `timeout` (the log when not).
+::testing::AssertionResult log_says_within(const TempDir& dir, const std::string& what,
+                                           std::chrono::milliseconds timeout);
+/// Whether out.ndjson holds a result within `timeout` (gw.err when not).
+::testing::AssertionResult results_within(const TempDir& dir, std::chrono::milliseconds timeout);
 /// SIGTERM, then exit status 0 within 30 s (gw.err shown when not).
 void expect_clean_exit(Process& gw, const TempDir& dir);
 std::string ndjson_sink(const std::string& path);
 /// A postgres sink; `extra` holds more lines indented by 4 (delivery keys).
 std::string postgres_sink(const std::string& dsn, const std::string& extra = "");
+
+/// A tmpfs of `size` (e.g. "64k") mounted at dir/small while this lives.
+/// Mounting needs CAP_SYS_ADMIN: where it fails, `why_not` says so.
+struct SmallTmpfs {
+  SmallTmpfs(const TempDir& dir, const std::string& size);
+  ~SmallTmpfs();
+  SmallTmpfs(const SmallTmpfs&) = delete;
+  SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+  /// Writes one file into it until a write fails: the filesystem is full.
+  ::testing::AssertionResult fill() const;
+
+  std::string path;
+  std::string why_not;  // empty when mounted
+};
 
 /// The group IDs of `n` emulator groups, written one a line to `name`.
 std::vector<std::string> groups_into(const TempDir& dir, emu::Options& o, const std::string& name, std::size_t n,

@@ -3,7 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <sstream>
 
 #include "groupwatch/schedule/plan.hpp"
@@ -22,14 +28,64 @@ Cfg config_for(const Emulator& e, const TempDir& dir, const std::string& interva
   return c;
 }
 
+Cfg ndjson_config_for(const Emulator& e, const TempDir& dir, const std::string& interval) {
+  Cfg c = config_for(e, dir, interval);
+  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  return c;
+}
+
 Process start_run(const TempDir& dir, const Cfg& c) {
   dir.write("gw.yaml", yaml(c));
   return Process({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
 }
 
+void reload(Process& gw, const TempDir& dir, const Cfg& c) {
+  dir.write("gw.yaml", yaml(c));
+  gw.signal(SIGHUP);
+}
+
+std::uint16_t admin_on_free_port(Cfg& c, const std::string& more) {
+  const auto port = free_port();
+  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n" + more;
+  return port;
+}
+
+::testing::AssertionResult log_says_within(const TempDir& dir, const std::string& what,
+                                           std::chrono::milliseconds timeout) {
+  if (wait_for([&] { return read_file(dir.file("gw.err")).find(what) != std::string::npos; }, timeout))
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << read_file(dir.file("gw.err"));
+}
+
+::testing::AssertionResult results_within(const TempDir& dir, std::chrono::milliseconds timeout) {
+  if (wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, timeout))
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << read_file(dir.file("gw.err"));
+}
+
 void expect_clean_exit(Process& gw, const TempDir& dir) {
   gw.signal(SIGTERM);
   EXPECT_EQ(gw.wait(30s), 0) << read_file(dir.file("gw.err"));
+}
+
+SmallTmpfs::SmallTmpfs(const TempDir& dir, const std::string& size) : path(dir.file("small")) {
+  fs::create_directories(path);
+  if (::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size).c_str()) != 0)
+    why_not = std::string("cannot mount a small tmpfs here (") + std::strerror(errno) + "): needs CAP_SYS_ADMIN";
+}
+
+SmallTmpfs::~SmallTmpfs() {
+  if (why_not.empty()) ::umount2(path.c_str(), MNT_DETACH);
+}
+
+::testing::AssertionResult SmallTmpfs::fill() const {
+  int fd = ::open((path + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return ::testing::AssertionFailure() << "cannot open " << path << "/filler: " << std::strerror(errno);
+  std::string block(4096, 'x');
+  while (::write(fd, block.data(), block.size()) > 0) {
+  }
+  ::close(fd);
+  return ::testing::AssertionSuccess();
 }
 
 std::string yaml(const Cfg& c) {

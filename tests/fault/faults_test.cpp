@@ -14,20 +14,15 @@ using namespace gwfault;
 TEST(Faults, MixedFaultsStillGiveEveryGroupAnOkResultEveryCycle) {
   TempDir dir;
   emu::Options o;
-  o.faults.e10002 = 0.10;
-  o.faults.http502 = 0.05;
-  o.faults.reset = 0.02;
-  o.faults.stall = 0.01;
+  o.faults = {.e10002 = 0.10, .http502 = 0.05, .reset = 0.02, .stall = 0.01};
   o.stall = std::chrono::seconds(10);
   o.seed = 7;
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 300);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "6s";
+  Cfg c = ndjson_config_for(e, dir, "6s");
   c.timeout = "2s";
   c.retries = 5;
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   const double interval = 6;
   sleep_until_cycle_offset(interval, 5.0);  // one second before a boundary
@@ -90,10 +85,8 @@ TEST(Faults, EndpointDownForTwoCyclesThenBack) {
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 150);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "3s";
+  Cfg c = ndjson_config_for(e, dir, "3s");
   c.timeout = "2s";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   Process gw = start_run(dir, c);
   sleep_s(4.5);  // a full cycle of normal answers first
   const double down_at = now_unix();

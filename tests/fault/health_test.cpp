@@ -15,8 +15,7 @@ TEST(Health, ReadyzNamesAStoppedAppAndAFailingSink) {
   c.extra_app = "  - name: wrong-region\n    sdkappid: 1400000999\n    admin: administrator\n    secret_key: " +
                 std::string(kKey) + "\n    endpoint: " + e.endpoint() + "\n    ca_file: " + c.ca_file +
                 "\n    group_files: [" + dir.file("groups.txt") + "]\n";
-  const auto admin = free_port();
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n  sink_failing_after: 2s\n";
+  const auto admin = admin_on_free_port(c, "  sink_failing_after: 2s\n");
   c.sinks = {ndjson_sink(dir.file("out.ndjson")), postgres_sink("host=127.0.0.1 port=1 dbname=x connect_timeout=1")};
   Process gw = start_run(dir, c);
   HttpReply g;
@@ -71,10 +70,8 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
 TEST(Health, ResultAgeGrowsWhileTheEndpointIsDownAndRecovers) {
   TempDir dir;
   Emulator e = emulator_for(dir, 40);
-  Cfg c = config_for(e, dir, "2s");
-  const auto admin = free_port();
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "2s");
+  const auto admin = admin_on_free_port(c);
   Process gw = start_run(dir, c);
   auto oldest = [&] {
     const auto body = http_get(admin, "/metrics").body;

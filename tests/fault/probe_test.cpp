@@ -2,11 +2,8 @@
 // stall or kill the daemon), each against the real binary and emulator.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 
 #include <boost/asio/io_context.hpp>
@@ -24,8 +21,7 @@ TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {
   TempDir dir;
   Emulator e = emulator_for(dir, 3);
   std::ofstream(dir.file("groups.txt"), std::ios::app) << "@TGS#_@TGS#BAD\xffUTF8\n";
-  Cfg c = config_for(e, dir);
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir);
   dir.write("gw.yaml", yaml(c));
   auto r = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(r.status, 2);
@@ -40,13 +36,10 @@ TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {
 TEST(Probe, AReloadOntoAFifoOrDevZeroIsRefusedAndNothingStalls) {
   TempDir dir;
   Emulator e = emulator_for(dir, 20);
-  Cfg c = config_for(e, dir, "2s");
-  const auto admin = free_port();
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "2s");
+  const auto admin = admin_on_free_port(c);
   Process gw = start_run(dir, c);
-  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s))
-      << read_file(dir.file("gw.err"));
+  ASSERT_TRUE(results_within(dir, 20s));
   auto healthz = [&] {
     return run({"/usr/bin/curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
                 "http://127.0.0.1:" + std::to_string(admin) + "/healthz"},
@@ -94,8 +87,7 @@ TEST(Probe, AClockSkewedAgainstTheVendorPausesTheAppWithOneClearError) {
   groups_into(dir, o, "groups.txt", 30);
   o.clock = [] { return std::chrono::system_clock::now() + std::chrono::hours(48); };
   Emulator e(o);
-  Cfg c = config_for(e, dir, "2s");
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "2s");
   Process gw = start_run(dir, c);
   std::this_thread::sleep_for(6s);
   gw.signal(SIGTERM);
@@ -115,14 +107,9 @@ TEST(Probe, AClockSkewedAgainstTheVendorPausesTheAppWithOneClearError) {
 // full", not "spool full".
 TEST(Probe, AFullDiskUnderTheSpoolIsNamedAsSuch) {
   TempDir dir;
-  std::string mnt = dir.file("small");
-  fs::create_directories(mnt);
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=512k") != 0)
-    GTEST_SKIP() << "cannot mount a small tmpfs here (" << std::strerror(errno) << "): needs CAP_SYS_ADMIN";
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{mnt};
+  SmallTmpfs small(dir, "512k");
+  if (!small.why_not.empty()) GTEST_SKIP() << small.why_not;
+  const std::string& mnt = small.path;
   Emulator e = emulator_for(dir, 100);
   Cfg c = config_for(e, dir);
   c.interval = "1s";
@@ -130,17 +117,8 @@ TEST(Probe, AFullDiskUnderTheSpoolIsNamedAsSuch) {
   c.sinks = {
       postgres_sink("host=127.0.0.1 port=1 dbname=x connect_timeout=1", "    retry_min: 5s\n    retry_max: 5s\n")};
   Process gw = start_run(dir, c);
-  ASSERT_TRUE(
-      wait_for([&] { return read_file(dir.file("gw.err")).find("event=sink.failed") != std::string::npos; }, 20s))
-      << read_file(dir.file("gw.err"));
-  {
-    int fd = ::open((mnt + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_GE(fd, 0);
-    std::string block(4096, 'x');
-    while (::write(fd, block.data(), block.size()) > 0) {
-    }
-    ::close(fd);
-  }
+  ASSERT_TRUE(log_says_within(dir, "event=sink.failed", 20s));
+  ASSERT_TRUE(small.fill());
   ASSERT_TRUE(wait_for(
       [&] {
         auto err = read_file(dir.file("gw.err"));
@@ -240,6 +218,19 @@ struct TableLock {
     psql->wait(10s);
   }
 };
+
+// groupwatch polling 40 groups every 2 s into a running PostgreSQL, on `c`
+// as a test leaves it.
+struct IntoPostgres {
+  IntoPostgres() {
+    pg.start();
+    c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n")};
+  }
+  Postgres pg;
+  TempDir dir;
+  Emulator e = emulator_for(dir, 40);
+  Cfg c = config_for(e, dir, "2s");
+};
 }  // namespace
 
 // Item 4: "a PostgreSQL table held by LOCK TABLE elsewhere, grace 5 s,
@@ -248,18 +239,12 @@ struct TableLock {
 // the grace (+ the cancel), and what was not written is in the spool.
 TEST(Probe, ABlockedSinkIsFailingAndShutdownKeepsToTheGrace) {
   if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  Postgres pg;
-  pg.start();
-  TempDir dir;
-  Emulator e = emulator_for(dir, 40);
-  Cfg c = config_for(e, dir, "2s");
-  c.grace = "3s";
-  const auto admin = free_port();
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n  sink_failing_after: 2s\n";
-  c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n")};
-  Process gw = start_run(dir, c);
-  ASSERT_TRUE(wait_for([&] { return rows_now(pg) > 0; }, 20s)) << read_file(dir.file("gw.err"));
-  TableLock lock(dir, pg);
+  IntoPostgres p;
+  p.c.grace = "3s";
+  const auto admin = admin_on_free_port(p.c, "  sink_failing_after: 2s\n");
+  Process gw = start_run(p.dir, p.c);
+  ASSERT_TRUE(wait_for([&] { return rows_now(p.pg) > 0; }, 20s)) << read_file(p.dir.file("gw.err"));
+  TableLock lock(p.dir, p.pg);
   std::string ready;
   EXPECT_TRUE(wait_for(
       [&] {
@@ -274,25 +259,20 @@ TEST(Probe, ABlockedSinkIsFailingAndShutdownKeepsToTheGrace) {
   gw.signal(SIGTERM);
   const int status = gw.wait(30s);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_EQ(status, 0) << read_file(dir.file("gw.err"));
+  EXPECT_EQ(status, 0) << read_file(p.dir.file("gw.err"));
   EXPECT_LT(took, 3.0 + 2.0 + 3.0) << "grace 3 s, cancel 2 s, slack 3 s";
-  EXPECT_GT(fs::file_size(dir.file("state/spool/postgres.wal")), 0u);
+  EXPECT_GT(fs::file_size(p.dir.file("state/spool/postgres.wal")), 0u);
   std::cout << "FIGURES blocked_sink_shutdown_s=" << took << "\n";
 }
 
 // A second SIGTERM while the sinks flush exits at once.
 TEST(Probe, ASecondSigtermWhileASinkIsBlockedExitsAtOnce) {
   if (auto why = postgres_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  Postgres pg;
-  pg.start();
-  TempDir dir;
-  Emulator e = emulator_for(dir, 40);
-  Cfg c = config_for(e, dir, "2s");
-  c.grace = "60s";
-  c.sinks = {postgres_sink(pg.dsn(), "    flush_interval: 200ms\n")};
-  Process gw = start_run(dir, c);
-  ASSERT_TRUE(wait_for([&] { return rows_now(pg) > 0; }, 20s)) << read_file(dir.file("gw.err"));
-  TableLock lock(dir, pg);
+  IntoPostgres p;
+  p.c.grace = "60s";
+  Process gw = start_run(p.dir, p.c);
+  ASSERT_TRUE(wait_for([&] { return rows_now(p.pg) > 0; }, 20s)) << read_file(p.dir.file("gw.err"));
+  TableLock lock(p.dir, p.pg);
   std::this_thread::sleep_for(3s);  // results queue behind the lock
   gw.signal(SIGTERM);
   std::this_thread::sleep_for(2s);
@@ -302,7 +282,7 @@ TEST(Probe, ASecondSigtermWhileASinkIsBlockedExitsAtOnce) {
   const int status = gw.wait(10s);
   EXPECT_NE(status, -1) << "a second SIGTERM did not end it";
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
-  EXPECT_NE(read_file(dir.file("gw.err")).find("second signal"), std::string::npos);
+  EXPECT_NE(read_file(p.dir.file("gw.err")).find("second signal"), std::string::npos);
 }
 
 // Item 8: "64 idle connections lock /healthz out (closed at once, 5 of 5),
@@ -310,10 +290,8 @@ TEST(Probe, ASecondSigtermWhileASinkIsBlockedExitsAtOnce) {
 TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
   TempDir dir;
   Emulator e = emulator_for(dir, 20);
-  Cfg c = config_for(e, dir);
-  const auto admin = free_port();
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir);
+  const auto admin = admin_on_free_port(c);
   Process gw = start_run(dir, c);
   const std::string base = "http://127.0.0.1:" + std::to_string(admin);
   ASSERT_TRUE(wait_for(
@@ -375,9 +353,8 @@ StepRun run_with_step(const std::string& step, int groups, const std::string& in
   groups_into(dir, o, "groups.txt", static_cast<std::size_t>(groups));
   o.request_log_file = dir.file("requests.jsonl");
   Emulator e(o);
-  Cfg c = config_for(e, dir);
+  Cfg c = ndjson_config_for(e, dir);
   c.interval = interval;
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   dir.write("offset", "+0\n");
   StepRun out;

@@ -2,11 +2,6 @@
 // that cannot be used (not a directory, a full filesystem).
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <sys/mount.h>
-
-#include <cerrno>
-#include <cstring>
 #include <iostream>
 
 #include "fault/fault.hpp"
@@ -20,9 +15,7 @@ TEST(Process, SighupEverySecondForThirtySecondsUnderLoad) {
   o.request_log_file = dir.file("requests.jsonl");
   auto ids = groups_into(dir, o, "groups.txt", 1000);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.interval = "6s";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "6s");
   Process gw = start_run(dir, c);
   sleep_s(2);
   const double from = now_unix();
@@ -97,24 +90,11 @@ TEST(Process, StateDirUnderARegularFileIsAClearStartupError) {
 
 TEST(Process, FullStateDirFilesystemIsAClearStartupError) {
   TempDir dir;
-  std::string mnt = dir.file("small");
-  fs::create_directories(mnt);
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k") != 0)
-    GTEST_SKIP() << "cannot mount a small tmpfs here (" << std::strerror(errno) << "): needs CAP_SYS_ADMIN";
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{mnt};
+  SmallTmpfs small(dir, "64k");
+  if (!small.why_not.empty()) GTEST_SKIP() << small.why_not;
+  const std::string& mnt = small.path;
   fs::create_directories(mnt + "/state/spool");
-  {
-    // Fill it.
-    int fd = ::open((mnt + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ASSERT_GE(fd, 0);
-    std::string block(4096, 'x');
-    while (::write(fd, block.data(), block.size()) > 0) {
-    }
-    ::close(fd);
-  }
+  ASSERT_TRUE(small.fill());
   dir.write("gw.yaml", minimal_config(dir, mnt + "/state"));
   auto r = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 20s});
   EXPECT_EQ(r.status, 1) << r.err;

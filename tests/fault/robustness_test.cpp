@@ -17,8 +17,7 @@ TEST(Robustness, OnceFinishesWhenTheLastRequestNeedsRetries) {
   o.faults.http502 = 1.0;
   groups_into(dir, o, "groups.txt", 1);
   Emulator e(o);
-  Cfg c = config_for(e, dir);
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir);
   dir.write("gw.yaml", yaml(c));
   auto r = run({GW_BIN, "once", "--quiet", "--config", dir.file("gw.yaml")}, {.timeout = 30s});
   EXPECT_EQ(r.status, 1) << r.err;             // no answer for the group: exit 1, not a hang (-1)
@@ -70,9 +69,7 @@ TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
     }
     dir.write("groups.txt", text);
   }
-  Cfg c = config_for(e, dir);
-  c.interval = "4m";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "4m");
   dir.write("gw.yaml", yaml(c));
   {
     Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("hup.out"), dir.file("hup.err"));
@@ -104,11 +101,9 @@ TEST(Robustness, SignalsDuringStartUpAreHandledNotFatal) {
 TEST(Robustness, FailingHandshakesArePacedAtTheRate) {
   TempDir dir;
   Emulator e = emulator_for(dir, 3000);
-  Cfg c = config_for(e, dir);
+  Cfg c = ndjson_config_for(e, dir, "10s");
   c.ca_file.clear();  // the emulator's certificate is self-signed: untrusted
   c.qps = 50;
-  c.interval = "10s";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   Process gw = start_run(dir, c);
   sleep_s(4);
   const auto accepted = e.server().stats().connections_accepted;

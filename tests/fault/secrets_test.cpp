@@ -14,10 +14,7 @@ using namespace gwfault;
 TEST(Secrets, NeverInLogsResultsOrAdminPages) {
   TempDir dir;
   emu::Options o;
-  o.faults.e10002 = 0.05;
-  o.faults.http502 = 0.02;
-  o.faults.reset = 0.01;
-  o.faults.malformed = 0.01;
+  o.faults = {.e10002 = 0.05, .http502 = 0.02, .reset = 0.01, .malformed = 0.01};
   // The emulator's clock jumps two days ahead for a moment: every UserSig
   // looks expired (70001) and the engine renews it.
   auto offset = std::make_shared<std::atomic<std::int64_t>>(0);
@@ -25,9 +22,8 @@ TEST(Secrets, NeverInLogsResultsOrAdminPages) {
   auto ids = groups_into(dir, o, "groups.txt", 100);
   Emulator e(o);
   const int admin_port = free_port();
-  Cfg c = config_for(e, dir, "2s");
+  Cfg c = ndjson_config_for(e, dir, "2s");
   c.extra_top = "log:\n  level: debug\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   const std::string good = yaml(c);
   dir.write("gw.yaml", good);
   const auto t0 = static_cast<std::int64_t>(now_unix());

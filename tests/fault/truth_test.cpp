@@ -20,14 +20,12 @@ TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
   Cfg c = config_for(e, dir, "2s");
   c.sinks = {"  - type: sqlite\n    path: " + dir.file("gw.db") + "\n"};
   Process gw = start_run(dir, c);
-  ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("cycle.done") != std::string::npos; }, 20s))
-      << read_file(dir.file("gw.err"));
+  ASSERT_TRUE(log_says_within(dir, "cycle.done", 20s));
   EXPECT_EQ(read_file(dir.file("gw.err")).find("level=debug"), std::string::npos);
 
   c.sinks.push_back(ndjson_sink(dir.file("added.ndjson")));
   c.extra_top = "log:\n  level: debug\n";
-  dir.write("gw.yaml", yaml(c));
-  gw.signal(SIGHUP);
+  reload(gw, dir, c);
   ASSERT_TRUE(wait_for([&] { return parse_ndjson(dir.file("added.ndjson")).size() >= 40; }, 20s))
       << "the added sink got no results\n"
       << read_file(dir.file("gw.err"));
@@ -42,8 +40,7 @@ TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
   // And back: the sink removed, info again.
   c.sinks.pop_back();
   c.extra_top = "log:\n  level: info\n";
-  dir.write("gw.yaml", yaml(c));
-  gw.signal(SIGHUP);
+  reload(gw, dir, c);
   ASSERT_TRUE(wait_for([&] { return count_of(read_file(dir.file("gw.err")), "event=config.reload ") >= 2; }, 10s));
   std::this_thread::sleep_for(500ms);
   const auto lines = parse_ndjson(dir.file("added.ndjson")).size();
@@ -58,16 +55,13 @@ TEST(Truth, ReloadAddsASinkAndRaisesTheLogLevel) {
 TEST(Truth, ReloadOfStateDirIsRefusedWhole) {
   TempDir dir;
   Emulator e = emulator_for(dir, 20);
-  Cfg c = config_for(e, dir, "2s");
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "2s");
   Process gw = start_run(dir, c);
-  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s));
+  ASSERT_TRUE(results_within(dir, 20s));
   c.state_dir = dir.file("elsewhere");
   c.sinks.push_back(ndjson_sink(dir.file("never.ndjson")));
-  dir.write("gw.yaml", yaml(c));
-  gw.signal(SIGHUP);
-  ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("reload refused") != std::string::npos; }, 10s))
-      << read_file(dir.file("gw.err"));
+  reload(gw, dir, c);
+  ASSERT_TRUE(log_says_within(dir, "reload refused", 10s));
   std::this_thread::sleep_for(2500ms);
   const auto err = read_file(dir.file("gw.err"));
   EXPECT_NE(err.find("key=state_dir"), std::string::npos) << err;
@@ -82,10 +76,9 @@ TEST(Truth, ReloadOfStateDirIsRefusedWhole) {
 TEST(Truth, CheckAndRunBothRefuseAMissingCaFileWithExit2) {
   TempDir dir;
   Emulator e = emulator_for(dir, 5);
-  Cfg c = config_for(e, dir);
+  Cfg c = ndjson_config_for(e, dir);
   c.ca_file = dir.file("no-such-ca.pem");
   c.extra_top = "log:\n  format: json\n";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   auto check = run({GW_BIN, "check", "--config", dir.file("gw.yaml")});
   EXPECT_EQ(check.status, 2) << check.out << check.err;
@@ -111,9 +104,8 @@ TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor busy(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   const auto port = std::to_string(busy.local_endpoint().port());
-  Cfg c = config_for(e, dir, "2s");
+  Cfg c = ndjson_config_for(e, dir, "2s");
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\n";
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   dir.write("gw.yaml", yaml(c));
   auto r = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 20s});
   EXPECT_EQ(r.status, 2) << r.err;
@@ -122,13 +114,10 @@ TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
   // Running without admin, then a reload onto the busy port: refused whole.
   c.extra_top = "";
   Process gw = start_run(dir, c);
-  ASSERT_TRUE(wait_for([&] { return !parse_ndjson(dir.file("out.ndjson")).empty(); }, 20s))
-      << read_file(dir.file("gw.err"));
+  ASSERT_TRUE(results_within(dir, 20s));
   c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\nlog:\n  level: debug\n";
-  dir.write("gw.yaml", yaml(c));
-  gw.signal(SIGHUP);
-  ASSERT_TRUE(wait_for([&] { return read_file(dir.file("gw.err")).find("reload refused") != std::string::npos; }, 10s))
-      << read_file(dir.file("gw.err"));
+  reload(gw, dir, c);
+  ASSERT_TRUE(log_says_within(dir, "reload refused", 10s));
   std::this_thread::sleep_for(1s);
   const auto err = read_file(dir.file("gw.err"));
   EXPECT_NE(err.find("admin.listen 127.0.0.1:" + port), std::string::npos) << err;
@@ -159,8 +148,7 @@ TEST(Truth, OverrunNamesThrottlingAndCycleCountsArePerCycle) {
   o.apps.push_back({kAppId, kKey, "administrator", 60});  // the server allows 60/s
   groups_into(dir, o, "groups.txt", 150);
   Emulator e(o);
-  Cfg c = config_for(e, dir, "2s");  // capacity 400 at qps 200: enough, were it not for the throttling
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
+  Cfg c = ndjson_config_for(e, dir, "2s");  // capacity 400 at qps 200: enough, were it not for the throttling
   Process gw = start_run(dir, c);
   std::this_thread::sleep_for(9s);
   gw.signal(SIGTERM);
@@ -183,10 +171,8 @@ TEST(Truth, OverrunNamesThrottlingAndCycleCountsArePerCycle) {
 TEST(Truth, OverrunNamesTooManyGroupsForTheCap) {
   TempDir dir;
   Emulator e = emulator_for(dir, 120);
-  Cfg c = config_for(e, dir);
-  c.interval = "1s";
+  Cfg c = ndjson_config_for(e, dir, "1s");
   c.qps = 50;  // capacity 50 a cycle for 120 groups
-  c.sinks = {ndjson_sink(dir.file("out.ndjson"))};
   Process gw = start_run(dir, c);
   std::this_thread::sleep_for(4s);
   gw.signal(SIGTERM);

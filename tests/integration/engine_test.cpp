@@ -73,9 +73,7 @@ TEST(Engine, RateAndSpreadOverOneCycle) {
 TEST(Engine, FaultsStillGiveEveryGroupAnOkResult) {
   TempDir dir;
   emu::Options o;
-  o.faults.e10002 = 0.10;
-  o.faults.http502 = 0.02;
-  o.faults.reset = 0.01;
+  o.faults = {.e10002 = 0.10, .http502 = 0.02, .reset = 0.01};
   o.seed = 42;
   auto ids = write_groups(dir, "groups.txt", 600);
   for (auto& id : ids) o.groups.push_back({id});
