@@ -14,16 +14,6 @@
 namespace groupwatch::config {
 namespace {
 
-using test::env_of;
-using test::errors;
-using test::joined;
-using test::kApp;
-using test::warnings;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
-
 namespace {
 // config/ as installed in /etc/groupwatch, with the key file the default
 // config reads.

@@ -15,15 +15,6 @@
 namespace groupwatch::config {
 namespace {
 
-using test::env_of;
-using test::errors;
-using test::joined;
-using test::warnings;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
-
 TEST(CheckGroupId, Rules) {
   std::string w;
   EXPECT_EQ(check_group_id("@TGS#_@TGS#cQVLVHIM62CJ", &w), "");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "groupwatch/config/config.hpp"
@@ -70,3 +71,18 @@ inline constexpr const char* kApp =
     "    groups: [\"@TGS#_@TGS#AAAAAAAAAAAA\"]\n";
 
 }  // namespace groupwatch::config::test
+
+namespace groupwatch::config {
+
+// The short names the config tests use.
+using test::env_of;
+using test::errors;
+using test::joined;
+using test::kApp;
+using test::warnings;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+}  // namespace groupwatch::config

@@ -8,10 +8,6 @@
 namespace groupwatch::config {
 namespace {
 
-using test::env_of;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
 TEST(Interpolate, PlainTextPassesThrough) {
   std::string err;
   EXPECT_EQ(interpolate("just $text {}", env_of({}), &err), "just $text {}");
@@ -63,11 +59,23 @@ struct ReaderCase : ::testing::Test {
   Diagnostics diags;
   EnvLookup env = env_of({{"NUM", "12"}, {"SECRET", "hunter2-very-secret"}});
   YAML::Node yaml(const std::string& text) { return YAML::Load(text); }
+  // A reader of `text`, as f.yaml, for `context`.
+  MapReader read(const std::string& text, const std::string& context) {
+    node = yaml(text);
+    return MapReader(node, "f.yaml", diags, env, context);
+  }
+  YAML::Node node;
   std::vector<std::string> errs() { return test::formatted(diags, false); }
+  // The one error recorded ("", and a failure, when there is not one alone).
+  std::string the_error() {
+    const auto e = errs();
+    EXPECT_EQ(diags.error_count(), 1) << test::joined(e);
+    return diags.error_count() == 1 ? e.at(0) : "";
+  }
 };
 
 TEST_F(ReaderCase, GettersReadTypedValues) {
-  auto n = yaml(
+  MapReader r = read(
       "s: hello\n"
       "i: ${NUM}\n"
       "u: 1400000001\n"
@@ -77,8 +85,8 @@ TEST_F(ReaderCase, GettersReadTypedValues) {
       "o: json\n"
       "z: 64MiB\n"
       "z2: 10MB\n"
-      "z3: 4096\n");
-  MapReader r(n, "f.yaml", diags, env, "test");
+      "z3: 4096\n",
+      "test");
   std::string s, o;
   std::int64_t i = 0;
   std::uint64_t u = 0, z = 0, z2 = 0, z3 = 0;
@@ -110,19 +118,17 @@ TEST_F(ReaderCase, GettersReadTypedValues) {
 }
 
 TEST_F(ReaderCase, AbsentKeyLeavesDefaultAndRequiredKeyComplains) {
-  auto n = yaml("a: 1\n");
-  MapReader r(n, "f.yaml", diags, env, "poll");
+  MapReader r = read("a: 1\n", "poll");
   std::int64_t v = 7;
   EXPECT_FALSE(r.integer("missing", v, 0, 10));
   EXPECT_EQ(v, 7);
   EXPECT_FALSE(diags.has_errors());
   EXPECT_FALSE(r.integer("needed", v, 0, 10, true));
-  ASSERT_EQ(diags.error_count(), 1);
-  EXPECT_THAT(errs()[0], HasSubstr("missing required key 'needed' in poll"));
+  EXPECT_THAT(the_error(), HasSubstr("missing required key 'needed' in poll"));
 }
 
 TEST_F(ReaderCase, WrongTypesAreErrorsAtTheValue) {
-  auto n = yaml(
+  MapReader r = read(
       "list: [1, 2]\n"
       "num: abc\n"
       "range: 99\n"
@@ -131,8 +137,8 @@ TEST_F(ReaderCase, WrongTypesAreErrorsAtTheValue) {
       "dur: 5 minutes\n"
       "choice: loud\n"
       "size: 12XB\n"
-      "neg: -5\n");
-  MapReader r(n, "f.yaml", diags, env, "test");
+      "neg: -5\n",
+      "test");
   std::string s;
   std::int64_t i = 0;
   std::uint64_t u = 0;
@@ -163,11 +169,11 @@ TEST_F(ReaderCase, WrongTypesAreErrorsAtTheValue) {
 }
 
 TEST_F(ReaderCase, UnknownKeysAreReportedWithASuggestion) {
-  auto n = yaml(
+  MapReader r = read(
       "interval: 4m\n"
       "intervall: 5m\n"
-      "zzz: 1\n");
-  MapReader r(n, "f.yaml", diags, env, "poll");
+      "zzz: 1\n",
+      "poll");
   std::chrono::milliseconds t{};
   r.duration("interval", t);
   r.duration("timeout", t);
@@ -179,10 +185,10 @@ TEST_F(ReaderCase, UnknownKeysAreReportedWithASuggestion) {
 }
 
 TEST_F(ReaderCase, SwappedLettersAndKeysAskedOnlyByHasGetASuggestion) {
-  auto n = yaml(
+  MapReader r = read(
       "regoin: singapore\n"
-      "secret_key_flie: k\n");
-  MapReader r(n, "f.yaml", diags, env, "apps[0]");
+      "secret_key_flie: k\n",
+      "apps[0]");
   // The loader asks has() first for keys that are alternatives of each other.
   EXPECT_FALSE(r.has("region"));
   EXPECT_FALSE(r.has("secret_key_file"));
@@ -215,10 +221,10 @@ TEST(DiagnosticOrder, ErrorsComeBeforeWarnings) {
 }
 
 TEST_F(ReaderCase, DuplicateKeysAreErrors) {
-  auto n = yaml(
+  MapReader r = read(
       "a: 1\n"
-      "a: 2\n");
-  MapReader r(n, "f.yaml", diags, env, "test");
+      "a: 2\n",
+      "test");
   std::int64_t v = 0;
   r.integer("a", v, 0, 9);
   r.finish();
@@ -228,32 +234,28 @@ TEST_F(ReaderCase, DuplicateKeysAreErrors) {
 }
 
 TEST_F(ReaderCase, NotAMappingIsAnErrorAndGettersFail) {
-  auto n = yaml("[1, 2]\n");
-  MapReader r(n, "f.yaml", diags, env, "poll");
+  MapReader r = read("[1, 2]\n", "poll");
   std::string s;
   EXPECT_FALSE(r.string("x", s));
   r.finish();
-  ASSERT_EQ(diags.error_count(), 1);
-  EXPECT_EQ(errs()[0], "f.yaml:1:1: error: poll must be a mapping");
+  EXPECT_EQ(the_error(), "f.yaml:1:1: error: poll must be a mapping");
 }
 
 TEST_F(ReaderCase, UnsetVariableErrorNamesIt) {
-  auto n = yaml("endpoint: https://${NOPE}/\n");
-  MapReader r(n, "f.yaml", diags, env, "app");
+  MapReader r = read("endpoint: https://${NOPE}/\n", "app");
   std::string s;
   EXPECT_FALSE(r.string("endpoint", s));
-  ASSERT_EQ(diags.error_count(), 1);
-  EXPECT_THAT(errs()[0], HasSubstr("f.yaml:1:11: error: 'endpoint': environment variable NOPE is not set"));
+  EXPECT_THAT(the_error(), HasSubstr("f.yaml:1:11: error: 'endpoint': environment variable NOPE is not set"));
 }
 
 TEST_F(ReaderCase, InterpolatedValuesAreNeverEchoed) {
   // A secret put by mistake into a typed field must not show up in the message.
-  auto n = yaml(
+  MapReader r = read(
       "qps: ${SECRET}\n"
       "flag: ${SECRET}\n"
       "secret_key: {hunter2-inline: x}\n"
-      "secret_key2: [hunter2-inline]\n");
-  MapReader r(n, "f.yaml", diags, env, "app");
+      "secret_key2: [hunter2-inline]\n",
+      "app");
   double d = 0;
   bool b = false;
   std::string s;
@@ -281,8 +283,7 @@ TEST_F(ReaderCase, MarkOfValueIsOneBased) {
 }
 
 TEST_F(ReaderCase, NodeMarksKeyKnownAndAbsentNodeIsUndefined) {
-  auto n = yaml("nested: {a: 1}\n");
-  MapReader r(n, "f.yaml", diags, env, "test");
+  MapReader r = read("nested: {a: 1}\n", "test");
   EXPECT_TRUE(r.node("nested").IsMap());
   EXPECT_FALSE(r.node("absent").IsDefined());
   r.finish();
