@@ -46,6 +46,21 @@ std::string read_all(FILE* f) {
   return s;
 }
 
+// What `c` writes until it ends, and its exit status (-1 when it did not
+// exit normally or could not be reaped).
+struct Ended {
+  std::string out;
+  int status = -1;
+};
+Ended wait_end(Child& c) {
+  Ended e;
+  e.out = read_all(c.out);
+  std::fclose(c.out);
+  int status = 0;
+  if (::waitpid(c.pid, &status, 0) == c.pid && WIFEXITED(status)) e.status = WEXITSTATUS(status);
+  return e;
+}
+
 TEST(EmulatorCli, ServesAndStopsOnSigterm) {
   const auto dir = fs::temp_directory_path() / ("gw-emu-cli-" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -84,12 +99,8 @@ TEST(EmulatorCli, ServesAndStopsOnSigterm) {
   EXPECT_NE(res.body().find(R"("ErrorCode":10010)"), std::string::npos) << res.body();
 
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
-  const std::string rest = read_all(c.out);
-  std::fclose(c.out);
-  int status = 0;
-  ASSERT_EQ(::waitpid(c.pid, &status, 0), c.pid);
-  EXPECT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const auto [rest, status] = wait_end(c);
+  EXPECT_EQ(status, 0);
   EXPECT_NE(rest.find(R"("requests":2)"), std::string::npos) << rest;
   EXPECT_NE(rest.find(R"("handshakes":1)"), std::string::npos) << rest;
   fs::remove_all(dir);
@@ -98,12 +109,8 @@ TEST(EmulatorCli, ServesAndStopsOnSigterm) {
 TEST(EmulatorCli, BadOptionExitsWithTwo) {
   Child c = spawn({"--listen", "nowhere"});
   ASSERT_GT(c.pid, 0);
-  const std::string out = read_all(c.out);
-  std::fclose(c.out);
-  int status = 0;
-  ASSERT_EQ(::waitpid(c.pid, &status, 0), c.pid);
-  EXPECT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const auto [out, status] = wait_end(c);
+  EXPECT_EQ(status, 2);
   EXPECT_TRUE(out.empty()) << out;
 }
 

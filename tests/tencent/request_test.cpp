@@ -39,26 +39,30 @@ TEST(Endpoint, RegionEndpointIsHttpsOn443) {
 }
 
 TEST(Endpoint, ParsesHttpsUrls) {
-  std::string err;
-  auto a = parse_endpoint("https://127.0.0.1:18443", &err);
-  ASSERT_TRUE(a) << err;
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, "18443");
-  EXPECT_EQ(a->base_path, "");
-  EXPECT_EQ(a->url(), "https://127.0.0.1:18443");
-
-  auto b = parse_endpoint("HTTPS://proxy.example.com/tim/", &err);
-  ASSERT_TRUE(b) << err;
-  EXPECT_EQ(b->host, "proxy.example.com");
-  EXPECT_EQ(b->port, "443");
-  EXPECT_EQ(b->base_path, "/tim");
-  EXPECT_EQ(b->url(), "https://proxy.example.com/tim");
-
-  auto c = parse_endpoint("https://[::1]:8443/x", &err);
-  ASSERT_TRUE(c) << err;
-  EXPECT_EQ(c->host, "::1");
-  EXPECT_EQ(c->port, "8443");
-  EXPECT_EQ(c->url(), "https://[::1]:8443/x");
+  struct Case {
+    const char* text;
+    const char* host;
+    const char* port;
+    const char* base_path;  // nullptr: not checked
+    const char* url;
+  };
+  const Case cases[] = {
+      {"https://127.0.0.1:18443", "127.0.0.1", "18443", "", "https://127.0.0.1:18443"},
+      {"HTTPS://proxy.example.com/tim/", "proxy.example.com", "443", "/tim", "https://proxy.example.com/tim"},
+      {"https://[::1]:8443/x", "::1", "8443", nullptr, "https://[::1]:8443/x"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    std::string err;
+    auto ep = parse_endpoint(c.text, &err);
+    ASSERT_TRUE(ep) << err;
+    EXPECT_EQ(ep->host, c.host);
+    EXPECT_EQ(ep->port, c.port);
+    if (c.base_path) {
+      EXPECT_EQ(ep->base_path, c.base_path);
+    }
+    EXPECT_EQ(ep->url(), c.url);
+  }
 }
 
 TEST(Endpoint, PlainHttpOnlyWhenAllowed) {
