@@ -11,11 +11,8 @@
 # networks work through docker-proxy); the base image comes from mmdebstrap (no registry).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../../.." && pwd)
-build=$(cd "${1:?usage: container.sh BUILD_DIR}" && pwd)
 . "$here/lib.sh"
-W=${GW_DEPLOY_WORK:-/var/tmp/groupwatch-deploy}/container
-mkdir -p "$W"
+deploy_paths container "$@"
 D=/usr/bin/docker  # docker.io's client (PATH may hold another)
 export DOCKER_HOST=unix://$W/docker.sock DOCKER_BUILDKIT=0
 DPID=

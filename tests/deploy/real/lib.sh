@@ -2,6 +2,17 @@
 # Each test prints "[Ns] step" lines and "ok: ..." for each check; the first failed check
 # prints "FAIL: ..." and exits 1 (the EXIT trap cleans up).
 
+# deploy_paths NAME "$@": what every real deploy test starts from: src (the checkout), build
+# (its BUILD_DIR argument, required) and W (its work directory, made here).
+# shellcheck disable=SC2034  # src, build and W are for the script that sources this
+deploy_paths() {
+  local name=$1; shift
+  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+  build=$(cd "${1:?usage: $name.sh BUILD_DIR}" && pwd)
+  W=${GW_DEPLOY_WORK:-/var/tmp/groupwatch-deploy}/$name
+  mkdir -p "$W"
+}
+
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 ok() { echo "ok: $*"; }

@@ -9,12 +9,9 @@
 # --register=no --keep-unit, and commands go into the container with nsenter.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../../.." && pwd)
-build=$(cd "${1:?usage: systemd.sh BUILD_DIR}" && pwd)
 . "$here/lib.sh"
-W=${GW_DEPLOY_WORK:-/var/tmp/groupwatch-deploy}/systemd
+deploy_paths systemd "$@"
 ROOT=$W/root
-mkdir -p "$W"
 EMU= NSPAWN= CT=
 cleanup() {
   set +e
