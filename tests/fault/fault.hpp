@@ -91,6 +91,21 @@ std::vector<std::string> groups_into(const TempDir& dir, emu::Options& o, const 
 /// An emulator of `n` groups, their IDs also written to groups.txt.
 Emulator emulator_for(const TempDir& dir, std::size_t n);
 
+/// An emulator of `n` groups that logs every request to requests.jsonl;
+/// their IDs written to groups.txt and put in `ids`.
+Emulator logging_emulator_for(const TempDir& dir, std::size_t n, std::vector<std::string>& ids);
+
+/// groupwatch running against an emulator of `n` groups, polling every
+/// `interval` into out.ndjson, its admin server on port `admin`.
+struct AdminRun {
+  AdminRun(std::size_t n, const std::string& interval);
+  TempDir dir;
+  Emulator e;
+  Cfg c;
+  std::uint16_t admin;
+  Process gw;
+};
+
 /// Each group's slot offset (seconds) within a cycle of `interval` seconds,
 /// as the engine plans them: a result belongs to the cycle of its slot.
 std::map<std::string, double> slot_offsets(std::vector<std::string> ids, double interval);

@@ -140,6 +140,19 @@ Emulator emulator_for(const TempDir& dir, std::size_t n) {
   return Emulator(std::move(o));
 }
 
+Emulator logging_emulator_for(const TempDir& dir, std::size_t n, std::vector<std::string>& ids) {
+  emu::Options o;
+  o.request_log_file = dir.file("requests.jsonl");
+  ids = groups_into(dir, o, "groups.txt", n);
+  return Emulator(std::move(o));
+}
+
+AdminRun::AdminRun(std::size_t n, const std::string& interval)
+    : e(emulator_for(dir, n)),
+      c(ndjson_config_for(e, dir, interval)),
+      admin(admin_on_free_port(c)),
+      gw(start_run(dir, c)) {}
+
 std::set<Key> ndjson_keys(const std::string& path, bool ok_only) {
   std::set<Key> out;
   for (auto& l : parse_ndjson(path))

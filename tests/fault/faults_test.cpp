@@ -81,10 +81,8 @@ TEST(Faults, MixedFaultsStillGiveEveryGroupAnOkResultEveryCycle) {
 // the missed slots are not made up for in a burst.
 TEST(Faults, EndpointDownForTwoCyclesThenBack) {
   TempDir dir;
-  emu::Options o;
-  o.request_log_file = dir.file("requests.jsonl");
-  auto ids = groups_into(dir, o, "groups.txt", 150);
-  Emulator e(o);
+  std::vector<std::string> ids;
+  Emulator e = logging_emulator_for(dir, 150, ids);
   Cfg c = ndjson_config_for(e, dir, "3s");
   c.timeout = "2s";
   Process gw = start_run(dir, c);

@@ -68,23 +68,20 @@ TEST(Health, PrometheusSeriesOfRemovedGroupsGo) {
 // again. The bounds are whole intervals apart: this checks the metric's
 // meaning, not how fast polling is.
 TEST(Health, ResultAgeGrowsWhileTheEndpointIsDownAndRecovers) {
-  TempDir dir;
-  Emulator e = emulator_for(dir, 40);
-  Cfg c = ndjson_config_for(e, dir, "2s");
-  const auto admin = admin_on_free_port(c);
-  Process gw = start_run(dir, c);
+  AdminRun r(40, "2s");
   auto oldest = [&] {
-    const auto body = http_get(admin, "/metrics").body;
+    const auto body = http_get(r.admin, "/metrics").body;
     const std::string key = "groupwatch_result_age_seconds{app=\"test\",quantile=\"1\"} ";
     auto at = body.find(key);
     return at == std::string::npos ? -1.0 : std::atof(body.c_str() + at + key.size());
   };
   // Every group answered once: the oldest count is younger than 2 intervals.
   EXPECT_TRUE(wait_for(
-      [&] { return count_of(read_file(dir.file("out.ndjson")), "\n") >= 80 && oldest() >= 0 && oldest() < 4.0; }, 30s))
+      [&] { return count_of(read_file(r.dir.file("out.ndjson")), "\n") >= 80 && oldest() >= 0 && oldest() < 4.0; },
+      30s))
       << oldest();
-  e.server().set_down_for(7s);
+  r.e.server().set_down_for(7s);
   EXPECT_TRUE(wait_for([&] { return oldest() > 5.0; }, 10s)) << oldest();
   EXPECT_TRUE(wait_for([&] { return oldest() < 4.0; }, 20s)) << oldest();
-  expect_clean_exit(gw, dir);
+  expect_clean_exit(r.gw, r.dir);
 }

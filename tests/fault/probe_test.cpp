@@ -34,47 +34,43 @@ TEST(Probe, AnInvalidUtf8GroupIdIsRefusedWithFileAndLine) {
 // SIGHUP: the reload is refused naming the file, polling and the admin
 // server go on (a FIFO used to block the loop, /dev/zero to kill it).
 TEST(Probe, AReloadOntoAFifoOrDevZeroIsRefusedAndNothingStalls) {
-  TempDir dir;
-  Emulator e = emulator_for(dir, 20);
-  Cfg c = ndjson_config_for(e, dir, "2s");
-  const auto admin = admin_on_free_port(c);
-  Process gw = start_run(dir, c);
-  ASSERT_TRUE(results_within(dir, 20s));
+  AdminRun r(20, "2s");
+  ASSERT_TRUE(results_within(r.dir, 20s));
   auto healthz = [&] {
     return run({"/usr/bin/curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
-                "http://127.0.0.1:" + std::to_string(admin) + "/healthz"},
+                "http://127.0.0.1:" + std::to_string(r.admin) + "/healthz"},
                {.timeout = 5s})
         .out;
   };
   std::size_t refusals = 0;
   for (const char* kind : {"fifo", "zero"}) {
-    fs::remove(dir.file("groups.txt"));
+    fs::remove(r.dir.file("groups.txt"));
     if (std::string(kind) == "fifo") {
-      ASSERT_EQ(::mkfifo(dir.file("groups.txt").c_str(), 0600), 0);
+      ASSERT_EQ(::mkfifo(r.dir.file("groups.txt").c_str(), 0600), 0);
     } else {
-      fs::create_symlink("/dev/zero", dir.file("groups.txt"));
+      fs::create_symlink("/dev/zero", r.dir.file("groups.txt"));
     }
-    gw.signal(SIGHUP);
+    r.gw.signal(SIGHUP);
     ++refusals;
     ASSERT_TRUE(wait_for(
         [&] {
-          auto err = read_file(dir.file("gw.err"));
+          auto err = read_file(r.dir.file("gw.err"));
           std::size_t n = 0;
           for (auto p = err.find("reload refused"); p != std::string::npos; p = err.find("reload refused", p + 1)) ++n;
           return n >= refusals;
         },
         10s))
         << kind << "\n"
-        << read_file(dir.file("gw.err"));
+        << read_file(r.dir.file("gw.err"));
     EXPECT_EQ(healthz(), "200") << kind;
-    EXPECT_EQ(gw.wait(0ms), -1) << kind << ": the daemon died\n" << read_file(dir.file("gw.err"));
+    EXPECT_EQ(r.gw.wait(0ms), -1) << kind << ": the daemon died\n" << read_file(r.dir.file("gw.err"));
   }
-  EXPECT_NE(read_file(dir.file("gw.err")).find("is not a regular file"), std::string::npos);
+  EXPECT_NE(read_file(r.dir.file("gw.err")).find("is not a regular file"), std::string::npos);
   // Polling went on with the old watchlist.
-  const auto before = parse_ndjson(dir.file("out.ndjson")).size();
+  const auto before = parse_ndjson(r.dir.file("out.ndjson")).size();
   std::this_thread::sleep_for(2500ms);
-  EXPECT_GT(parse_ndjson(dir.file("out.ndjson")).size(), before);
-  expect_clean_exit(gw, dir);
+  EXPECT_GT(parse_ndjson(r.dir.file("out.ndjson")).size(), before);
+  expect_clean_exit(r.gw, r.dir);
 }
 
 // Item 11: the vendor's clock two days ahead (UserSigs live one day): every
@@ -288,12 +284,8 @@ TEST(Probe, ASecondSigtermWhileASinkIsBlockedExitsAtOnce) {
 // Item 8: "64 idle connections lock /healthz out (closed at once, 5 of 5),
 // which fails a liveness probe". The connection idle longest makes room.
 TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
-  TempDir dir;
-  Emulator e = emulator_for(dir, 20);
-  Cfg c = ndjson_config_for(e, dir);
-  const auto admin = admin_on_free_port(c);
-  Process gw = start_run(dir, c);
-  const std::string base = "http://127.0.0.1:" + std::to_string(admin);
+  AdminRun r(20, "6s");
+  const std::string base = "http://127.0.0.1:" + std::to_string(r.admin);
   ASSERT_TRUE(wait_for(
       [&] {
         return run({"/usr/bin/curl", "-s", base + "/healthz"}, {.timeout = 5s}).out == "ok\n";
@@ -304,7 +296,7 @@ TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
   for (int i = 0; i < 80; ++i) {
     idle.emplace_back(io);
     boost::system::error_code ec;
-    idle.back().connect({boost::asio::ip::make_address("127.0.0.1"), admin}, ec);
+    idle.back().connect({boost::asio::ip::make_address("127.0.0.1"), r.admin}, ec);
     ASSERT_FALSE(ec) << ec.message();
   }
   std::this_thread::sleep_for(300ms);
@@ -325,8 +317,8 @@ TEST(Probe, IdleConnectionsNeverLockOutTheHealthProbe) {
     bodies.push_back(a.substr(p, q - p));
   ASSERT_EQ(bodies.size(), 3u) << a;
   EXPECT_TRUE(bodies[0] == bodies[1] || bodies[1] == bodies[2]) << "each read rendered the status anew";
-  gw.signal(SIGTERM);
-  EXPECT_EQ(gw.wait(30s), 0);
+  r.gw.signal(SIGTERM);
+  EXPECT_EQ(r.gw.wait(30s), 0);
 }
 
 namespace {

@@ -11,10 +11,8 @@ using namespace gwfault;
 // The issue: "SIGHUP every second for 30 s under load".
 TEST(Process, SighupEverySecondForThirtySecondsUnderLoad) {
   TempDir dir;
-  emu::Options o;
-  o.request_log_file = dir.file("requests.jsonl");
-  auto ids = groups_into(dir, o, "groups.txt", 1000);
-  Emulator e(o);
+  std::vector<std::string> ids;
+  Emulator e = logging_emulator_for(dir, 1000, ids);
   Cfg c = ndjson_config_for(e, dir, "6s");
   Process gw = start_run(dir, c);
   sleep_s(2);
