@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/core/noncopyable.hpp>
+
 #include "support/harness.hpp"
 
 namespace gw_test {
@@ -35,12 +37,10 @@ std::string influxdb_unavailable();
 
 /// A throwaway PostgreSQL 15 (superuser gw, trust auth). Stopped and
 /// removed by the destructor.
-class Postgres {
+class Postgres : boost::noncopyable {
  public:
   Postgres();
   ~Postgres();
-  Postgres(const Postgres&) = delete;
-  Postgres& operator=(const Postgres&) = delete;
 
   void start();                   // throws with the script's output
   void stop(bool crash = false);  // crash: pg_ctl -m immediate
@@ -55,12 +55,10 @@ class Postgres {
 };
 
 /// A throwaway InfluxDB 1.x. Stopped and removed by the destructor.
-class Influx {
+class Influx : boost::noncopyable {
  public:
   Influx();
   ~Influx();
-  Influx(const Influx&) = delete;
-  Influx& operator=(const Influx&) = delete;
 
   void start();
   void stop();
