@@ -56,6 +56,14 @@ std::size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
+std::vector<std::string> missing_from(const std::string& text, std::initializer_list<std::string_view> parts) {
+  std::vector<std::string> missing;
+  for (auto part : parts) {
+    if (text.find(part) == std::string::npos) missing.emplace_back(part);
+  }
+  return missing;
+}
+
 std::string thrown_by(const std::function<void()>& f) {
   try {
     f();

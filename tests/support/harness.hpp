@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/spawn.hpp"
@@ -45,6 +47,9 @@ std::string read_file(const fs::path& path);
 std::vector<std::string> lines_of(const std::string& text);
 /// How often `what` occurs in `text`.
 std::size_t count_of(const std::string& text, const std::string& what);
+/// Those of `parts` that `text` does not contain, in order:
+/// EXPECT_THAT(missing_from(text, {...}), IsEmpty()) << text;
+std::vector<std::string> missing_from(const std::string& text, std::initializer_list<std::string_view> parts);
 
 /// What `f` throws as std::runtime_error (its what()), or "(nothing thrown)".
 std::string thrown_by(const std::function<void()>& f);
