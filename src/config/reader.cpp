@@ -235,10 +235,10 @@ std::string raw_of(const YAML::Node& map, std::string_view key) {
 bool MapReader::integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max, bool required) {
   auto v = scalar(key, required, false);
   if (!v) return false;
-  bool too_large = false;
-  const auto n = parse_number<std::int64_t>(*v, &too_large);
+  bool out_of_range = false;
+  const auto n = parse_number<std::int64_t>(*v, &out_of_range);
   if (!n) {
-    if (too_large) {
+    if (out_of_range) {
       error_at(key, fmt::format("'{}' must be between {} and {}, got '{}'", key, min, max, raw_of(node_, key)));
     } else {
       error_at(key, fmt::format("'{}' must be an integer, got '{}'", key, raw_of(node_, key)));
@@ -268,7 +268,7 @@ bool MapReader::uinteger(std::string_view key, std::uint64_t& out, bool required
 bool MapReader::number(std::string_view key, double& out, double min_exclusive, bool required) {
   auto v = scalar(key, required, false);
   if (!v) return false;
-  const double d = parse_number<double>(*v).value_or(NAN);
+  const double d = parse_number<double>(*v).value_or(std::numeric_limits<double>::quiet_NaN());
   if (!std::isfinite(d)) {
     error_at(key, fmt::format("'{}' must be a number, got '{}'", key, raw_of(node_, key)));
     return false;
