@@ -2,7 +2,6 @@
 // SIGTERM/SIGINT, print the counters.
 #include "groupwatch/emulator/cli.hpp"
 
-#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -15,6 +14,7 @@
 #include "groupwatch/emulator/config.hpp"
 #include "groupwatch/emulator/server.hpp"
 #include "groupwatch/util/log.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace groupwatch::emulator {
 
@@ -77,9 +77,7 @@ int main(int argc, char** argv) {
     std::cerr << "groupwatch-emulator: " << e.what() << "\n";
     return 2;
   }
-  const bool v6 = cl->server.address.find(':') != std::string::npos;
-  std::cout << fmt::format("listening on {}{}{}:{}", v6 ? "[" : "", cl->server.address, v6 ? "]" : "", port)
-            << std::endl;
+  std::cout << "listening on " << ListenAddress{cl->server.address, port}.text() << std::endl;
 
   boost::asio::signal_set stop_signals(ioc, SIGINT, SIGTERM);
   boost::asio::signal_set usr1(ioc, SIGUSR1);

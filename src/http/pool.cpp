@@ -35,6 +35,7 @@
 #include <boost/beast/http/read.hpp>
 
 #include "groupwatch/util/names.hpp"
+#include "groupwatch/util/text.hpp"
 
 namespace groupwatch::http {
 
@@ -285,7 +286,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     if (opts.agent_note.find_first_of("\r\n") != std::string::npos)
       throw std::invalid_argument("http pool: agent_note has a line break");
     const bool default_port = opts.port == (opts.tls ? "443" : "80");
-    host_header = opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host;
+    host_header = url_host(opts.host);
     if (!default_port) host_header += ":" + opts.port;
     if (opts.tls) setup_tls();
   }
@@ -466,10 +467,7 @@ struct Pool::Impl : std::enable_shared_from_this<Impl> {
     co_return Response{};
   }
 
-  std::string host_header_with_port() const {
-    const bool v6 = opts.host.find(':') != std::string::npos;
-    return (v6 ? "[" + opts.host + "]" : opts.host) + ":" + opts.port;
-  }
+  std::string host_header_with_port() const { return url_host(opts.host) + ":" + opts.port; }
 
   // Fresh endpoints for the host (or the proxy). One resolve at a time, and
   // a failed one is remembered briefly: when the name does not resolve,

@@ -61,10 +61,7 @@ std::optional<Region> find_region(std::string_view name) {
 
 std::string Endpoint::url() const {
   std::string out = tls ? "https://" : "http://";
-  bool v6 = host.find(':') != std::string::npos;
-  if (v6) out.push_back('[');
-  out.append(host);
-  if (v6) out.push_back(']');
+  out.append(url_host(host));
   if (port != (tls ? "443" : "80")) out.append(":").append(port);
   out.append(base_path);
   return out;

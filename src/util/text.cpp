@@ -188,9 +188,13 @@ std::string json_string(std::string_view s) {
   return out;
 }
 
+std::string url_host(std::string_view host) {
+  if (host.find(':') == std::string_view::npos) return std::string(host);
+  return "[" + std::string(host) + "]";
+}
+
 std::string ListenAddress::text() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return url_host(host) + ":" + std::to_string(port);
 }
 
 std::optional<ListenAddress> parse_listen(std::string_view text, std::string* error) {

@@ -122,6 +122,13 @@ TEST(JsonString, AppendsToExistingText) {
   EXPECT_EQ(out, R"({"k":"v\"")");
 }
 
+TEST(UrlHost, BracketsOnlyAnIpv6Address) {
+  EXPECT_EQ(url_host("127.0.0.1"), "127.0.0.1");
+  EXPECT_EQ(url_host("adminapisgp.im.qcloud.com"), "adminapisgp.im.qcloud.com");
+  EXPECT_EQ(url_host("::1"), "[::1]");
+  EXPECT_EQ(url_host("fe80::1%eth0"), "[fe80::1%eth0]");
+}
+
 TEST(ParseNumber, TakesTheWholeTextOrNothing) {
   EXPECT_EQ(parse_number<std::uint64_t>("18446744073709551615"), UINT64_MAX);
   EXPECT_EQ(parse_number<std::int64_t>("-42"), -42);

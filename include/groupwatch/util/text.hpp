@@ -58,6 +58,9 @@ std::optional<Number> parse_number(std::string_view text, bool* out_of_range = n
   return v;
 }
 
+/// `host` as a URL or a "host:port" writes it: an IPv6 address in brackets.
+std::string url_host(std::string_view host);
+
 /// A listen address as every listener here takes it (admin, Prometheus
 /// sink, emulator): "host:port" or "[v6]:port"; port 0 means ephemeral.
 struct ListenAddress {

@@ -83,7 +83,7 @@ class Client {
  public:
   Client(const Url& url, std::chrono::milliseconds timeout) : url_(url), timeout_(timeout) {
     const bool default_port = url_.port == (url_.tls ? "443" : "80");
-    std::string host = url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
+    std::string host = url_host(url_.host);
     if (!default_port) host += ":" + url_.port;
     origin_ = std::string(url_.tls ? "https://" : "http://") + host;
     pool_ = make_pool();
