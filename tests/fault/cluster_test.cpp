@@ -470,10 +470,8 @@ TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   TempDir dir;
   Emulator e = emulator_for(dir, 20);
   Cfg c = ndjson_config_for(e, dir, "2s");
-  const auto admin = free_port();
   const auto etcd = "http://127.0.0.1:" + std::to_string(free_port());
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ncluster:\n  etcd: [" + etcd +
-                "]\n  name: lone\n  lease: 3s\n";
+  const auto admin = admin_on_free_port(c, "cluster:\n  etcd: [" + etcd + "]\n  name: lone\n  lease: 3s\n");
   Process gw = start_run(dir, c);
   std::string ready;
   ASSERT_TRUE(wait_for(
