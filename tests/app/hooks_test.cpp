@@ -2,8 +2,11 @@
 // per-group board behind the status page.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "app/hooks.hpp"
 
@@ -203,6 +206,36 @@ TEST(SelfMetrics, EveryLineIsValidExposition) {
     }
   }
   EXPECT_NE(text.find("app=\"a\\\"b\""), std::string::npos);
+}
+
+// Operators read the families in docs/operations.md: each one /metrics can
+// write (with a cluster and the loop-lag probe too) is in its tables, with the
+// type /metrics gives it.
+TEST(SelfMetrics, EveryFamilyIsInTheOperatorsGuideWithItsType) {
+  std::map<std::string, std::string> documented;  // name -> type
+  std::ifstream guide(GW_SOURCE_DIR "/docs/operations.md");
+  ASSERT_TRUE(guide) << "docs/operations.md";
+  const std::regex row(R"re(^\| `(groupwatch_[a-z_]+)[`{][^|]*\| (\w+) \|.*)re");
+  std::smatch m;
+  for (std::string line; std::getline(guide, line);)
+    if (std::regex_match(line, m, row)) documented[m[1]] = m[2];
+
+  const app::LagStats lag;
+  const cluster::ClusterStatus cluster;
+  std::istringstream text(app::render_metrics({metrics_for("a")}, {delivery::SinkStats{}}, &lag, &cluster));
+  const std::regex type_line(R"(^# TYPE (\S+) (\S+)$)");
+  std::set<std::string> written;
+  for (std::string line; std::getline(text, line);) {
+    if (!std::regex_match(line, m, type_line)) continue;
+    written.insert(m[1]);
+    auto it = documented.find(m[1]);
+    if (it == documented.end())
+      ADD_FAILURE() << m[1] << " is not in docs/operations.md's tables";
+    else
+      EXPECT_EQ(it->second, m[2]) << m[1] << "'s type in docs/operations.md";
+  }
+  for (const char* name : {"groupwatch_loop_lag_seconds", "groupwatch_cluster_members", "groupwatch_sink_healthy"})
+    EXPECT_TRUE(written.contains(name)) << name << " was not written";
 }
 
 }  // namespace
