@@ -79,7 +79,7 @@ TEST(InfluxLineProtocol, WriteTargets) {
   s.database = "gw db&x";
   EXPECT_EQ(influx::write_target(s), "/write?db=gw%20db%26x&precision=ms");
   s.retention_policy = "one_week";
-  s.parsed.prefix = "/influx";
+  s.parsed.base_path = "/influx";
   EXPECT_EQ(influx::write_target(s), "/influx/write?db=gw%20db%26x&rp=one_week&precision=ms");
   influx::Settings v2;
   v2.version = 2;
@@ -107,12 +107,12 @@ TEST(InfluxUrl, ParsesAndRejects) {
   EXPECT_TRUE(u->tls);
   EXPECT_EQ(u->host, "influx.example.com");
   EXPECT_EQ(u->port, "443");
-  EXPECT_EQ(u->prefix, "/proxy");
+  EXPECT_EQ(u->base_path, "/proxy");
   u = influx::parse_url("http://[::1]:8086", &why);
   ASSERT_TRUE(u) << why;
   EXPECT_EQ(u->host, "::1");
   EXPECT_EQ(u->port, "8086");
-  EXPECT_EQ(u->prefix, "");
+  EXPECT_EQ(u->base_path, "");
   EXPECT_FALSE(influx::parse_url("ftp://x", &why));
   EXPECT_THAT(why, HasSubstr("http:// or https://"));
   EXPECT_FALSE(influx::parse_url("http://u:p@x:8086", &why));
@@ -121,6 +121,31 @@ TEST(InfluxUrl, ParsesAndRejects) {
   EXPECT_THAT(why, HasSubstr("port"));
   EXPECT_FALSE(influx::parse_url("http://:8086", &why));
   EXPECT_FALSE(influx::parse_url("http://x/write?db=a", &why));
+}
+
+// What an operator reads for each kind of bad url, word for word.
+TEST(InfluxUrl, SaysWhatIsWrongWithAUrl) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"ftp://x", "url must start with http:// or https://"},
+      {"influx:8086", "url must start with http:// or https://"},
+      {"http://u:p@x:8086", "url must not hold credentials; use username/password (version 1) or token (version 2)"},
+      {"http://x/write?db=a", "url must not have a query or fragment"},
+      {"http://x/#top", "url must not have a query or fragment"},
+      {"http://[::1", "url has an unclosed '[' in its host"},
+      {"http://[::1]x/", "url has junk after the host"},
+      {"http://:8086", "url has no host"},
+      {"http://x:99999", "url has an invalid port"},
+      {"http://x:0", "url has an invalid port"},
+      {"http://x:", "url has an invalid port"},
+      {"http://x:8o86", "url has an invalid port"},
+      {"http://x/a b", "url must not contain spaces or non-ASCII characters"},
+      {"http://in%20flux/", "url: invalid character in host name"},
+  };
+  for (const auto& [url, says] : cases) {
+    std::string why;
+    EXPECT_FALSE(influx::parse_url(url, &why)) << url;
+    EXPECT_EQ(why, says) << url;
+  }
 }
 
 // ---- settings

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -81,11 +82,9 @@ std::string excerpt(std::string_view body) {
 // within the pool's timeout.
 class Client {
  public:
-  Client(const Url& url, std::chrono::milliseconds timeout) : url_(url), timeout_(timeout) {
-    const bool default_port = url_.port == (url_.tls ? "443" : "80");
-    std::string host = url_host(url_.host);
-    if (!default_port) host += ":" + url_.port;
-    origin_ = std::string(url_.tls ? "https://" : "http://") + host;
+  Client(const tencent::Endpoint& url, std::chrono::milliseconds timeout) : url_(url), timeout_(timeout) {
+    url_.base_path.clear();
+    origin_ = url_.url();
     pool_ = make_pool();
   }
 
@@ -156,7 +155,7 @@ class Client {
     return std::move(*got);
   }
 
-  Url url_;
+  tencent::Endpoint url_;  // without the path
   std::chrono::milliseconds timeout_;
   std::string origin_;
   asio::io_context ioc_{1};
@@ -225,56 +224,28 @@ class InfluxSpec final : public delivery::SpecOf<Settings> {
 
 }  // namespace
 
-std::optional<Url> parse_url(std::string_view text, std::string* error) {
-  auto bad = [&](std::string why) -> std::optional<Url> {
-    if (error) *error = std::move(why);
-    return std::nullopt;
+std::optional<tencent::Endpoint> parse_url(std::string_view text, std::string* error) {
+  // parse_endpoint's reasons, in the words this sink has always used.
+  static constexpr std::pair<std::string_view, std::string_view> words[] = {
+      {"must start with https://", "url must start with http:// or https://"},
+      {"must not contain user information",
+       "url must not hold credentials; use username/password (version 1) or token (version 2)"},
+      {"must not have a query or fragment", "url must not have a query or fragment"},
+      {"contains whitespace or non-ASCII characters", "url must not contain spaces or non-ASCII characters"},
+      {"unclosed [ in IPv6 address", "url has an unclosed '[' in its host"},
+      {"unexpected text after IPv6 address", "url has junk after the host"},
+      {"no host", "url has no host"},
+      {"empty port", "url has an invalid port"},
+      {"port must be a number from 1 to 65535", "url has an invalid port"},
   };
-  Url u;
-  if (text.starts_with("http://")) {
-    text.remove_prefix(7);
-  } else if (text.starts_with("https://")) {
-    u.tls = true;
-    text.remove_prefix(8);
-  } else {
-    return bad("url must start with http:// or https://");
+  std::string why;
+  auto ep = tencent::parse_endpoint(text, &why, /*allow_plain=*/true);
+  if (!ep && error) {
+    *error = "url: " + why;
+    for (const auto& [reason, said] : words)
+      if (why == reason) *error = said;
   }
-  auto slash = text.find_first_of("/?#");
-  std::string_view authority = text.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : text.substr(slash);
-  if (authority.find('@') != std::string_view::npos) {
-    return bad("url must not hold credentials; use username/password (version 1) or token (version 2)");
-  }
-  if (path.find_first_of("?#") != std::string_view::npos) return bad("url must not have a query or fragment");
-  for (char c : path) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("url path must not contain spaces");
-  }
-  std::string_view port;
-  if (authority.starts_with("[")) {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) return bad("url has an unclosed '[' in its host");
-    u.host = authority.substr(1, close - 1);
-    auto rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return bad("url has junk after the host");
-      port = rest.substr(1);
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) return bad("url has no host");
-  if (!port.empty() || authority.ends_with(":")) {
-    const auto n = parse_number<unsigned>(port);
-    if (!n || *n == 0 || *n > 65535) return bad("url has an invalid port");
-    u.port = std::to_string(*n);
-  } else {
-    u.port = u.tls ? "443" : "80";
-  }
-  u.prefix = path;
-  while (!u.prefix.empty() && u.prefix.back() == '/') u.prefix.pop_back();
-  return u;
+  return ep;
 }
 
 void append_line(std::string& out, std::string_view measurement, const delivery::Result& r) {
@@ -301,7 +272,7 @@ void append_line(std::string& out, std::string_view measurement, const delivery:
 }
 
 std::string write_target(const Settings& s) {
-  std::string t = s.parsed.prefix;
+  std::string t = s.parsed.base_path;
   if (s.version == 2) {
     t += "/api/v2/write?org=" + percent_encode(s.org) + "&bucket=" + percent_encode(s.bucket);
   } else {

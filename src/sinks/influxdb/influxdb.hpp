@@ -11,21 +11,17 @@
 #include "groupwatch/config/reader.hpp"
 #include "groupwatch/delivery/result.hpp"
 #include "groupwatch/delivery/sink.hpp"
+#include "groupwatch/tencent/request.hpp"
 
 namespace groupwatch::sinks::influxdb {
 
-struct Url {
-  bool tls = false;
-  std::string host;    // without brackets for IPv6
-  std::string port;    // "8086"; defaults to 80 / 443
-  std::string prefix;  // path before /write, without a trailing '/' ("" or "/influx")
-};
-/// http(s)://host[:port][/prefix]; nullopt with `error` set otherwise.
-std::optional<Url> parse_url(std::string_view text, std::string* error);
+/// http(s)://host[:port][/prefix] (tencent::parse_endpoint); nullopt with
+/// `error` set otherwise, in the sink's words ("url has no host").
+std::optional<tencent::Endpoint> parse_url(std::string_view text, std::string* error);
 
 struct Settings {
   std::string url;
-  Url parsed;
+  tencent::Endpoint parsed;  // base_path: before /write, without a trailing '/'
   int version = 1;
   // version 1
   std::string database;
