@@ -225,7 +225,9 @@ class InfluxSpec final : public delivery::SpecOf<Settings> {
 }  // namespace
 
 std::optional<tencent::Endpoint> parse_url(std::string_view text, std::string* error) {
-  // parse_endpoint's reasons, in the words this sink has always used.
+  // parse_endpoint's reasons, in the words this sink has always used (a reason
+  // reworded there shows as "url: REASON", and InfluxUrl.SaysWhatIsWrongWithAUrl
+  // fails).
   static constexpr std::pair<std::string_view, std::string_view> words[] = {
       {"must start with https://", "url must start with http:// or https://"},
       {"must not contain user information",
