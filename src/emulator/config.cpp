@@ -206,8 +206,8 @@ Millis duration(const std::string& v) {
 }
 
 double rate(const std::string& v) {
-  const auto r = parse_number<double>(v);
-  if (!r || !(*r >= 0 && *r <= 1)) throw BadOptionValue(fmt::format("'{}' is not a rate in 0..1", v));
+  const auto r = parse_rate(v);
+  if (!r) throw BadOptionValue(fmt::format("'{}' is not a rate in 0..1", v));
   return *r;
 }
 

@@ -52,6 +52,12 @@ std::string_view to_string(Fault f) {
   return util::name_of(faults, f, "?");
 }
 
+std::optional<double> parse_rate(std::string_view text) {
+  const auto v = parse_number<double>(text);
+  if (!v || !(*v >= 0.0 && *v <= 1.0)) return std::nullopt;
+  return v;
+}
+
 std::uint64_t member_count(std::string_view group_id, std::int64_t cycle) {
   const std::uint64_t h = splitmix64(fnv1a(group_id) ^ splitmix64(static_cast<std::uint64_t>(cycle)));
   // Mostly modest counts with the occasional big community.

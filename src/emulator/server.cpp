@@ -138,12 +138,6 @@ void for_each_param(std::string_view query, F&& f) {
   }
 }
 
-std::optional<double> parse_rate(std::string_view s) {
-  const auto v = parse_number<double>(s);
-  if (!v || !(*v >= 0.0 && *v <= 1.0)) return std::nullopt;
-  return v;
-}
-
 /// The five query parameters, decoded into buffers a connection reuses.
 struct QueryValues {
   std::string sdkappid, identifier, usersig, random, contenttype;

@@ -158,6 +158,14 @@ TEST(EmulatorConfig, CommandLineOptions) {
   EXPECT_EQ(cl->write_ca, "/tmp/x.pem");
 }
 
+// The one rate check the fault options and the control endpoint share.
+TEST(EmulatorConfig, ARateIsANumberFrom0To1) {
+  EXPECT_EQ(parse_rate("0"), 0.0);
+  EXPECT_EQ(parse_rate("0.25"), 0.25);
+  EXPECT_EQ(parse_rate("1"), 1.0);
+  for (const char* bad : {"", "-0.1", "1.01", "x", "0.5x", "nan", "inf", " 0.5"}) EXPECT_FALSE(parse_rate(bad)) << bad;
+}
+
 // The texts the emulator prints for a bad command line: the same since the
 // parsing moved to CLI11.
 TEST(EmulatorConfig, CommandLineErrorsAreClear) {

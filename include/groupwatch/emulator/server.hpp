@@ -55,6 +55,8 @@ enum class Fault : std::uint8_t {
 };
 std::optional<Fault> parse_fault(std::string_view text);  // "none", "10002", "502", "reset", ...
 std::string_view to_string(Fault f);
+/// A fault rate: a number in 0..1 (the options and the control endpoint take them).
+std::optional<double> parse_rate(std::string_view text);
 
 struct App {
   std::uint64_t sdkappid = 0;
