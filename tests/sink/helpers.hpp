@@ -245,12 +245,13 @@ inline Parsed parse_yaml(const std::string& yaml) {
   return p;
 }
 
-/// The one sink `yaml` describes, with no state directory; throws naming the
-/// errors when `yaml` is not one valid sink.
-inline std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml) {
+/// The one sink `yaml` describes, its relative paths under `state_dir` (none by
+/// default); throws naming the errors when `yaml` is not one valid sink.
+inline std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml,
+                                                 const std::string& state_dir = "/nonexistent") {
   auto p = parse_yaml(yaml);
   if (p.diags.has_errors() || p.sinks.size() != 1) throw std::runtime_error("bad sink config: " + p.errors());
-  return p.sinks[0].spec->create(delivery::SinkContext{"/nonexistent", p.sinks[0].name});
+  return p.sinks[0].spec->create(delivery::SinkContext{state_dir, p.sinks[0].name});
 }
 
 }  // namespace gw_test

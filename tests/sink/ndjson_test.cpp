@@ -18,13 +18,6 @@ std::vector<std::string> lines_in(const std::string& path) {
   return out;
 }
 
-std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
-  auto p = parse_yaml(yaml);
-  EXPECT_FALSE(p.diags.has_errors()) << p.errors();
-  if (p.sinks.empty()) return nullptr;
-  return p.sinks[0].spec->create(delivery::SinkContext{state_dir, p.sinks[0].name});
-}
-
 TEST(NdjsonSink, WritesOneLinePerResult) {
   TempDir dir;
   auto s = make_sink("- type: ndjson\n  path: out/samples.ndjson\n", dir.path());  // relative to state_dir

@@ -12,13 +12,6 @@ namespace {
 using namespace gw_test;
 using ::testing::HasSubstr;
 
-std::unique_ptr<delivery::Sink> make_sink(const std::string& yaml, const std::string& state_dir) {
-  auto p = parse_yaml(yaml);
-  EXPECT_FALSE(p.diags.has_errors()) << p.errors();
-  if (p.sinks.empty()) return nullptr;
-  return p.sinks[0].spec->create(delivery::SinkContext{state_dir, p.sinks[0].name});
-}
-
 class Db {
  public:
   explicit Db(const std::string& path) { EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK); }
