@@ -114,17 +114,7 @@ TEST(ExampleConfigs, DefaultConfigValues) {
   EXPECT_EQ(moved.config->admin.listen, "0.0.0.0:9108");
 }
 
-class Load : public test::ScratchDir {
- protected:
-  LoadResult load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
-    path_ = write("gw.yaml", yaml);
-    return load_config(path_, env_of(std::move(env)));
-  }
-  /// The diagnostic prefix for a position in gw.yaml.
-  std::string at(int line, int col) { return path_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": "; }
-  std::string err_at(int line, int col) { return at(line, col) + "error: "; }
-  std::string path_;
-};
+using test::Load;
 
 TEST_F(Load, MinimalConfigGetsDefaults) {
   const auto r = load(kApp);

@@ -40,6 +40,19 @@ class ScratchDir : public ::testing::Test {
   std::string dir_ = tmp_.path().string();
 };
 
+/// Loads a config written to gw.yaml in a scratch directory.
+class Load : public ScratchDir {
+ protected:
+  LoadResult load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+    path_ = write("gw.yaml", yaml);
+    return load_config(path_, env_of(std::move(env)));
+  }
+  /// The diagnostic prefix for a position in gw.yaml.
+  std::string at(int line, int col) { return path_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": "; }
+  std::string err_at(int line, int col) { return at(line, col) + "error: "; }
+  std::string path_;
+};
+
 inline std::vector<std::string> formatted(const Diagnostics& d, bool warnings) {
   std::vector<std::string> out;
   for (const auto& x : d.all()) {

@@ -9,23 +9,7 @@
 namespace groupwatch::config {
 namespace {
 
-using test::errors;
-using test::joined;
-using test::warnings;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-
-class Lists : public test::ScratchDir {
- protected:
-  LoadResult load(const std::string& yaml) {
-    path_ = write("gw.yaml", yaml);
-    return load_config(path_, test::env_of({}));
-  }
-  std::string err_at(int line, int col) const {
-    return path_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": error: ";
-  }
-  std::string path_;
-};
+class Lists : public test::Load {};
 
 // kApp with `line` in place of its groups, which stand on line 7.
 std::string app_with(const std::string& line) {
