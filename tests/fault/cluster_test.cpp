@@ -471,7 +471,8 @@ TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   Emulator e = emulator_for(dir, 20);
   Cfg c = ndjson_config_for(e, dir, "2s");
   const auto etcd = "http://127.0.0.1:" + std::to_string(free_port());
-  const auto admin = admin_on_free_port(c, "cluster:\n  etcd: [" + etcd + "]\n  name: lone\n  lease: 3s\n");
+  const auto admin = admin_on_free_port(c);
+  c.extra_top = "cluster:\n  etcd: [" + etcd + "]\n  name: lone\n  lease: 3s\n";
   Process gw = start_run(dir, c);
   std::string ready;
   ASSERT_TRUE(wait_for(
@@ -486,8 +487,7 @@ TEST(ClusterWithoutEtcd, PollsNothingSaysWhyAndRefusesAClusterReload) {
   EXPECT_EQ(e.server().stats().requests, 0u);
   EXPECT_NE(http_get(admin, "/metrics").body.find("groupwatch_cluster_holder{app=\"test\"} 0"), std::string::npos);
 
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ncluster:\n  etcd: [" + etcd +
-                "]\n  name: lone\n  lease: 5s\n";
+  c.extra_top = "cluster:\n  etcd: [" + etcd + "]\n  name: lone\n  lease: 5s\n";
   reload(gw, dir, c);
   ASSERT_TRUE(log_says_within(dir, "reload refused", 10s));
   const auto err = read_file(dir.file("gw.err"));

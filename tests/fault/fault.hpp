@@ -39,8 +39,10 @@ struct Cfg {
   std::string timeout = "4s";
   int retries = -1;  // -1: default
   std::string grace;
-  std::string extra_app;  // lines indented by 4
-  std::string extra_top;  // top-level lines
+  std::string extra_app;         // lines indented by 4
+  std::string extra_top;         // top-level lines
+  std::uint16_t admin_port = 0;  // 0: no admin server; else on 127.0.0.1
+  std::string admin_lines;       // under admin:, indented by 2
   std::string state_dir;
   std::vector<std::string> sinks;  // each rendered by a *_sink() helper
 };
@@ -56,9 +58,9 @@ Cfg ndjson_config_for(const Emulator& e, const TempDir& dir, const std::string& 
 Process start_run(const TempDir& dir, const Cfg& c);
 /// Writes `c` to gw.yaml and sends `gw` SIGHUP to reload it.
 void reload(Process& gw, const TempDir& dir, const Cfg& c);
-/// The admin server of `c` on a free port (c.extra_top: its listen line,
-/// then `more`): the port.
-std::uint16_t admin_on_free_port(Cfg& c, const std::string& more = "");
+/// The admin server of `c` on a free port, with `admin_lines` under admin:
+/// beside its listen line: the port.
+std::uint16_t admin_on_free_port(Cfg& c, const std::string& admin_lines = "");
 /// Whether gw.err says `what` within `timeout` (the log when not).
 ::testing::AssertionResult log_says_within(const TempDir& dir, const std::string& what,
                                            std::chrono::milliseconds timeout);

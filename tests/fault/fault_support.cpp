@@ -44,10 +44,10 @@ void reload(Process& gw, const TempDir& dir, const Cfg& c) {
   gw.signal(SIGHUP);
 }
 
-std::uint16_t admin_on_free_port(Cfg& c, const std::string& more) {
-  const auto port = free_port();
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n" + more;
-  return port;
+std::uint16_t admin_on_free_port(Cfg& c, const std::string& admin_lines) {
+  c.admin_port = free_port();
+  c.admin_lines = admin_lines;
+  return c.admin_port;
 }
 
 ::testing::AssertionResult log_says_within(const TempDir& dir, const std::string& what,
@@ -104,6 +104,7 @@ std::string yaml(const Cfg& c) {
     << "  timeout: " << c.timeout << "\n";
   if (c.retries >= 0) y << "  retries: " << c.retries << "\n";
   if (!c.grace.empty()) y << "  grace: " << c.grace << "\n";
+  if (c.admin_port != 0) y << "admin:\n  listen: 127.0.0.1:" << c.admin_port << "\n" << c.admin_lines;
   y << c.extra_top << "state_dir: " << c.state_dir << "\n"
     << "sinks:\n";
   for (const auto& s : c.sinks) y << s;

@@ -21,9 +21,9 @@ TEST(Secrets, NeverInLogsResultsOrAdminPages) {
   o.clock = [offset] { return std::chrono::system_clock::now() + std::chrono::seconds(offset->load()); };
   auto ids = groups_into(dir, o, "groups.txt", 100);
   Emulator e(o);
-  const int admin_port = free_port();
   Cfg c = ndjson_config_for(e, dir, "2s");
-  c.extra_top = "log:\n  level: debug\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) + "\n";
+  const auto admin_port = admin_on_free_port(c);
+  c.extra_top = "log:\n  level: debug\n";
   const std::string good = yaml(c);
   dir.write("gw.yaml", good);
   const auto t0 = static_cast<std::int64_t>(now_unix());

@@ -105,17 +105,18 @@ TEST(Truth, ABusyAdminPortIsAStartUpErrorAndARefusedReload) {
   boost::asio::ip::tcp::acceptor busy(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   const auto port = std::to_string(busy.local_endpoint().port());
   Cfg c = ndjson_config_for(e, dir, "2s");
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\n";
+  c.admin_port = busy.local_endpoint().port();
   dir.write("gw.yaml", yaml(c));
   auto r = run({GW_BIN, "run", "--config", dir.file("gw.yaml")}, {.timeout = 20s});
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("127.0.0.1:" + port), std::string::npos) << r.err;
 
   // Running without admin, then a reload onto the busy port: refused whole.
-  c.extra_top = "";
+  c.admin_port = 0;
   Process gw = start_run(dir, c);
   ASSERT_TRUE(results_within(dir, 20s));
-  c.extra_top = "admin:\n  listen: 127.0.0.1:" + port + "\nlog:\n  level: debug\n";
+  c.admin_port = busy.local_endpoint().port();
+  c.extra_top = "log:\n  level: debug\n";
   reload(gw, dir, c);
   ASSERT_TRUE(log_says_within(dir, "reload refused", 10s));
   std::this_thread::sleep_for(1s);
