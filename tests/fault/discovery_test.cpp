@@ -66,9 +66,8 @@ TEST_F(Discovery, PollsEveryCommunityGroupOnceACycleAndFollowsCreatesAndDissolve
   o.request_log_file = dir.file("requests.jsonl");
   Cfg c = start("10s");
   const auto admin_port = admin_on_free_port(c);
-  dir.write("gw.yaml", yaml(c));
   const double started = now_unix();
-  Process gw({GW_BIN, "run", "--config", dir.file("gw.yaml")}, dir.file("gw.out"), dir.file("gw.err"));
+  Process gw = start_run(dir, c);
   ASSERT_TRUE(results_within(dir, 30s));
   const double first_poll = now_unix() - started;
   // One whole cycle after the first listing.

@@ -100,7 +100,8 @@ TEST(InfluxLineProtocol, GzipRoundTrips) {
   EXPECT_EQ(gunzip(influx::gzip("")), "");
 }
 
-TEST(InfluxUrl, ParsesAndRejects) {
+// What a url is refused for: SaysWhatIsWrongWithAUrl.
+TEST(InfluxUrl, ParsesTheSchemeHostPortAndPath) {
   std::string why;
   auto u = influx::parse_url("https://influx.example.com/proxy/", &why);
   ASSERT_TRUE(u) << why;
@@ -113,14 +114,6 @@ TEST(InfluxUrl, ParsesAndRejects) {
   EXPECT_EQ(u->host, "::1");
   EXPECT_EQ(u->port, "8086");
   EXPECT_EQ(u->base_path, "");
-  EXPECT_FALSE(influx::parse_url("ftp://x", &why));
-  EXPECT_THAT(why, HasSubstr("http:// or https://"));
-  EXPECT_FALSE(influx::parse_url("http://u:p@x:8086", &why));
-  EXPECT_THAT(why, HasSubstr("credentials"));
-  EXPECT_FALSE(influx::parse_url("http://x:99999", &why));
-  EXPECT_THAT(why, HasSubstr("port"));
-  EXPECT_FALSE(influx::parse_url("http://:8086", &why));
-  EXPECT_FALSE(influx::parse_url("http://x/write?db=a", &why));
 }
 
 // What an operator reads for each kind of bad url, word for word.

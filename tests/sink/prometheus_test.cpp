@@ -126,7 +126,7 @@ TEST(PrometheusSink, ARealPrometheusScrapesTheCounts) {
   ASSERT_TRUE(server.wait_ready()) << server.log();
   std::vector<PromSample> got;
   ASSERT_TRUE(server.query_until(
-      "groupwatch_group_online_members", [](const auto& r) { return r.size() == 3; }, got, 60s, 2ms))
+      "groupwatch_group_online_members", [](const auto& r) { return r.size() == 3; }, got, 60s, 200ms))
       << server.log();
   std::map<std::string, std::string> by_series;
   for (auto& s : got) by_series[s.labels["app"] + "/" + s.labels["group_id"]] = s.value;
