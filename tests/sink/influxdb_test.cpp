@@ -114,6 +114,10 @@ TEST(InfluxUrl, ParsesTheSchemeHostPortAndPath) {
   EXPECT_EQ(u->host, "::1");
   EXPECT_EQ(u->port, "8086");
   EXPECT_EQ(u->base_path, "");
+  u = influx::parse_url("HTTP://Influx:8086/", &why);  // the scheme in any case
+  ASSERT_TRUE(u) << why;
+  EXPECT_FALSE(u->tls);
+  EXPECT_EQ(u->base_path, "");
 }
 
 // What an operator reads for each kind of bad url, word for word.
